@@ -1,0 +1,364 @@
+"""The strict YAML reader: the only place that turns policy bytes into plain data.
+
+Values are resolved the way CI's checker reads them: ``check-jsonschema`` loads YAML with
+ruamel.yaml's YAML 1.2 resolver (timestamps kept as strings), so ``yes``/``on`` stay strings,
+``010`` is 10, ``1e-2`` is 0.01 and ``0b101`` is 5. Parsing uses libyaml (through PyYAML's C
+parser) for speed; we compose the node tree with a resolver that marks plain scalars, then resolve
+them here with ruamel's 1.2 rules. A reader built on ruamel's pure-Python parser is ~10x slower.
+
+What we refuse, on top of broken YAML: non-UTF-8 bytes, files over `MAX_BYTES`, several documents,
+a top level that is not a mapping, duplicate keys at any depth, non-string keys, explicit tags
+other than ``!!str``/``!!seq``/``!!map`` (nothing may construct objects), merge keys, nesting
+deeper than `MAX_DEPTH`, and aliases of lists or mappings, the only way an alias can amplify a
+file ("billion laughs"). An alias of a scalar costs as many bytes as it yields and is allowed.
+
+Positions are not recorded while reading: `PositionMap` keeps the node tree and walks it only
+when an error or ``show --explain`` asks, so a valid file pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from yaml.cyaml import CParser  # type: ignore[attr-defined]
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import BaseResolver
+
+from .errors import PathPart, PolicySyntaxError
+
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "Document", "PositionMap", "parse"]
+
+MAX_BYTES = 4 * 1024 * 1024
+"""Largest policy file accepted. A 10,000-symbol policy is about 0.4 MiB."""
+
+MAX_DEPTH = 32
+"""Deepest nesting accepted; the policy itself is two levels deep."""
+
+_PLAIN = "?plain"  # tag our resolver gives untagged plain scalars, resolved later by `_plain`
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+
+# ruamel.yaml's YAML 1.2 implicit resolvers (ruamel/yaml/resolver.py), in the order it tries them.
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_INT = re.compile(
+    r"""^(?:[-+]?0b[0-1_]+
+    |[-+]?0o?[0-7_]+
+    |[-+]?[0-9_]+
+    |[-+]?0x[0-9a-fA-F_]+)$""",
+    re.X,
+)
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_NULL = frozenset({"", "~", "null", "Null", "NULL"})
+_NUMERIC_START = frozenset("-+0123456789.")
+
+
+class _Loader(CParser, BaseResolver):
+    """libyaml's parser and composer, with a resolver that only marks plain scalars.
+
+    PyYAML's own resolvers implement YAML 1.1 (``yes`` is true, ``010`` is 8), which is exactly
+    what CI's checker does not do; we resolve plain scalars ourselves in `_plain`.
+    """
+
+    def __init__(self, text: str) -> None:
+        CParser.__init__(self, text)
+        BaseResolver.__init__(self)
+
+    def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            return _PLAIN if implicit[0] else _STR
+        return _SEQ if kind is SequenceNode else _MAP
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A parsed policy file: plain data, and where each value sits in the file."""
+
+    data: dict[str, Any]
+    positions: PositionMap
+
+
+class PositionMap:
+    """Field path -> (line, column), both 1-based, looked up in the kept node tree on demand."""
+
+    __slots__ = ("_root",)
+
+    def __init__(self, root: Node | None) -> None:
+        self._root = root
+
+    def _walk(self, path: tuple[PathPart, ...]) -> tuple[Node | None, Node | None, bool]:
+        """Follow ``path``; return (value node, key node, whether the whole path was found)."""
+        node, key_node = self._root, None
+        for part in path:
+            child: tuple[Node | None, Node | None] | None = None
+            if isinstance(node, MappingNode) and isinstance(part, str):
+                for k, v in node.value:
+                    if isinstance(k, ScalarNode) and _scalar_or_none(k) == part:
+                        child = (v, k)
+            elif (
+                isinstance(node, SequenceNode)
+                and isinstance(part, int)
+                and 0 <= part < len(node.value)
+            ):
+                child = (node.value[part], None)
+            if child is None:
+                return node, key_node, False
+            node, key_node = child
+        return node, key_node, True
+
+    def get(self, path: tuple[PathPart, ...], *, key: bool = False) -> tuple[int, int] | None:
+        """Position of the value at ``path`` (of its key with ``key=True``).
+
+        A path that does not exist (a missing field) gives the position of its deepest ancestor.
+        """
+        node, key_node, _ = self._walk(path)
+        target = key_node if key and key_node is not None else node
+        if target is None:
+            return None
+        mark = target.start_mark
+        return mark.line + 1, mark.column + 1
+
+    def contains(self, path: tuple[PathPart, ...]) -> bool:
+        """Whether ``path`` names a value present in the file."""
+        return self._walk(path)[2]
+
+    def text(self, path: tuple[PathPart, ...]) -> str | None:
+        """The source text of the scalar at ``path`` as written, unquoted, e.g. ``3.10``."""
+        node, _, found = self._walk(path)
+        if found and isinstance(node, ScalarNode):
+            return str(node.value)
+        return None
+
+
+def _scalar_or_none(node: ScalarNode) -> Any:
+    try:
+        return _scalar(node)
+    except PolicySyntaxError:
+        return None
+
+
+def _error(
+    message: str, node: Node | yaml.Mark | None, path: tuple[PathPart, ...] = ()
+) -> PolicySyntaxError:
+    mark = node.start_mark if isinstance(node, Node) else node
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    return PolicySyntaxError.single(message, line=line, column=column, path=path)
+
+
+def _number(text: str, convert: Callable[[str], Any], node: ScalarNode) -> Any:
+    try:
+        return convert(text)
+    except ValueError:
+        raise _error(
+            f"{text!r} looks like a number but is not one; quote it if it is text", node
+        ) from None
+
+
+def _to_int(text: str) -> int:
+    s = text.replace("_", "")
+    sign = -1 if s[:1] == "-" else 1
+    s = s.lstrip("+-")
+    for prefix, base in (("0b", 2), ("0x", 16), ("0o", 8)):
+        if s.startswith(prefix):
+            return sign * int(s[2:], base)
+    return sign * int(s)
+
+
+def _to_float(text: str) -> float:
+    s = text.replace("_", "").lower()
+    sign = -1.0 if s[:1] == "-" else 1.0
+    s = s.lstrip("+-")
+    return sign * float("inf") if s == ".inf" else float("nan") if s == ".nan" else sign * float(s)
+
+
+def _plain(text: str, node: ScalarNode) -> Any:
+    """Resolve an untagged plain scalar as ruamel.yaml's YAML 1.2 resolver does."""
+    first = text[:1]
+    if first in _NUMERIC_START and first:
+        if _FLOAT.match(text):
+            return _number(text, _to_float, node)
+        if _INT.match(text):
+            return _number(text, _to_int, node)
+        return text  # timestamps (2026-11-27) and times (1:30) stay strings, as in CI
+    if text in _BOOL:
+        return _BOOL[text]
+    if text in _NULL:
+        return None
+    if text == "=":  # ruamel resolves a bare '=' to the 'value' tag, which nothing constructs
+        raise _error("a bare '=' is not a value; quote it: \"=\"", node)
+    return text
+
+
+def _scalar(node: ScalarNode) -> Any:
+    tag = node.tag
+    if tag == _PLAIN:
+        return _plain(node.value, node)
+    if tag == _STR:
+        return node.value
+    raise _tag_error(tag, node)
+
+
+def _tag_error(tag: str, node: Node) -> PolicySyntaxError:
+    shown = tag.replace("tag:yaml.org,2002:", "!!")
+    why = " (it would construct a Python object)" if "python" in tag else ""
+    return _error(
+        f"tag {shown} is not allowed{why}: the policy is plain data; remove the tag", node
+    )
+
+
+class _Builder:
+    """Turns the composed node tree into dicts, lists and scalars, checking as it goes."""
+
+    __slots__ = ("_collections",)
+
+    def __init__(self) -> None:
+        # ids of the lists and mappings already built: meeting one again means an alias.
+        self._collections: set[int] = set()
+
+    def value(self, node: Node, where: Node, path: tuple[PathPart, ...]) -> Any:
+        if type(node) is ScalarNode:
+            return _scalar(node)
+        if len(path) >= MAX_DEPTH:
+            raise _error(f"nesting deeper than {MAX_DEPTH} levels; the policy is flat", node, path)
+        if id(node) in self._collections:
+            raise _error(
+                "an alias (*name) repeats a list or mapping; anchors and aliases of collections"
+                " are refused because they can blow up memory; write the value out",
+                where,
+                path,
+            )
+        self._collections.add(id(node))
+        if type(node) is SequenceNode:
+            if node.tag != _SEQ:
+                raise _tag_error(node.tag, node)
+            return [
+                _scalar(item) if type(item) is ScalarNode else self.value(item, item, (*path, i))
+                for i, item in enumerate(node.value)
+            ]
+        if not isinstance(node, MappingNode) or node.tag != _MAP:
+            raise _tag_error(node.tag, node)
+        return self.mapping(node, path)
+
+    def mapping(self, node: MappingNode, path: tuple[PathPart, ...]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if type(key_node) is not ScalarNode:
+                raise _error("a key must be a plain string, not a list or mapping", key_node, path)
+            key = _scalar(key_node)
+            if not isinstance(key, str):
+                shown = "null" if key is None else str(key_node.value)
+                raise _error(
+                    f'key {shown} is a {_kind(key)}, keys must be strings; quote it: "{shown}"',
+                    key_node,
+                    path,
+                )
+            if key == "<<" and key_node.tag == _PLAIN:
+                raise _error(
+                    "merge keys (<<) are not supported; write the keys out", key_node, path
+                )
+            if key in out:
+                raise _error(
+                    f"duplicate key {key!r} (first at line {first_line[key]}); keep only one",
+                    key_node,
+                    (*path, key),
+                )
+            first_line[key] = key_node.start_mark.line + 1
+            if type(value_node) is ScalarNode:
+                out[key] = _scalar(value_node)
+            else:
+                out[key] = self.value(value_node, key_node, (*path, key))
+        return out
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return type(value).__name__
+
+
+def _decode(data: bytes) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        before = data[: e.start]
+        line = before.count(b"\n") + 1
+        column = e.start - (before.rfind(b"\n") + 1) + 1
+        raise PolicySyntaxError.single(
+            f"not valid UTF-8 (byte 0x{data[e.start]:02x}); save the file as UTF-8",
+            line=line,
+            column=column,
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def parse(data: bytes) -> Document:
+    """Read policy bytes strictly.
+
+    Args:
+        data: The file's bytes.
+
+    Returns:
+        The top-level mapping as plain data, and the position map of its values.
+
+    Raises:
+        PolicySyntaxError: The bytes are not one safe YAML mapping within the limits. Its issue
+            has no ``source``: the caller knows which file it read and adds it.
+    """
+    if len(data) > MAX_BYTES:
+        raise PolicySyntaxError.single(
+            f"file is {len(data):,} bytes, over the {MAX_BYTES:,}-byte limit", line=1, column=1
+        )
+    loader = _Loader(_decode(data))
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        raise _yaml_error(e) from None
+    except yaml.YAMLError as e:  # libyaml errors without a mark (rare: reader errors)
+        raise PolicySyntaxError.single(f"not valid YAML: {e}", line=1, column=1) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise PolicySyntaxError.single(
+            "the file is empty; it must be a mapping of policy fields (version, risk_mode, ...)",
+            line=1,
+            column=1,
+        )
+    if not isinstance(root, MappingNode) or root.tag != _MAP:
+        what = "a list" if type(root) is SequenceNode else "a single value"
+        if type(root) is ScalarNode and root.tag not in (_PLAIN, _STR):
+            raise _tag_error(root.tag, root)
+        raise _error(
+            f"the top level is {what}; it must be a mapping of policy fields"
+            " (version: ..., risk_mode: ...)",
+            root,
+        )
+    data_map = _Builder().mapping(root, ())
+    return Document(data_map, PositionMap(root))
+
+
+def _yaml_error(e: yaml.MarkedYAMLError) -> PolicySyntaxError:
+    mark = e.problem_mark or e.context_mark
+    problem = e.problem or "not valid YAML"
+    if "expected a single document" in str(e.context):
+        problem = "more than one YAML document ('---'); the policy is exactly one mapping"
+    elif "found character '\\t'" in problem or "tab character" in problem:
+        problem += "; indent with spaces, not tabs"
+    elif e.context:
+        problem = f"{e.context}: {problem}"
+    return _error(f"not valid YAML: {problem}", mark)

@@ -1,0 +1,284 @@
+"""The ``policyctl`` command: argument parsing and output only; the work is in the library.
+
+Exit status: 0 success; 1 the policy is invalid or a check failed; 2 a usage error, or a file
+that cannot be read; 3 an internal error (a bug: rerun with ``--debug`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from ._report import FileResult, render_validation, to_yaml, yaml_scalar
+from .env import POLICY_FILE_VARIABLE, VARIABLES, near_misses, overrides
+from .errors import PolicyEnvError, PolicyError, PolicySourceError
+from .loader import PolicySnapshot, default_policy_path, load_policy
+from .model import FIELD_NAMES
+from .schema import check_schema, schema_text, write_schema
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """A bad command line or an unknown path: exit 2."""
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+# --- validate -------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    env = os.environ if args.with_env else {}
+    files = args.files or [str(default_policy_path())]
+    results = []
+    status = EXIT_OK
+    for name in files:
+        try:
+            snap = load_policy(name, env=env)
+        except PolicyError as e:
+            results.append(FileResult(name, error=e))
+            status = max(status, EXIT_USAGE if isinstance(e, PolicySourceError) else EXIT_INVALID)
+        else:
+            results.append(FileResult(name, snap.version, snap.digest))
+    _out(render_validation(results, args.format))
+    return status
+
+
+# --- show / get -----------------------------------------------------------------------------
+
+
+def _origins(snap: PolicySnapshot) -> dict[str, str]:
+    origins = {}
+    for name in FIELD_NAMES:
+        at = snap.positions.get((name,), key=True) if snap.positions.contains((name,)) else None
+        from_file = f"{snap.source}:{at[0]}" if at else None
+        variable = snap.overrides.get(name)
+        if variable and from_file and name == "model_versions":
+            origins[name] = f"{variable} over {from_file}"
+        elif variable:
+            origins[name] = variable
+        elif from_file:
+            origins[name] = from_file
+    return origins
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    snap = load_policy(args.file)
+    data = snap.policy.model_dump(mode="json", exclude_none=True)
+    if args.format == "json":
+        doc: dict[str, Any] = {
+            "policy": data,
+            "digest": snap.digest,
+            "source": str(snap.source),
+            "overrides": dict(snap.overrides),
+        }
+        if args.explain:
+            doc["origins"] = _origins(snap)
+        _out(json.dumps(doc, indent=2))
+        return EXIT_OK
+    header = f"# {snap.source} (sha256 {snap.digest[:12]})"
+    if snap.overrides:
+        header += "\n# overridden by the environment: " + ", ".join(
+            f"{f} <- {v}" for f, v in snap.overrides.items()
+        )
+    comments = {k: f"from {v}" for k, v in _origins(snap).items()} if args.explain else None
+    _out(header + "\n" + to_yaml(data, comments))
+    return EXIT_OK
+
+
+def _lookup(data: dict[str, Any], path: str) -> Any:
+    # The field name never holds a dot; what follows the first dot is one map key or list index
+    # (symbols such as BRK.B and model names may hold dots themselves).
+    field, _, rest = path.partition(".")
+    if "[" in field and field.endswith("]"):
+        field, _, index = field[:-1].partition("[")
+        rest = index
+    if field not in data:
+        raise UsageError(f"unknown path {path!r}; fields: {', '.join(FIELD_NAMES)}")
+    value = data[field]
+    if not rest:
+        return value
+    if isinstance(value, dict) and rest in value:
+        return value[rest]
+    if (
+        isinstance(value, list)
+        and rest.lstrip("-").isdigit()
+        and -len(value) <= int(rest) < len(value)
+    ):
+        return value[int(rest)]
+    raise UsageError(f"unknown path {path!r}: {field} has no {rest!r}")
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    snap = load_policy(args.file)
+    value = _lookup(snap.policy.model_dump(mode="json"), args.path)
+    if isinstance(value, dict | list):
+        _out(json.dumps(value))
+    elif isinstance(value, str):
+        _out(value)
+    else:
+        _out(yaml_scalar(value))
+    return EXIT_OK
+
+
+# --- schema / env ---------------------------------------------------------------------------
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if args.write:
+        changed = write_schema(path)
+        print(f"{path}: {'written' if changed else 'already up to date'}", file=sys.stderr)
+        return EXIT_OK
+    if args.check:
+        if check_schema(path):
+            print(f"{path}: up to date", file=sys.stderr)
+            return EXIT_OK
+        print(
+            f"{path}: out of date with the model; run `policyctl schema --write` and commit it",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    _out(schema_text())
+    return EXIT_OK
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    environ = os.environ
+    rows = []
+    status = EXIT_OK
+    for variable in VARIABLES:
+        value = environ.get(variable.name, "")
+        problem = None
+        if value:
+            try:
+                overrides({variable.name: value})
+            except PolicyEnvError as e:
+                problem = e.issues[0].message
+                status = EXIT_INVALID
+        rows.append(
+            {
+                "name": variable.name,
+                "field": variable.field,
+                "format": variable.format,
+                "value": value or None,
+                "error": problem,
+            }
+        )
+    misses = near_misses(environ)
+    policy_file = environ.get(POLICY_FILE_VARIABLE) or None
+    if args.format == "json":
+        doc = {
+            "variables": rows,
+            "policy_file": {"name": POLICY_FILE_VARIABLE, "value": policy_file},
+            "near_misses": [{"name": n, "did_you_mean": k} for n, k in misses],
+        }
+        _out(json.dumps(doc, indent=2))
+        return status
+    width = max(len(v.name) for v in VARIABLES)
+    for r in rows:
+        state = "(unset)" if r["value"] is None else repr(r["value"])
+        if r["error"]:
+            state += f"  INVALID: {r['error']}"
+        _out(f"{r['name']:<{width}}  -> {r['field']:<22} {r['format']:<34} {state}")
+    _out(
+        f"{POLICY_FILE_VARIABLE:<{width}}  -> policy file            "
+        f"{default_policy_path()!s:<34} {'(set)' if policy_file else '(default)'}"
+    )
+    for name, known in misses:
+        _out(f"warning: {name} is not recognised; did you mean {known}?")
+    return status
+
+
+# --- parser and main ------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would exit; we return 2 from main()
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="policyctl", description="The trading system's GlobalPolicy, in git.")
+    parser.add_argument("--version", action="version", version=f"policyctl {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], text: str) -> Any:
+        p = sub.add_parser(name, help=text, description=text)
+        p.set_defaults(func=func)
+        return p
+
+    file_help = f"policy file (default: ${POLICY_FILE_VARIABLE} or policy/policy.yaml)"
+    p = command("validate", cmd_validate, "check policy files against every rule")
+    p.add_argument("files", nargs="*", metavar="FILE", help=file_help)
+    p.add_argument("--with-env", action="store_true", help="also apply this QT_* environment")
+    p.add_argument("--format", choices=("text", "json", "github"), default="text")
+
+    p = command("show", cmd_show, "print the effective policy (file + environment)")
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    p.add_argument("--explain", action="store_true", help="say where each value came from")
+
+    p = command("get", cmd_get, "print one value, e.g. risk_mode or model_versions.lstm")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+
+    p = command("schema", cmd_schema, "print, write or check the committed JSON Schema")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="write the schema file")
+    mode.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
+    p.add_argument("--path", default="schemas/global_policy.schema.json", help="schema file")
+
+    p = command("env", cmd_env, "list the QT_* variables, their values here and what they change")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    return parser
+
+
+def _setup_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("policyctl: %(levelname)s: %(message)s"))
+    root = logging.getLogger("policyctl")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = _parser().parse_args(argv)
+        _setup_logging(args.debug)
+        return int(args.func(args))
+    except SystemExit as e:  # --help and --version
+        return e.code if isinstance(e.code, int) else EXIT_OK
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except PolicySourceError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    except PolicyError as e:
+        print(e, file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        if debug:
+            raise
+        print(f"policyctl: internal error: {e!r}; rerun with --debug for details", file=sys.stderr)
+        return EXIT_BUG

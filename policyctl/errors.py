@@ -1,0 +1,119 @@
+"""Errors raised by policyctl, and the located `Issue` each of them carries.
+
+Every error a user can meet is a `PolicyError`: third-party exceptions (PyYAML, pydantic, OSError)
+are wrapped at the boundary so callers need only one ``except``. ``str(err)`` is one line per
+issue in the compiler style ``FILE:LINE:COL: PATH: message`` that editors and CI understand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Self
+
+__all__ = [
+    "Issue",
+    "PathPart",
+    "PolicyEnvError",
+    "PolicyError",
+    "PolicySourceError",
+    "PolicySyntaxError",
+    "PolicyValidationError",
+    "format_path",
+]
+
+PathPart = str | int
+
+
+def format_path(path: tuple[PathPart, ...]) -> str:
+    """Render a field path as users write it: ``opp_rankings.BTCUSDT``, ``allowed_symbols[2]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem, located.
+
+    Attributes:
+        path: Field path inside the policy, ``()`` for the document itself.
+        line: 1-based line of the offending value, or None when it has no place in a file
+            (an environment variable, a missing file).
+        column: 1-based column, or None like ``line``.
+        message: What is wrong and, when known, how to fix it.
+        source: Where the value came from: the file name, or the environment variable's name.
+    """
+
+    path: tuple[PathPart, ...]
+    line: int | None
+    column: int | None
+    message: str
+    source: str | None = None
+
+    def __str__(self) -> str:
+        where = self.source or "<policy>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        dotted = format_path(self.path)
+        return f"{where}: {dotted}: {self.message}" if dotted else f"{where}: {self.message}"
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.source or "", self.line or 0, self.column or 0, self.message)
+
+
+class PolicyError(Exception):
+    """Base class of every error policyctl raises on purpose.
+
+    Attributes:
+        issues: The located problems, sorted by position; at least one.
+    """
+
+    kind = "error"
+
+    def __init__(self, issues: Iterable[Issue]) -> None:
+        self.issues: tuple[Issue, ...] = tuple(sorted(issues, key=Issue.sort_key))
+        super().__init__("\n".join(str(issue) for issue in self.issues))
+
+    @classmethod
+    def single(
+        cls,
+        message: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        path: tuple[PathPart, ...] = (),
+    ) -> Self:
+        """Build an error holding one issue."""
+        return cls([Issue(path, line, column, message, source)])
+
+
+class PolicySourceError(PolicyError):
+    """The policy could not be read: missing or unreadable file, unknown git revision."""
+
+    kind = "source"
+
+
+class PolicySyntaxError(PolicyError):
+    """The bytes are not acceptable YAML: broken syntax, unsafe tags, aliases, size limits."""
+
+    kind = "syntax"
+
+
+class PolicyValidationError(PolicyError):
+    """The document is YAML but not a valid GlobalPolicy (types, ranges, cross-field rules)."""
+
+    kind = "validation"
+
+
+class PolicyEnvError(PolicyError):
+    """A ``QT_*`` environment variable cannot be parsed for its field or is out of range."""
+
+    kind = "env"

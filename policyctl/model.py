@@ -1,0 +1,294 @@
+"""`GlobalPolicy`: the one policy every trading component obeys, and its rules.
+
+The model is strict (no coercion: ``true`` is not an integer, ``5.0`` is not an integer, ``3.1``
+is not a version string), frozen and deeply immutable (tuples and read-only mappings), so a
+snapshot handed to many threads can never change under them. Per-field rules live in the type
+annotations so that `GlobalPolicy.model_json_schema()` carries them to editors and to
+``check-jsonschema``; rules JSON Schema cannot express live in `_check_rules`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Annotated, Any, Final
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+__all__ = [
+    "DEFAULTS",
+    "DESCRIPTIONS",
+    "FIELD_NAMES",
+    "NAME_PATTERN",
+    "SYMBOL_PATTERN",
+    "GlobalPolicy",
+    "RiskMode",
+    "SignalVerdict",
+]
+
+
+class RiskMode(StrEnum):
+    """How much risk the platform takes, from most to least."""
+
+    AGGRESSIVE = "AGGRESSIVE"
+    NORMAL = "NORMAL"
+    DEFENSIVE = "DEFENSIVE"
+
+
+SYMBOL_PATTERN: Final = r"^[A-Z0-9][A-Z0-9._/-]{0,31}$"
+NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+TIMESTAMP_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$"
+
+
+def _read_only(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+def _real_timestamp(value: str) -> str:
+    # The pattern fixes the shape; this catches month 13 or 25:00, as check-jsonschema's
+    # date-time format check does.
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise PydanticCustomError(
+            "timestamp", "'{value}' is not a real date and time", {"value": value}
+        ) from None
+    return value
+
+
+def _closed_map(key_pattern: str) -> Any:
+    """JSON Schema for a map whose every key must match: pydantic emits patternProperties,
+    which lets non-matching keys through; propertyNames + additionalProperties does not."""
+
+    def fix(schema: dict[str, Any]) -> None:
+        pattern_properties = schema.pop("patternProperties", {})
+        schema["propertyNames"] = {"pattern": key_pattern}
+        schema["additionalProperties"] = next(iter(pattern_properties.values()), {})
+
+    return fix
+
+
+Symbol = Annotated[str, StringConstraints(strict=True, pattern=SYMBOL_PATTERN)]
+Name = Annotated[str, StringConstraints(strict=True, pattern=NAME_PATTERN)]
+Fraction = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
+Version = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]
+Timestamp = Annotated[
+    str,
+    StringConstraints(strict=True, pattern=TIMESTAMP_PATTERN),
+    AfterValidator(_real_timestamp),
+    Field(json_schema_extra={"format": "date-time"}),
+]
+_AsDict = PlainSerializer(dict, return_type=dict[str, Any])
+
+_DESCRIPTIONS: Final = {
+    "version": "a whole number >= 1, raised by every change",
+    "risk_mode": "one of AGGRESSIVE, NORMAL, DEFENSIVE",
+    "allowed_strategies": "a list of distinct strategy names (letters, digits, _ . -)",
+    "allowed_symbols": (
+        "a list of distinct symbols: upper-case letters, digits and . _ / -, at most 32 characters"
+    ),
+    "max_risk_per_trade": "a fraction of equity per trade, 0 < x <= 1 (0.01 is 1%)",
+    "max_positions": "a whole number >= 1",
+    "global_min_confidence": "a number, 0 <= x <= 1",
+    "opp_rankings": "a mapping of allowed symbol -> score, 0 <= score <= 1",
+    "model_versions": 'a mapping of model name -> version string, e.g. lstm: "3.10"',
+    "last_updated": 'an RFC 3339 UTC timestamp string, e.g. "2026-11-27T10:00:00Z"',
+}
+
+
+class SignalVerdict(BaseModel):
+    """Whether a trading signal may proceed under the policy, and every reason it may not."""
+
+    model_config = ConfigDict(frozen=True)
+
+    allowed: bool
+    reasons: tuple[str, ...] = ()
+
+
+class GlobalPolicy(BaseModel):
+    """The trading platform's global policy, as validated from ``policy/policy.yaml``.
+
+    Instances are frozen and deeply immutable; build one with `model_validate` (or through
+    `policyctl.load_policy`, which also locates errors in the file).
+    """
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        title="GlobalPolicy",
+        json_schema_extra={
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "description": "The trading system's global policy, kept in policy/policy.yaml.",
+        },
+    )
+
+    version: Annotated[int, Field(strict=True, ge=1, description=_DESCRIPTIONS["version"])]
+    risk_mode: Annotated[RiskMode, Field(description=_DESCRIPTIONS["risk_mode"])]
+    allowed_strategies: Annotated[
+        tuple[Name, ...],
+        Field(
+            description=_DESCRIPTIONS["allowed_strategies"], json_schema_extra={"uniqueItems": True}
+        ),
+    ]
+    allowed_symbols: Annotated[
+        tuple[Symbol, ...],
+        Field(
+            description=_DESCRIPTIONS["allowed_symbols"], json_schema_extra={"uniqueItems": True}
+        ),
+    ]
+    max_risk_per_trade: Annotated[
+        float,
+        Field(
+            strict=True,
+            gt=0,
+            le=1,
+            allow_inf_nan=False,
+            description=_DESCRIPTIONS["max_risk_per_trade"],
+        ),
+    ]
+    max_positions: Annotated[
+        int, Field(strict=True, ge=1, description=_DESCRIPTIONS["max_positions"])
+    ]
+    global_min_confidence: Annotated[
+        Fraction, Field(description=_DESCRIPTIONS["global_min_confidence"])
+    ]
+    opp_rankings: Annotated[
+        Mapping[Symbol, Fraction],
+        AfterValidator(_read_only),
+        _AsDict,
+        Field(
+            description=_DESCRIPTIONS["opp_rankings"], json_schema_extra=_closed_map(SYMBOL_PATTERN)
+        ),
+    ]
+    model_versions: Annotated[
+        Mapping[Name, Version],
+        AfterValidator(_read_only),
+        _AsDict,
+        Field(
+            description=_DESCRIPTIONS["model_versions"], json_schema_extra=_closed_map(NAME_PATTERN)
+        ),
+    ]
+    last_updated: Annotated[
+        Timestamp | None,
+        Field(description=_DESCRIPTIONS["last_updated"]),
+    ] = None
+
+    # Sets built once per policy so evaluate_signal and the rules are O(1) per lookup.
+    _symbols: frozenset[str] = PrivateAttr(default=frozenset())
+    _strategies: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> GlobalPolicy:
+        self._symbols = frozenset(self.allowed_symbols)
+        self._strategies = frozenset(self.allowed_strategies)
+        errors = [*_duplicates(self, "allowed_symbols"), *_duplicates(self, "allowed_strategies")]
+        for symbol in self.opp_rankings.keys() - self._symbols:
+            errors.append(
+                _detail(
+                    ("opp_rankings", symbol),
+                    "ranked_symbol_not_allowed",
+                    f"{symbol} is ranked but not in allowed_symbols; add it there or remove"
+                    " its ranking",
+                    symbol,
+                )
+            )
+        aggregate = self.max_risk_per_trade * self.max_positions
+        if aggregate > 1 + 1e-12:
+            errors.append(
+                _detail(
+                    ("max_positions",),
+                    "aggregate_risk",
+                    f"max_risk_per_trade * max_positions = {self.max_risk_per_trade:g} * "
+                    f"{self.max_positions} = {aggregate:.4g}, over 1 (100% of equity); lower"
+                    f" one of them (at most {int(1 / self.max_risk_per_trade)} positions at"
+                    " this risk per trade)",
+                    aggregate,
+                )
+            )
+        if errors:
+            errors.sort(key=lambda e: str(e["loc"]))
+            raise ValidationError.from_exception_data("GlobalPolicy", errors)
+        return self
+
+    def evaluate_signal(self, *, symbol: str, strategy: str, confidence: float) -> SignalVerdict:
+        """Decide whether a signal may trade under this policy.
+
+        Args:
+            symbol: The instrument, e.g. ``BTCUSDT``.
+            strategy: The strategy that produced the signal.
+            confidence: The model's confidence, 0 to 1.
+
+        Returns:
+            The verdict, with every reason the signal is refused (none when allowed).
+        """
+        reasons = []
+        if symbol not in self._symbols:
+            reasons.append(f"symbol {symbol!r} is not in allowed_symbols")
+        if strategy not in self._strategies:
+            reasons.append(f"strategy {strategy!r} is not in allowed_strategies")
+        if not (isinstance(confidence, int | float) and math.isfinite(confidence)):
+            reasons.append(f"confidence {confidence!r} is not a finite number")
+        elif confidence < self.global_min_confidence:
+            reasons.append(
+                f"confidence {confidence:g} is below global_min_confidence"
+                f" {self.global_min_confidence:g}"
+            )
+        return SignalVerdict(allowed=not reasons, reasons=tuple(reasons))
+
+
+def _detail(loc: tuple[str | int, ...], kind: str, message: str, value: object) -> InitErrorDetails:
+    # The message goes through str.format inside pydantic-core: escape braces.
+    text = message.replace("{", "{{").replace("}", "}}")
+    return InitErrorDetails(type=PydanticCustomError(kind, text), loc=loc, input=value)
+
+
+def _duplicates(policy: GlobalPolicy, field: str) -> list[InitErrorDetails]:
+    first: dict[str, int] = {}
+    errors = []
+    for index, item in enumerate(getattr(policy, field)):
+        if item in first:
+            errors.append(
+                _detail(
+                    (field, index),
+                    "duplicate_item",
+                    f"{item} is listed twice (also at position {first[item]}); remove one",
+                    item,
+                )
+            )
+        else:
+            first[item] = index
+    return errors
+
+
+FIELD_NAMES: Final = tuple(GlobalPolicy.model_fields)
+
+DESCRIPTIONS: Final = MappingProxyType(_DESCRIPTIONS)
+
+DEFAULTS: Final[Mapping[str, Any]] = MappingProxyType(
+    {
+        "risk_mode": RiskMode.NORMAL.value,
+        "allowed_strategies": [],
+        "allowed_symbols": [],
+        "max_risk_per_trade": 0.01,
+        "max_positions": 5,
+        "global_min_confidence": 0.70,
+        "opp_rankings": {},
+        "model_versions": {},
+    }
+)
+"""Built-in defaults, used by ``policyctl reset`` only: a missing field is an error, never
+defaulted. Nothing may trade under them until a reviewed change allows symbols and strategies."""
