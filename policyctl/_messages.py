@@ -9,19 +9,27 @@ the digits exactly as written, not as the float 3.1 prints.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from typing import Any
 
 from pydantic_core import ErrorDetails
 
-from .model import DESCRIPTIONS, FIELD_NAMES, NAME_PATTERN, SYMBOL_PATTERN, RiskMode
+from .model import (
+    DESCRIPTIONS,
+    FIELD_NAMES,
+    NAME_PATTERN,
+    SYMBOL_PATTERN,
+    TIMESTAMP_PATTERN,
+    RiskMode,
+)
 
 __all__ = ["describe"]
 
 
 def _kind(value: object) -> str:
     if value is None:
-        return "empty (null)"
+        return "empty"
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int | float):
@@ -36,10 +44,10 @@ def _kind(value: object) -> str:
 
 
 def _shown(value: object, raw: str | None) -> str:
-    if raw is not None:
-        return raw
     if isinstance(value, str):
-        return repr(value)
+        return json.dumps(value)  # text is always shown quoted, so '"5" is text' reads right
+    if raw:
+        return raw  # numbers as written: 3.10, 1e1, .nan
     if isinstance(value, bool):
         return "true" if value else "false"
     return "null" if value is None else str(value)
@@ -61,7 +69,15 @@ def _pattern_message(value: str, pattern: str) -> str:
         )
     if pattern == NAME_PATTERN:
         return f"{value!r} is not a valid name: letters, digits and _ . -, at most 64 characters"
+    if pattern == TIMESTAMP_PATTERN:
+        return f"{value!r} is not an RFC 3339 UTC timestamp; write it like \"2026-11-27T10:00:00Z\""
     return f"{value!r} does not have the expected form"
+
+
+def _unquote(value: object) -> str:
+    if isinstance(value, str) and re.match(r"^[-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?$", value):
+        return "; remove the quotes"
+    return ""
 
 
 def describe(error: ErrorDetails, raw: str | None) -> str:
@@ -87,15 +103,13 @@ def describe(error: ErrorDetails, raw: str | None) -> str:
     if kind in ("int_type", "int_from_float", "int_parsing"):
         if isinstance(value, float) and value.is_integer():
             return f"{shown} is a decimal number, not a whole number; write {int(value)}"
-        if isinstance(value, str):
-            return f"{shown} is text, not a whole number; remove the quotes or fix the value{valid}"
-        return f"{shown} is {_kind(value)}, not a whole number{valid}"
+        return f"{shown} is {_kind(value)}, not a whole number{_unquote(value)}{valid}"
     if kind in ("float_type", "float_parsing"):
-        if isinstance(value, str):
-            return f"{shown} is text, not a number; remove the quotes or fix the value{valid}"
-        return f"{shown} is {_kind(value)}, not a number{valid}"
+        return f"{shown} is {_kind(value)}, not a number{_unquote(value)}{valid}"
     if kind == "string_type":
-        if isinstance(value, int | float) or value is None:
+        if value is None:
+            return 'the value is empty; write it in quotes, e.g. "1.0"'
+        if isinstance(value, int | float):
             return f'{shown} is {_kind(value)}, not text; quote it: "{shown}"'
         return f"{shown} is {_kind(value)}, not text{valid}"
     if kind == "finite_number":
@@ -106,16 +120,17 @@ def describe(error: ErrorDetails, raw: str | None) -> str:
         members = tuple(RiskMode.__members__)
         if isinstance(value, str) and value.upper() in members:
             return f"{shown} must be written in upper case: {value.upper()}"
-        text = value if isinstance(value, str) else shown
-        return f"{shown} is not a risk mode{_suggest(text.upper(), members)}{valid}"
+        if not isinstance(value, str):
+            return f"{shown} is {_kind(value)}, not a risk mode{valid}"
+        return f"{shown} is not a risk mode{_suggest(value.upper(), members)}{valid}"
     if kind == "string_pattern_mismatch" and isinstance(value, str):
         return _pattern_message(value, str(error.get("ctx", {}).get("pattern", "")))
     if kind in ("string_too_short", "string_too_long"):
         return f"{shown} is {'empty' if kind == 'string_too_short' else 'too long'}{valid}"
     if kind in ("tuple_type", "list_type"):
-        return f"{shown if raw else _kind(value)} is {_kind(value)}, not a list{valid}"
+        return f"expected a list, got {_kind(value)}{valid}"
     if kind in ("dict_type", "mapping_type"):
-        return f"{shown if raw else _kind(value)} is {_kind(value)}, not a mapping{valid}"
+        return f"expected a mapping, got {_kind(value)}{valid}"
     # Our own rules (duplicate_item, aggregate_risk, ...) carry finished messages.
     return str(error["msg"]) if kind in _OWN_RULES else f"{error['msg']}{valid}"
 

@@ -35,6 +35,7 @@ __all__ = [
     "FIELD_NAMES",
     "NAME_PATTERN",
     "SYMBOL_PATTERN",
+    "TIMESTAMP_PATTERN",
     "GlobalPolicy",
     "RiskMode",
     "SignalVerdict",

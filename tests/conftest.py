@@ -1,0 +1,42 @@
+"""Shared fixtures: a valid policy text and a writer for policy files in tmp_path."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+VALID = textwrap.dedent(
+    """\
+    # reviewed by the risk desk
+    version: 7
+    risk_mode: NORMAL  # house default
+    allowed_strategies: [trend_follow, mean_reversion]
+    allowed_symbols: [BTCUSDT, ETHUSDT]
+    max_risk_per_trade: 0.01
+    max_positions: 5
+    global_min_confidence: 0.70
+    opp_rankings: {BTCUSDT: 0.92, ETHUSDT: 0.81}
+    model_versions: {xgboost: "v12", lstm: "3.10"}
+    last_updated: "2026-11-27T10:00:00Z"
+    """
+)
+
+Writer = Callable[..., Path]
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Writer:
+    """Write text (or bytes) to a file in tmp_path and return its path."""
+
+    def _write(content: str | bytes = VALID, name: str = "policy.yaml") -> Path:
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    return _write
