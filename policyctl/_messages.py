@@ -70,7 +70,7 @@ def _pattern_message(value: str, pattern: str) -> str:
     if pattern == NAME_PATTERN:
         return f"{value!r} is not a valid name: letters, digits and _ . -, at most 64 characters"
     if pattern == TIMESTAMP_PATTERN:
-        return f"{value!r} is not an RFC 3339 UTC timestamp; write it like \"2026-11-27T10:00:00Z\""
+        return f'{value!r} is not an RFC 3339 UTC timestamp; write it like "2026-11-27T10:00:00Z"'
     return f"{value!r} does not have the expected form"
 
 

@@ -56,9 +56,7 @@ def test_invalid_case_is_located(case: Path) -> None:
 
 
 @pytest.mark.parametrize("case", INVALID, ids=[p.stem for p in INVALID])
-def test_invalid_case_on_the_command_line(
-    case: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_invalid_case_on_the_command_line(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
     line, column, _ = _expectation(case)
     assert main(["validate", str(case)]) == 1
     out = capsys.readouterr()

@@ -1,0 +1,179 @@
+"""GlobalPolicy: strictness, deep immutability, the rules, evaluate_signal, the schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from policyctl import GlobalPolicy, RiskMode
+from policyctl.model import DEFAULTS
+from policyctl.schema import check_schema, schema_text, write_schema
+
+ROOT = Path(__file__).parent.parent
+
+
+def _data(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "version": 3,
+        "risk_mode": "NORMAL",
+        "allowed_strategies": ["trend_follow", "breakout"],
+        "allowed_symbols": ["BTCUSDT", "ETHUSDT"],
+        "max_risk_per_trade": 0.02,
+        "max_positions": 5,
+        "global_min_confidence": 0.7,
+        "opp_rankings": {"BTCUSDT": 0.9},
+        "model_versions": {"lstm": "3.10"},
+    }
+    data.update(changes)
+    return data
+
+
+def _errors(**changes: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    with pytest.raises(ValidationError) as e:
+        GlobalPolicy.model_validate(_data(**changes))
+    return [(tuple(err["loc"]), err["type"]) for err in e.value.errors()]
+
+
+def test_valid_policy() -> None:
+    policy = GlobalPolicy.model_validate(_data())
+    assert policy.risk_mode is RiskMode.NORMAL
+    assert policy.allowed_symbols == ("BTCUSDT", "ETHUSDT")
+    assert policy.last_updated is None
+
+
+def test_deeply_immutable() -> None:
+    policy = GlobalPolicy.model_validate(_data())
+    with pytest.raises(ValidationError):
+        policy.max_positions = 6  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        policy.allowed_symbols.append("XRPUSDT")  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        policy.opp_rankings["BTCUSDT"] = 0.1  # type: ignore[index]
+    with pytest.raises(TypeError):
+        policy.model_versions["lstm"] = "4"  # type: ignore[index]
+
+
+def test_input_containers_are_copied() -> None:
+    rankings = {"BTCUSDT": 0.9}
+    policy = GlobalPolicy.model_validate(_data(opp_rankings=rankings))
+    rankings["BTCUSDT"] = 0.0
+    assert policy.opp_rankings["BTCUSDT"] == 0.9
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"max_positions": True}, (("max_positions",), "int_type")),
+        ({"max_positions": 5.0}, (("max_positions",), "int_type")),
+        ({"version": 0}, (("version",), "greater_than_equal")),
+        ({"max_risk_per_trade": 0}, (("max_risk_per_trade",), "greater_than")),
+        ({"max_risk_per_trade": float("nan")}, (("max_risk_per_trade",), "finite_number")),
+        ({"global_min_confidence": True}, (("global_min_confidence",), "float_type")),
+        ({"model_versions": {"lstm": 3.1}}, (("model_versions", "lstm"), "string_type")),
+        ({"allowed_symbols": ["btcusdt"]}, (("allowed_symbols", 0), "string_pattern_mismatch")),
+        ({"allowed_symbols": ["A" * 33]}, (("allowed_symbols", 0), "string_pattern_mismatch")),
+        ({"risk_mode": "normal"}, (("risk_mode",), "enum")),
+        ({"leverage": 3}, (("leverage",), "extra_forbidden")),
+        ({"last_updated": "2026-11-27 10:00:00Z"}, (("last_updated",), "string_pattern_mismatch")),
+        ({"last_updated": "2026-02-30T10:00:00Z"}, (("last_updated",), "timestamp")),
+    ],
+)
+def test_per_field_rules(changes: dict[str, Any], expected: tuple[Any, str]) -> None:
+    assert expected in _errors(**changes)
+
+
+def test_duplicates_are_located_at_the_repeat() -> None:
+    errors = _errors(allowed_symbols=["BTCUSDT", "ETHUSDT", "BTCUSDT"])
+    assert errors == [(("allowed_symbols", 2), "duplicate_item")]
+    errors = _errors(allowed_strategies=["a", "a"])
+    assert errors == [(("allowed_strategies", 1), "duplicate_item")]
+
+
+def test_rankings_must_name_allowed_symbols() -> None:
+    errors = _errors(opp_rankings={"BTCUSDT": 0.9, "DOGEUSDT": 0.2, "XRPUSDT": 0.1})
+    assert errors == [
+        (("opp_rankings", "DOGEUSDT"), "ranked_symbol_not_allowed"),
+        (("opp_rankings", "XRPUSDT"), "ranked_symbol_not_allowed"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("risk", "positions", "ok"),
+    [
+        (0.2, 5, True),
+        (0.1, 10, True),
+        (0.25, 4, True),
+        (0.2, 6, False),
+        (1.0, 1, True),
+        (0.5, 3, False),
+    ],
+)
+def test_aggregate_risk(risk: float, positions: int, ok: bool) -> None:
+    data = _data(max_risk_per_trade=risk, max_positions=positions)
+    if ok:
+        GlobalPolicy.model_validate(data)
+    else:
+        assert _errors(max_risk_per_trade=risk, max_positions=positions) == [
+            (("max_positions",), "aggregate_risk")
+        ]
+
+
+def test_evaluate_signal() -> None:
+    policy = GlobalPolicy.model_validate(_data())
+    ok = policy.evaluate_signal(symbol="BTCUSDT", strategy="breakout", confidence=0.7)
+    assert ok.allowed and ok.reasons == ()
+    bad = policy.evaluate_signal(symbol="DOGEUSDT", strategy="scalp", confidence=0.5)
+    assert not bad.allowed
+    assert len(bad.reasons) == 3
+    assert "DOGEUSDT" in bad.reasons[0] and "scalp" in bad.reasons[1] and "0.5" in bad.reasons[2]
+    nan = policy.evaluate_signal(symbol="BTCUSDT", strategy="breakout", confidence=float("nan"))
+    assert not nan.allowed and "finite" in nan.reasons[0]
+
+
+def test_defaults_are_a_valid_policy_that_allows_nothing() -> None:
+    policy = GlobalPolicy.model_validate({"version": 1, **DEFAULTS})
+    assert (policy.risk_mode, policy.max_risk_per_trade, policy.max_positions) == (
+        RiskMode.NORMAL,
+        0.01,
+        5,
+    )
+    assert policy.global_min_confidence == 0.70
+    assert not policy.evaluate_signal(symbol="BTCUSDT", strategy="x", confidence=1).allowed
+
+
+def test_equal_policies_compare_equal() -> None:
+    assert GlobalPolicy.model_validate(_data()) == GlobalPolicy.model_validate(_data())
+
+
+def test_committed_schema_is_in_sync() -> None:
+    committed = ROOT / "schemas" / "global_policy.schema.json"
+    assert committed.read_text(encoding="utf-8") == schema_text()
+    assert json.loads(schema_text()) == GlobalPolicy.model_json_schema()
+
+
+def test_schema_write_and_check(tmp_path: Path) -> None:
+    path = tmp_path / "schemas" / "s.json"
+    assert not check_schema(path)
+    assert write_schema(path)
+    assert check_schema(path)
+    assert not write_schema(path)
+    path.write_text(path.read_text().replace('"minimum": 1', '"minimum": 0', 1))
+    assert not check_schema(path)
+
+
+def test_schema_states_every_per_field_rule() -> None:
+    schema = GlobalPolicy.model_json_schema()
+    props = schema["properties"]
+    assert schema["additionalProperties"] is False
+    assert schema["$schema"].endswith("2020-12/schema")
+    assert set(schema["required"]) == set(props) - {"last_updated"}
+    assert props["allowed_symbols"]["uniqueItems"] and props["allowed_strategies"]["uniqueItems"]
+    assert props["max_risk_per_trade"]["exclusiveMinimum"] == 0
+    assert props["opp_rankings"]["propertyNames"]["pattern"]
+    assert props["opp_rankings"]["additionalProperties"]["maximum"] == 1
+    assert props["model_versions"]["additionalProperties"]["type"] == "string"
+    assert props["last_updated"]["anyOf"][0]["format"] == "date-time"
