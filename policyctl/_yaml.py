@@ -25,6 +25,15 @@ from typing import Any
 
 import yaml
 from yaml.cyaml import CParser  # type: ignore[attr-defined]
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver
 
@@ -90,16 +99,30 @@ class Document:
 
 
 class PositionMap:
-    """Field path -> (line, column), both 1-based, looked up in the kept node tree on demand."""
+    """Field path -> (line, column), both 1-based.
 
-    __slots__ = ("_root",)
+    Keeps only the document's text; the first lookup composes its node tree (which a valid file
+    read by a service never needs) and later lookups reuse it.
+    """
 
-    def __init__(self, root: Node | None) -> None:
-        self._root = root
+    __slots__ = ("_root", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._root: Node | None = None
+
+    def _tree(self) -> Node | None:
+        if self._root is None:
+            loader = _Loader(self._text)
+            try:
+                self._root = loader.get_single_node()
+            finally:
+                loader.dispose()
+        return self._root
 
     def _walk(self, path: tuple[PathPart, ...]) -> tuple[Node | None, Node | None, bool]:
         """Follow ``path``; return (value node, key node, whether the whole path was found)."""
-        node, key_node = self._root, None
+        node, key_node = self._tree(), None
         for part in path:
             child: tuple[Node | None, Node | None] | None = None
             if isinstance(node, MappingNode) and isinstance(part, str):
@@ -143,25 +166,24 @@ class PositionMap:
 
 def _scalar_or_none(node: ScalarNode) -> Any:
     try:
-        return _scalar(node)
+        return _plain(node.value, node) if node.tag == _PLAIN else node.value
     except PolicySyntaxError:
         return None
 
 
-def _error(
-    message: str, node: Node | yaml.Mark | None, path: tuple[PathPart, ...] = ()
-) -> PolicySyntaxError:
-    mark = node.start_mark if isinstance(node, Node) else node
+def _error(message: str, where: Any, path: tuple[PathPart, ...] = ()) -> PolicySyntaxError:
+    """A located syntax error; ``where`` is an event or node (its start) or a mark."""
+    mark = getattr(where, "start_mark", where)
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     return PolicySyntaxError.single(message, line=line, column=column, path=path)
 
 
-def _number(text: str, convert: Callable[[str], Any], node: ScalarNode) -> Any:
+def _number(text: str, convert: Callable[[str], Any], where: Any) -> Any:
     try:
         return convert(text)
     except ValueError:
         raise _error(
-            f"{text!r} looks like a number but is not one; quote it if it is text", node
+            f"{text!r} looks like a number but is not one; quote it if it is text", where
         ) from None
 
 
@@ -182,104 +204,173 @@ def _to_float(text: str) -> float:
     return sign * float("inf") if s == ".inf" else float("nan") if s == ".nan" else sign * float(s)
 
 
-def _plain(text: str, node: ScalarNode) -> Any:
+def _plain(text: str, where: Any) -> Any:
     """Resolve an untagged plain scalar as ruamel.yaml's YAML 1.2 resolver does."""
     first = text[:1]
     if first in _NUMERIC_START and first:
         if _FLOAT.match(text):
-            return _number(text, _to_float, node)
+            return _number(text, _to_float, where)
         if _INT.match(text):
-            return _number(text, _to_int, node)
+            return _number(text, _to_int, where)
         return text  # timestamps (2026-11-27) and times (1:30) stay strings, as in CI
     if text in _BOOL:
         return _BOOL[text]
     if text in _NULL:
         return None
     if text == "=":  # ruamel resolves a bare '=' to the 'value' tag, which nothing constructs
-        raise _error("a bare '=' is not a value; quote it: \"=\"", node)
+        raise _error("a bare '=' is not a value; quote it: \"=\"", where)
     return text
 
 
-def _scalar(node: ScalarNode) -> Any:
-    tag = node.tag
-    if tag == _PLAIN:
-        return _plain(node.value, node)
-    if tag == _STR:
-        return node.value
-    raise _tag_error(tag, node)
-
-
-def _tag_error(tag: str, node: Node) -> PolicySyntaxError:
+def _tag_error(tag: str, where: Any) -> PolicySyntaxError:
     shown = tag.replace("tag:yaml.org,2002:", "!!")
     why = " (it would construct a Python object)" if "python" in tag else ""
     return _error(
-        f"tag {shown} is not allowed{why}: the policy is plain data; remove the tag", node
+        f"tag {shown} is not allowed{why}: the policy is plain data; remove the tag", where
     )
 
 
+_EMPTY = "the file is empty; it must be a mapping of policy fields (version, risk_mode, ...)"
+_COLLECTION = object()  # what an anchor on a list or mapping stands for: aliasing it is refused
+
+
 class _Builder:
-    """Turns the composed node tree into dicts, lists and scalars, checking as it goes."""
+    """Builds dicts, lists and scalars straight from libyaml's events, checking as it goes.
 
-    __slots__ = ("_collections",)
+    Events, not the composed node tree: composing keeps ~3 GC-tracked objects per value alive
+    until the end, and the cyclic collector's passes over that growing tree made a 10,000-symbol
+    file take twice as long (measured: 41 ms composing vs 16 ms streaming events).
+    """
 
-    def __init__(self) -> None:
-        # ids of the lists and mappings already built: meeting one again means an alias.
-        self._collections: set[int] = set()
+    __slots__ = ("_anchors", "_next")
 
-    def value(self, node: Node, where: Node, path: tuple[PathPart, ...]) -> Any:
-        if type(node) is ScalarNode:
-            return _scalar(node)
-        if len(path) >= MAX_DEPTH:
-            raise _error(f"nesting deeper than {MAX_DEPTH} levels; the policy is flat", node, path)
-        if id(node) in self._collections:
+    def __init__(self, loader: _Loader) -> None:
+        self._next: Callable[[], Any] = loader.get_event
+        self._anchors: dict[str, Any] = {}
+
+    def document(self) -> dict[str, Any]:
+        get = self._next
+        get()  # StreamStartEvent
+        event = get()
+        if type(event) is StreamEndEvent:
+            raise PolicySyntaxError.single(_EMPTY, line=1, column=1)
+        root = get()  # after the DocumentStartEvent
+        if type(root) is not MappingStartEvent:
+            if type(root) is ScalarEvent and root.tag not in (None, "!", _STR):
+                raise _tag_error(root.tag, root)
+            if type(root) is ScalarEvent and root.implicit[0] and root.value == "":
+                raise PolicySyntaxError.single(_EMPTY, line=1, column=1)
+            what = "a list" if type(root) is SequenceStartEvent else "a single value"
             raise _error(
-                "an alias (*name) repeats a list or mapping; anchors and aliases of collections"
-                " are refused because they can blow up memory; write the value out",
-                where,
+                f"the top level is {what}; it must be a mapping of policy fields"
+                " (version: ..., risk_mode: ...)",
+                root,
+            )
+        data = self.mapping(root, ())
+        get()  # DocumentEndEvent
+        event = get()
+        if type(event) is not StreamEndEvent:
+            raise _error(
+                "not valid YAML: more than one YAML document ('---'); the policy is exactly one"
+                " mapping",
+                event,
+            )
+        return data
+
+    def scalar(self, event: Any) -> Any:
+        tag = event.tag
+        if tag is None:
+            value = _plain(event.value, event) if event.implicit[0] else event.value
+        elif tag in ("!", _STR):
+            value = event.value
+        else:
+            raise _tag_error(tag, event)
+        if event.anchor is not None:
+            self._anchors[event.anchor] = value
+        return value
+
+    def alias(self, event: Any, path: tuple[PathPart, ...]) -> Any:
+        value = self._anchors.get(event.anchor, _COLLECTION)
+        if event.anchor not in self._anchors:
+            raise _error(f"alias *{event.anchor} names no anchor defined before it", event, path)
+        if value is _COLLECTION:
+            raise _error(
+                f"alias *{event.anchor} repeats a list or mapping; aliases of collections are"
+                " refused because they can blow up memory; write the value out",
+                event,
                 path,
             )
-        self._collections.add(id(node))
-        if type(node) is SequenceNode:
-            if node.tag != _SEQ:
-                raise _tag_error(node.tag, node)
-            return [
-                _scalar(item) if type(item) is ScalarNode else self.value(item, item, (*path, i))
-                for i, item in enumerate(node.value)
-            ]
-        if not isinstance(node, MappingNode) or node.tag != _MAP:
-            raise _tag_error(node.tag, node)
-        return self.mapping(node, path)
+        return value
 
-    def mapping(self, node: MappingNode, path: tuple[PathPart, ...]) -> dict[str, Any]:
+    def value(self, event: Any, path: tuple[PathPart, ...]) -> Any:
+        kind = type(event)
+        if kind is ScalarEvent:
+            return self.scalar(event)
+        if kind is AliasEvent:
+            return self.alias(event, path)
+        if len(path) >= MAX_DEPTH:
+            raise _error(f"nesting deeper than {MAX_DEPTH} levels; the policy is flat", event, path)
+        if kind is MappingStartEvent:
+            return self.mapping(event, path)
+        return self.sequence(event, path)
+
+    def _open(self, event: Any, tag: str) -> None:
+        if event.tag not in (None, "!", tag):
+            raise _tag_error(event.tag, event)
+        if event.anchor is not None:
+            self._anchors[event.anchor] = _COLLECTION
+
+    def sequence(self, start: Any, path: tuple[PathPart, ...]) -> list[Any]:
+        self._open(start, _SEQ)
+        get, scalar = self._next, self.scalar
+        items: list[Any] = []
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is ScalarEvent:
+                items.append(scalar(event))
+            elif kind is SequenceEndEvent:
+                return items
+            else:
+                items.append(self.value(event, (*path, len(items))))
+
+    def mapping(self, start: Any, path: tuple[PathPart, ...]) -> dict[str, Any]:
+        self._open(start, _MAP)
+        get, scalar = self._next, self.scalar
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            if type(key_node) is not ScalarNode:
-                raise _error("a key must be a plain string, not a list or mapping", key_node, path)
-            key = _scalar(key_node)
-            if not isinstance(key, str):
-                shown = "null" if key is None else str(key_node.value)
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is MappingEndEvent:
+                return out
+            if kind is ScalarEvent:
+                key = scalar(event)
+            elif kind is AliasEvent:
+                key = self.alias(event, path)
+            else:
+                raise _error("a key must be a plain string, not a list or mapping", event, path)
+            if type(key) is not str:
+                shown = "null" if key is None else str(event.value)
                 raise _error(
                     f'key {shown} is a {_kind(key)}, keys must be strings; quote it: "{shown}"',
-                    key_node,
+                    event,
                     path,
                 )
-            if key == "<<" and key_node.tag == _PLAIN:
-                raise _error(
-                    "merge keys (<<) are not supported; write the keys out", key_node, path
-                )
+            if key == "<<" and kind is ScalarEvent and event.tag is None and event.implicit[0]:
+                raise _error("merge keys (<<) are not supported; write the keys out", event, path)
             if key in out:
                 raise _error(
                     f"duplicate key {key!r} (first at line {first_line[key]}); keep only one",
-                    key_node,
+                    event,
                     (*path, key),
                 )
-            first_line[key] = key_node.start_mark.line + 1
-            if type(value_node) is ScalarNode:
-                out[key] = _scalar(value_node)
+            first_line[key] = event.start_mark.line + 1
+            value_event = get()
+            if type(value_event) is ScalarEvent:
+                out[key] = scalar(value_event)
             else:
-                out[key] = self.value(value_node, key_node, (*path, key))
-        return out
+                out[key] = self.value(value_event, (*path, key))
 
 
 def _kind(value: object) -> str:
@@ -324,32 +415,17 @@ def parse(data: bytes) -> Document:
         raise PolicySyntaxError.single(
             f"file is {len(data):,} bytes, over the {MAX_BYTES:,}-byte limit", line=1, column=1
         )
-    loader = _Loader(_decode(data))
+    text = _decode(data)
+    loader = _Loader(text)
     try:
-        root = loader.get_single_node()
+        data_map = _Builder(loader).document()
     except yaml.MarkedYAMLError as e:
         raise _yaml_error(e) from None
     except yaml.YAMLError as e:  # libyaml errors without a mark (rare: reader errors)
         raise PolicySyntaxError.single(f"not valid YAML: {e}", line=1, column=1) from None
     finally:
         loader.dispose()
-    if root is None:
-        raise PolicySyntaxError.single(
-            "the file is empty; it must be a mapping of policy fields (version, risk_mode, ...)",
-            line=1,
-            column=1,
-        )
-    if not isinstance(root, MappingNode) or root.tag != _MAP:
-        what = "a list" if type(root) is SequenceNode else "a single value"
-        if type(root) is ScalarNode and root.tag not in (_PLAIN, _STR):
-            raise _tag_error(root.tag, root)
-        raise _error(
-            f"the top level is {what}; it must be a mapping of policy fields"
-            " (version: ..., risk_mode: ...)",
-            root,
-        )
-    data_map = _Builder().mapping(root, ())
-    return Document(data_map, PositionMap(root))
+    return Document(data_map, PositionMap(text))
 
 
 def _yaml_error(e: yaml.MarkedYAMLError) -> PolicySyntaxError:

@@ -235,3 +235,19 @@ def test_installed_script(write: Writer) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_validate_path_imports_no_heavy_dependencies(tmp_path: Path) -> None:
+    """jsonschema, ruamel.yaml and watchdog cost cold-start time and are not needed to validate."""
+    code = (
+        "import sys; from policyctl.cli import main; "
+        f"rc = main(['validate', {str(ROOT / 'policy' / 'policy.yaml')!r}]); "
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('jsonschema', 'ruamel', 'watchdog', 'fastapi')); "
+        "print(heavy); sys.exit(rc)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,118 @@
+"""Read-path figures (issue 2): strict load against the naive pipeline, and CLI cold start.
+
+Run: .venv/bin/python benchmarks/bench_load.py    (or `make bench`)
+
+Prints, in one run:
+- load_policy on the repository policy and on generated 100 / 1,000 / 10,000-symbol policies,
+  beside the naive pipeline yaml.load(CSafeLoader) + GlobalPolicy.model_validate on the same bytes
+  (which has none of our checks); target: at most 1.0x at 10,000 symbols, linear growth.
+- `policyctl validate` cold-start wall time beside `check-jsonschema --schemafile` on the same
+  file; target: at most 0.5x.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from policyctl import GlobalPolicy, load_policy
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _policies import generated_policy  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _best(func: Callable[[], object], budget: float = 1.0, floor: int = 5) -> float:
+    """Median seconds per call over repeated calls (at least ``floor``, about ``budget`` s)."""
+    times = []
+    start = time.perf_counter()
+    while len(times) < floor or time.perf_counter() - start < budget:
+        t0 = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 2000:
+            break
+    return statistics.median(times)
+
+
+def _naive(data: bytes) -> GlobalPolicy:
+    return GlobalPolicy.model_validate(yaml.load(data, Loader=yaml.CSafeLoader))
+
+
+def load_rows(tmp: Path) -> list[tuple[str, float, float]]:
+    cases = [("repository policy", (ROOT / "policy" / "policy.yaml").read_bytes())]
+    cases += [(f"{n:,} symbols", generated_policy(n)) for n in (100, 1_000, 10_000)]
+    rows = []
+    for label, data in cases:
+        path = tmp / "policy.yaml"
+        path.write_bytes(data)
+        assert _naive(data) == load_policy(path, env={}).policy  # same policy, both ways
+        ours = _best(lambda p=path: load_policy(p, env={}))  # type: ignore[misc]
+        naive = _best(lambda d=data: _naive(d))  # type: ignore[misc]
+        rows.append((label, ours, naive))
+    return rows
+
+
+def _wall(cmd: list[str], runs: int = 15) -> float:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def cold_start_rows() -> list[tuple[str, float]]:
+    policy = str(ROOT / "policy" / "policy.yaml")
+    schema = str(ROOT / "schemas" / "global_policy.schema.json")
+    return [
+        ("python -c pass (interpreter floor)", _wall([sys.executable, "-c", "pass"])),
+        ("policyctl validate", _wall([str(BIN / "policyctl"), "validate", policy])),
+        (
+            "check-jsonschema --schemafile",
+            _wall([str(BIN / "check-jsonschema"), "--schemafile", schema, policy]),
+        ),
+    ]
+
+
+def main() -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = load_rows(Path(tmp))
+    print("load_policy (strict) vs naive yaml.load(CSafeLoader) + model_validate, median per call")
+    print(f"  {'input':<20} {'policyctl':>12} {'naive':>12} {'ratio':>7}")
+    for label, ours, naive in rows:
+        print(f"  {label:<20} {ours * 1e3:>9.3f} ms {naive * 1e3:>9.3f} ms {ours / naive:>6.2f}x")
+    per_symbol = [ours / n for (_, ours, _), n in zip(rows[1:], (100, 1_000, 10_000), strict=True)]
+    print(
+        "  per symbol (linearity): "
+        + ", ".join(f"{t * 1e6:.2f} us" for t in per_symbol)
+    )
+    cold = cold_start_rows()
+    print("\nCLI cold start, median wall time of 15 runs on policy/policy.yaml")
+    for label, seconds in cold:
+        print(f"  {label:<36} {seconds * 1e3:>8.1f} ms")
+    ratio = cold[1][1] / cold[2][1]
+    print(f"  policyctl validate / check-jsonschema = {ratio:.2f}x (target <= 0.5x)")
+    return {
+        "load": [
+            {"input": label, "policyctl_s": ours, "naive_s": naive, "ratio": ours / naive}
+            for label, ours, naive in rows
+        ],
+        "cold_start": {label: seconds for label, seconds in cold},
+        "cold_start_ratio": ratio,
+    }
+
+
+if __name__ == "__main__":
+    main()
