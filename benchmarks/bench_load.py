@@ -22,11 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from _policies import generated_policy  # benchmarks/ is on sys.path when run as a script
 
 from policyctl import GlobalPolicy, load_policy
-
-sys.path.insert(0, str(Path(__file__).parent))
-from _policies import generated_policy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -34,7 +32,7 @@ BIN = Path(sys.executable).parent
 
 def _best(func: Callable[[], object], budget: float = 1.0, floor: int = 5) -> float:
     """Median seconds per call over repeated calls (at least ``floor``, about ``budget`` s)."""
-    times = []
+    times: list[float] = []
     start = time.perf_counter()
     while len(times) < floor or time.perf_counter() - start < budget:
         t0 = time.perf_counter()
@@ -94,10 +92,7 @@ def main() -> dict[str, object]:
     for label, ours, naive in rows:
         print(f"  {label:<20} {ours * 1e3:>9.3f} ms {naive * 1e3:>9.3f} ms {ours / naive:>6.2f}x")
     per_symbol = [ours / n for (_, ours, _), n in zip(rows[1:], (100, 1_000, 10_000), strict=True)]
-    print(
-        "  per symbol (linearity): "
-        + ", ".join(f"{t * 1e6:.2f} us" for t in per_symbol)
-    )
+    print("  per symbol (linearity): " + ", ".join(f"{t * 1e6:.2f} us" for t in per_symbol))
     cold = cold_start_rows()
     print("\nCLI cold start, median wall time of 15 runs on policy/policy.yaml")
     for label, seconds in cold:
@@ -109,7 +104,7 @@ def main() -> dict[str, object]:
             {"input": label, "policyctl_s": ours, "naive_s": naive, "ratio": ours / naive}
             for label, ours, naive in rows
         ],
-        "cold_start": {label: seconds for label, seconds in cold},
+        "cold_start": dict(cold),
         "cold_start_ratio": ratio,
     }
 
