@@ -5,6 +5,8 @@ The names below are the public contract (CONTRACT.md §4); everything else is pr
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .errors import (
     Issue,
     PolicyEnvError,
@@ -16,6 +18,9 @@ from .errors import (
 from .loader import PolicySnapshot, load_policy
 from .model import GlobalPolicy, RiskMode, SignalVerdict
 
+if TYPE_CHECKING:
+    from .store import PolicyStore, StoreStatus
+
 __all__ = [
     "GlobalPolicy",
     "Issue",
@@ -23,11 +28,22 @@ __all__ = [
     "PolicyError",
     "PolicySnapshot",
     "PolicySourceError",
+    "PolicyStore",
     "PolicySyntaxError",
     "PolicyValidationError",
     "RiskMode",
     "SignalVerdict",
+    "StoreStatus",
     "load_policy",
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # The store pulls in watchdog; importing it lazily keeps `policyctl validate` fast.
+    if name in ("PolicyStore", "StoreStatus"):
+        from . import store  # noqa: PLC0415 (lazy on purpose, see above)
+
+        return getattr(store, name)
+    raise AttributeError(f"module 'policyctl' has no attribute {name!r}")

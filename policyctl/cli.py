@@ -11,7 +11,9 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +204,46 @@ def cmd_env(args: argparse.Namespace) -> int:
     return status
 
 
+# --- watch --------------------------------------------------------------------------------
+
+
+def _changed_fields(old: PolicySnapshot, new: PolicySnapshot) -> list[str]:
+    return [name for name in FIELD_NAMES if getattr(old.policy, name) != getattr(new.policy, name)]
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from .store import PolicyStore  # noqa: PLC0415 (watchdog only for the commands that watch)
+
+    def applied(old: PolicySnapshot, new: PolicySnapshot) -> None:
+        changed = ", ".join(_changed_fields(old, new)) or "no field (formatting only)"
+        _out(f"{_now()} applied version {new.version} (sha256 {new.digest[:12]}): {changed}")
+        sys.stdout.flush()
+
+    def refused(error: PolicyError) -> None:
+        for issue in error.issues:
+            _out(f"{_now()} refused: {issue}")
+        sys.stdout.flush()
+
+    with PolicyStore(args.file, poll_interval=args.poll) as store:
+        snap = store.current()
+        _out(
+            f"{_now()} watching {snap.source}: version {snap.version} (sha256 {snap.digest[:12]})"
+            f" [{store.status().mode}]; Ctrl-C to stop"
+        )
+        sys.stdout.flush()
+        store.subscribe(applied)
+        store.subscribe_errors(refused)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            _out(f"{_now()} stopped")
+    return EXIT_OK
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 # --- parser and main ------------------------------------------------------------------------
 
 
@@ -241,6 +283,10 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--write", action="store_true", help="write the schema file")
     mode.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
     p.add_argument("--path", default="schemas/global_policy.schema.json", help="schema file")
+
+    p = command("watch", cmd_watch, "follow the file: one line per applied or refused change")
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("--poll", type=float, metavar="SECONDS", help="poll instead of inotify")
 
     p = command("env", cmd_env, "list the QT_* variables, their values here and what they change")
     p.add_argument("--format", choices=("text", "json"), default="text")

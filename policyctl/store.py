@@ -1,0 +1,505 @@
+"""`PolicyStore`: the pipeline on a loop — watch, re-read, swap one reference, notify.
+
+Readers call `current()`, which reads one attribute: no lock, no copy, never a torn or invalid
+policy, because a snapshot is immutable and is published by a single reference assignment.
+
+One worker thread does every check. It wakes on a filesystem event (watchdog, behind
+`_DirectoryWatcher`), on `refresh()`, or every ``reconcile_interval`` seconds (catching lost
+inotify events). A check re-resolves the path (following symlinks, so the Kubernetes ConfigMap
+``..data`` swap is seen), hashes the bytes, and builds a snapshot only when the digest changed.
+A bad file is counted and reported once per distinct content; the last good snapshot stays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from .errors import PolicyError
+from .loader import (
+    PolicySnapshot,
+    build_snapshot,
+    default_policy_path,
+    load_policy,
+    read_source,
+)
+
+__all__ = ["PolicyStore", "StoreStatus", "Subscriber"]
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[PolicySnapshot, PolicySnapshot], object]
+ErrorSubscriber = Callable[[PolicyError], object]
+
+DEFAULT_DEBOUNCE = 0.005
+"""Quiet time after a write event before reading: coalesces truncate-then-write bursts. A rename
+or a close-after-write marks a finished write and is read at once."""
+
+DEFAULT_RECONCILE_INTERVAL = 30.0
+DEFAULT_POLL_INTERVAL = 1.0
+
+# Events our own reads cause (IN_OPEN, IN_CLOSE_NOWRITE) must not trigger checks: a loop.
+_IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
+_FINISHED_WRITES = frozenset({"moved", "closed"})
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStatus:
+    """A consistent view of the store's health.
+
+    Attributes:
+        current_version: ``version`` of the snapshot being served.
+        digest: sha256 of the file content being served.
+        source: The policy file.
+        reloads: Snapshots applied after the first load.
+        failures: Distinct refused contents (invalid, unreadable or missing file).
+        last_error: Why the file on disk is refused now; None when it is being served.
+        last_success: When the served snapshot was loaded.
+        refused_since: When the refused content was first seen; None when healthy.
+        mode: ``"inotify"``, ``"polling"`` or ``"off"`` (``watch=False``).
+    """
+
+    current_version: int
+    digest: str
+    source: Path
+    reloads: int
+    failures: int
+    last_error: PolicyError | None
+    last_success: datetime
+    refused_since: datetime | None
+    mode: str
+
+
+class _DirectoryWatcher:
+    """The seam around watchdog: watches a few directories, calls ``notify(finished)``."""
+
+    def __init__(
+        self,
+        notify: Callable[[bool], None],
+        relevant: Callable[[str, str], bool],
+        poll_interval: float | None,
+    ) -> None:
+        class _Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type in _IGNORED_EVENTS:
+                    return
+                src = os.fsdecode(event.src_path)
+                dest = os.fsdecode(event.dest_path) if event.dest_path else ""
+                if relevant(src, dest):
+                    notify(event.event_type in _FINISHED_WRITES)
+
+        self._handler = _Handler()
+        self._poll_interval = poll_interval
+        self._watches: dict[tuple[str, int], Any] = {}
+        self._observer = self._new_observer(polling=poll_interval is not None)
+
+    @property
+    def mode(self) -> str:
+        return "polling" if isinstance(self._observer, PollingObserver) else "inotify"
+
+    def _new_observer(self, *, polling: bool) -> Any:
+        if polling:
+            observer: Any = PollingObserver(timeout=self._poll_interval or DEFAULT_POLL_INTERVAL)
+        else:
+            observer = Observer()
+        observer.daemon = True
+        observer.start()
+        return observer
+
+    def _fall_back_to_polling(self, error: OSError) -> None:
+        log.warning(
+            "inotify unavailable (%s); polling every %ss instead. Raise fs.inotify.max_user_watches"
+            " or max_user_instances to watch without polling",
+            error,
+            self._poll_interval or DEFAULT_POLL_INTERVAL,
+        )
+        self.stop()
+        self._observer = self._new_observer(polling=True)
+
+    def watch(self, directories: list[Path]) -> None:
+        """Watch exactly ``directories`` (those that exist), re-adding any that were replaced."""
+        wanted: dict[tuple[str, int], Path] = {}
+        for directory in directories:
+            try:
+                wanted[(str(directory), directory.stat().st_ino)] = directory
+            except OSError:
+                continue  # deleted for now: the watch on its parent sees it come back
+        for key in [k for k in self._watches if k not in wanted]:
+            with contextlib.suppress(KeyError, OSError):  # its watch may have ended with it
+                self._observer.unschedule(self._watches.pop(key))
+        for key, directory in wanted.items():
+            if key in self._watches:
+                continue
+            try:
+                self._watches[key] = self._observer.schedule(self._handler, str(directory))
+            except OSError as e:
+                if e.errno in (errno.ENOSPC, errno.EMFILE) and self.mode == "inotify":
+                    self._fall_back_to_polling(e)
+                    self.watch(directories)
+                    return
+                log.debug("cannot watch %s: %s", directory, e)
+
+    def stop(self) -> None:
+        self._watches.clear()
+        self._observer.stop()
+        if self._observer.is_alive() and self._observer is not threading.current_thread():
+            self._observer.join()
+
+
+class PolicyStore:
+    """The live policy: loaded now, then kept current as the file changes.
+
+    Args:
+        path: The policy file; default ``$QT_POLICY_FILE`` or ``policy/policy.yaml``.
+        env: Environment for ``QT_*`` overrides, re-read on every reload: None reads
+            ``os.environ``, ``{}`` ignores it.
+        watch: Watch the file; with False the store changes only on `refresh()`.
+        poll_interval: Poll every this many seconds instead of using inotify (network
+            filesystems, where inotify sees nothing).
+        debounce: Seconds of quiet after a write event before the file is read.
+        reconcile_interval: Seconds between checks made whatever the events say.
+
+    Raises:
+        PolicyError: The first load failed: a service must not start on a policy it cannot read.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        watch: bool = True,
+        poll_interval: float | None = None,
+        debounce: float = DEFAULT_DEBOUNCE,
+        reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL,
+    ) -> None:
+        self._env = env
+        self._path = default_policy_path(path, os.environ if env is None else env)
+        self._current: PolicySnapshot = load_policy(self._path, env=env)
+        self._resolved = ""
+        self._watching = watch
+        self._poll_interval = poll_interval
+        self._debounce = debounce
+        self._reconcile_interval = reconcile_interval
+        self._subscribers: tuple[Subscriber, ...] = ()
+        self._error_subscribers: tuple[ErrorSubscriber, ...] = ()
+        self._reloads = 0
+        self._failures = 0
+        self._last_error: PolicyError | None = None
+        self._refused_digest: str | None = None
+        self._refused_since: datetime | None = None
+        self._closed = False
+        self._watcher: _DirectoryWatcher | None = None
+        self._thread: threading.Thread | None = None
+        self._init_sync()
+        if watch:
+            if os.path.ismount(self._path):
+                log.warning(
+                    "%s is a mount point (a Kubernetes subPath mount?): such mounts never see"
+                    " updates; mount the ConfigMap's directory instead",
+                    self._path,
+                )
+            self._start()
+            _live_stores.add(self)
+
+    def _init_sync(self) -> None:
+        # (Re)created after a fork too: a lock held by a thread of the parent stays held forever.
+        self._check_lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._pending = False
+        self._finished_write = False
+        self._last_event = 0.0
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def current(self) -> PolicySnapshot:
+        """The latest valid snapshot. One attribute read: safe from any thread, never torn."""
+        return self._current
+
+    def status(self) -> StoreStatus:
+        """Counters and the pending error, if the file on disk is being refused."""
+        with self._check_lock:
+            snap = self._current
+            return StoreStatus(
+                current_version=snap.version,
+                digest=snap.digest,
+                source=self._path,
+                reloads=self._reloads,
+                failures=self._failures,
+                last_error=self._last_error,
+                last_success=snap.loaded_at,
+                refused_since=self._refused_since,
+                mode=self._watcher.mode if self._watcher else "off",
+            )
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(old, new)`` after each swap, on the watcher thread.
+
+        A callback that raises is logged; the others still run.
+
+        Returns:
+            A function that unsubscribes ``callback``.
+        """
+        with self._check_lock:
+            self._subscribers = (*self._subscribers, callback)
+
+        def unsubscribe() -> None:
+            with self._check_lock:
+                self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+
+        return unsubscribe
+
+    def subscribe_errors(self, callback: ErrorSubscriber) -> Callable[[], None]:
+        """Call ``callback(error)`` once for each distinct refused content of the file."""
+        with self._check_lock:
+            self._error_subscribers = (*self._error_subscribers, callback)
+
+        def unsubscribe() -> None:
+            with self._check_lock:
+                self._error_subscribers = tuple(
+                    s for s in self._error_subscribers if s is not callback
+                )
+
+        return unsubscribe
+
+    # --- checking -----------------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Check the file now; return whether a new snapshot was applied."""
+        with self._check_lock:
+            outcome = self._check()
+        return self._announce(outcome)
+
+    def _check(self, settle: Callable[[], bool] | None = None) -> tuple[Any, ...] | None:
+        """Read and decide; the caller holds ``_check_lock`` and announces the outcome.
+
+        ``settle`` is asked before a refusal is recorded; if the file is still changing, the
+        check is repeated instead.
+        """
+        while True:
+            outcome = self._check_once()
+            if outcome is None or outcome[0] == "applied":
+                return outcome
+            if settle is None or settle():
+                return self._refuse(*outcome[1])
+
+    def _check_once(self) -> tuple[Any, ...] | None:
+        try:
+            data = read_source(self._path)
+        except PolicyError as e:
+            return ("refused", (e, f"unreadable:{e}"))
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == self._current.digest:
+            self._clear_refusal()  # e.g. a bad change reverted by hand
+            return None
+        if digest == self._refused_digest:
+            return None  # already counted and reported
+        try:
+            snap = build_snapshot(data, self._path, env=self._env)
+        except PolicyError as e:
+            return ("refused", (e, digest))
+        old, self._current = self._current, snap  # the one publication step
+        self._reloads += 1
+        self._clear_refusal()
+        return ("applied", old, snap, self._subscribers)
+
+    def _refuse(self, error: PolicyError, key: str) -> tuple[Any, ...] | None:
+        if key == self._refused_digest:
+            return None
+        self._refused_digest = key
+        self._refused_since = datetime.now(UTC)
+        self._last_error = error
+        self._failures += 1
+        return ("refused", error, self._error_subscribers)
+
+    def _clear_refusal(self) -> None:
+        self._refused_digest = None
+        self._refused_since = None
+        self._last_error = None
+
+    def _announce(self, outcome: tuple[Any, ...] | None) -> bool:
+        """Log and notify outside the lock, so a slow subscriber cannot block `status()`."""
+        if outcome is None:
+            return False
+        if outcome[0] == "refused":
+            _, error, callbacks = outcome
+            log.error(
+                "refused a change to %s; keeping version %s:\n%s",
+                self._path,
+                self._current.version,
+                error,
+            )
+            self._call(callbacks, error)
+            return False
+        _, old, new, callbacks = outcome
+        if new.version < old.version:
+            log.warning(
+                "%s: version went down from %s to %s (a revert?); applied",
+                self._path,
+                old.version,
+                new.version,
+            )
+        else:
+            log.info("%s: applied version %s (sha256 %s)", self._path, new.version, new.digest[:12])
+        self._call(callbacks, old, new)
+        return True
+
+    @staticmethod
+    def _call(callbacks: tuple[Callable[..., object], ...], *args: object) -> None:
+        for callback in callbacks:
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("policy subscriber %r raised; the others still run", callback)
+
+    # --- watching -----------------------------------------------------------------------------
+
+    def _directories(self) -> list[Path]:
+        """The file's directory, its parent (to see the directory itself come back), and the
+        directory of the file the path resolves to, if it is elsewhere."""
+        path = self._path.absolute()
+        wanted = [path.parent]
+        if path.parent.parent != path.parent:
+            wanted.append(path.parent.parent)
+        try:
+            resolved = path.resolve(strict=True)
+        except OSError:
+            self._resolved = ""
+            return wanted
+        self._resolved = str(resolved)
+        if resolved.parent not in wanted:
+            wanted.append(resolved.parent)
+        return wanted
+
+    def _relevant(self, src: str, dest: str) -> bool:
+        # Any change inside the watched directories may be ours (renames, ..data swaps); in the
+        # grandparent, only the directory itself (deleted, re-created, renamed) matters.
+        directory = self._path.absolute().parent
+        for event_path in (src, dest):
+            if event_path and (
+                event_path in (str(directory), self._resolved)
+                or Path(event_path).parent != directory.parent
+            ):
+                return True
+        return False
+
+    def _notify(self, finished_write: bool) -> None:
+        with self._wake:
+            self._pending = True
+            self._finished_write = self._finished_write or finished_write
+            self._last_event = time.monotonic()
+            self._wake.notify()
+
+    def _start(self) -> None:
+        self._watcher = _DirectoryWatcher(self._notify, self._relevant, self._poll_interval)
+        self._watcher.watch(self._directories())
+        self._thread = threading.Thread(
+            target=self._run, name=f"policyctl-store:{self._path.name}", daemon=True
+        )
+        self._thread.start()
+        # A write between the first load and the watch being in place would otherwise wait
+        # for the reconciler.
+        self._notify(True)
+
+    def _wait_for_work(self) -> bool:
+        """Block until there is something to check; False when the store is closing."""
+        with self._wake:
+            if not self._pending and not self._closed:
+                self._wake.wait(self._reconcile_interval)
+            while self._pending and not self._finished_write and not self._closed:
+                quiet = self._last_event + self._debounce - time.monotonic()
+                if quiet <= 0:
+                    break
+                self._wake.wait(quiet)
+            self._pending = self._finished_write = False
+            return not self._closed
+
+    def _settled(self) -> bool:
+        """Whether the file's bytes stay the same over a short wait: an in-place write can be
+        read between its truncate and its write, and that half-written state must not be
+        counted and reported as a refused change. Valid content is applied without waiting."""
+        try:
+            before = read_source(self._path)
+        except PolicyError:
+            before = None
+        deadline = time.monotonic() + max(4 * self._debounce, 0.02)
+        with self._wake:  # events may wake us early; the file must stay put the whole time
+            while not self._closed and (left := deadline - time.monotonic()) > 0:
+                self._wake.wait(left)
+            if self._closed:
+                return False
+        try:
+            return read_source(self._path) == before
+        except PolicyError:
+            return before is None
+
+    def _run(self) -> None:
+        while self._wait_for_work():
+            try:
+                with self._check_lock:
+                    outcome = self._check(settle=self._settled)
+                self._announce(outcome)
+                if self._watcher is not None:
+                    self._watcher.watch(self._directories())
+            except Exception:  # the watcher thread must survive anything
+                log.exception("policy store check failed unexpectedly; will retry")
+
+    def close(self) -> None:
+        """Stop watching and join every thread the store started. Idempotent."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        if self._watcher is not None:
+            self._watcher.stop()
+        _live_stores.discard(self)
+
+    def _restart_after_fork(self) -> None:
+        """In a forked child the threads are gone (gunicorn --preload): start them again."""
+        self._init_sync()
+        self._thread = None
+        self._watcher = None
+        if not self._closed:
+            self._start()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<PolicyStore {self._path} version={self._current.version}>"
+
+
+_live_stores: weakref.WeakSet[PolicyStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_live_stores):
+        store._restart_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
