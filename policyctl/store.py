@@ -95,18 +95,24 @@ class _DirectoryWatcher:
         relevant: Callable[[str, str], bool],
         poll_interval: float | None,
     ) -> None:
+        watcher = self
+
         class _Handler(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
                 if event.event_type in _IGNORED_EVENTS:
                     return
                 src = os.fsdecode(event.src_path)
                 dest = os.fsdecode(event.dest_path) if event.dest_path else ""
+                if event.is_directory and event.event_type in ("deleted", "moved"):
+                    watcher.forget(src)  # its watch died with it, even if the inode comes back
                 if relevant(src, dest):
                     notify(event.event_type in _FINISHED_WRITES)
 
         self._handler = _Handler()
         self._poll_interval = poll_interval
         self._watches: dict[tuple[str, int], Any] = {}
+        self._dead: set[str] = set()  # watched directories seen deleted, guarded by _lock
+        self._lock = threading.Lock()
         self._observer = self._new_observer(polling=poll_interval is not None)
 
     @property
@@ -132,8 +138,18 @@ class _DirectoryWatcher:
         self.stop()
         self._observer = self._new_observer(polling=True)
 
+    def forget(self, directory: str) -> None:
+        """Mark a directory's watch dead (called on watchdog's thread; acted on in `watch`)."""
+        with self._lock:
+            self._dead.add(directory)
+
     def watch(self, directories: list[Path]) -> None:
         """Watch exactly ``directories`` (those that exist), re-adding any that were replaced."""
+        with self._lock:
+            dead, self._dead = self._dead, set()
+        for key in [k for k in self._watches if k[0] in dead]:
+            with contextlib.suppress(KeyError, OSError):
+                self._observer.unschedule(self._watches.pop(key))
         wanted: dict[tuple[str, int], Path] = {}
         for directory in directories:
             try:
@@ -286,24 +302,27 @@ class PolicyStore:
             outcome = self._check()
         return self._announce(outcome)
 
-    def _check(self, settle: Callable[[], bool] | None = None) -> tuple[Any, ...] | None:
+    def _check(
+        self, settled: Callable[[bytes | None], bool] | None = None
+    ) -> tuple[Any, ...] | None:
         """Read and decide; the caller holds ``_check_lock`` and announces the outcome.
 
-        ``settle`` is asked before a refusal is recorded; if the file is still changing, the
-        check is repeated instead.
+        Before a refusal is recorded, ``settled(refused_bytes)`` may say the file is still
+        changing (``None`` bytes: it was unreadable); then the check starts over instead.
         """
         while True:
             outcome = self._check_once()
             if outcome is None or outcome[0] == "applied":
                 return outcome
-            if settle is None or settle():
-                return self._refuse(*outcome[1])
+            _, error, key, data = outcome
+            if settled is None or settled(data):
+                return self._refuse(error, key)
 
     def _check_once(self) -> tuple[Any, ...] | None:
         try:
             data = read_source(self._path)
         except PolicyError as e:
-            return ("refused", (e, f"unreadable:{e}"))
+            return ("refusing", e, f"unreadable:{e}", None)
         digest = hashlib.sha256(data).hexdigest()
         if digest == self._current.digest:
             self._clear_refusal()  # e.g. a bad change reverted by hand
@@ -313,7 +332,7 @@ class PolicyStore:
         try:
             snap = build_snapshot(data, self._path, env=self._env)
         except PolicyError as e:
-            return ("refused", (e, digest))
+            return ("refusing", e, digest, data)
         old, self._current = self._current, snap  # the one publication step
         self._reloads += 1
         self._clear_refusal()
@@ -430,14 +449,11 @@ class PolicyStore:
             self._pending = self._finished_write = False
             return not self._closed
 
-    def _settled(self) -> bool:
-        """Whether the file's bytes stay the same over a short wait: an in-place write can be
-        read between its truncate and its write, and that half-written state must not be
-        counted and reported as a refused change. Valid content is applied without waiting."""
-        try:
-            before = read_source(self._path)
-        except PolicyError:
-            before = None
+    def _settled(self, refused: bytes | None) -> bool:
+        """Whether the file still holds the refused bytes after a short wait: an in-place write
+        can be read between its truncate and its write, and that half-written state must not
+        be counted and reported as a refused change. Valid content is applied without waiting.
+        """
         deadline = time.monotonic() + max(4 * self._debounce, 0.02)
         with self._wake:  # events may wake us early; the file must stay put the whole time
             while not self._closed and (left := deadline - time.monotonic()) > 0:
@@ -445,18 +461,18 @@ class PolicyStore:
             if self._closed:
                 return False
         try:
-            return read_source(self._path) == before
+            return read_source(self._path) == refused
         except PolicyError:
-            return before is None
+            return refused is None
 
     def _run(self) -> None:
         while self._wait_for_work():
             try:
                 with self._check_lock:
-                    outcome = self._check(settle=self._settled)
-                self._announce(outcome)
-                if self._watcher is not None:
+                    outcome = self._check(self._settled)
+                if self._watcher is not None:  # before announcing: subscribers may act on it
                     self._watcher.watch(self._directories())
+                self._announce(outcome)
             except Exception:  # the watcher thread must survive anything
                 log.exception("policy store check failed unexpectedly; will retry")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -251,3 +252,29 @@ def test_validate_path_imports_no_heavy_dependencies(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_watch_prints_applied_and_refused_changes_until_interrupted(write: Writer) -> None:
+    path = write()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
+    with subprocess.Popen(
+        [str(Path(sys.executable).parent / "policyctl"), "watch", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            assert "watching" in proc.stdout.readline()
+            path.write_text(VALID.replace("version: 7", "version: 8").replace("5", "4", 1))
+            line = proc.stdout.readline()
+            assert "applied version 8" in line and "version, max_positions" in line
+            path.write_text(VALID.replace("version: 7", "version: 9").replace("NORMAL", "PANIC"))
+            line = proc.stdout.readline()
+            assert f"refused: {path}:3:12: risk_mode:" in line
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            proc.kill()
+        assert "Traceback" not in proc.stderr.read()
