@@ -140,6 +140,11 @@ class PositionMap:
             node, key_node = child
         return node, key_node, True
 
+    def locate(self, path: tuple[PathPart, ...]) -> tuple[Node | None, Node | None, bool]:
+        """The node at ``path``, its key node, and whether the whole path exists (for edits:
+        nodes carry exact character spans, ``start_mark.index`` to ``end_mark.index``)."""
+        return self._walk(path)
+
     def get(self, path: tuple[PathPart, ...], *, key: bool = False) -> tuple[int, int] | None:
         """Position of the value at ``path`` (of its key with ``key=True``).
 

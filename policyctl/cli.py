@@ -15,12 +15,15 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from ._report import FileResult, render_validation, to_yaml, yaml_scalar
 from .env import POLICY_FILE_VARIABLE, VARIABLES, near_misses, overrides
 from .errors import PolicyEnvError, PolicyError, PolicySourceError
+
+if TYPE_CHECKING:
+    from .edit import EditResult
 from .loader import PolicySnapshot, default_policy_path, load_policy
 from .model import FIELD_NAMES
 from .schema import check_schema, schema_text, write_schema
@@ -204,6 +207,63 @@ def cmd_env(args: argparse.Namespace) -> int:
     return status
 
 
+# --- set / reset / diff / log ----------------------------------------------------------------
+
+
+# These commands import their modules when run: `validate`, run by every pre-commit hook and CI
+# job, should not pay for tempfile, fcntl and git plumbing it never uses.
+
+
+def _report_edit(result: EditResult) -> int:
+    if not result.written:
+        _out(f"{result.path}: nothing changed; not written (version {result.new.version})")
+        return EXIT_OK
+    before = f"version {result.old.version}" if result.old else "an invalid file"
+    _out(f"{result.path}: {before} -> version {result.new.version}")
+    from ._report_changes import describe_change  # noqa: PLC0415
+
+    for change in result.changes:
+        _out(f"  {change.direction:<9} {describe_change(change)}")
+    return EXIT_OK
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    from .edit import set_value  # noqa: PLC0415
+
+    return _report_edit(set_value(default_policy_path(args.file), args.path, args.value))
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from .edit import reset_policy  # noqa: PLC0415
+
+    return _report_edit(reset_policy(default_policy_path(args.file)))
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from ._report_changes import render_diff  # noqa: PLC0415
+    from .diff import compare  # noqa: PLC0415
+
+    comparison = compare(args.base, args.head, args.file)
+    _out(render_diff(comparison, args.format))
+    invalid = comparison.base.error is not None or comparison.head.error is not None
+    if args.require_bump:
+        problem = comparison.bump_problem()
+        if problem:
+            print(f"policyctl diff --require-bump: {problem}", file=sys.stderr)
+            return EXIT_INVALID
+    return EXIT_INVALID if invalid else EXIT_OK
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from ._report_changes import render_log  # noqa: PLC0415
+    from .git import GitRepo, audit_log  # noqa: PLC0415
+
+    repo = GitRepo()
+    path = repo.relative(default_policy_path(args.file))
+    _out(render_log(audit_log(repo, path, args.n), args.format))
+    return EXIT_OK
+
+
 # --- watch --------------------------------------------------------------------------------
 
 
@@ -284,6 +344,32 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
     p.add_argument("--path", default="schemas/global_policy.schema.json", help="schema file")
 
+    p = command("set", cmd_set, "edit one value in place: comments kept, version raised")
+    p.add_argument("path", metavar="PATH", help="a field, or a map entry: model_versions.lstm")
+    p.add_argument("value", metavar="VALUE")
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+
+    p = command(
+        "reset", cmd_reset, "put every field back to the built-in defaults, as a new version"
+    )
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+
+    p = command(
+        "diff", cmd_diff, "semantic diff between two revisions or files, with risk direction"
+    )
+    p.add_argument("base", nargs="?", metavar="BASE", help="file or git revision (default HEAD)")
+    p.add_argument(
+        "head", nargs="?", metavar="HEAD", help="file or revision (default: working tree)"
+    )
+    p.add_argument("--file", help="the policy file in the repository, for revisions")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument("--require-bump", action="store_true", help="exit 1 unless version rose")
+
+    p = command("log", cmd_log, "the audit trail: each commit that touched the policy")
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("-n", type=int, metavar="N", help="at most N commits")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
     p = command("watch", cmd_watch, "follow the file: one line per applied or refused change")
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
     p.add_argument("--poll", type=float, metavar="SECONDS", help="poll instead of inotify")
@@ -320,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except PolicyError as e:
         print(e, file=sys.stderr)
-        return EXIT_INVALID
+        return int(getattr(e, "exit_status", EXIT_INVALID))
     except KeyboardInterrupt:
         return 130
     except Exception as e:

@@ -24,6 +24,7 @@ __all__ = [
     "EnvVariable",
     "near_misses",
     "overrides",
+    "parse_value",
 ]
 
 POLICY_FILE_VARIABLE: Final = "QT_POLICY_FILE"
@@ -96,12 +97,7 @@ def _parse_list(text: str) -> list[str]:
 
 
 def _parse_map(text: str) -> dict[str, str]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise _Bad(f"not a valid JSON object ({e.msg} at character {e.pos})") from None
-    if not isinstance(value, dict):
-        raise _Bad('expected a JSON object like {"lstm": "3.10"}')
+    value: dict[str, Any] = parse_value("object", text)
     for key, version in value.items():
         if not isinstance(version, str):
             raise _Bad(f'the version of {key!r} must be a JSON string; quote it: "{version}"')
@@ -109,23 +105,47 @@ def _parse_map(text: str) -> dict[str, str]:
 
 
 def _parse(variable: EnvVariable, text: str) -> Any:
+    if variable.kind == "map":
+        return _parse_map(text)
+    return parse_value(variable.kind, text)
+
+
+def parse_value(kind: str, text: str) -> Any:
+    """Parse a value given as text (an environment variable, a ``policyctl set`` argument).
+
+    Args:
+        kind: ``mode``, ``number``, ``integer``, ``list`` (comma-separated or JSON array),
+            ``object`` (any JSON object) or ``text`` (taken as is).
+        text: The value.
+
+    Raises:
+        ValueError: The text cannot be read as ``kind``; the message says why.
+    """
     stripped = text.strip()
-    if variable.kind == "mode":
+    if kind == "text":
+        return text
+    if kind == "mode":
         upper = stripped.upper()
         if upper not in RiskMode.__members__:
             raise _Bad("expected one of " + ", ".join(RiskMode.__members__))
         return upper
-    if variable.kind == "integer":
+    if kind == "integer":
         if not _INTEGER.match(stripped):
             raise _Bad("expected a whole number like 5")
         return int(stripped)
-    if variable.kind == "number":
+    if kind == "number":
         if not _NUMBER.match(stripped):
             raise _Bad("expected a finite decimal number like 0.01")
         return float(stripped)
-    if variable.kind == "list":
+    if kind == "list":
         return _parse_list(text)
-    return _parse_map(text)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise _Bad(f"not a valid JSON object ({e.msg} at character {e.pos})") from None
+    if not isinstance(value, dict):
+        raise _Bad('expected a JSON object like {"BTCUSDT": 0.9}')
+    return value
 
 
 def overrides(environ: Mapping[str, str]) -> EnvOverrides:

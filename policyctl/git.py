@@ -1,0 +1,174 @@
+"""Reading the policy file from git: at a revision, and along its history.
+
+Everything goes through the ``git`` command (no library: git's own revision syntax, ``HEAD~2``,
+``origin/main``, a short SHA, must mean exactly what it means to the user's git). Blobs are read
+through one ``git cat-file --batch`` process, not one process per revision.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .diff import Change, diff_policies
+from .errors import PolicyError, PolicySourceError
+from .loader import PolicySnapshot, build_snapshot
+
+__all__ = ["Commit", "GitRepo", "LogEntry", "audit_log"]
+
+_FIELD_SEP = "\x1f"
+_RECORD_SEP = "\x1e"
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One commit that touched the policy file."""
+
+    sha: str
+    short: str
+    author: str
+    date: str  # ISO 8601, as git prints %aI
+    subject: str
+    parent: str | None  # first parent; None for a root commit
+
+
+class GitRepo:
+    """The git repository holding a directory.
+
+    Raises:
+        PolicySourceError: ``directory`` is not inside a git work tree, or git is missing.
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self._cwd = directory or Path.cwd()
+        self.root = Path(self._git("rev-parse", "--show-toplevel").strip())
+
+    def _git(self, *args: str, stdin: bytes | None = None) -> str:
+        return self._git_bytes(*args, stdin=stdin).decode("utf-8", "replace")
+
+    def _git_bytes(self, *args: str, stdin: bytes | None = None) -> bytes:
+        try:
+            result = subprocess.run(
+                ["git", *args],
+                cwd=self._cwd,
+                input=stdin,
+                capture_output=True,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise PolicySourceError.single(
+                "git is not installed (needed to read revisions)"
+            ) from None
+        if result.returncode != 0:
+            lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+            reason = lines[-1] if lines else f"exit status {result.returncode}"
+            raise PolicySourceError.single(f"git {args[0]} failed: {reason}", source=str(self._cwd))
+        return result.stdout
+
+    def relative(self, path: Path) -> str:
+        """``path`` (absolute, or relative to the repository root) as a repository path."""
+        absolute = path if path.is_absolute() else self.root / path
+        try:
+            return absolute.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            raise PolicySourceError.single(
+                f"{path} is outside the repository at {self.root}", source=str(path)
+            ) from None
+
+    def resolve(self, revision: str) -> str:
+        """The full SHA of a commit, or `PolicySourceError` naming the unknown revision."""
+        try:
+            return self._git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").strip()
+        except PolicySourceError:
+            raise PolicySourceError.single(
+                f"unknown revision {revision!r} (not a branch, tag or commit here)",
+                source=str(self.root),
+            ) from None
+
+    def read_many(self, objects: Sequence[str]) -> list[bytes | None]:
+        """Contents of ``rev:path`` objects, None where the path does not exist at that rev."""
+        if not objects:
+            return []
+        out = self._git_bytes(
+            "cat-file", "--batch", stdin="".join(f"{o}\n" for o in objects).encode()
+        )
+        contents: list[bytes | None] = []
+        position = 0
+        for _ in objects:
+            end = out.index(b"\n", position)
+            header = out[position:end].split()
+            position = end + 1
+            if len(header) < 3 or header[1] != b"blob":
+                contents.append(None)  # "<object> missing", or not a file
+                continue
+            size = int(header[2])
+            contents.append(out[position : position + size])
+            position += size + 1
+        return contents
+
+    def read(self, revision: str, path: str) -> bytes:
+        """The file at ``revision``; `PolicySourceError` if the revision or the file is absent."""
+        sha = self.resolve(revision)
+        content = self.read_many([f"{sha}:{path}"])[0]
+        if content is None:
+            raise PolicySourceError.single(
+                f"{path} does not exist at {revision}", source=f"{revision}:{path}"
+            )
+        return content
+
+    def history(self, path: str, limit: int | None = None) -> list[Commit]:
+        """Commits that touched ``path``, newest first."""
+        fmt = _FIELD_SEP.join(["%H", "%h", "%an", "%aI", "%s", "%P"]) + _RECORD_SEP
+        args = ["log", f"--format={fmt}"]
+        if limit is not None:
+            args.append(f"-n{limit}")
+        records = self._git(*args, "--", path).split(_RECORD_SEP)
+        return [_commit(record.strip("\n")) for record in records if record.strip()]
+
+
+def _commit(record: str) -> Commit:
+    sha, short, author, date, subject, parents = record.split(_FIELD_SEP)
+    first_parent = parents.split()[0] if parents.split() else None
+    return Commit(sha, short, author, date, subject, first_parent)
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One commit of the policy's history, read through the full pipeline.
+
+    ``before``/``after`` are the file at the commit's first parent and at the commit (None when
+    absent or invalid; then ``before_error``/``after_error`` say why, if it was there at all).
+    """
+
+    commit: Commit
+    before: PolicySnapshot | None
+    after: PolicySnapshot | None
+    before_error: PolicyError | None
+    after_error: PolicyError | None
+    changes: list[Change]
+
+
+def _snapshot(data: bytes | None, label: str) -> tuple[PolicySnapshot | None, PolicyError | None]:
+    if data is None:
+        return None, None
+    try:
+        return build_snapshot(data, Path(label), env={}), None
+    except PolicyError as e:
+        return None, e
+
+
+def audit_log(repo: GitRepo, path: str, limit: int | None = None) -> list[LogEntry]:
+    """The policy's audit trail, newest first: every commit that touched ``path``."""
+    commits = repo.history(path, limit)
+    wanted = sorted({c.sha for c in commits} | {c.parent for c in commits if c.parent})
+    blobs = dict(zip(wanted, repo.read_many([f"{sha}:{path}" for sha in wanted]), strict=True))
+    entries = []
+    for commit in commits:
+        after, after_error = _snapshot(blobs[commit.sha], f"{commit.short}:{path}")
+        parent = blobs.get(commit.parent) if commit.parent else None
+        before, before_error = _snapshot(parent, f"{commit.short}^:{path}")
+        changes = diff_policies(before.policy, after.policy) if before and after else []
+        entries.append(LogEntry(commit, before, after, before_error, after_error, changes))
+    return entries
