@@ -10,7 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from policyctl.cli import main
+from policyctl import _yaml
+from policyctl.cli import _parser, main
 
 ROOT = Path(__file__).parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -54,3 +55,22 @@ def test_ci_entry_point_runs_make_test() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme and "make test" in readme
+
+
+def test_policy_workflow_runs_the_checks_with_real_commands() -> None:
+    # Our own YAML 1.2 reader: PyYAML would read the `on:` key as the boolean true.
+    workflow = _yaml.parse((ROOT / ".github" / "workflows" / "policy.yml").read_bytes()).data
+    runs = [step.get("run", "") for step in workflow["jobs"]["check"]["steps"]]
+    commands = [
+        shlex.split(line.strip().rstrip("\\").replace("${BASE_REF}", "main"))
+        for run in runs
+        for line in run.splitlines()
+        if line.strip().startswith("policyctl ")
+    ]
+    assert [c[1] for c in commands] == ["validate", "schema", "diff"]
+    for command in commands:
+        args = [a for a in command[1:] if a not in ("|", "tee")]
+        _parser().parse_args(args)  # a typo in the workflow fails here, not on a pull request
+    assert commands[2][4:7] == ["--require-bump", "--format", "markdown"]
+    assert any("pytest" in run for run in runs)
+    assert workflow["on"]["pull_request"]["paths"] == ["policy/**", "schemas/**"]
