@@ -242,3 +242,15 @@ def test_closing_stops_the_worker_thread(path: Path, scripted: type[_ScriptedWat
     store.close()
     store.close()
     assert set(threading.enumerate()) - before == set()
+
+
+def test_reconciler_catches_a_change_no_event_reported(
+    path: Path, scripted: type[_ScriptedWatcher]
+) -> None:
+    """The scripted watcher never fires: only the periodic re-check can see the change."""
+    applied = threading.Event()
+    with PolicyStore(path, env={}, reconcile_interval=0.05) as store:
+        store.subscribe(lambda old, new: applied.set())
+        path.write_text(_v(8))
+        assert applied.wait(DEADLINE)
+        assert store.current().version == 8
