@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -300,6 +301,25 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn  # noqa: PLC0415
+
+        from .http import create_app  # noqa: PLC0415
+    except ImportError as e:
+        raise UsageError(
+            f"serve needs the 'serve' extra ({e.name} is missing): pip install 'policyctl[serve]'"
+        ) from None
+    app = create_app(args.file)
+    # uvicorn handles SIGTERM and SIGINT: it stops accepting, runs the lifespan shutdown (which
+    # closes the store), then re-raises the signal to whatever handler was there before it.
+    # Ours records that the shutdown was clean, so a SIGTERM from Kubernetes exits 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: None)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -373,6 +393,11 @@ def _parser() -> argparse.ArgumentParser:
     p = command("watch", cmd_watch, "follow the file: one line per applied or refused change")
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
     p.add_argument("--poll", type=float, metavar="SECONDS", help="poll instead of inotify")
+
+    p = command("serve", cmd_serve, "serve the live policy read-only over HTTP")
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    p.add_argument("--port", type=int, default=8000)
 
     p = command("env", cmd_env, "list the QT_* variables, their values here and what they change")
     p.add_argument("--format", choices=("text", "json"), default="text")

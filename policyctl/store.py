@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, Self
 
 from watchdog.events import (
@@ -94,6 +94,8 @@ class StoreStatus:
         source: The policy file.
         reloads: Snapshots applied after the first load.
         failures: Distinct refused contents (invalid, unreadable or missing file).
+        failures_by_kind: ``failures`` split by the error's kind: ``source`` (unreadable or
+            missing), ``syntax``, ``validation``, ``env``.
         last_error: Why the file on disk is refused now; None when it is being served.
         last_success: When the served snapshot was loaded.
         refused_since: When the refused content was first seen; None when healthy.
@@ -105,6 +107,7 @@ class StoreStatus:
     source: Path
     reloads: int
     failures: int
+    failures_by_kind: Mapping[str, int]
     last_error: PolicyError | None
     last_success: datetime
     refused_since: datetime | None
@@ -243,7 +246,7 @@ class PolicyStore:
         self._subscribers: tuple[Subscriber, ...] = ()
         self._error_subscribers: tuple[ErrorSubscriber, ...] = ()
         self._reloads = 0
-        self._failures = 0
+        self._failures: dict[str, int] = {}
         self._last_error: PolicyError | None = None
         self._refused_digest: str | None = None
         self._refused_since: datetime | None = None
@@ -284,7 +287,8 @@ class PolicyStore:
                 digest=snap.digest,
                 source=self._path,
                 reloads=self._reloads,
-                failures=self._failures,
+                failures=sum(self._failures.values()),
+                failures_by_kind=MappingProxyType(dict(self._failures)),
                 last_error=self._last_error,
                 last_success=snap.loaded_at,
                 refused_since=self._refused_since,
@@ -371,7 +375,7 @@ class PolicyStore:
         self._refused_digest = key
         self._refused_since = datetime.now(UTC)
         self._last_error = error
-        self._failures += 1
+        self._failures[error.kind] = self._failures.get(error.kind, 0) + 1
         return ("refused", error, self._error_subscribers)
 
     def _clear_refusal(self) -> None:
