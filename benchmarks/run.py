@@ -11,6 +11,7 @@ import platform
 import sys
 from pathlib import Path
 
+import bench_http
 import bench_load
 import bench_store
 
@@ -27,6 +28,8 @@ def main() -> int:
     results["read_path"] = bench_load.main()
     print("\n== hot reload (issue 3) ==")
     results["hot_reload"] = bench_store.main()
+    print("\n== HTTP view (issue 5) ==")
+    results["http"] = bench_http.main()
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\nwritten {out}")
