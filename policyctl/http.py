@@ -131,11 +131,13 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 class _StoreCollector:
     """Prometheus metrics read from the store at scrape time (no background updates)."""
 
-    def __init__(self, store: PolicyStore) -> None:
-        self._store = store
+    def __init__(self) -> None:
+        self.store: PolicyStore | None = None  # set by the first scrape
 
     def collect(self) -> Iterable[Metric]:
-        status = self._store.status()
+        if self.store is None:
+            return []
+        status = self.store.status()
         now = time.time()
         reloads = CounterMetricFamily("policyctl_reloads", "Snapshots applied after the first load")
         reloads.add_metric([], status.reloads)
@@ -170,12 +172,22 @@ class _StoreCollector:
         return [reloads, failures, version, last, since, refused]
 
 
-def router(store: PolicyStore) -> APIRouter:
-    """The routes of the read-only policy API, answering from ``store``."""
+def router(store: PolicyStore | None = None) -> APIRouter:
+    """The routes of the read-only policy API.
+
+    Args:
+        store: The store to answer from; None means ``request.app.state.policy_store``, the
+            store `lifespan` opens, so the router can be included before the app starts.
+    """
     api = APIRouter()
     cache = _BodyCache()
-    registry = CollectorRegistry(auto_describe=True)
-    registry.register(_StoreCollector(store))
+    collector = _StoreCollector()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+
+    def live(request: Request) -> PolicyStore:
+        found: PolicyStore = store if store is not None else request.app.state.policy_store
+        return found
 
     @api.get(
         "/api/policy",
@@ -184,15 +196,15 @@ def router(store: PolicyStore) -> APIRouter:
         summary="The effective policy",
     )
     def get_policy(request: Request) -> Response:
-        body, etag = cache.get(store.current())
+        body, etag = cache.get(live(request).current())
         headers = {"ETag": etag, "Cache-Control": "no-cache"}
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         return Response(body, media_type="application/json", headers=headers)
 
     @api.get("/api/policy/status", response_model=StatusOut, summary="Store health and counters")
-    def get_status() -> StatusOut:
-        status = store.status()
+    def get_status(request: Request) -> StatusOut:
+        status = live(request).status()
         return StatusOut(
             version=status.current_version,
             digest=status.digest,
@@ -203,16 +215,18 @@ def router(store: PolicyStore) -> APIRouter:
         )
 
     @api.get("/api/policy/risk_mode", response_model=RiskModeOut)
-    def get_risk_mode() -> RiskModeOut:
-        return RiskModeOut(risk_mode=store.current().policy.risk_mode.value)
+    def get_risk_mode(request: Request) -> RiskModeOut:
+        return RiskModeOut(risk_mode=live(request).current().policy.risk_mode.value)
 
     @api.get("/api/policy/allowed_symbols", response_model=AllowedSymbolsOut)
-    def get_allowed_symbols() -> AllowedSymbolsOut:
-        return AllowedSymbolsOut(allowed_symbols=list(store.current().policy.allowed_symbols))
+    def get_allowed_symbols(request: Request) -> AllowedSymbolsOut:
+        symbols = live(request).current().policy.allowed_symbols
+        return AllowedSymbolsOut(allowed_symbols=list(symbols))
 
     @api.get("/api/policy/model_versions", response_model=ModelVersionsOut)
-    def get_model_versions() -> ModelVersionsOut:
-        return ModelVersionsOut(model_versions=dict(store.current().policy.model_versions))
+    def get_model_versions(request: Request) -> ModelVersionsOut:
+        versions = live(request).current().policy.model_versions
+        return ModelVersionsOut(model_versions=dict(versions))
 
     def refuse() -> Response:
         body = ReadOnlyOut(detail="read-only: this API cannot change the policy", how=READ_ONLY_HOW)
@@ -230,14 +244,15 @@ def router(store: PolicyStore) -> APIRouter:
         api.add_api_route(route, refuse, methods=[method], include_in_schema=False)
 
     @api.get("/metrics", response_class=Response, summary="Prometheus metrics")
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        collector.store = live(request)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @api.get("/healthz", response_model=HealthOut, summary="Liveness: 200 even when degraded")
-    def healthz() -> HealthOut:
+    def healthz(request: Request) -> HealthOut:
         # Never a failing status for a bad policy commit: restarting cannot fix it, and every
         # replica would fail its probe at once. The last good policy is still being served.
-        error = store.status().last_error
+        error = live(request).status().last_error
         return HealthOut(status="degraded" if error else "ok", error=_error_out(error))
 
     return api
@@ -283,5 +298,5 @@ def create_app(path: str | None = None, **store_kwargs: Any) -> FastAPI:
         summary="Read-only view of the trading system's GlobalPolicy",
         lifespan=_lifespan,
     )
-    app.include_router(router(store))
+    app.include_router(router())
     return app

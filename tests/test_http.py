@@ -191,19 +191,19 @@ def test_serve_with_an_invalid_policy_exits_1(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_lifespan_puts_a_store_on_app_state(tmp_path: Path) -> None:
+def test_lifespan_and_router_in_an_existing_app(tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text(VALID)
     app = FastAPI(lifespan=lifespan(str(policy), env={}))
+    app.include_router(router())  # before startup: answers from app.state.policy_store
 
     async def scenario() -> PolicyStore:
         async with app.router.lifespan_context(app):
             store: PolicyStore = app.state.policy_store
-            app.include_router(router(store))
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
-                response = await client.get("/api/policy/risk_mode")
-            assert response.json() == {"risk_mode": "NORMAL"}
+                assert (await client.get("/api/policy/risk_mode")).json() == {"risk_mode": "NORMAL"}
+                assert "policyctl_policy_version 7.0" in (await client.get("/metrics")).text
             assert store.status().mode in ("inotify", "polling")
             return store
 
