@@ -30,8 +30,9 @@ lint: $(VENV)/.installed-dev
 test: lint
 	$(BIN)/python -m pytest -q
 
+# Figures, not tests: prints a table and writes benchmarks/results.json.
 bench: $(VENV)/.installed-dev
-	$(BIN)/python benchmarks/run.py
+	cd benchmarks && ../$(BIN)/python run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

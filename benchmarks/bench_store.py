@@ -16,6 +16,7 @@ Prints, in one run:
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import statistics
 import tempfile
@@ -64,6 +65,10 @@ def read_rows(path: Path) -> list[tuple[str, float, float, float]]:
     ]
 
 
+def _in_place(path: Path, version: int) -> None:
+    path.write_text(_text(version))
+
+
 def _rename(path: Path, version: int) -> None:
     tmp = path.with_name(".policy.yaml.tmp")
     tmp.write_text(_text(version))
@@ -102,6 +107,7 @@ def store_latency(
     arrived = threading.Event()
     with PolicyStore(path, env={}, poll_interval=poll) as store:
         store.subscribe(lambda old, new: arrived.set())
+        time.sleep(0.1)  # let the check the store makes as it starts go by
         samples = []
         start_version = store.current().version
         for i in range(1, TRIALS + 1):
@@ -113,19 +119,22 @@ def store_latency(
             while store.current().version != start_version + i:
                 time.sleep(0.0001)
             samples.append(time.perf_counter() - done)
-            time.sleep(0.005)
+            time.sleep(random.uniform(0.03, 0.13))  # apart, and out of phase with polls
     return samples
 
 
 def raw_event_latency(path: Path, write: Callable[[Path, int], None]) -> list[float]:
     arrived = threading.Event()
 
-    # The event that completes the write: the rename onto policy.yaml, or onto ..data.
+    # The event that completes the write: the rename onto policy.yaml or ..data, or the close
+    # of policy.yaml after an in-place write.
     targets = {str(path), str(path.parent / "..data")}
 
     class Handler(FileSystemEventHandler):
         def on_any_event(self, event: FileSystemEvent) -> None:
-            if event.event_type == "moved" and os.fsdecode(event.dest_path) in targets:
+            if (event.event_type == "moved" and os.fsdecode(event.dest_path) in targets) or (
+                event.event_type == "closed" and os.fsdecode(event.src_path) == str(path)
+            ):
                 arrived.set()
 
     observer = Observer()
@@ -139,7 +148,7 @@ def raw_event_latency(path: Path, write: Callable[[Path, int], None]) -> list[fl
             done = time.perf_counter()
             arrived.wait(5)
             samples.append(time.perf_counter() - done)
-            time.sleep(0.005)
+            time.sleep(random.uniform(0.03, 0.13))  # apart, and out of phase with polls
     finally:
         observer.stop()
         observer.join()
@@ -148,20 +157,26 @@ def raw_event_latency(path: Path, write: Callable[[Path, int], None]) -> list[fl
 
 def latency_rows(tmp: Path) -> list[tuple[str, float, float]]:
     rows = []
-    for style, writer in (("rename", _rename), ("configmap", _configmap_swap)):
+    for style, writer in (
+        ("in-place", _in_place),
+        ("rename", _rename),
+        ("configmap", _configmap_swap),
+    ):
         for mode, poll in (("inotify", None), ("polling", POLL_INTERVAL)):
             directory = tmp / f"{style}-{mode}"
             directory.mkdir()
-            if style == "rename":
+            if style == "configmap":
+                path = _configmap_setup(directory)
+            else:
                 path = directory / "policy.yaml"
                 path.write_text(_text(1))
-            else:
-                path = _configmap_setup(directory)
             rows.append((f"{style}, {mode}", *_percentiles(store_latency(path, writer, poll))))
         raw_dir = tmp / f"{style}-raw"
         raw_dir.mkdir()
-        path = raw_dir / "policy.yaml" if style == "rename" else _configmap_setup(raw_dir)
-        if style == "rename":
+        if style == "configmap":
+            path = _configmap_setup(raw_dir)
+        else:
+            path = raw_dir / "policy.yaml"
             path.write_text(_text(1))
         rows.append(
             (f"{style}, raw watchdog event (floor)", *_percentiles(raw_event_latency(path, writer)))

@@ -1,4 +1,4 @@
-"""`make bench`: every benchmark in one run; figures printed and written to results.json.
+"""`make bench`: every benchmark in one run, then the table of targets; writes results.json.
 
 Each figure is a ratio measured side by side in this process or this run, never an absolute
 time alone: absolute times depend on the machine, ratios much less.
@@ -7,29 +7,94 @@ time alone: absolute times depend on the machine, ratios much less.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 from pathlib import Path
+from typing import Any
 
+import bench_compare
 import bench_http
 import bench_load
 import bench_store
 
 
-def main() -> int:
-    results: dict[str, object] = {
-        "machine": {
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "processor": platform.machine(),
-        }
+def _machine() -> dict[str, object]:
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
     }
-    print("== read path (issue 2) ==")
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(measure, figure against target, met) for every target in the issues."""
+    rows = []
+    store_reads = results["hot_reload"]["read_ns"]
+    current = store_reads["store.current() vs holder.snap"]
+    ratio = current["ours"] / current["floor"]
+    rows.append(("store.current() vs a plain attribute read", f"{ratio:.2f}x (<= 2x)", ratio <= 2))
+    field = store_reads["...policy.max_positions vs held snapshot"]
+    ratio = field["ours"] / field["floor"]
+    rows.append(("field via store vs via a held snapshot", f"{ratio:.2f}x (<= 1.5x)", ratio <= 1.5))
+    reads = results["compare"]["read_ns"]
+    ours = reads["policyctl store.current().policy.max_positions"]
+    rlock = reads["original RLock store, locked key read"] / ours
+    rows.append(
+        ("field via store vs original RLock read", f"{rlock:.1f}x faster (>= 3x)", rlock >= 3)
+    )
+    dyn = reads["Dynaconf settings.MAX_POSITIONS"] / ours
+    rows.append(("field via store vs Dynaconf", f"{dyn:.1f}x faster (>= 20x)", dyn >= 20))
+    latency = results["hot_reload"]["reload_latency_s"]
+    inotify = {k: v for k, v in latency.items() if k.endswith("inotify")}
+    p50 = max(v["p50"] for v in inotify.values()) * 1e3
+    p99 = max(v["p99"] for v in inotify.values()) * 1e3
+    rows.append(
+        (
+            "reload latency, inotify (worst style)",
+            f"p50 {p50:.2f} ms (< 10), p99 {p99:.2f} ms (< 50)",
+            p50 < 10 and p99 < 50,
+        )
+    )
+    polling = max(v["p50"] for k, v in latency.items() if k.endswith("polling")) * 1e3
+    limit = bench_store.POLL_INTERVAL * 1e3 + 10
+    rows.append(
+        ("reload latency, polling", f"p50 {polling:.1f} ms (< {limit:.0f})", polling < limit)
+    )
+    load = results["read_path"]["load"][-1]
+    rows.append(
+        (
+            "load_policy at 10,000 symbols vs naive",
+            f"{load['ratio_naive']:.2f}x (<= 1.0x)",
+            load["ratio_naive"] <= 1.0,
+        )
+    )
+    cold = results["read_path"]["cold_start_ratio"]
+    rows.append(
+        ("policyctl validate cold start vs check-jsonschema", f"{cold:.2f}x (<= 0.5x)", cold <= 0.5)
+    )
+    rps = results["http"]["requests_per_second"]
+    http = rps["policyctl, GET /api/policy"] / rps["constant FastAPI app, GET"]
+    rows.append(("GET /api/policy vs constant FastAPI app", f"{http:.2f}x (>= 0.8x)", http >= 0.8))
+    return rows
+
+
+def main() -> int:
+    results: dict[str, Any] = {"machine": _machine()}
+    print("== read path: parse and cold start ==")
     results["read_path"] = bench_load.main()
-    print("\n== hot reload (issue 3) ==")
+    print("\n== hot reload ==")
     results["hot_reload"] = bench_store.main()
-    print("\n== HTTP view (issue 5) ==")
+    print("\n== beside the alternatives ==")
+    results["compare"] = bench_compare.main()
+    print("\n== HTTP view ==")
     results["http"] = bench_http.main()
+    table = targets(results)
+    results["targets"] = [{"measure": m, "figure": f, "met": ok} for m, f, ok in table]
+    print("\n== targets ==")
+    for measure, figure, ok in table:
+        print(f"  {'met ' if ok else 'MISS'}  {measure:<50} {figure}")
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\nwritten {out}")

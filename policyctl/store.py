@@ -271,6 +271,7 @@ class PolicyStore:
         self._pending = False
         self._finished_write = False
         self._last_event = 0.0
+        self._follow_up_at: float | None = None
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -467,16 +468,32 @@ class PolicyStore:
         # for the reconciler.
         self._notify(True)
 
+    def _grace(self) -> float:
+        """A short wait: how long a refused file must stay put, and the delay of the check
+        that follows every event burst."""
+        return max(4 * self._debounce, 0.02)
+
     def _wait_for_work(self) -> bool:
-        """Block until there is something to check; False when the store is closing."""
+        """Block until there is something to check; False when the store is closing.
+
+        Work is an event (after ``debounce`` seconds of quiet), the follow-up check a short
+        grace after an event burst, or the reconciler's period. The follow-up exists because
+        watchdog can hold a rename's event for up to 0.5 s (it sleeps out its move-pairing
+        delay when the two halves of a rename arrive apart): the write that came before the
+        rename already woke us, and one more look shortly after sees the renamed file.
+        """
         with self._wake:
             if not self._pending and not self._closed:
-                self._wake.wait(self._reconcile_interval)
+                timeout = self._reconcile_interval
+                if self._follow_up_at is not None:
+                    timeout = max(0.0, min(timeout, self._follow_up_at - time.monotonic()))
+                self._wake.wait(timeout)
             while self._pending and not self._finished_write and not self._closed:
                 quiet = self._last_event + self._debounce - time.monotonic()
                 if quiet <= 0:
                     break
                 self._wake.wait(quiet)
+            self._follow_up_at = time.monotonic() + self._grace() if self._pending else None
             self._pending = self._finished_write = False
             return not self._closed
 
@@ -485,7 +502,7 @@ class PolicyStore:
         can be read between its truncate and its write, and that half-written state must not
         be counted and reported as a refused change. Valid content is applied without waiting.
         """
-        deadline = time.monotonic() + max(4 * self._debounce, 0.02)
+        deadline = time.monotonic() + self._grace()
         with self._wake:  # events may wake us early; the file must stay put the whole time
             while not self._closed and (left := deadline - time.monotonic()) > 0:
                 self._wake.wait(left)

@@ -254,3 +254,20 @@ def test_reconciler_catches_a_change_no_event_reported(
         path.write_text(_v(8))
         assert applied.wait(DEADLINE)
         assert store.current().version == 8
+
+
+def test_follow_up_check_sees_a_rename_whose_event_is_late(
+    path: Path, scripted: type[_ScriptedWatcher]
+) -> None:
+    """watchdog may hold a rename's event for 0.5 s: the event of the write before it (the temp
+    file closed) is followed by one more look, which finds the renamed file."""
+    applied = threading.Event()
+    with PolicyStore(path, env={}, debounce=0.005, reconcile_interval=3600) as store:
+        store.subscribe(lambda old, new: applied.set())
+        watcher = scripted.instances[0]
+        tmp = path.with_name(".policy.yaml.tmp")
+        tmp.write_text(_v(8))
+        watcher.notify(True)  # the temp file's close; its rename onto policy.yaml: no event
+        tmp.replace(path)
+        assert applied.wait(DEADLINE)
+        assert store.current().version == 8
