@@ -257,7 +257,7 @@ def test_reconciler_catches_a_change_no_event_reported(
 
 
 def test_follow_up_check_sees_a_rename_whose_event_is_late(
-    path: Path, scripted: type[_ScriptedWatcher]
+    path: Path, scripted: type[_ScriptedWatcher], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """watchdog may hold a rename's event for 0.5 s: the event of the write before it (the temp
     file closed) is followed by one more look, which finds the renamed file."""
@@ -265,9 +265,20 @@ def test_follow_up_check_sees_a_rename_whose_event_is_late(
     with PolicyStore(path, env={}, debounce=0.005, reconcile_interval=3600) as store:
         store.subscribe(lambda old, new: applied.set())
         watcher = scripted.instances[0]
+        checked = threading.Event()
+        check_once = store._check_once
+
+        def counting_check() -> object:
+            outcome = check_once()
+            checked.set()
+            return outcome
+
+        monkeypatch.setattr(store, "_check_once", counting_check)
         tmp = path.with_name(".policy.yaml.tmp")
         tmp.write_text(_v(8))
-        watcher.notify(True)  # the temp file's close; its rename onto policy.yaml: no event
-        tmp.replace(path)
+        watcher.notify(True)  # the temp file's close...
+        assert checked.wait(DEADLINE)  # ...checked: nothing new yet
+        assert store.current().version == 7
+        tmp.replace(path)  # ...and its rename, whose event never comes
         assert applied.wait(DEADLINE)
         assert store.current().version == 8
