@@ -94,17 +94,23 @@ def read_rows(policy_file: Path) -> dict[str, float]:
 
 
 _MEMORY_PROBE = """
-import gc, resource, sys, yaml
+import gc, re, sys, yaml
 from policyctl import PolicyStore
+
+def peak_kib():
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec, so a child of a
+    # big process would report its parent's peak.
+    return int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read())[1])
+
 path = sys.argv[1]
 data = open(path, "rb").read()
 gc.collect()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_kib()
 if sys.argv[2] == "store":
     held = PolicyStore(path, env={}, watch=False)
 else:
     held = yaml.load(data, Loader=yaml.CSafeLoader)
-print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(before, peak_kib())
 """
 
 
