@@ -155,6 +155,16 @@ def raw_event_latency(path: Path, write: Callable[[Path, int], None]) -> list[fl
     return samples
 
 
+def _layout(directory: Path, style: str) -> Path:
+    """A fresh directory holding version 1 as ``style`` expects it."""
+    directory.mkdir()
+    if style == "configmap":
+        return _configmap_setup(directory)
+    path = directory / "policy.yaml"
+    path.write_text(_text(1))
+    return path
+
+
 def latency_rows(tmp: Path) -> list[tuple[str, float, float]]:
     rows = []
     for style, writer in (
@@ -163,21 +173,9 @@ def latency_rows(tmp: Path) -> list[tuple[str, float, float]]:
         ("configmap", _configmap_swap),
     ):
         for mode, poll in (("inotify", None), ("polling", POLL_INTERVAL)):
-            directory = tmp / f"{style}-{mode}"
-            directory.mkdir()
-            if style == "configmap":
-                path = _configmap_setup(directory)
-            else:
-                path = directory / "policy.yaml"
-                path.write_text(_text(1))
+            path = _layout(tmp / f"{style}-{mode}", style)
             rows.append((f"{style}, {mode}", *_percentiles(store_latency(path, writer, poll))))
-        raw_dir = tmp / f"{style}-raw"
-        raw_dir.mkdir()
-        if style == "configmap":
-            path = _configmap_setup(raw_dir)
-        else:
-            path = raw_dir / "policy.yaml"
-            path.write_text(_text(1))
+        path = _layout(tmp / f"{style}-raw", style)
         rows.append(
             (f"{style}, raw watchdog event (floor)", *_percentiles(raw_event_latency(path, writer)))
         )

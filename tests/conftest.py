@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,23 @@ VALID = textwrap.dedent(
 )
 
 Writer = Callable[..., Path]
+
+
+def policy_data(**changes: Any) -> dict[str, Any]:
+    """A valid policy as plain data, with ``changes`` applied (for model-level tests)."""
+    data: dict[str, Any] = {
+        "version": 3,
+        "risk_mode": "NORMAL",
+        "allowed_strategies": ["trend_follow", "breakout"],
+        "allowed_symbols": ["BTCUSDT", "ETHUSDT"],
+        "max_risk_per_trade": 0.02,
+        "max_positions": 5,
+        "global_min_confidence": 0.7,
+        "opp_rankings": {"BTCUSDT": 0.9},
+        "model_versions": {"lstm": "3.10"},
+    }
+    data.update(changes)
+    return data
 
 
 @pytest.fixture

@@ -11,21 +11,11 @@ from hypothesis import strategies as st
 from policyctl import GlobalPolicy
 from policyctl.diff import Change, apply_changes, diff_policies
 
+from .conftest import policy_data
+
 
 def _policy(**changes: Any) -> GlobalPolicy:
-    data: dict[str, Any] = {
-        "version": 3,
-        "risk_mode": "NORMAL",
-        "allowed_strategies": ["trend_follow", "breakout"],
-        "allowed_symbols": ["BTCUSDT", "ETHUSDT"],
-        "max_risk_per_trade": 0.02,
-        "max_positions": 5,
-        "global_min_confidence": 0.7,
-        "opp_rankings": {"BTCUSDT": 0.9},
-        "model_versions": {"lstm": "3.10"},
-    }
-    data.update(changes)
-    return GlobalPolicy.model_validate(data)
+    return GlobalPolicy.model_validate(policy_data(**changes))
 
 
 def _one(**changes: Any) -> Change:

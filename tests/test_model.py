@@ -13,23 +13,12 @@ from policyctl import GlobalPolicy, RiskMode
 from policyctl.model import DEFAULTS
 from policyctl.schema import check_schema, schema_text, write_schema
 
+from .conftest import policy_data
+
 ROOT = Path(__file__).parent.parent
 
 
-def _data(**changes: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "version": 3,
-        "risk_mode": "NORMAL",
-        "allowed_strategies": ["trend_follow", "breakout"],
-        "allowed_symbols": ["BTCUSDT", "ETHUSDT"],
-        "max_risk_per_trade": 0.02,
-        "max_positions": 5,
-        "global_min_confidence": 0.7,
-        "opp_rankings": {"BTCUSDT": 0.9},
-        "model_versions": {"lstm": "3.10"},
-    }
-    data.update(changes)
-    return data
+_data = policy_data
 
 
 def _errors(**changes: Any) -> list[tuple[tuple[str | int, ...], str]]:
