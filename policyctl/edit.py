@@ -18,7 +18,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +30,7 @@ from . import _yaml
 from ._report import yaml_scalar
 from .diff import Change, diff_policies
 from .env import parse_value
-from .errors import PolicyError, PolicyValidationError
+from .errors import PolicyError, PolicySyntaxError, PolicyValidationError
 from .loader import PolicySnapshot, build_snapshot, read_source
 from .model import DEFAULTS, FIELD_NAMES
 
@@ -183,21 +183,29 @@ def _timestamp(now: datetime | None) -> str:
 
 
 def _edit(
-    path: Path, make_splices: Any, now: datetime | None, explicit_version: bool = False
+    path: Path,
+    make_splices: Callable[[str, _yaml.PositionMap], list[Splice]],
+    now: datetime | None,
+    explicit_version: bool = False,
 ) -> EditResult:
     target = path.resolve()  # a symlinked file is edited where it lives
     with _locked(target.parent):
         data = read_source(target)
-        document = _yaml.parse(data)  # PolicySyntaxError: nothing we can splice into
+        old: PolicySnapshot | None
+        version: object
+        try:
+            old = build_snapshot(data, path, env={})
+            positions, version = old.positions, old.version
+        except PolicySyntaxError:
+            raise  # nothing we can splice into
+        except PolicyError:
+            old = None  # valid YAML but an invalid policy: `set` may repair it
+            document = _yaml.parse(data)
+            positions, version = document.positions, document.data.get("version")
         bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
         text = data.decode("utf-8")[len(bom) :]
-        try:
-            old: PolicySnapshot | None = build_snapshot(data, path, env={})
-        except PolicyError:
-            old = None  # an invalid file may be repaired by `set`
-        splices: list[Splice] = make_splices(text, document)
+        splices: list[Splice] = make_splices(text, positions)
         if not explicit_version:
-            version = document.data.get("version")
             if not isinstance(version, int) or isinstance(version, bool):
                 raise PolicyValidationError.single(
                     "the file has no whole-number version to raise; set it first:"
@@ -205,9 +213,9 @@ def _edit(
                     source=str(path),
                     path=("version",),
                 )
-            splices.append(_splice_field(text, document.positions, ("version",), str(version + 1)))
+            splices.append(_splice_field(text, positions, ("version",), str(version + 1)))
         stamp = _render("last_updated", _timestamp(now))
-        splices.append(_splice_field(text, document.positions, ("last_updated",), stamp))
+        splices.append(_splice_field(text, positions, ("last_updated",), stamp))
         new_bytes = (bom + _apply(text, splices)).encode("utf-8")
         new = build_snapshot(new_bytes, path, env={})  # refuses: the file stays untouched
         changes = (
@@ -268,8 +276,8 @@ def set_value(
     """
     field_tuple, field, parsed = _parse_set(str(path), field_path, value)
 
-    def splices(text: str, document: _yaml.Document) -> list[Splice]:
-        return [_splice_field(text, document.positions, field_tuple, _render(field, parsed))]
+    def splices(text: str, positions: _yaml.PositionMap) -> list[Splice]:
+        return [_splice_field(text, positions, field_tuple, _render(field, parsed))]
 
     return _edit(path, splices, now, explicit_version=field == "version")
 
@@ -277,10 +285,10 @@ def set_value(
 def reset_policy(path: Path, *, now: datetime | None = None) -> EditResult:
     """Put every field back to the built-in defaults, as a new version."""
 
-    def splices(text: str, document: _yaml.Document) -> list[Splice]:
-        out = []
-        for field, value in DEFAULTS.items():
-            out.append(_splice_field(text, document.positions, (field,), _render(field, value)))
-        return out
+    def splices(text: str, positions: _yaml.PositionMap) -> list[Splice]:
+        return [
+            _splice_field(text, positions, (field,), _render(field, value))
+            for field, value in DEFAULTS.items()
+        ]
 
     return _edit(path, splices, now)
