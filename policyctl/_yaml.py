@@ -3,8 +3,8 @@
 Values are resolved the way CI's checker reads them: ``check-jsonschema`` loads YAML with
 ruamel.yaml's YAML 1.2 resolver (timestamps kept as strings), so ``yes``/``on`` stay strings,
 ``010`` is 10, ``1e-2`` is 0.01 and ``0b101`` is 5. Parsing uses libyaml (through PyYAML's C
-parser) for speed; we compose the node tree with a resolver that marks plain scalars, then resolve
-them here with ruamel's 1.2 rules. A reader built on ruamel's pure-Python parser is ~10x slower.
+parser) for speed; we stream its events and resolve plain scalars with ruamel's 1.2 rules
+(`policyctl._scalars`). A reader built on ruamel's pure-Python parser is ~20x slower.
 
 What we refuse, on top of broken YAML: non-UTF-8 bytes, files over `MAX_BYTES`, several documents,
 a top level that is not a mapping, duplicate keys at any depth, non-string keys, explicit tags
@@ -12,13 +12,12 @@ other than ``!!str``/``!!seq``/``!!map`` (nothing may construct objects), merge 
 deeper than `MAX_DEPTH`, and aliases of lists or mappings, the only way an alias can amplify a
 file ("billion laughs"). An alias of a scalar costs as many bytes as it yields and is allowed.
 
-Positions are not recorded while reading: `PositionMap` keeps the node tree and walks it only
-when an error or ``show --explain`` asks, so a valid file pays nothing for them.
+Positions are not recorded while reading: `PositionMap` keeps the text and composes the node tree
+only when an error, ``show --explain`` or an edit asks, so a valid file pays nothing for them.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +36,7 @@ from yaml.events import (
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver
 
+from ._scalars import located_error, resolve_plain
 from .errors import PathPart, PolicySyntaxError
 
 __all__ = ["MAX_BYTES", "MAX_DEPTH", "Document", "PositionMap", "parse"]
@@ -47,37 +47,17 @@ MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 32
 """Deepest nesting accepted; the policy itself is two levels deep."""
 
-_PLAIN = "?plain"  # tag our resolver gives untagged plain scalars, resolved later by `_plain`
+_PLAIN = "?plain"  # our resolver's tag for untagged plain scalars, resolved by `resolve_plain`
 _STR = "tag:yaml.org,2002:str"
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
-
-# ruamel.yaml's YAML 1.2 implicit resolvers (ruamel/yaml/resolver.py), in the order it tries them.
-_FLOAT = re.compile(
-    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-    |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""",
-    re.X,
-)
-_INT = re.compile(
-    r"""^(?:[-+]?0b[0-1_]+
-    |[-+]?0o?[0-7_]+
-    |[-+]?[0-9_]+
-    |[-+]?0x[0-9a-fA-F_]+)$""",
-    re.X,
-)
-_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-_NULL = frozenset({"", "~", "null", "Null", "NULL"})
-_NUMERIC_START = frozenset("-+0123456789.")
 
 
 class _Loader(CParser, BaseResolver):
     """libyaml's parser and composer, with a resolver that only marks plain scalars.
 
     PyYAML's own resolvers implement YAML 1.1 (``yes`` is true, ``010`` is 8), which is exactly
-    what CI's checker does not do; we resolve plain scalars ourselves in `_plain`.
+    what CI's checker does not do; we resolve plain scalars ourselves (`resolve_plain`).
     """
 
     def __init__(self, text: str) -> None:
@@ -171,66 +151,15 @@ class PositionMap:
 
 def _scalar_or_none(node: ScalarNode) -> Any:
     try:
-        return _plain(node.value, node) if node.tag == _PLAIN else node.value
+        return resolve_plain(node.value, node) if node.tag == _PLAIN else node.value
     except PolicySyntaxError:
         return None
 
 
-def _error(message: str, where: Any, path: tuple[PathPart, ...] = ()) -> PolicySyntaxError:
-    """A located syntax error; ``where`` is an event or node (its start) or a mark."""
-    mark = getattr(where, "start_mark", where)
-    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-    return PolicySyntaxError.single(message, line=line, column=column, path=path)
-
-
-def _number(text: str, convert: Callable[[str], Any], where: Any) -> Any:
-    try:
-        return convert(text)
-    except ValueError:
-        raise _error(
-            f"{text!r} looks like a number but is not one; quote it if it is text", where
-        ) from None
-
-
-def _to_int(text: str) -> int:
-    s = text.replace("_", "")
-    sign = -1 if s[:1] == "-" else 1
-    s = s.lstrip("+-")
-    for prefix, base in (("0b", 2), ("0x", 16), ("0o", 8)):
-        if s.startswith(prefix):
-            return sign * int(s[2:], base)
-    return sign * int(s)
-
-
-def _to_float(text: str) -> float:
-    s = text.replace("_", "").lower()
-    sign = -1.0 if s[:1] == "-" else 1.0
-    s = s.lstrip("+-")
-    return sign * float("inf") if s == ".inf" else float("nan") if s == ".nan" else sign * float(s)
-
-
-def _plain(text: str, where: Any) -> Any:
-    """Resolve an untagged plain scalar as ruamel.yaml's YAML 1.2 resolver does."""
-    first = text[:1]
-    if first in _NUMERIC_START and first:
-        if _FLOAT.match(text):
-            return _number(text, _to_float, where)
-        if _INT.match(text):
-            return _number(text, _to_int, where)
-        return text  # timestamps (2026-11-27) and times (1:30) stay strings, as in CI
-    if text in _BOOL:
-        return _BOOL[text]
-    if text in _NULL:
-        return None
-    if text == "=":  # ruamel resolves a bare '=' to the 'value' tag, which nothing constructs
-        raise _error("a bare '=' is not a value; quote it: \"=\"", where)
-    return text
-
-
-def _tag_error(tag: str, where: Any) -> PolicySyntaxError:
+def _taglocated_error(tag: str, where: Any) -> PolicySyntaxError:
     shown = tag.replace("tag:yaml.org,2002:", "!!")
     why = " (it would construct a Python object)" if "python" in tag else ""
-    return _error(
+    return located_error(
         f"tag {shown} is not allowed{why}: the policy is plain data; remove the tag", where
     )
 
@@ -262,11 +191,11 @@ class _Builder:
         root = get()  # after the DocumentStartEvent
         if type(root) is not MappingStartEvent:
             if type(root) is ScalarEvent and root.tag not in (None, "!", _STR):
-                raise _tag_error(root.tag, root)
+                raise _taglocated_error(root.tag, root)
             if type(root) is ScalarEvent and root.implicit[0] and root.value == "":
                 raise PolicySyntaxError.single(_EMPTY, line=1, column=1)
             what = "a list" if type(root) is SequenceStartEvent else "a single value"
-            raise _error(
+            raise located_error(
                 f"the top level is {what}; it must be a mapping of policy fields"
                 " (version: ..., risk_mode: ...)",
                 root,
@@ -275,7 +204,7 @@ class _Builder:
         get()  # DocumentEndEvent
         event = get()
         if type(event) is not StreamEndEvent:
-            raise _error(
+            raise located_error(
                 "not valid YAML: more than one YAML document ('---'); the policy is exactly one"
                 " mapping",
                 event,
@@ -285,11 +214,11 @@ class _Builder:
     def scalar(self, event: Any) -> Any:
         tag = event.tag
         if tag is None:
-            value = _plain(event.value, event) if event.implicit[0] else event.value
+            value = resolve_plain(event.value, event) if event.implicit[0] else event.value
         elif tag in ("!", _STR):
             value = event.value
         else:
-            raise _tag_error(tag, event)
+            raise _taglocated_error(tag, event)
         if event.anchor is not None:
             self._anchors[event.anchor] = value
         return value
@@ -297,9 +226,11 @@ class _Builder:
     def alias(self, event: Any, path: tuple[PathPart, ...]) -> Any:
         value = self._anchors.get(event.anchor, _COLLECTION)
         if event.anchor not in self._anchors:
-            raise _error(f"alias *{event.anchor} names no anchor defined before it", event, path)
+            raise located_error(
+                f"alias *{event.anchor} names no anchor defined before it", event, path
+            )
         if value is _COLLECTION:
-            raise _error(
+            raise located_error(
                 f"alias *{event.anchor} repeats a list or mapping; aliases of collections are"
                 " refused because they can blow up memory; write the value out",
                 event,
@@ -314,14 +245,16 @@ class _Builder:
         if kind is AliasEvent:
             return self.alias(event, path)
         if len(path) >= MAX_DEPTH:
-            raise _error(f"nesting deeper than {MAX_DEPTH} levels; the policy is flat", event, path)
+            raise located_error(
+                f"nesting deeper than {MAX_DEPTH} levels; the policy is flat", event, path
+            )
         if kind is MappingStartEvent:
             return self.mapping(event, path)
         return self.sequence(event, path)
 
     def _open(self, event: Any, tag: str) -> None:
         if event.tag not in (None, "!", tag):
-            raise _tag_error(event.tag, event)
+            raise _taglocated_error(event.tag, event)
         if event.anchor is not None:
             self._anchors[event.anchor] = _COLLECTION
 
@@ -354,18 +287,22 @@ class _Builder:
             elif kind is AliasEvent:
                 key = self.alias(event, path)
             else:
-                raise _error("a key must be a plain string, not a list or mapping", event, path)
+                raise located_error(
+                    "a key must be a plain string, not a list or mapping", event, path
+                )
             if type(key) is not str:
                 shown = "null" if key is None else str(event.value)
-                raise _error(
+                raise located_error(
                     f'key {shown} is a {_kind(key)}, keys must be strings; quote it: "{shown}"',
                     event,
                     path,
                 )
             if key == "<<" and kind is ScalarEvent and event.tag is None and event.implicit[0]:
-                raise _error("merge keys (<<) are not supported; write the keys out", event, path)
+                raise located_error(
+                    "merge keys (<<) are not supported; write the keys out", event, path
+                )
             if key in out:
-                raise _error(
+                raise located_error(
                     f"duplicate key {key!r} (first at line {first_line[key]}); keep only one",
                     event,
                     (*path, key),
@@ -425,7 +362,7 @@ def parse(data: bytes) -> Document:
     try:
         data_map = _Builder(loader).document()
     except yaml.MarkedYAMLError as e:
-        raise _yaml_error(e) from None
+        raise _yamllocated_error(e) from None
     except yaml.YAMLError as e:  # libyaml errors without a mark (rare: reader errors)
         raise PolicySyntaxError.single(f"not valid YAML: {e}", line=1, column=1) from None
     finally:
@@ -433,7 +370,7 @@ def parse(data: bytes) -> Document:
     return Document(data_map, PositionMap(text))
 
 
-def _yaml_error(e: yaml.MarkedYAMLError) -> PolicySyntaxError:
+def _yamllocated_error(e: yaml.MarkedYAMLError) -> PolicySyntaxError:
     mark = e.problem_mark or e.context_mark
     problem = e.problem or "not valid YAML"
     if "expected a single document" in str(e.context):
@@ -442,4 +379,4 @@ def _yaml_error(e: yaml.MarkedYAMLError) -> PolicySyntaxError:
         problem += "; indent with spaces, not tabs"
     elif e.context:
         problem = f"{e.context}: {problem}"
-    return _error(f"not valid YAML: {problem}", mark)
+    return located_error(f"not valid YAML: {problem}", mark)

@@ -212,7 +212,7 @@ def test_internal_error_hides_traceback_unless_debug(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("policyctl.cli.load_policy", boom)
+    monkeypatch.setattr("policyctl._commands.load_policy", boom)
     assert main(["show", str(write())]) == 3
     assert "internal error" in capsys.readouterr().err
     with pytest.raises(RuntimeError):

@@ -13,7 +13,7 @@ import pytest
 
 import policyctl
 from policyctl import PolicySnapshot, PolicyStore
-from policyctl.store import _DirectoryWatcher
+from policyctl._watch import DirectoryWatcher
 
 from .conftest import VALID, Writer
 
@@ -154,7 +154,7 @@ def test_path_from_policy_file_variable(path: Path) -> None:
         assert store.current().source == path
 
 
-class _ScriptedWatcher(_DirectoryWatcher):
+class _ScriptedWatcher(DirectoryWatcher):
     """The seam: no watchdog; the test fires events itself."""
 
     instances: ClassVar[list[_ScriptedWatcher]] = []

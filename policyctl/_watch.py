@@ -1,0 +1,149 @@
+"""The seam around watchdog: a few directories watched, one callback per relevant event.
+
+Everything watchdog-specific lives here, so the store's decisions can be tested with scripted
+events (tests replace `DirectoryWatcher`) and the rest of the package never imports watchdog.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirModifiedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+__all__ = ["DEFAULT_POLL_INTERVAL", "DirectoryWatcher"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_POLL_INTERVAL = 1.0
+
+# The events asked of the kernel. Not opened / closed-without-write: our own reads cause those,
+# and asking for them made each idle check cost ~1 ms of CPU in watchdog's threads (and would
+# loop if they triggered checks).
+_EVENT_FILTER: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileClosedEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirModifiedEvent,
+    DirMovedEvent,
+]
+_IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
+_FINISHED_WRITES = frozenset({"moved", "closed"})
+
+
+class DirectoryWatcher:
+    """The seam around watchdog: watches a few directories, calls ``notify(finished)``."""
+
+    def __init__(
+        self,
+        notify: Callable[[bool], None],
+        relevant: Callable[[str, str], bool],
+        poll_interval: float | None,
+    ) -> None:
+        watcher = self
+
+        class _Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type in _IGNORED_EVENTS:
+                    return
+                src = os.fsdecode(event.src_path)
+                dest = os.fsdecode(event.dest_path) if event.dest_path else ""
+                if event.is_directory and event.event_type in ("deleted", "moved"):
+                    watcher.forget(src)  # its watch died with it, even if the inode comes back
+                if relevant(src, dest):
+                    notify(event.event_type in _FINISHED_WRITES)
+
+        self._handler = _Handler()
+        self._poll_interval = poll_interval
+        self._watches: dict[tuple[str, int], Any] = {}
+        self._dead: set[str] = set()  # watched directories seen deleted, guarded by _lock
+        self._lock = threading.Lock()
+        self._observer = self._new_observer(polling=poll_interval is not None)
+
+    @property
+    def mode(self) -> str:
+        return "polling" if isinstance(self._observer, PollingObserver) else "inotify"
+
+    def _new_observer(self, *, polling: bool) -> Any:
+        if polling:
+            observer: Any = PollingObserver(timeout=self._poll_interval or DEFAULT_POLL_INTERVAL)
+        else:
+            observer = Observer()
+        observer.daemon = True
+        observer.start()
+        return observer
+
+    def _fall_back_to_polling(self, error: OSError) -> None:
+        log.warning(
+            "inotify unavailable (%s); polling every %ss instead. Raise fs.inotify.max_user_watches"
+            " or max_user_instances to watch without polling",
+            error,
+            self._poll_interval or DEFAULT_POLL_INTERVAL,
+        )
+        self.stop()
+        self._observer = self._new_observer(polling=True)
+
+    def forget(self, directory: str) -> None:
+        """Mark a directory's watch dead (called on watchdog's thread; acted on in `watch`)."""
+        with self._lock:
+            self._dead.add(directory)
+
+    def watch(self, directories: list[Path]) -> None:
+        """Watch exactly ``directories`` (those that exist), re-adding any that were replaced."""
+        with self._lock:
+            dead, self._dead = self._dead, set()
+        for key in [k for k in self._watches if k[0] in dead]:
+            with contextlib.suppress(KeyError, OSError):
+                self._observer.unschedule(self._watches.pop(key))
+        wanted: dict[tuple[str, int], Path] = {}
+        for directory in directories:
+            try:
+                wanted[(str(directory), directory.stat().st_ino)] = directory
+            except OSError:
+                continue  # deleted for now: the watch on its parent sees it come back
+        for key in [k for k in self._watches if k not in wanted]:
+            with contextlib.suppress(KeyError, OSError):  # its watch may have ended with it
+                self._observer.unschedule(self._watches.pop(key))
+        for key, directory in wanted.items():
+            if key in self._watches:
+                continue
+            try:
+                self._watches[key] = self._observer.schedule(
+                    self._handler, str(directory), event_filter=_EVENT_FILTER
+                )
+            except OSError as e:
+                if e.errno in (errno.ENOSPC, errno.EMFILE) and self.mode == "inotify":
+                    self._fall_back_to_polling(e)
+                    self.watch(directories)
+                    return
+                log.debug("cannot watch %s: %s", directory, e)
+
+    def stop(self) -> None:
+        self._watches.clear()
+        self._observer.stop()
+        if self._observer.is_alive() and self._observer is not threading.current_thread():
+            self._observer.join()
