@@ -300,14 +300,16 @@ def cmd_watch(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     with PolicyStore(args.file, poll_interval=args.poll) as store:
+        # Subscribe before reading the version shown: a change in between is then printed,
+        # never lost (the first line is what a user waits for before editing the file).
+        store.subscribe(applied)
+        store.subscribe_errors(refused)
         snap = store.current()
         _out(
             f"{_now()} watching {snap.source}: version {snap.version} (sha256 {snap.digest[:12]})"
             f" [{store.status().mode}]; Ctrl-C to stop"
         )
         sys.stdout.flush()
-        store.subscribe(applied)
-        store.subscribe_errors(refused)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

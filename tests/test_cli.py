@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -265,16 +267,29 @@ def test_watch_prints_applied_and_refused_changes_until_interrupted(write: Write
         env=env,
     ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
+        lines: queue.Queue[str] = queue.Queue()
+
+        def pump() -> None:
+            for text in proc.stdout or ():
+                lines.put(text)
+
+        reader = threading.Thread(target=pump)
+        reader.start()
+
+        def next_line() -> str:
+            return lines.get(timeout=10)  # a missing line fails in 10 s instead of hanging
+
         try:
-            assert "watching" in proc.stdout.readline()
+            assert "watching" in next_line()
             path.write_text(VALID.replace("version: 7", "version: 8").replace("5", "4", 1))
-            line = proc.stdout.readline()
+            line = next_line()
             assert "applied version 8" in line and "version, max_positions" in line
             path.write_text(VALID.replace("version: 7", "version: 9").replace("NORMAL", "PANIC"))
-            line = proc.stdout.readline()
+            line = next_line()
             assert f"refused: {path}:3:12: risk_mode:" in line
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=10) == 0
         finally:
             proc.kill()
+            reader.join()
         assert "Traceback" not in proc.stderr.read()
