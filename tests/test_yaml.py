@@ -157,6 +157,14 @@ def test_refusals(doc: bytes, message: str | None) -> None:
         _yaml.parse(doc)
 
 
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\x85"])
+def test_disputed_line_breaks_are_refused_where_they_stand(char: str) -> None:
+    with pytest.raises(PolicySyntaxError, match=f"U\\+{ord(char):04X}") as e:
+        _yaml.parse(f'a: 1\nb: "x{char}y"\n'.encode())
+    assert (e.value.issues[0].line, e.value.issues[0].column) == (2, 6)
+    assert _yaml.parse(f'b: "x\\u{ord(char):04x}y"\n'.encode()).data == {"b": f"x{char}y"}
+
+
 def test_bom_is_accepted() -> None:
     assert _yaml.parse(b"\xef\xbb\xbfa: 1\n").data == {"a": 1}
 
@@ -175,9 +183,8 @@ def test_position_map() -> None:
 
 # YAML streams hold printable characters only (YAML 1.2 §5.1), and its \u escapes are code
 # points, not JSON's UTF-16 surrogate pairs: text is written as UTF-8, printable. U+2028 and
-# U+2029 (categories Zl, Zp) are line breaks to libyaml, as in YAML 1.1, not to ruamel.yaml's
-# YAML 1.2 reader: a known divergence from CI's checker, and one a policy cannot meet in a
-# valid file (no symbol, name or timestamp may hold them; only a model version string could).
+# U+2029 (categories Zl, Zp) are refused on purpose: libyaml reads them as line breaks (YAML
+# 1.1), CI's YAML 1.2 reader as characters (see _yaml._DISPUTED_BREAKS and its corpus case).
 _PRINTABLE = st.characters(exclude_categories=("Cs", "Cc", "Cn", "Co", "Zl", "Zp"))
 _JSONISH = st.recursive(
     st.none()
