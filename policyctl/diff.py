@@ -227,9 +227,10 @@ def compare(base: str | None, head: str | None, file: str | None = None) -> Comp
 
     needs_git = any(arg is None or not Path(arg).is_file() for arg in (base or "HEAD", head))
     repo = GitRepo() if needs_git else None
-    relative = default_policy_path(file).as_posix()
-    if repo is not None and file is not None and Path(file).is_absolute():
-        relative = repo.relative(Path(file))
+    policy_file = default_policy_path(file)  # --file, else $QT_POLICY_FILE, else the default
+    relative = policy_file.as_posix()
+    if repo is not None and policy_file.is_absolute():
+        relative = repo.relative(policy_file)
     base_side = _load_side(base or "HEAD", relative, repo)
     head_side = _load_side(head, relative, repo)
     changes = (

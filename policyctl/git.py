@@ -68,8 +68,14 @@ class GitRepo:
         return result.stdout
 
     def relative(self, path: Path) -> str:
-        """``path`` (absolute, or relative to the repository root) as a repository path."""
-        absolute = path if path.is_absolute() else self.root / path
+        """``path`` as a repository path: absolute, relative to the current directory if it
+        names a file from there, else relative to the repository root."""
+        if path.is_absolute():
+            absolute = path
+        elif (self._cwd / path).exists():
+            absolute = self._cwd / path
+        else:
+            absolute = self.root / path
         try:
             return absolute.resolve().relative_to(self.root.resolve()).as_posix()
         except ValueError:

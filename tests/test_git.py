@@ -179,3 +179,25 @@ def test_set_then_diff_shows_the_change(repo: Path, capsys: Capture) -> None:
     out = capsys.readouterr().out
     assert "loosens   risk_mode: NORMAL -> AGGRESSIVE" in out
     assert "neutral   version: 8 -> 9" in out
+
+
+def test_policy_file_variable_names_the_file_in_the_repository(
+    repo: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QT_POLICY_FILE", str(repo / "policy" / "policy.yaml"))  # absolute
+    assert main(["diff", "HEAD~4", "HEAD~2"]) == 0
+    assert "HEAD~4:policy/policy.yaml (version 7)" in capsys.readouterr().out
+    monkeypatch.setenv("QT_POLICY_FILE", "policy/policy.yaml")  # relative to the root
+    monkeypatch.chdir(repo / "docs")
+    assert main(["diff", "HEAD~4", "HEAD~2", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["head"]["version"] == 8
+
+
+def test_log_from_a_subdirectory_with_a_relative_file(
+    repo: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo / "docs")
+    assert main(["log", "../policy/policy.yaml", "-n", "1"]) == 0
+    assert 'Revert "Swap ETH for SOL"' in capsys.readouterr().out
+    assert main(["log", "policy/policy.yaml", "-n", "1"]) == 0  # relative to the root
+    assert 'Revert "Swap ETH for SOL"' in capsys.readouterr().out
