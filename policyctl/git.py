@@ -43,7 +43,10 @@ class GitRepo:
 
     def __init__(self, directory: Path | None = None) -> None:
         self._cwd = directory or Path.cwd()
+        self._run_in = self._cwd
         self.root = Path(self._git("rev-parse", "--show-toplevel").strip())
+        # From the root on: pathspecs (`git log -- PATH`) are relative to where git runs.
+        self._run_in = self.root
 
     def _git(self, *args: str, stdin: bytes | None = None) -> str:
         return self._git_bytes(*args, stdin=stdin).decode("utf-8", "replace")
@@ -52,7 +55,7 @@ class GitRepo:
         try:
             result = subprocess.run(
                 ["git", *args],
-                cwd=self._cwd,
+                cwd=self._run_in,
                 input=stdin,
                 capture_output=True,
                 check=False,
