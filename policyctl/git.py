@@ -32,6 +32,8 @@ class Commit:
     date: str  # ISO 8601, as git prints %aI
     subject: str
     parent: str | None  # first parent; None for a root commit
+    path: str = ""  # the file's path at this commit
+    parent_path: str = ""  # its path at the parent (differs when the commit renamed it)
 
 
 class GitRepo:
@@ -128,19 +130,27 @@ class GitRepo:
         return content
 
     def history(self, path: str, limit: int | None = None) -> list[Commit]:
-        """Commits that touched ``path``, newest first."""
-        fmt = _FIELD_SEP.join(["%H", "%h", "%an", "%aI", "%s", "%P"]) + _RECORD_SEP
-        args = ["log", f"--format={fmt}"]
+        """Commits that touched ``path``, newest first, following the file across renames."""
+        fmt = _RECORD_SEP + _FIELD_SEP.join(["%H", "%h", "%an", "%aI", "%s", "%P"])
+        args = ["log", "--follow", "--name-status", f"--format={fmt}"]
         if limit is not None:
             args.append(f"-n{limit}")
         records = self._git(*args, "--", path).split(_RECORD_SEP)
-        return [_commit(record.strip("\n")) for record in records if record.strip()]
+        return [_commit(record, path) for record in records if record.strip()]
 
 
-def _commit(record: str) -> Commit:
-    sha, short, author, date, subject, parents = record.split(_FIELD_SEP)
+def _commit(record: str, path: str) -> Commit:
+    header, *changes = record.strip("\n").split("\n")
+    sha, short, author, date, subject, parents = header.split(_FIELD_SEP)
     first_parent = parents.split()[0] if parents.split() else None
-    return Commit(sha, short, author, date, subject, first_parent)
+    now = before = path
+    for line in changes:  # name-status: "M\tpath", or "R100\told\tnew" for a rename
+        fields = line.split("\t")
+        if len(fields) == 3 and fields[0][:1] in ("R", "C"):
+            before, now = fields[1], fields[2]
+        elif len(fields) == 2:
+            before = now = fields[1]
+    return Commit(sha, short, author, date, subject, first_parent, now, before)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,13 +181,18 @@ def _snapshot(data: bytes | None, label: str) -> tuple[PolicySnapshot | None, Po
 def audit_log(repo: GitRepo, path: str, limit: int | None = None) -> list[LogEntry]:
     """The policy's audit trail, newest first: every commit that touched ``path``."""
     commits = repo.history(path, limit)
-    wanted = sorted({c.sha for c in commits} | {c.parent for c in commits if c.parent})
-    blobs = dict(zip(wanted, repo.read_many([f"{sha}:{path}" for sha in wanted]), strict=True))
+    wanted = sorted(
+        {f"{c.sha}:{c.path}" for c in commits}
+        | {f"{c.parent}:{c.parent_path}" for c in commits if c.parent}
+    )
+    blobs = dict(zip(wanted, repo.read_many(wanted), strict=True))
     entries = []
     for commit in commits:
-        after, after_error = _snapshot(blobs[commit.sha], f"{commit.short}:{path}")
-        parent = blobs.get(commit.parent) if commit.parent else None
-        before, before_error = _snapshot(parent, f"{commit.short}^:{path}")
+        after, after_error = _snapshot(
+            blobs[f"{commit.sha}:{commit.path}"], f"{commit.short}:{commit.path}"
+        )
+        parent = blobs.get(f"{commit.parent}:{commit.parent_path}") if commit.parent else None
+        before, before_error = _snapshot(parent, f"{commit.short}^:{commit.parent_path}")
         changes = diff_policies(before.policy, after.policy) if before and after else []
         entries.append(LogEntry(commit, before, after, before_error, after_error, changes))
     return entries

@@ -201,3 +201,25 @@ def test_log_from_a_subdirectory_with_a_relative_file(
     assert 'Revert "Swap ETH for SOL"' in capsys.readouterr().out
     assert main(["log", "policy/policy.yaml", "-n", "1"]) == 0  # relative to the root
     assert 'Revert "Swap ETH for SOL"' in capsys.readouterr().out
+
+
+def test_log_follows_the_file_across_a_rename(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "moved"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "policy.yaml").write_text(VALID)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "Policy at the top")
+    (root / "policy").mkdir()
+    git(root, "mv", "policy.yaml", "policy/policy.yaml")
+    git(root, "commit", "-qm", "Move it under policy/")
+    commit(root, VALID.replace("version: 7", "version: 8").replace("0.70", "0.80"), "Raise the bar")
+    monkeypatch.chdir(root)
+    assert main(["log"]) == 0
+    out = capsys.readouterr().out
+    assert "Raise the bar  [version 7 -> 8]" in out
+    assert "tightens  global_min_confidence: 0.7 -> 0.8" in out
+    assert "Move it under policy/  [version 7 -> 7]" in out  # the rename: no semantic change
+    assert "Policy at the top  [version - -> 7]" in out
