@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import PolicyError
 from .loader import PolicySnapshot, build_snapshot, default_policy_path, read_source
 from .model import FIELD_NAMES, GlobalPolicy, RiskMode
+
+if TYPE_CHECKING:
+    from .git import GitRepo
 
 __all__ = [
     "LIST_FIELDS",
@@ -196,16 +199,25 @@ class Comparison:
         return None
 
 
-def _load_side(argument: str | None, file: str, repo: Any) -> Side:
-    """A file on disk if ``argument`` names one (or is None: the working tree), else ``file``
-    at the git revision ``argument``."""
-    if argument is None or Path(argument).is_file():
-        path = Path(argument) if argument else repo.root / file
-        label = argument or f"{file} (working tree)"
-        data = read_source(path)
+def _is_revision(argument: str | None) -> bool:
+    """An argument naming an existing file is that file; None is the working tree; anything
+    else is a git revision."""
+    return argument is not None and not Path(argument).is_file()
+
+
+def _load_side(argument: str | None, file: str, repo: GitRepo | None) -> Side:
+    """The file ``argument`` names (None: the working tree), or ``file`` at that revision."""
+    if argument is not None and not _is_revision(argument):
+        label, data = argument, read_source(Path(argument))
     else:
-        label = f"{argument}:{file}"
-        data = repo.read(argument, file)  # PolicySourceError for an unknown revision
+        assert repo is not None  # compare() opens the repository for these two cases
+        if argument is None:
+            label, data = f"{file} (working tree)", read_source(repo.root / file)
+        else:
+            label, data = (
+                f"{argument}:{file}",
+                repo.read(argument, file),
+            )  # PolicySourceError for an unknown revision
     try:
         return Side(label, build_snapshot(data, Path(label), env={}), None)
     except PolicyError as e:
@@ -225,7 +237,8 @@ def compare(base: str | None, head: str | None, file: str | None = None) -> Comp
     """
     from .git import GitRepo  # noqa: PLC0415 (git only when a revision is involved)
 
-    needs_git = any(arg is None or not Path(arg).is_file() for arg in (base or "HEAD", head))
+    # The working tree needs git too: its path is relative to the repository root.
+    needs_git = _is_revision(base or "HEAD") or head is None or _is_revision(head)
     repo = GitRepo() if needs_git else None
     policy_file = default_policy_path(file)  # --file, else $QT_POLICY_FILE, else the default
     relative = policy_file.as_posix()

@@ -124,7 +124,11 @@ def load_policy(
 
 
 def build_snapshot(
-    data: bytes, source: Path, *, env: Mapping[str, str] | None = None
+    data: bytes,
+    source: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    digest: str | None = None,
 ) -> PolicySnapshot:
     """The pipeline on bytes already read (a file, or a file at a git revision).
 
@@ -132,6 +136,8 @@ def build_snapshot(
         data: The policy file's bytes.
         source: Where they came from; used in error messages and kept in the snapshot.
         env: As in `load_policy`.
+        digest: sha256 hex of ``data`` when the caller already has it (the store hashes
+            first, to skip unchanged content), so it is not computed twice.
     """
     environ = os.environ if env is None else env
     name = str(source)
@@ -148,7 +154,7 @@ def build_snapshot(
     return PolicySnapshot(
         policy=policy,
         version=policy.version,
-        digest=hashlib.sha256(data).hexdigest(),
+        digest=digest or hashlib.sha256(data).hexdigest(),
         source=source,
         overrides=MappingProxyType(dict(env_overrides.sources)),
         loaded_at=datetime.now(UTC),

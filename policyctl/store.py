@@ -233,7 +233,7 @@ class PolicyStore:
         if digest == self._refused_digest:
             return None  # already counted and reported
         try:
-            snap = build_snapshot(data, self._path, env=self._env)
+            snap = build_snapshot(data, self._path, env=self._env, digest=digest)
         except PolicyError as e:
             return ("refusing", e, digest, data)
         old, self._current = self._current, snap  # the one publication step
