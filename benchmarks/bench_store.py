@@ -31,7 +31,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from policyctl import PolicyStore, load_policy
-from policyctl.store import DEFAULT_RECONCILE_INTERVAL
+from policyctl.live import DEFAULT_RECONCILE_INTERVAL
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = (ROOT / "policy" / "policy.yaml").read_text()

@@ -15,11 +15,11 @@ from .errors import (
     PolicySyntaxError,
     PolicyValidationError,
 )
-from .loader import PolicySnapshot, load_policy
 from .model import GlobalPolicy, RiskMode, SignalVerdict
+from .pipeline import PolicySnapshot, load_policy
 
 if TYPE_CHECKING:
-    from .store import PolicyStore, StoreStatus
+    from .live import PolicyStore, StoreStatus
 
 __all__ = [
     "GlobalPolicy",
@@ -43,7 +43,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> object:
     # The store pulls in watchdog; importing it lazily keeps `policyctl validate` fast.
     if name in ("PolicyStore", "StoreStatus"):
-        from . import store  # noqa: PLC0415 (lazy on purpose, see above)
+        from . import live  # noqa: PLC0415 (lazy on purpose, see above)
 
-        return getattr(store, name)
+        return getattr(live, name)
     raise AttributeError(f"module 'policyctl' has no attribute {name!r}")

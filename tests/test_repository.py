@@ -10,8 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from policyctl import _yaml
-from policyctl.cli import _parser, main
+from policyctl.cli import main
+from policyctl.cli._main import _parser
+from policyctl.pipeline import _reader
 
 ROOT = Path(__file__).parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -59,7 +60,7 @@ def test_ci_entry_point_runs_make_test() -> None:
 
 def test_policy_workflow_runs_the_checks_with_real_commands() -> None:
     # Our own YAML 1.2 reader: PyYAML would read the `on:` key as the boolean true.
-    workflow = _yaml.parse((ROOT / ".github" / "workflows" / "policy.yml").read_bytes()).data
+    workflow = _reader.parse((ROOT / ".github" / "workflows" / "policy.yml").read_bytes()).data
     runs = [step.get("run", "") for step in workflow["jobs"]["check"]["steps"]]
     commands = [
         shlex.split(line.strip().rstrip("\\").replace("${BASE_REF}", "main"))

@@ -1,0 +1,348 @@
+"""The commands behind ``policyctl``: each parses nothing, calls the library, formats output.
+
+`policyctl.cli` builds the parser and maps errors to exit codes; the commands that need git,
+watchdog or the web stack import them when they run, so `validate` stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import PolicyEnvError, PolicyError, PolicySourceError
+from ..model import FIELD_NAMES
+from ..pipeline import (
+    POLICY_FILE_VARIABLE,
+    VARIABLES,
+    PolicySnapshot,
+    default_policy_path,
+    load_policy,
+    near_misses,
+    overrides,
+    yaml_scalar,
+)
+from ..schema import check_schema, schema_text, write_schema
+from ._report import FileResult, render_validation, to_yaml
+
+if TYPE_CHECKING:
+    from ..review import EditResult
+
+__all__ = [
+    "EXIT_BUG",
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "UsageError",
+    "cmd_diff",
+    "cmd_env",
+    "cmd_get",
+    "cmd_log",
+    "cmd_reset",
+    "cmd_schema",
+    "cmd_serve",
+    "cmd_set",
+    "cmd_show",
+    "cmd_validate",
+    "cmd_watch",
+]
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """A bad command line or an unknown path: exit 2."""
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+# --- validate -------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    env = os.environ if args.with_env else {}
+    files = args.files or [str(default_policy_path())]
+    results = []
+    status = EXIT_OK
+    for name in files:
+        try:
+            snap = load_policy(name, env=env)
+        except PolicyError as e:
+            results.append(FileResult(name, error=e))
+            status = max(status, EXIT_USAGE if isinstance(e, PolicySourceError) else EXIT_INVALID)
+        else:
+            results.append(FileResult(name, snap.version, snap.digest))
+    _out(render_validation(results, args.format))
+    return status
+
+
+# --- show / get -----------------------------------------------------------------------------
+
+
+def _origins(snap: PolicySnapshot) -> dict[str, str]:
+    origins = {}
+    for name in FIELD_NAMES:
+        at = snap.positions.get((name,), key=True) if snap.positions.contains((name,)) else None
+        from_file = f"{snap.source}:{at[0]}" if at else None
+        variable = snap.overrides.get(name)
+        if variable and from_file and name == "model_versions":
+            origins[name] = f"{variable} over {from_file}"
+        elif variable:
+            origins[name] = variable
+        elif from_file:
+            origins[name] = from_file
+    return origins
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    snap = load_policy(args.file)
+    data = snap.policy.model_dump(mode="json", exclude_none=True)
+    if args.format == "json":
+        doc: dict[str, Any] = {
+            "policy": data,
+            "digest": snap.digest,
+            "source": str(snap.source),
+            "overrides": dict(snap.overrides),
+        }
+        if args.explain:
+            doc["origins"] = _origins(snap)
+        _out(json.dumps(doc, indent=2))
+        return EXIT_OK
+    header = f"# {snap.source} (sha256 {snap.digest[:12]})"
+    if snap.overrides:
+        header += "\n# overridden by the environment: " + ", ".join(
+            f"{f} <- {v}" for f, v in snap.overrides.items()
+        )
+    comments = {k: f"from {v}" for k, v in _origins(snap).items()} if args.explain else None
+    _out(header + "\n" + to_yaml(data, comments))
+    return EXIT_OK
+
+
+def _lookup(data: dict[str, Any], path: str) -> Any:
+    # The field name never holds a dot; what follows the first dot is one map key or list index
+    # (symbols such as BRK.B and model names may hold dots themselves).
+    field, _, rest = path.partition(".")
+    if "[" in field and field.endswith("]"):
+        field, _, index = field[:-1].partition("[")
+        rest = index
+    if field not in data:
+        raise UsageError(f"unknown path {path!r}; fields: {', '.join(FIELD_NAMES)}")
+    value = data[field]
+    if not rest:
+        return value
+    if isinstance(value, dict) and rest in value:
+        return value[rest]
+    if (
+        isinstance(value, list)
+        and rest.lstrip("-").isdigit()
+        and -len(value) <= int(rest) < len(value)
+    ):
+        return value[int(rest)]
+    raise UsageError(f"unknown path {path!r}: {field} has no {rest!r}")
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    snap = load_policy(args.file)
+    value = _lookup(snap.policy.model_dump(mode="json"), args.path)
+    if isinstance(value, dict | list):
+        _out(json.dumps(value))
+    elif isinstance(value, str):
+        _out(value)
+    else:
+        _out(yaml_scalar(value))
+    return EXIT_OK
+
+
+# --- schema / env ---------------------------------------------------------------------------
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if args.write:
+        changed = write_schema(path)
+        print(f"{path}: {'written' if changed else 'already up to date'}", file=sys.stderr)
+        return EXIT_OK
+    if args.check:
+        if check_schema(path):
+            print(f"{path}: up to date", file=sys.stderr)
+            return EXIT_OK
+        print(
+            f"{path}: out of date with the model; run `policyctl schema --write` and commit it",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    _out(schema_text())
+    return EXIT_OK
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    environ = os.environ
+    rows = []
+    status = EXIT_OK
+    for variable in VARIABLES:
+        value = environ.get(variable.name, "")
+        problem = None
+        if value:
+            try:
+                overrides({variable.name: value})
+            except PolicyEnvError as e:
+                problem = e.issues[0].message
+                status = EXIT_INVALID
+        rows.append(
+            {
+                "name": variable.name,
+                "field": variable.field,
+                "format": variable.format,
+                "value": value or None,
+                "error": problem,
+            }
+        )
+    misses = near_misses(environ)
+    policy_file = environ.get(POLICY_FILE_VARIABLE) or None
+    if args.format == "json":
+        doc = {
+            "variables": rows,
+            "policy_file": {"name": POLICY_FILE_VARIABLE, "value": policy_file},
+            "near_misses": [{"name": n, "did_you_mean": k} for n, k in misses],
+        }
+        _out(json.dumps(doc, indent=2))
+        return status
+    width = max(len(v.name) for v in VARIABLES)
+    for r in rows:
+        state = "(unset)" if r["value"] is None else repr(r["value"])
+        if r["error"]:
+            state += f"  INVALID: {r['error']}"
+        _out(f"{r['name']:<{width}}  -> {r['field']:<22} {r['format']:<34} {state}")
+    _out(
+        f"{POLICY_FILE_VARIABLE:<{width}}  -> policy file            "
+        f"{default_policy_path()!s:<34} {'(set)' if policy_file else '(default)'}"
+    )
+    for name, known in misses:
+        _out(f"warning: {name} is not recognised; did you mean {known}?")
+    return status
+
+
+# --- set / reset / diff / log ----------------------------------------------------------------
+
+
+# These commands import their modules when run: `validate`, run by every pre-commit hook and CI
+# job, should not pay for tempfile, fcntl and git plumbing it never uses.
+
+
+def _report_edit(result: EditResult) -> int:
+    if not result.written:
+        _out(f"{result.path}: nothing changed; not written (version {result.new.version})")
+        return EXIT_OK
+    before = f"version {result.old.version}" if result.old else "an invalid file"
+    _out(f"{result.path}: {before} -> version {result.new.version}")
+    from ._changes import describe_change  # noqa: PLC0415
+
+    for change in result.changes:
+        _out(f"  {change.direction:<9} {describe_change(change)}")
+    return EXIT_OK
+
+
+def cmd_set(args: argparse.Namespace) -> int:
+    from ..review import set_value  # noqa: PLC0415
+
+    return _report_edit(set_value(default_policy_path(args.file), args.path, args.value))
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from ..review import reset_policy  # noqa: PLC0415
+
+    return _report_edit(reset_policy(default_policy_path(args.file)))
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from ..review import compare  # noqa: PLC0415
+    from ._changes import render_diff  # noqa: PLC0415
+
+    comparison = compare(args.base, args.head, args.file)
+    _out(render_diff(comparison, args.format))
+    invalid = comparison.base.error is not None or comparison.head.error is not None
+    if args.require_bump:
+        problem = comparison.bump_problem()
+        if problem:
+            print(f"policyctl diff --require-bump: {problem}", file=sys.stderr)
+            return EXIT_INVALID
+    return EXIT_INVALID if invalid else EXIT_OK
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from ..review import GitRepo, audit_log  # noqa: PLC0415
+    from ._changes import render_log  # noqa: PLC0415
+
+    repo = GitRepo()
+    path = repo.relative(default_policy_path(args.file))
+    _out(render_log(audit_log(repo, path, args.n), args.format))
+    return EXIT_OK
+
+
+# --- watch --------------------------------------------------------------------------------
+
+
+def _changed_fields(old: PolicySnapshot, new: PolicySnapshot) -> list[str]:
+    return [name for name in FIELD_NAMES if getattr(old.policy, name) != getattr(new.policy, name)]
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from ..live import PolicyStore  # noqa: PLC0415 (watchdog only for the commands that watch)
+
+    def applied(old: PolicySnapshot, new: PolicySnapshot) -> None:
+        changed = ", ".join(_changed_fields(old, new)) or "no field (formatting only)"
+        _out(f"{_now()} applied version {new.version} (sha256 {new.digest[:12]}): {changed}")
+        sys.stdout.flush()
+
+    def refused(error: PolicyError) -> None:
+        for issue in error.issues:
+            _out(f"{_now()} refused: {issue}")
+        sys.stdout.flush()
+
+    with PolicyStore(args.file, poll_interval=args.poll) as store:
+        # Subscribe before reading the version shown: a change in between is then printed,
+        # never lost (the first line is what a user waits for before editing the file).
+        store.subscribe(applied)
+        store.subscribe_errors(refused)
+        snap = store.current()
+        _out(
+            f"{_now()} watching {snap.source}: version {snap.version} (sha256 {snap.digest[:12]})"
+            f" [{store.status().mode}]; Ctrl-C to stop"
+        )
+        sys.stdout.flush()
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            _out(f"{_now()} stopped")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn  # noqa: PLC0415
+
+        from ..http import create_app  # noqa: PLC0415
+    except ImportError as e:
+        raise UsageError(
+            f"serve needs the 'serve' extra ({e.name} is missing): pip install 'policyctl[serve]'"
+        ) from None
+    app = create_app(args.file)
+    # uvicorn handles SIGTERM and SIGINT: it stops accepting, runs the lifespan shutdown (which
+    # closes the store), then re-raises the signal to whatever handler was there before it.
+    # Ours records that the shutdown was clean, so a SIGTERM from Kubernetes exits 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: None)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,162 @@
+"""The ``policyctl`` command: argument parsing and output only; the work is in the library.
+
+Exit status: 0 success; 1 the policy is invalid or a check failed; 2 a usage error, or a file
+that cannot be read; 3 an internal error (a bug: rerun with ``--debug`` for the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .. import __version__
+from ..errors import PolicyError, PolicySourceError
+from ..pipeline import POLICY_FILE_VARIABLE
+from ._commands import (
+    EXIT_BUG,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    cmd_diff,
+    cmd_env,
+    cmd_get,
+    cmd_log,
+    cmd_reset,
+    cmd_schema,
+    cmd_serve,
+    cmd_set,
+    cmd_show,
+    cmd_validate,
+    cmd_watch,
+)
+
+__all__ = ["main"]
+
+
+# --- parser and main ------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would exit; we return 2 from main()
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="policyctl", description="The trading system's GlobalPolicy, in git.")
+    parser.add_argument("--version", action="version", version=f"policyctl {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], text: str) -> Any:
+        p = sub.add_parser(name, help=text, description=text)
+        p.set_defaults(func=func)
+        return p
+
+    file_help = f"policy file (default: ${POLICY_FILE_VARIABLE} or policy/policy.yaml)"
+    p = command("validate", cmd_validate, "check policy files against every rule")
+    p.add_argument("files", nargs="*", metavar="FILE", help=file_help)
+    p.add_argument("--with-env", action="store_true", help="also apply this QT_* environment")
+    p.add_argument("--format", choices=("text", "json", "github"), default="text")
+
+    p = command("show", cmd_show, "print the effective policy (file + environment)")
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    p.add_argument("--explain", action="store_true", help="say where each value came from")
+
+    p = command("get", cmd_get, "print one value, e.g. risk_mode or model_versions.lstm")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+
+    p = command("schema", cmd_schema, "print, write or check the committed JSON Schema")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="write the schema file")
+    mode.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
+    p.add_argument("--path", default="schemas/global_policy.schema.json", help="schema file")
+
+    p = command("set", cmd_set, "edit one value in place: comments kept, version raised")
+    p.add_argument("path", metavar="PATH", help="a field, or a map entry: model_versions.lstm")
+    p.add_argument("value", metavar="VALUE")
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+
+    p = command(
+        "reset", cmd_reset, "put every field back to the built-in defaults, as a new version"
+    )
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+
+    p = command(
+        "diff", cmd_diff, "semantic diff between two revisions or files, with risk direction"
+    )
+    p.add_argument("base", nargs="?", metavar="BASE", help="file or git revision (default HEAD)")
+    p.add_argument(
+        "head", nargs="?", metavar="HEAD", help="file or revision (default: working tree)"
+    )
+    p.add_argument("--file", help="the policy file in the repository, for revisions")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument("--require-bump", action="store_true", help="exit 1 unless version rose")
+
+    p = command("log", cmd_log, "the audit trail: each commit that touched the policy")
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("-n", type=int, metavar="N", help="at most N commits")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+    p = command("watch", cmd_watch, "follow the file: one line per applied or refused change")
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("--poll", type=float, metavar="SECONDS", help="poll instead of inotify")
+
+    p = command("serve", cmd_serve, "serve the live policy read-only over HTTP")
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    p.add_argument("--port", type=int, default=8000)
+
+    p = command("env", cmd_env, "list the QT_* variables, their values here and what they change")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    return parser
+
+
+def _drop_watchdog_stop_race(record: logging.LogRecord) -> bool:
+    # watchdog 7 logs this at ERROR when an inotify emitter thread makes one more read after
+    # being told to stop (a race inside its own stop sequence, harmless): on every Ctrl-C of
+    # `watch` and SIGTERM of `serve` it would look like a failure.
+    return not record.getMessage().startswith("InotifyEmitter.queue_events() called when")
+
+
+def _setup_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("policyctl: %(levelname)s: %(message)s"))
+    root = logging.getLogger("policyctl")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root.propagate = False
+    logging.getLogger("watchdog.observers.inotify").addFilter(_drop_watchdog_stop_race)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = _parser().parse_args(argv)
+        _setup_logging(args.debug)
+        return int(args.func(args))
+    except SystemExit as e:  # --help and --version
+        return e.code if isinstance(e.code, int) else EXIT_OK
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except PolicySourceError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    except PolicyError as e:
+        print(e, file=sys.stderr)
+        return int(getattr(e, "exit_status", EXIT_INVALID))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        if debug:
+            raise
+        print(f"policyctl: internal error: {e!r}; rerun with --debug for details", file=sys.stderr)
+        return EXIT_BUG

@@ -1,0 +1,107 @@
+"""Output formats shared by the CLI commands: text, json, github annotations, and policy YAML.
+
+JSON shapes are stable (documented in the README); the YAML writer quotes every string our
+strict reader would not read back as the same string, so ``show`` output is itself a valid,
+faithful policy file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import Issue, PolicyError, format_path
+from ..pipeline import yaml_scalar
+
+__all__ = ["FileResult", "issue_json", "render_validation", "to_yaml"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """The verdict on one file: its version and digest when valid, its error otherwise."""
+
+    file: str
+    version: int | None = None
+    digest: str | None = None
+    error: PolicyError | None = None
+
+
+def issue_json(issue: Issue, kind: str) -> dict[str, Any]:
+    """An issue as the stable JSON object: file, line, column, path, message, kind."""
+    return {
+        "file": issue.source,
+        "line": issue.line,
+        "column": issue.column,
+        "path": format_path(issue.path),
+        "message": issue.message,
+        "kind": kind,
+    }
+
+
+def _github_escape(text: str, *, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def _github(issue: Issue) -> str:
+    props = [f"file={_github_escape(issue.source or '', prop=True)}"]
+    if issue.line is not None:
+        props.append(f"line={issue.line}")
+    if issue.column is not None:
+        props.append(f"col={issue.column}")
+    props.append("title=policyctl")
+    dotted = format_path(issue.path)
+    message = f"{dotted}: {issue.message}" if dotted else issue.message
+    return f"::error {','.join(props)}::{_github_escape(message)}"
+
+
+def render_validation(results: Iterable[FileResult], fmt: str) -> str:
+    """The report of ``policyctl validate`` in ``fmt`` (text, json or github)."""
+    results = list(results)
+    if fmt == "json":
+        files = [
+            {
+                "file": r.file,
+                "valid": r.error is None,
+                "version": r.version,
+                "digest": r.digest,
+                "errors": [issue_json(i, r.error.kind) for i in r.error.issues] if r.error else [],
+            }
+            for r in results
+        ]
+        return json.dumps(
+            {"valid": all(r.error is None for r in results), "files": files}, indent=2
+        )
+    lines: list[str] = []
+    issues = sorted((i for r in results if r.error for i in r.error.issues), key=Issue.sort_key)
+    if fmt == "github":
+        lines.extend(_github(i) for i in issues)
+    else:
+        lines.extend(str(i) for i in issues)
+    for r in results:
+        if r.error is None:
+            lines.append(f"{r.file}: valid (version {r.version}, sha256 {(r.digest or '')[:12]})")
+    bad = sum(1 for r in results if r.error)
+    if bad and fmt == "text":
+        lines.append(f"{len(issues)} error(s) in {bad} of {len(results)} file(s)")
+    return "\n".join(lines)
+
+
+def to_yaml(data: Mapping[str, Any], comments: Mapping[str, str] | None = None) -> str:
+    """A policy-shaped mapping as block YAML, with an optional end-of-line comment per field."""
+    lines = []
+    for key, value in data.items():
+        note = f"  # {comments[key]}" if comments and key in comments else ""
+        if isinstance(value, Mapping):
+            if not value:
+                lines.append(f"{key}: {{}}{note}")
+                continue
+            lines.append(f"{key}:{note}")
+            lines.extend(f"  {yaml_scalar(k)}: {yaml_scalar(v)}" for k, v in value.items())
+        elif isinstance(value, list | tuple):
+            lines.append(f"{key}: [{', '.join(yaml_scalar(v) for v in value)}]{note}")
+        else:
+            lines.append(f"{key}: {yaml_scalar(value)}{note}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,12 @@
+"""The live store: the pipeline on a loop, watching the policy file and swapping snapshots.
+
+May import: ``policyctl.pipeline``, ``policyctl.model``, ``policyctl.errors`` (and watchdog).
+Never ``review``, ``cli`` or ``http``. Modules with a leading underscore are private; other
+rooms use the names below. Importing this package starts no thread.
+"""
+
+from __future__ import annotations
+
+from ._store import DEFAULT_RECONCILE_INTERVAL, PolicyStore, StoreStatus, Subscriber
+
+__all__ = ["DEFAULT_RECONCILE_INTERVAL", "PolicyStore", "StoreStatus", "Subscriber"]

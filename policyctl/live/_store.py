@@ -1,0 +1,440 @@
+"""`PolicyStore`: the pipeline on a loop — watch, re-read, swap one reference, notify.
+
+Readers call `current()`, which reads one attribute: no lock, no copy, never a torn or invalid
+policy, because a snapshot is immutable and is published by a single reference assignment.
+
+One worker thread does every check. It wakes on a filesystem event (watchdog, behind
+`_DirectoryWatcher`), on `refresh()`, or every ``reconcile_interval`` seconds (catching lost
+inotify events). A check re-resolves the path (following symlinks, so the Kubernetes ConfigMap
+``..data`` swap is seen), hashes the bytes, and builds a snapshot only when the digest changed.
+A bad file is counted and reported once per distinct content; the last good snapshot stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any, Self
+
+from ..errors import PolicyError
+from ..pipeline import (
+    PolicySnapshot,
+    build_snapshot,
+    default_policy_path,
+    load_policy,
+    read_source,
+)
+from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' scripted watcher
+
+__all__ = ["PolicyStore", "StoreStatus", "Subscriber"]
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[PolicySnapshot, PolicySnapshot], object]
+ErrorSubscriber = Callable[[PolicyError], object]
+
+DEFAULT_DEBOUNCE = 0.005
+"""Quiet time after a write event before reading: coalesces truncate-then-write bursts. A rename
+or a close-after-write marks a finished write and is read at once."""
+
+DEFAULT_RECONCILE_INTERVAL = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStatus:
+    """A consistent view of the store's health.
+
+    Attributes:
+        current_version: ``version`` of the snapshot being served.
+        digest: sha256 of the file content being served.
+        source: The policy file.
+        reloads: Snapshots applied after the first load.
+        failures: Distinct refused contents (invalid, unreadable or missing file).
+        failures_by_kind: ``failures`` split by the error's kind: ``source`` (unreadable or
+            missing), ``syntax``, ``validation``, ``env``.
+        last_error: Why the file on disk is refused now; None when it is being served.
+        last_success: When the served snapshot was loaded.
+        refused_since: When the refused content was first seen; None when healthy.
+        mode: ``"inotify"``, ``"polling"`` or ``"off"`` (``watch=False``).
+    """
+
+    current_version: int
+    digest: str
+    source: Path
+    reloads: int
+    failures: int
+    failures_by_kind: Mapping[str, int]
+    last_error: PolicyError | None
+    last_success: datetime
+    refused_since: datetime | None
+    mode: str
+
+
+class PolicyStore:
+    """The live policy: loaded now, then kept current as the file changes.
+
+    Args:
+        path: The policy file; default ``$QT_POLICY_FILE`` or ``policy/policy.yaml``.
+        env: Environment for ``QT_*`` overrides, re-read on every reload: None reads
+            ``os.environ``, ``{}`` ignores it.
+        watch: Watch the file; with False the store changes only on `refresh()`.
+        poll_interval: Poll every this many seconds instead of using inotify (network
+            filesystems, where inotify sees nothing).
+        debounce: Seconds of quiet after a write event before the file is read.
+        reconcile_interval: Seconds between checks made whatever the events say.
+
+    Raises:
+        PolicyError: The first load failed: a service must not start on a policy it cannot read.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        watch: bool = True,
+        poll_interval: float | None = None,
+        debounce: float = DEFAULT_DEBOUNCE,
+        reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL,
+    ) -> None:
+        self._env = env
+        self._path = default_policy_path(path, os.environ if env is None else env)
+        self._current: PolicySnapshot = load_policy(self._path, env=env)
+        self._resolved = ""
+        self._watching = watch
+        self._poll_interval = poll_interval
+        self._debounce = debounce
+        self._reconcile_interval = reconcile_interval
+        self._subscribers: tuple[Subscriber, ...] = ()
+        self._error_subscribers: tuple[ErrorSubscriber, ...] = ()
+        self._reloads = 0
+        self._failures: dict[str, int] = {}
+        self._last_error: PolicyError | None = None
+        self._refused_digest: str | None = None
+        self._refused_since: datetime | None = None
+        self._closed = False
+        self._watcher: _DirectoryWatcher | None = None
+        self._thread: threading.Thread | None = None
+        self._init_sync()
+        if watch:
+            if os.path.ismount(self._path):
+                log.warning(
+                    "%s is a mount point (a Kubernetes subPath mount?): such mounts never see"
+                    " updates; mount the ConfigMap's directory instead",
+                    self._path,
+                )
+            self._start()
+            _live_stores.add(self)
+
+    def _init_sync(self) -> None:
+        # (Re)created after a fork too: a lock held by a thread of the parent stays held forever.
+        self._check_lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._pending = False
+        self._finished_write = False
+        self._last_event = 0.0
+        self._follow_up_at: float | None = None
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def current(self) -> PolicySnapshot:
+        """The latest valid snapshot. One attribute read: safe from any thread, never torn."""
+        return self._current
+
+    def status(self) -> StoreStatus:
+        """Counters and the pending error, if the file on disk is being refused."""
+        with self._check_lock:
+            snap = self._current
+            return StoreStatus(
+                current_version=snap.version,
+                digest=snap.digest,
+                source=self._path,
+                reloads=self._reloads,
+                failures=sum(self._failures.values()),
+                failures_by_kind=MappingProxyType(dict(self._failures)),
+                last_error=self._last_error,
+                last_success=snap.loaded_at,
+                refused_since=self._refused_since,
+                mode=self._watcher.mode if self._watcher else "off",
+            )
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(old, new)`` after each swap, on the watcher thread.
+
+        A callback that raises is logged; the others still run.
+
+        Returns:
+            A function that unsubscribes ``callback``.
+        """
+        with self._check_lock:
+            self._subscribers = (*self._subscribers, callback)
+
+        def unsubscribe() -> None:
+            with self._check_lock:
+                self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+
+        return unsubscribe
+
+    def subscribe_errors(self, callback: ErrorSubscriber) -> Callable[[], None]:
+        """Call ``callback(error)`` once for each distinct refused content of the file."""
+        with self._check_lock:
+            self._error_subscribers = (*self._error_subscribers, callback)
+
+        def unsubscribe() -> None:
+            with self._check_lock:
+                self._error_subscribers = tuple(
+                    s for s in self._error_subscribers if s is not callback
+                )
+
+        return unsubscribe
+
+    # --- checking -----------------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Check the file now; return whether a new snapshot was applied."""
+        with self._check_lock:
+            outcome = self._check()
+        return self._announce(outcome)
+
+    def _check(
+        self, settled: Callable[[bytes | None], bool] | None = None
+    ) -> tuple[Any, ...] | None:
+        """Read and decide; the caller holds ``_check_lock`` and announces the outcome.
+
+        Before a refusal is recorded, ``settled(refused_bytes)`` may say the file is still
+        changing (``None`` bytes: it was unreadable); then the check starts over instead.
+        """
+        while True:
+            outcome = self._check_once()
+            if outcome is None or outcome[0] == "applied":
+                return outcome
+            _, error, key, data = outcome
+            if settled is None or settled(data):
+                return self._refuse(error, key)
+
+    def _check_once(self) -> tuple[Any, ...] | None:
+        try:
+            data = read_source(self._path)
+        except PolicyError as e:
+            return ("refusing", e, f"unreadable:{e}", None)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == self._current.digest:
+            self._clear_refusal()  # e.g. a bad change reverted by hand
+            return None
+        if digest == self._refused_digest:
+            return None  # already counted and reported
+        try:
+            snap = build_snapshot(data, self._path, env=self._env, digest=digest)
+        except PolicyError as e:
+            return ("refusing", e, digest, data)
+        old, self._current = self._current, snap  # the one publication step
+        self._reloads += 1
+        self._clear_refusal()
+        return ("applied", old, snap, self._subscribers)
+
+    def _refuse(self, error: PolicyError, key: str) -> tuple[Any, ...] | None:
+        if key == self._refused_digest:
+            return None
+        self._refused_digest = key
+        self._refused_since = datetime.now(UTC)
+        self._last_error = error
+        self._failures[error.kind] = self._failures.get(error.kind, 0) + 1
+        return ("refused", error, self._error_subscribers)
+
+    def _clear_refusal(self) -> None:
+        self._refused_digest = None
+        self._refused_since = None
+        self._last_error = None
+
+    def _announce(self, outcome: tuple[Any, ...] | None) -> bool:
+        """Log and notify outside the lock, so a slow subscriber cannot block `status()`."""
+        if outcome is None:
+            return False
+        if outcome[0] == "refused":
+            _, error, callbacks = outcome
+            log.error(
+                "refused a change to %s; keeping version %s:\n%s",
+                self._path,
+                self._current.version,
+                error,
+            )
+            self._call(callbacks, error)
+            return False
+        _, old, new, callbacks = outcome
+        if new.version < old.version:
+            log.warning(
+                "%s: version went down from %s to %s (a revert?); applied",
+                self._path,
+                old.version,
+                new.version,
+            )
+        else:
+            log.info("%s: applied version %s (sha256 %s)", self._path, new.version, new.digest[:12])
+        self._call(callbacks, old, new)
+        return True
+
+    @staticmethod
+    def _call(callbacks: tuple[Callable[..., object], ...], *args: object) -> None:
+        for callback in callbacks:
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("policy subscriber %r raised; the others still run", callback)
+
+    # --- watching -----------------------------------------------------------------------------
+
+    def _directories(self) -> list[Path]:
+        """The file's directory, its parent (to see the directory itself come back), and the
+        directory of the file the path resolves to, if it is elsewhere."""
+        path = self._path.absolute()
+        wanted = [path.parent]
+        if path.parent.parent != path.parent:
+            wanted.append(path.parent.parent)
+        try:
+            resolved = path.resolve(strict=True)
+        except OSError:
+            self._resolved = ""
+            return wanted
+        self._resolved = str(resolved)
+        if resolved.parent not in wanted:
+            wanted.append(resolved.parent)
+        return wanted
+
+    def _relevant(self, src: str, dest: str) -> bool:
+        # Any change inside the watched directories may be ours (renames, ..data swaps); in the
+        # grandparent, only the directory itself (deleted, re-created, renamed) matters.
+        directory = self._path.absolute().parent
+        for event_path in (src, dest):
+            if event_path and (
+                event_path in (str(directory), self._resolved)
+                or Path(event_path).parent != directory.parent
+            ):
+                return True
+        return False
+
+    def _notify(self, finished_write: bool) -> None:
+        with self._wake:
+            self._pending = True
+            self._finished_write = self._finished_write or finished_write
+            self._last_event = time.monotonic()
+            self._wake.notify()
+
+    def _start(self) -> None:
+        self._watcher = _DirectoryWatcher(self._notify, self._relevant, self._poll_interval)
+        self._watcher.watch(self._directories())
+        self._thread = threading.Thread(
+            target=self._run, name=f"policyctl-store:{self._path.name}", daemon=True
+        )
+        self._thread.start()
+        # A write between the first load and the watch being in place would otherwise wait
+        # for the reconciler.
+        self._notify(True)
+
+    def _grace(self) -> float:
+        """A short wait: how long a refused file must stay put, and the delay of the check
+        that follows every event burst."""
+        return max(4 * self._debounce, 0.02)
+
+    def _wait_for_work(self) -> bool:
+        """Block until there is something to check; False when the store is closing.
+
+        Work is an event (after ``debounce`` seconds of quiet), the follow-up check a short
+        grace after an event burst, or the reconciler's period. The follow-up exists because
+        watchdog can hold a rename's event for up to 0.5 s (it sleeps out its move-pairing
+        delay when the two halves of a rename arrive apart): the write that came before the
+        rename already woke us, and one more look shortly after sees the renamed file.
+        """
+        with self._wake:
+            if not self._pending and not self._closed:
+                timeout = self._reconcile_interval
+                if self._follow_up_at is not None:
+                    timeout = max(0.0, min(timeout, self._follow_up_at - time.monotonic()))
+                self._wake.wait(timeout)
+            while self._pending and not self._finished_write and not self._closed:
+                quiet = self._last_event + self._debounce - time.monotonic()
+                if quiet <= 0:
+                    break
+                self._wake.wait(quiet)
+            self._follow_up_at = time.monotonic() + self._grace() if self._pending else None
+            self._pending = self._finished_write = False
+            return not self._closed
+
+    def _settled(self, refused: bytes | None) -> bool:
+        """Whether the file still holds the refused bytes after a short wait: an in-place write
+        can be read between its truncate and its write, and that half-written state must not
+        be counted and reported as a refused change. Valid content is applied without waiting.
+        """
+        deadline = time.monotonic() + self._grace()
+        with self._wake:  # events may wake us early; the file must stay put the whole time
+            while not self._closed and (left := deadline - time.monotonic()) > 0:
+                self._wake.wait(left)
+            if self._closed:
+                return False
+        try:
+            return read_source(self._path) == refused
+        except PolicyError:
+            return refused is None
+
+    def _run(self) -> None:
+        while self._wait_for_work():
+            try:
+                with self._check_lock:
+                    outcome = self._check(self._settled)
+                if self._watcher is not None:  # before announcing: subscribers may act on it
+                    self._watcher.watch(self._directories())
+                self._announce(outcome)
+            except Exception:  # the watcher thread must survive anything
+                log.exception("policy store check failed unexpectedly; will retry")
+
+    def close(self) -> None:
+        """Stop watching and join every thread the store started. Idempotent."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify_all()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        if self._watcher is not None:
+            self._watcher.stop()
+        _live_stores.discard(self)
+
+    def _restart_after_fork(self) -> None:
+        """In a forked child the threads are gone (gunicorn --preload): start them again."""
+        self._init_sync()
+        self._thread = None
+        self._watcher = None
+        if not self._closed:
+            self._start()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<PolicyStore {self._path} version={self._current.version}>"
+
+
+_live_stores: weakref.WeakSet[PolicyStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_live_stores):
+        store._restart_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,53 @@
+"""The pipeline: bytes -> strict YAML 1.2 reader -> env overrides -> GlobalPolicy -> snapshot.
+
+The only way in: every command, the store, the diff and every edit turn bytes into a policy
+here, so there is exactly one definition of "valid".
+
+May import: ``policyctl.model`` and ``policyctl.errors`` (and third-party libraries). Never a
+sibling sub-package (``live``, ``review``, ``cli``, ``http``). Modules with a leading underscore
+are private; other rooms use the names below.
+"""
+
+from __future__ import annotations
+
+from ._env import (
+    POLICY_FILE_VARIABLE,
+    VARIABLES,
+    EnvOverrides,
+    EnvVariable,
+    near_misses,
+    overrides,
+    parse_value,
+)
+from ._loader import (
+    DEFAULT_POLICY_FILE,
+    PolicySnapshot,
+    build_snapshot,
+    default_policy_path,
+    load_policy,
+    read_source,
+)
+from ._reader import MAX_BYTES, Document, PositionMap
+from ._reader import parse as parse_yaml
+from ._scalars import yaml_scalar
+
+__all__ = [
+    "DEFAULT_POLICY_FILE",
+    "MAX_BYTES",
+    "POLICY_FILE_VARIABLE",
+    "VARIABLES",
+    "Document",
+    "EnvOverrides",
+    "EnvVariable",
+    "PolicySnapshot",
+    "PositionMap",
+    "build_snapshot",
+    "default_policy_path",
+    "load_policy",
+    "near_misses",
+    "overrides",
+    "parse_value",
+    "parse_yaml",
+    "read_source",
+    "yaml_scalar",
+]

@@ -1,0 +1,208 @@
+"""The one pipeline: bytes -> strict YAML -> env overrides -> GlobalPolicy -> PolicySnapshot.
+
+Every way of getting a policy (``validate``, ``show``, the store, ``diff``, ``set`` before it
+writes) goes through `build_snapshot`, so there is exactly one definition of "valid".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+
+from pydantic import ValidationError
+
+from ..errors import (
+    Issue,
+    PathPart,
+    PolicyEnvError,
+    PolicyError,
+    PolicySourceError,
+    PolicyValidationError,
+)
+from ..model import GlobalPolicy
+from . import _reader
+from ._env import POLICY_FILE_VARIABLE, EnvOverrides, near_misses, overrides
+from ._messages import describe
+
+__all__ = [
+    "DEFAULT_POLICY_FILE",
+    "PolicySnapshot",
+    "build_snapshot",
+    "default_policy_path",
+    "load_policy",
+    "read_source",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_POLICY_FILE = "policy/policy.yaml"
+
+# Rules that involve two fields: an error in one of them is not the environment's alone.
+_CROSS_FIELD = {
+    "ranked_symbol_not_allowed": ("opp_rankings", "allowed_symbols"),
+    "aggregate_risk": ("max_risk_per_trade", "max_positions"),
+}
+_warned: set[str] = set()
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySnapshot:
+    """One validated policy, as read at one moment. Immutable; share it freely across threads.
+
+    Attributes:
+        policy: The validated, deeply immutable policy (file merged with the environment).
+        version: The policy's ``version``.
+        digest: sha256 hex digest of the file's bytes.
+        source: The file read.
+        overrides: Field name -> environment variable, for each field the environment changed.
+        loaded_at: When the snapshot was built (timezone-aware, UTC).
+        positions: Where each value sits in the file (for ``show --explain`` and diffs).
+    """
+
+    policy: GlobalPolicy
+    version: int
+    digest: str
+    source: Path
+    overrides: Mapping[str, str]
+    loaded_at: datetime
+    positions: _reader.PositionMap = field(repr=False, compare=False)
+
+
+def default_policy_path(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Path:
+    """The policy file to read: ``path`` if given, else ``$QT_POLICY_FILE``, else the default."""
+    if path is not None:
+        return Path(path)
+    env = os.environ if environ is None else environ
+    return Path(env.get(POLICY_FILE_VARIABLE) or DEFAULT_POLICY_FILE)
+
+
+def read_source(path: Path) -> bytes:
+    """Read a policy file's bytes, raising `PolicySourceError` with a readable reason."""
+    try:
+        with path.open("rb") as f:
+            return f.read(_reader.MAX_BYTES + 1)
+    except FileNotFoundError:
+        reason = "no such file"
+    except IsADirectoryError:
+        reason = "is a directory, not a file"
+    except PermissionError:
+        reason = "permission denied"
+    except OSError as e:
+        reason = e.strerror or str(e)
+    raise PolicySourceError.single(f"cannot read the policy file: {reason}", source=str(path))
+
+
+def load_policy(
+    path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
+) -> PolicySnapshot:
+    """Read, validate and snapshot a policy file.
+
+    Args:
+        path: The policy file; default ``$QT_POLICY_FILE`` or ``policy/policy.yaml``.
+        env: Environment for ``QT_*`` overrides: None reads ``os.environ``, ``{}`` ignores it.
+
+    Returns:
+        The validated snapshot.
+
+    Raises:
+        PolicySourceError: The file cannot be read.
+        PolicySyntaxError: The file is not one safe YAML mapping.
+        PolicyValidationError: The (merged) policy breaks a rule.
+        PolicyEnvError: A ``QT_*`` variable is malformed or out of its field's range.
+    """
+    environ = os.environ if env is None else env
+    source = default_policy_path(path, environ)
+    return build_snapshot(read_source(source), source, env=environ)
+
+
+def build_snapshot(
+    data: bytes,
+    source: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    digest: str | None = None,
+) -> PolicySnapshot:
+    """The pipeline on bytes already read (a file, or a file at a git revision).
+
+    Args:
+        data: The policy file's bytes.
+        source: Where they came from; used in error messages and kept in the snapshot.
+        env: As in `load_policy`.
+        digest: sha256 hex of ``data`` when the caller already has it (the store hashes
+            first, to skip unchanged content), so it is not computed twice.
+    """
+    environ = os.environ if env is None else env
+    name = str(source)
+    try:
+        document = _reader.parse(data)
+    except PolicyError as e:
+        raise type(e)(Issue(i.path, i.line, i.column, i.message, name) for i in e.issues) from None
+    env_overrides = overrides(environ)
+    _warn_near_misses(environ)
+    try:
+        policy = GlobalPolicy.model_validate(env_overrides.merge(document.data))
+    except ValidationError as e:
+        raise _located(e, document.positions, env_overrides, name) from None
+    return PolicySnapshot(
+        policy=policy,
+        version=policy.version,
+        digest=digest or hashlib.sha256(data).hexdigest(),
+        source=source,
+        overrides=MappingProxyType(dict(env_overrides.sources)),
+        loaded_at=datetime.now(UTC),
+        positions=document.positions,
+    )
+
+
+def _warn_near_misses(environ: Mapping[str, str]) -> None:
+    for name, known in near_misses(environ):
+        if name not in _warned:  # once per process: the store reloads often
+            _warned.add(name)
+            log.warning("environment variable %s is not recognised; did you mean %s?", name, known)
+
+
+def _env_owner(path: tuple[PathPart, ...], ov: EnvOverrides) -> str | None:
+    """The variable that supplied the value at ``path``, if the environment did."""
+    variable = ov.sources.get(str(path[0])) if path else None
+    if variable and path[0] == "model_versions" and len(path) > 1:
+        return variable if path[1] in ov.values["model_versions"] else None
+    return variable
+
+
+def _located(
+    error: ValidationError, positions: _reader.PositionMap, ov: EnvOverrides, name: str
+) -> PolicyError:
+    issues: list[Issue] = []
+    env_fault = False
+    for detail in error.errors(include_url=False):
+        loc = detail["loc"]
+        is_key = bool(loc) and loc[-1] == "[key]"
+        path: tuple[PathPart, ...] = tuple(loc[:-1] if is_key else loc)
+        kind = detail["type"]
+        owner = _env_owner(path, ov)
+        involved = [ov.sources[f] for f in _CROSS_FIELD.get(kind, ()) if f in ov.sources]
+        if owner and kind not in _CROSS_FIELD:
+            env_fault = True
+            raw = ov.raw[str(path[0])]
+            message = f"{raw!r}: {describe(detail, None)}"
+            issues.append(Issue(path, None, None, message, source=owner))
+            continue
+        raw_text = None if is_key else positions.text(path)
+        message = describe(detail, raw_text)
+        if involved:
+            message += f" (with {', '.join(involved)} from the environment)"
+        if owner:
+            issues.append(Issue(path, None, None, message, source=owner))
+            continue
+        at = positions.get(path, key=is_key or kind == "extra_forbidden")
+        line, column = at if at else (None, None)
+        issues.append(Issue(path, line, column, message, source=name))
+    return (PolicyEnvError if env_fault else PolicyValidationError)(issues)

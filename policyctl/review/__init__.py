@@ -1,0 +1,35 @@
+"""The git side: revisions and history, the semantic diff and its risk directions, and the
+comment-keeping ``set`` / ``reset`` edits.
+
+May import: ``policyctl.pipeline``, ``policyctl.model``, ``policyctl.errors``. Never ``live``,
+``cli`` or ``http``. Modules with a leading underscore are private; other rooms use the names
+below.
+"""
+
+from __future__ import annotations
+
+from ._compare import Comparison, Side, compare
+from ._diff import LIST_FIELDS, Change, Direction, apply_changes, diff_policies, plain_value
+from ._edit import EditRefused, EditResult, reset_policy, set_value
+from ._git import Commit, GitRepo
+from ._history import LogEntry, audit_log
+
+__all__ = [
+    "LIST_FIELDS",
+    "Change",
+    "Commit",
+    "Comparison",
+    "Direction",
+    "EditRefused",
+    "EditResult",
+    "GitRepo",
+    "LogEntry",
+    "Side",
+    "apply_changes",
+    "audit_log",
+    "compare",
+    "diff_policies",
+    "plain_value",
+    "reset_policy",
+    "set_value",
+]

@@ -1,0 +1,299 @@
+"""``policyctl set`` and ``reset``: edits that change only the bytes they must.
+
+Each edit splices new text into the exact character span of the node it changes (the spans come
+from the same libyaml node tree that locates errors), so comments, key order, quoting, layout and
+every untouched line stay byte for byte — by construction, not by re-emitting the document.
+(A ruamel.yaml round-trip re-emits everything: it re-indents block sequences unless told the
+file's indentation, wraps long lines, and respells some scalars.)
+
+The edited text goes through the full pipeline before anything is written; the write is atomic
+(temporary file in the same directory, fsync, rename) and keeps the file's mode; the directory is
+locked for the whole read-modify-write, so concurrent ``set``s never lose an update.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from ..errors import PolicyError, PolicySyntaxError, PolicyValidationError
+from ..model import DEFAULTS, FIELD_NAMES
+from ..pipeline import (
+    PolicySnapshot,
+    PositionMap,
+    build_snapshot,
+    parse_value,
+    parse_yaml,
+    read_source,
+    yaml_scalar,
+)
+from ._diff import Change, diff_policies
+
+__all__ = ["EditRefused", "EditResult", "reset_policy", "set_value"]
+
+# How a `set` argument is read for each field (see env.parse_value); map entries by map.
+_FIELD_KINDS = {
+    "version": "integer",
+    "risk_mode": "mode",
+    "allowed_strategies": "list",
+    "allowed_symbols": "list",
+    "max_risk_per_trade": "number",
+    "max_positions": "integer",
+    "global_min_confidence": "number",
+    "opp_rankings": "object",
+    "model_versions": "object",
+}
+_ENTRY_KINDS = {"opp_rankings": "number", "model_versions": "text"}
+
+
+class EditRefused(PolicyError):
+    """The edit cannot be made as asked (unknown field, a field set by hand that is automatic);
+    a usage error, exit 2. The file is untouched."""
+
+    kind = "usage"
+    exit_status = 2
+
+
+@dataclass(frozen=True, slots=True)
+class EditResult:
+    """What an edit did: the snapshots before (None if the file was invalid) and after."""
+
+    path: Path
+    old: PolicySnapshot | None
+    new: PolicySnapshot
+    changes: list[Change]
+    written: bool
+
+
+# --- rendering values ------------------------------------------------------------------------
+
+
+def _render(field: str, value: Any) -> str:
+    """A value in flow style; model versions always quoted (an unquoted 3.10 is a number)."""
+    if isinstance(value, Mapping):
+        quote = json.dumps if field == "model_versions" else yaml_scalar
+        return "{" + ", ".join(f"{yaml_scalar(k)}: {quote(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(yaml_scalar(v) for v in value) + "]"
+    if field in {"model_versions", "last_updated"}:
+        return json.dumps(value)
+    return yaml_scalar(value)
+
+
+# --- splicing --------------------------------------------------------------------------------
+
+Splice = tuple[int, int, str]  # replace text[start:end] with the string
+
+
+def _end(node: Node) -> int:
+    """Where a node's own text ends. A block collection's end mark lies at the next token,
+    past blank lines and comments that belong to what follows; use its last child's end."""
+    if isinstance(node, MappingNode | SequenceNode) and node.flow_style is False and node.value:
+        last = node.value[-1]
+        return _end(last[1] if isinstance(node, MappingNode) else last)
+    return int(node.end_mark.index)
+
+
+def _replace(node: Node, text: str) -> Splice:
+    return (int(node.start_mark.index), _end(node), text)
+
+
+def _append_top_level(text: str, field: str, rendered: str) -> Splice:
+    prefix = "" if text.endswith("\n") or not text else "\n"
+    return (len(text), len(text), f"{prefix}{field}: {rendered}\n")
+
+
+def _add_entry(text: str, mapping: MappingNode, key: str, rendered: str) -> Splice:
+    if mapping.flow_style is not False:  # {a: 1} or {}
+        if not mapping.value:
+            return _replace(mapping, "{" + f"{yaml_scalar(key)}: {rendered}" + "}")
+        end = _end(mapping.value[-1][1])
+        return (end, end, f", {yaml_scalar(key)}: {rendered}")
+    first_key = mapping.value[0][0]
+    indent = " " * int(first_key.start_mark.column)
+    line_end = text.find("\n", _end(mapping.value[-1][1]))
+    at = len(text) if line_end < 0 else line_end + 1
+    newline = "\n" if line_end < 0 else ""
+    return (at, at, f"{newline}{indent}{yaml_scalar(key)}: {rendered}\n")
+
+
+def _splice_field(
+    text: str, positions: PositionMap, path: tuple[str, ...], rendered: str
+) -> Splice:
+    node, _, found = positions.locate(path)
+    if found and node is not None:
+        return _replace(node, rendered)
+    if len(path) == 1:
+        return _append_top_level(text, path[0], rendered)
+    parent, _, parent_found = positions.locate(path[:1])
+    if not parent_found or not isinstance(parent, MappingNode):
+        raise EditRefused.single(f"{path[0]} is not a mapping in the file; set it whole first")
+    return _add_entry(text, parent, path[1], rendered)
+
+
+def _apply(text: str, splices: list[Splice]) -> str:
+    for start, end, replacement in sorted(splices, key=lambda s: s[0], reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+# --- reading, locking, writing ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    # Lock the directory, not the file: the file is replaced by rename, so a lock on it would
+    # be a lock on an inode the next writer never opens.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    mode = path.stat().st_mode & 0o7777
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.chmod(mode)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a crash
+    finally:
+        os.close(directory)
+
+
+def _timestamp(now: datetime | None) -> str:
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _edit(
+    path: Path,
+    make_splices: Callable[[str, PositionMap], list[Splice]],
+    now: datetime | None,
+    explicit_version: bool = False,
+) -> EditResult:
+    target = path.resolve()  # a symlinked file is edited where it lives
+    with _locked(target.parent):
+        data = read_source(target)
+        old: PolicySnapshot | None
+        version: object
+        try:
+            old = build_snapshot(data, path, env={})
+            positions, version = old.positions, old.version
+        except PolicySyntaxError:
+            raise  # nothing we can splice into
+        except PolicyError:
+            old = None  # valid YAML but an invalid policy: `set` may repair it
+            document = parse_yaml(data)
+            positions, version = document.positions, document.data.get("version")
+        bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
+        text = data.decode("utf-8")[len(bom) :]
+        splices: list[Splice] = make_splices(text, positions)
+        if not explicit_version:
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise PolicyValidationError.single(
+                    "the file has no whole-number version to raise; set it first:"
+                    " policyctl set version N",
+                    source=str(path),
+                    path=("version",),
+                )
+            splices.append(_splice_field(text, positions, ("version",), str(version + 1)))
+        stamp = _render("last_updated", _timestamp(now))
+        splices.append(_splice_field(text, positions, ("last_updated",), stamp))
+        new_bytes = (bom + _apply(text, splices)).encode("utf-8")
+        new = build_snapshot(new_bytes, path, env={})  # refuses: the file stays untouched
+        changes = (
+            [
+                c
+                for c in diff_policies(old.policy, new.policy)
+                if c.field not in ("version", "last_updated")
+            ]
+            if old
+            else []
+        )
+        if old is not None and not changes and not explicit_version:
+            return EditResult(path, old, old, [], written=False)
+        _write_atomically(target, new_bytes)
+        return EditResult(path, old, new, changes, written=True)
+
+
+# --- the two edits ---------------------------------------------------------------------------
+
+
+def _parse_set(source: str, field_path: str, value: str) -> tuple[tuple[str, ...], str, Any]:
+    field, _, key = field_path.partition(".")
+    if field not in FIELD_NAMES:
+        raise EditRefused.single(
+            f"unknown field {field!r}; fields: {', '.join(FIELD_NAMES)}", source=source
+        )
+    if field == "last_updated":
+        raise EditRefused.single(
+            "last_updated is set by every edit; it cannot be set by hand", source=source
+        )
+    if key and field not in _ENTRY_KINDS:
+        raise EditRefused.single(
+            f"{field} has no entries; set it whole: policyctl set {field} ...", source=source
+        )
+    kind = _ENTRY_KINDS[field] if key else _FIELD_KINDS[field]
+    try:
+        parsed = parse_value(kind, value)
+    except ValueError as e:
+        raise PolicyValidationError.single(
+            f"{value!r} is not a valid value: {e}",
+            source=source,
+            path=(field, key) if key else (field,),
+        ) from None
+    path = (field, key) if key else (field,)
+    return path, field, parsed
+
+
+def set_value(
+    path: Path, field_path: str, value: str, *, now: datetime | None = None
+) -> EditResult:
+    """Set one field (``max_positions``) or map entry (``model_versions.lstm``) in the file.
+
+    ``version`` is raised by one (unless it is the field being set) and ``last_updated``
+    stamped. Nothing is written if the result is invalid or changes nothing.
+
+    Raises:
+        PolicyError: The edit is refused; the file is untouched.
+    """
+    field_tuple, field, parsed = _parse_set(str(path), field_path, value)
+
+    def splices(text: str, positions: PositionMap) -> list[Splice]:
+        return [_splice_field(text, positions, field_tuple, _render(field, parsed))]
+
+    return _edit(path, splices, now, explicit_version=field == "version")
+
+
+def reset_policy(path: Path, *, now: datetime | None = None) -> EditResult:
+    """Put every field back to the built-in defaults, as a new version."""
+
+    def splices(text: str, positions: PositionMap) -> list[Splice]:
+        return [
+            _splice_field(text, positions, (field,), _render(field, value))
+            for field, value in DEFAULTS.items()
+        ]
+
+    return _edit(path, splices, now)

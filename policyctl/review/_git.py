@@ -1,0 +1,151 @@
+"""Reading the policy file from git: at a revision, and along its history.
+
+Everything goes through the ``git`` command (no library: git's own revision syntax, ``HEAD~2``,
+``origin/main``, a short SHA, must mean exactly what it means to the user's git). Blobs are read
+through one ``git cat-file --batch`` process, not one process per revision.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import PolicySourceError
+
+__all__ = ["Commit", "GitRepo"]
+
+_FIELD_SEP = "\x1f"
+_RECORD_SEP = "\x1e"
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One commit that touched the policy file."""
+
+    sha: str
+    short: str
+    author: str
+    date: str  # ISO 8601, as git prints %aI
+    subject: str
+    parent: str | None  # first parent; None for a root commit
+    path: str = ""  # the file's path at this commit
+    parent_path: str = ""  # its path at the parent (differs when the commit renamed it)
+
+
+class GitRepo:
+    """The git repository holding a directory.
+
+    Raises:
+        PolicySourceError: ``directory`` is not inside a git work tree, or git is missing.
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self._cwd = directory or Path.cwd()
+        self._run_in = self._cwd
+        self.root = Path(self._git("rev-parse", "--show-toplevel").strip())
+        # From the root on: pathspecs (`git log -- PATH`) are relative to where git runs.
+        self._run_in = self.root
+
+    def _git(self, *args: str, stdin: bytes | None = None) -> str:
+        return self._git_bytes(*args, stdin=stdin).decode("utf-8", "replace")
+
+    def _git_bytes(self, *args: str, stdin: bytes | None = None) -> bytes:
+        try:
+            result = subprocess.run(
+                ["git", *args],
+                cwd=self._run_in,
+                input=stdin,
+                capture_output=True,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise PolicySourceError.single(
+                "git is not installed (needed to read revisions)"
+            ) from None
+        if result.returncode != 0:
+            lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+            reason = lines[-1] if lines else f"exit status {result.returncode}"
+            raise PolicySourceError.single(f"git {args[0]} failed: {reason}", source=str(self._cwd))
+        return result.stdout
+
+    def relative(self, path: Path) -> str:
+        """``path`` as a repository path: absolute, relative to the current directory if it
+        names a file from there, else relative to the repository root."""
+        if path.is_absolute():
+            absolute = path
+        elif (self._cwd / path).exists():
+            absolute = self._cwd / path
+        else:
+            absolute = self.root / path
+        try:
+            return absolute.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            raise PolicySourceError.single(
+                f"{path} is outside the repository at {self.root}", source=str(path)
+            ) from None
+
+    def resolve(self, revision: str) -> str:
+        """The full SHA of a commit, or `PolicySourceError` naming the unknown revision."""
+        try:
+            return self._git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").strip()
+        except PolicySourceError:
+            raise PolicySourceError.single(
+                f"unknown revision {revision!r} (not a branch, tag or commit here)",
+                source=str(self.root),
+            ) from None
+
+    def read_many(self, objects: Sequence[str]) -> list[bytes | None]:
+        """Contents of ``rev:path`` objects, None where the path does not exist at that rev."""
+        if not objects:
+            return []
+        out = self._git_bytes(
+            "cat-file", "--batch", stdin="".join(f"{o}\n" for o in objects).encode()
+        )
+        contents: list[bytes | None] = []
+        position = 0
+        for _ in objects:
+            end = out.index(b"\n", position)
+            header = out[position:end].split()
+            position = end + 1
+            if len(header) < 3 or header[1] != b"blob":
+                contents.append(None)  # "<object> missing", or not a file
+                continue
+            size = int(header[2])
+            contents.append(out[position : position + size])
+            position += size + 1
+        return contents
+
+    def read(self, revision: str, path: str) -> bytes:
+        """The file at ``revision``; `PolicySourceError` if the revision or the file is absent."""
+        sha = self.resolve(revision)
+        content = self.read_many([f"{sha}:{path}"])[0]
+        if content is None:
+            raise PolicySourceError.single(
+                f"{path} does not exist at {revision}", source=f"{revision}:{path}"
+            )
+        return content
+
+    def history(self, path: str, limit: int | None = None) -> list[Commit]:
+        """Commits that touched ``path``, newest first, following the file across renames."""
+        fmt = _RECORD_SEP + _FIELD_SEP.join(["%H", "%h", "%an", "%aI", "%s", "%P"])
+        args = ["log", "--follow", "--name-status", f"--format={fmt}"]
+        if limit is not None:
+            args.append(f"-n{limit}")
+        records = self._git(*args, "--", path).split(_RECORD_SEP)
+        return [_commit(record, path) for record in records if record.strip()]
+
+
+def _commit(record: str, path: str) -> Commit:
+    header, *changes = record.strip("\n").split("\n")
+    sha, short, author, date, subject, parents = header.split(_FIELD_SEP)
+    first_parent = parents.split()[0] if parents.split() else None
+    now = before = path
+    for line in changes:  # name-status: "M\tpath", or "R100\told\tnew" for a rename
+        fields = line.split("\t")
+        if len(fields) == 3 and fields[0][:1] in ("R", "C"):
+            before, now = fields[1], fields[2]
+        elif len(fields) == 2:
+            before = now = fields[1]
+    return Commit(sha, short, author, date, subject, first_parent, now, before)

@@ -1,0 +1,237 @@
+"""The read-only HTTP view: a real server (`policyctl serve` in a subprocess) on loopback, real
+requests; and schemathesis against the app's own OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+
+from policyctl import PolicyStore
+from policyctl.http import create_app, lifespan, router
+
+from ..conftest import VALID
+
+DEADLINE = 10.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, policy: Path) -> None:
+        self.policy = policy
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
+        self.proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "policyctl"),
+                "serve",
+                str(policy),
+                "--port",
+                str(self.port),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.client = httpx.Client(base_url=self.url, timeout=5)
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            try:
+                self.client.get("/healthz")
+                break
+            except httpx.TransportError:
+                assert self.proc.poll() is None, self.proc.communicate()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.05)
+
+    def wait_for(self, route: str, predicate: Any) -> Any:
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            body = self.client.get(route).json()
+            if predicate(body):
+                return body
+            assert time.monotonic() < deadline, body
+            time.sleep(0.02)
+
+    def stop(self) -> tuple[int, str]:
+        self.client.close()
+        self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=DEADLINE)
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    srv = Server(policy)
+    yield srv
+    if srv.proc.poll() is None:
+        srv.stop()
+
+
+def test_read_routes(server: Server) -> None:
+    body = server.client.get("/api/policy").json()
+    assert body["version"] == 7 and body["risk_mode"] == "NORMAL"
+    assert body["allowed_symbols"] == ["BTCUSDT", "ETHUSDT"]
+    assert (
+        body["model_versions"] == {"xgboost": "v12", "lstm": "3.10"} and len(body["digest"]) == 64
+    )
+    assert server.client.get("/api/policy/risk_mode").json() == {"risk_mode": "NORMAL"}
+    assert server.client.get("/api/policy/allowed_symbols").json() == {
+        "allowed_symbols": ["BTCUSDT", "ETHUSDT"]
+    }
+    assert (
+        server.client.get("/api/policy/model_versions").json()["model_versions"]["lstm"] == "3.10"
+    )
+    status = server.client.get("/api/policy/status").json()
+    assert status["version"] == 7 and status["last_error"] is None and status["failures"] == 0
+    assert server.client.get("/healthz").json() == {"status": "ok", "error": None}
+
+
+@pytest.mark.parametrize(
+    ("method", "route"),
+    [
+        ("PATCH", "/api/policy"),
+        ("POST", "/api/policy/reset"),
+        ("POST", "/api/policy/risk_mode/AGGRESSIVE"),
+    ],
+)
+def test_write_routes_are_405_and_change_nothing(server: Server, method: str, route: str) -> None:
+    before = server.policy.read_bytes()
+    response = server.client.request(method, route, json={"risk_mode": "AGGRESSIVE"})
+    assert response.status_code == 405 and response.headers["allow"] == "GET"
+    assert "pull request" in response.json()["how"] and "policyctl set" in response.json()["how"]
+    assert server.policy.read_bytes() == before
+    assert server.client.get("/api/policy/risk_mode").json() == {"risk_mode": "NORMAL"}
+
+
+def test_etag_and_304(server: Server) -> None:
+    first = server.client.get("/api/policy")
+    etag = first.headers["etag"]
+    assert etag == f'"{first.json()["digest"]}"'
+    again = server.client.get("/api/policy", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    weak = server.client.get("/api/policy", headers={"If-None-Match": f'"x", W/{etag}'})
+    assert weak.status_code == 304
+    assert server.client.get("/api/policy", headers={"If-None-Match": '"x"'}).status_code == 200
+
+
+def test_change_on_disk_is_served_and_bad_change_degrades(server: Server) -> None:
+    old_etag = server.client.get("/api/policy").headers["etag"]
+    server.policy.write_text(VALID.replace("version: 7", "version: 8"))
+    server.wait_for("/api/policy", lambda b: b["version"] == 8)
+    assert server.client.get("/api/policy", headers={"If-None-Match": old_etag}).status_code == 200
+    server.policy.write_text(VALID.replace("version: 7", "version: 9").replace("NORMAL", "PANIC"))
+    health = server.wait_for("/healthz", lambda b: b["status"] == "degraded")
+    assert health["error"]["line"] == 3 and health["error"]["path"] == "risk_mode"
+    status = server.client.get("/api/policy/status").json()
+    assert status["last_error"]["kind"] == "validation" and status["failures"] == 1
+    assert status["last_error"]["file"] == str(server.policy)
+    assert server.client.get("/api/policy").json()["version"] == 8  # last good still served
+    assert server.client.get("/healthz").status_code == 200
+    metrics = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(server.client.get("/metrics").text)
+        for s in family.samples
+    }
+    assert metrics[("policyctl_policy_version", ())] == 8
+    assert metrics[("policyctl_reloads_total", ())] == 1
+    assert metrics[("policyctl_failures_total", (("reason", "validation"),))] == 1
+    assert metrics[("policyctl_failures_total", (("reason", "syntax"),))] == 0
+    assert metrics[("policyctl_refused_seconds", ())] >= 0
+    assert ("policyctl_seconds_since_last_success", ()) in metrics
+    server.policy.write_text(VALID.replace("version: 7", "version: 10"))
+    server.wait_for("/healthz", lambda b: b["status"] == "ok")
+
+
+def test_sigterm_shuts_down_cleanly(server: Server) -> None:
+    code, err = server.stop()
+    assert code == 0 and "Traceback" not in err
+
+
+def test_serve_with_an_invalid_policy_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "policy.yaml"
+    bad.write_text(VALID.replace("NORMAL", "PANIC"))
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "policyctl"),
+            "serve",
+            str(bad),
+            "--port",
+            str(_free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert result.returncode == 1 and f"{bad}:3:12: risk_mode" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_lifespan_and_router_in_an_existing_app(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    app = FastAPI(lifespan=lifespan(str(policy), env={}))
+    app.include_router(router())  # before startup: answers from app.state.policy_store
+
+    async def scenario() -> PolicyStore:
+        async with app.router.lifespan_context(app):
+            store: PolicyStore = app.state.policy_store
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                assert (await client.get("/api/policy/risk_mode")).json() == {"risk_mode": "NORMAL"}
+                assert "policyctl_policy_version 7.0" in (await client.get("/metrics")).text
+            assert store.status().mode in ("inotify", "polling")
+            return store
+
+    store = asyncio.run(scenario())
+    assert store._closed  # closed at shutdown
+
+
+def test_the_core_library_does_not_import_the_server_stack() -> None:
+    code = (
+        "import sys, policyctl; policyctl.load_policy; print(sorted(m for m in sys.modules"
+        " if m.split('.')[0] in ('fastapi', 'uvicorn', 'prometheus_client', 'starlette')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+# The app's own OpenAPI document drives schemathesis. Built at import (schemathesis needs the
+# schema to parametrize the test), on a policy in a temporary directory, without a watcher.
+_SCHEMA_DIR = tempfile.TemporaryDirectory(prefix="policyctl-openapi-")
+(Path(_SCHEMA_DIR.name) / "policy.yaml").write_text(VALID)
+schema = schemathesis.openapi.from_asgi(
+    "/openapi.json",
+    create_app(str(Path(_SCHEMA_DIR.name) / "policy.yaml"), env={}, watch=False),
+)
+
+
+@schema.parametrize()
+def test_openapi_conformance(case: Any) -> None:
+    case.call_and_validate()

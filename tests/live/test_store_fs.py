@@ -1,0 +1,302 @@
+"""PolicyStore, tier 2: real files, real inotify (and watchdog's polling observer), real threads.
+
+Every write style a policy file meets in practice, each waited for with an Event and a generous
+deadline: a test fails when the change is not seen, never because a machine is slow.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from watchdog.observers import Observer
+
+import policyctl
+from policyctl import PolicySnapshot, PolicyStore
+
+from ..conftest import VALID
+
+DEADLINE = 10.0
+
+
+def _v(version: int) -> str:
+    # max_positions follows the version so a reader can check a snapshot is internally whole.
+    return VALID.replace("version: 7", f"version: {version}").replace(
+        "max_positions: 5", f"max_positions: {version % 50 + 1}"
+    )
+
+
+class Watching:
+    """A store on a file, with a way to wait for a given version or error."""
+
+    def __init__(self, store: PolicyStore) -> None:
+        self.store = store
+        self._changed = threading.Condition()
+        self.applied: list[tuple[int, int]] = []
+        self.refused: list[policyctl.PolicyError] = []
+        store.subscribe(self._on_applied)
+        store.subscribe_errors(self._on_refused)
+
+    def _on_applied(self, old: PolicySnapshot, new: PolicySnapshot) -> None:
+        with self._changed:
+            self.applied.append((old.version, new.version))
+            self._changed.notify_all()
+
+    def _on_refused(self, error: policyctl.PolicyError) -> None:
+        with self._changed:
+            self.refused.append(error)
+            self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[], bool]) -> None:
+        with self._changed:
+            assert self._changed.wait_for(predicate, DEADLINE), (self.applied, self.refused)
+
+    def wait_version(self, version: int) -> None:
+        """Until the store serves ``version`` and subscribers have been told of it."""
+        self.wait_for(
+            lambda: (
+                self.store.current().version == version
+                and any(new == version for _, new in self.applied)
+            )
+        )
+
+
+@pytest.fixture(params=["inotify", "polling"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def open_store(mode: str) -> Iterator[Callable[[Path], Watching]]:
+    stores: list[PolicyStore] = []
+
+    def _open(path: Path) -> Watching:
+        poll = 0.05 if mode == "polling" else None
+        store = PolicyStore(path, env={}, poll_interval=poll)
+        stores.append(store)
+        assert store.status().mode == mode
+        return Watching(store)
+
+    yield _open
+    for store in stores:
+        store.close()
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Path:
+    directory = tmp_path / "config"
+    directory.mkdir()
+    path = directory / "policy.yaml"
+    path.write_text(_v(7))
+    return path
+
+
+def test_in_place_write(policy: Path, open_store: Callable[[Path], Watching]) -> None:
+    w = open_store(policy)
+    policy.write_text(_v(8))
+    w.wait_version(8)
+    with policy.open("r+") as f:  # truncate, then rewrite through the same descriptor
+        f.truncate(0)
+        f.flush()
+        f.write(_v(9))
+    w.wait_version(9)
+    assert w.store.status().failures == 0
+
+
+def test_temp_file_then_rename(policy: Path, open_store: Callable[[Path], Watching]) -> None:
+    w = open_store(policy)
+    tmp = policy.with_name(".policy.yaml.swp")
+    tmp.write_text(_v(8))
+    tmp.replace(policy)
+    w.wait_version(8)
+
+
+def test_vim_style_backup_and_rename(policy: Path, open_store: Callable[[Path], Watching]) -> None:
+    w = open_store(policy)
+    backup = policy.with_name("policy.yaml~")
+    policy.rename(backup)  # vim's 'backupcopy=no': move the original away, write anew
+    policy.write_text(_v(8))
+    backup.unlink()
+    w.wait_version(8)
+
+
+def test_delete_then_recreate(policy: Path, open_store: Callable[[Path], Watching]) -> None:
+    w = open_store(policy)
+    policy.unlink()
+    w.wait_for(lambda: bool(w.refused))
+    assert isinstance(w.store.status().last_error, policyctl.PolicySourceError)
+    assert w.store.current().version == 7
+    policy.write_text(_v(8))
+    w.wait_version(8)
+    assert w.store.status().last_error is None
+
+
+def _configmap(directory: Path, version: int, stamp: str) -> None:
+    """Lay out or swap a Kubernetes ConfigMap volume as the kubelet does (atomic_writer.go)."""
+    data_dir = directory / f"..{stamp}"
+    data_dir.mkdir()
+    (data_dir / "policy.yaml").write_text(_v(version))
+    tmp_link = directory / "..data_tmp"
+    tmp_link.symlink_to(data_dir.name)
+    old = (directory / "..data").resolve() if (directory / "..data").exists() else None
+    tmp_link.replace(directory / "..data")
+    if not (directory / "policy.yaml").is_symlink():
+        (directory / "policy.yaml").symlink_to("..data/policy.yaml")
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def test_kubernetes_configmap_swap(tmp_path: Path, open_store: Callable[[Path], Watching]) -> None:
+    directory = tmp_path / "configmap"
+    directory.mkdir()
+    _configmap(directory, 7, "2026_11_27_10_00_00.1")
+    w = open_store(directory / "policy.yaml")
+    _configmap(directory, 8, "2026_11_27_10_05_00.2")
+    w.wait_version(8)
+    _configmap(directory, 9, "2026_11_27_10_10_00.3")
+    w.wait_version(9)
+    assert w.store.status().failures == 0
+
+
+def test_directory_deleted_and_back(policy: Path, open_store: Callable[[Path], Watching]) -> None:
+    w = open_store(policy)
+    shutil.rmtree(policy.parent)
+    w.wait_for(lambda: bool(w.refused))
+    policy.parent.mkdir()
+    policy.write_text(_v(8))
+    w.wait_version(8)
+    policy.write_text(_v(9))  # and the new directory is watched from now on
+    w.wait_version(9)
+
+
+def test_invalid_change_keeps_last_good_then_recovers(
+    policy: Path, open_store: Callable[[Path], Watching]
+) -> None:
+    w = open_store(policy)
+    policy.write_text(_v(8).replace("risk_mode: NORMAL", "risk_mode: PANIC"))
+    w.wait_for(lambda: bool(w.refused))
+    assert w.store.current().version == 7
+    assert w.refused[0].issues[0].line == 3
+    tmp = policy.with_name("policy.tmp")
+    tmp.write_text(_v(9))
+    tmp.replace(policy)
+    w.wait_version(9)
+    assert w.applied == [(7, 9)] and len(w.refused) == 1
+
+
+def test_unchanged_content_notifies_nobody(
+    policy: Path, open_store: Callable[[Path], Watching]
+) -> None:
+    w = open_store(policy)
+    policy.touch()
+    policy.write_text(_v(7))
+    tmp = policy.with_name("same.tmp")
+    tmp.write_text(_v(7))
+    tmp.replace(policy)
+    policy.write_text(_v(8))  # a real change after the non-changes: the first one we hear of
+    w.wait_version(8)
+    assert w.applied == [(7, 8)]
+    assert w.store.status().reloads == 1
+
+
+def test_storm_of_writes_with_readers(policy: Path, open_store: Callable[[Path], Watching]) -> None:
+    w = open_store(policy)
+    stop = threading.Event()
+    problems: list[str] = []
+    seen = [0, 0, 0]
+
+    def reader(index: int) -> None:
+        while not stop.is_set():
+            for _ in range(100):
+                snap = w.store.current()
+                if snap.policy.version != snap.version or snap.policy.max_positions != (
+                    snap.version % 50 + 1
+                ):
+                    problems.append(f"torn snapshot: {snap}")
+                seen[index] += 1
+            time.sleep(0)  # readers hammer, but let the writer and the watcher have the GIL
+
+    readers = [threading.Thread(target=reader, args=(i,)) for i in range(3)]
+    for thread in readers:
+        thread.start()
+    try:
+        for version in range(8, 208):  # 200 writes, alternating in-place and rename
+            if version % 2:
+                policy.write_text(_v(version))
+            else:
+                tmp = policy.with_name(f".tmp{version}")
+                tmp.write_text(_v(version))
+                tmp.replace(policy)
+        w.wait_version(207)
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join()
+    assert problems == []
+    assert all(count > 0 for count in seen)
+    versions = [new for _, new in w.applied]
+    assert versions == sorted(versions)  # never an older write after a newer one
+
+
+def test_forked_child_keeps_reloading(policy: Path) -> None:
+    with PolicyStore(policy, env={}) as store:
+        ready_r, ready_w = os.pipe()
+        go_r, go_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: wait for the parent's write, then for our store to see it
+            code = 1
+            try:
+                os.write(ready_w, b"1")
+                os.read(go_r, 1)
+                deadline = time.monotonic() + DEADLINE
+                while time.monotonic() < deadline and store.current().version != 8:
+                    time.sleep(0.01)
+                code = 0 if store.current().version == 8 else 2
+            finally:
+                os._exit(code)
+        os.read(ready_r, 1)
+        policy.write_text(_v(8))
+        os.write(go_w, b"1")
+        _, status = os.waitpid(pid, 0)
+        for fd in (ready_r, ready_w, go_r, go_w):
+            os.close(fd)
+        assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_twenty_stores_leave_no_thread_behind(policy: Path, mode: str) -> None:
+    before = set(threading.enumerate())
+    for _ in range(20):
+        store = PolicyStore(policy, env={}, poll_interval=0.05 if mode == "polling" else None)
+        store.close()
+    time.sleep(0)  # let finished threads be reaped from enumerate()
+    assert set(threading.enumerate()) - before == set()
+
+
+def test_inotify_limit_falls_back_to_polling(
+    policy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_watches(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    monkeypatch.setattr(Observer, "schedule", no_watches)
+    with PolicyStore(policy, env={}) as store:
+        assert store.status().mode == "polling"
+        assert "inotify unavailable" in caplog.text
+        w = Watching(store)
+        policy.write_text(_v(8))
+        w.wait_version(8)
+
+
+def test_mount_point_is_warned_about(
+    policy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: Path(p) == policy or real(p))
+    with PolicyStore(policy, env={}):
+        assert "is a mount point" in caplog.text
