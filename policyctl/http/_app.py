@@ -11,20 +11,26 @@ The policy body is serialised once per snapshot and reused: a reader polling wit
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from pydantic import BaseModel, Field
 
-from ..errors import PolicyError, format_path
 from ..live import PolicyStore
 from ..pipeline import PolicySnapshot
+from ._metrics import StoreCollector
+from ._responses import (
+    AllowedSymbolsOut,
+    HealthOut,
+    ModelVersionsOut,
+    PolicyOut,
+    ReadOnlyOut,
+    RiskModeOut,
+    StatusOut,
+    error_out,
+)
 
 __all__ = ["create_app", "lifespan", "router"]
 
@@ -32,78 +38,6 @@ READ_ONLY_HOW = (
     "The policy is kept in git and changes only by pull request: run"
     " `policyctl set FIELD VALUE`, commit, and open a pull request for the risk desk's review."
 )
-
-
-class PolicyOut(BaseModel):
-    """The effective policy (file + environment) as one flat object, plus its digest."""
-
-    version: int
-    risk_mode: Literal["AGGRESSIVE", "NORMAL", "DEFENSIVE"]
-    allowed_strategies: list[str]
-    allowed_symbols: list[str]
-    max_risk_per_trade: float
-    max_positions: int
-    global_min_confidence: float
-    opp_rankings: dict[str, float]
-    model_versions: dict[str, str]
-    last_updated: str | None
-    digest: str = Field(description="sha256 of the policy file; also the ETag")
-
-
-class ErrorOut(BaseModel):
-    """Why the file on disk is refused."""
-
-    kind: str = Field(description="source, syntax, validation or env")
-    file: str | None
-    line: int | None
-    column: int | None
-    path: str
-    message: str
-
-
-class StatusOut(BaseModel):
-    version: int
-    digest: str
-    loaded_at: datetime
-    reloads: int
-    failures: int
-    last_error: ErrorOut | None = Field(description="set while a bad change is pending")
-
-
-class HealthOut(BaseModel):
-    status: Literal["ok", "degraded"]
-    error: ErrorOut | None = None
-
-
-class RiskModeOut(BaseModel):
-    risk_mode: Literal["AGGRESSIVE", "NORMAL", "DEFENSIVE"]
-
-
-class AllowedSymbolsOut(BaseModel):
-    allowed_symbols: list[str]
-
-
-class ModelVersionsOut(BaseModel):
-    model_versions: dict[str, str]
-
-
-class ReadOnlyOut(BaseModel):
-    detail: str
-    how: str
-
-
-def _error_out(error: PolicyError | None) -> ErrorOut | None:
-    if error is None:
-        return None
-    issue = error.issues[0]
-    return ErrorOut(
-        kind=error.kind,
-        file=issue.source,
-        line=issue.line,
-        column=issue.column,
-        path=format_path(issue.path),
-        message=issue.message,
-    )
 
 
 class _BodyCache:
@@ -128,50 +62,6 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-class _StoreCollector:
-    """Prometheus metrics read from the store at scrape time (no background updates)."""
-
-    def __init__(self) -> None:
-        self.store: PolicyStore | None = None  # set by the first scrape
-
-    def collect(self) -> Iterable[Metric]:
-        if self.store is None:
-            return []
-        status = self.store.status()
-        now = time.time()
-        reloads = CounterMetricFamily("policyctl_reloads", "Snapshots applied after the first load")
-        reloads.add_metric([], status.reloads)
-        failures = CounterMetricFamily(
-            "policyctl_failures", "Refused file contents, by reason", labels=["reason"]
-        )
-        by_kind = dict(status.failures_by_kind)
-        for reason, kind in (
-            ("io", "source"),
-            ("syntax", "syntax"),
-            ("validation", "validation"),
-            ("env", "env"),
-        ):
-            failures.add_metric([reason], by_kind.get(kind, 0))
-        version = GaugeMetricFamily("policyctl_policy_version", "version of the policy served")
-        version.add_metric([], status.current_version)
-        last = GaugeMetricFamily(
-            "policyctl_last_success_timestamp_seconds", "When the served snapshot was loaded"
-        )
-        last.add_metric([], status.last_success.timestamp())
-        since = GaugeMetricFamily(
-            "policyctl_seconds_since_last_success", "Seconds since the last successful load"
-        )
-        since.add_metric([], max(0.0, now - status.last_success.timestamp()))
-        refused = GaugeMetricFamily(
-            "policyctl_refused_seconds",
-            "Seconds the file's current content has been refused (0 when healthy)",
-        )
-        refused.add_metric(
-            [], max(0.0, now - status.refused_since.timestamp()) if status.refused_since else 0.0
-        )
-        return [reloads, failures, version, last, since, refused]
-
-
 def router(store: PolicyStore | None = None) -> APIRouter:
     """The routes of the read-only policy API.
 
@@ -181,7 +71,7 @@ def router(store: PolicyStore | None = None) -> APIRouter:
     """
     api = APIRouter()
     cache = _BodyCache()
-    collector = _StoreCollector()
+    collector = StoreCollector()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
 
@@ -211,7 +101,7 @@ def router(store: PolicyStore | None = None) -> APIRouter:
             loaded_at=status.last_success,
             reloads=status.reloads,
             failures=status.failures,
-            last_error=_error_out(status.last_error),
+            last_error=error_out(status.last_error),
         )
 
     @api.get("/api/policy/risk_mode", response_model=RiskModeOut)
@@ -253,7 +143,7 @@ def router(store: PolicyStore | None = None) -> APIRouter:
         # Never a failing status for a bad policy commit: restarting cannot fix it, and every
         # replica would fail its probe at once. The last good policy is still being served.
         error = live(request).status().last_error
-        return HealthOut(status="degraded" if error else "ok", error=_error_out(error))
+        return HealthOut(status="degraded" if error else "ok", error=error_out(error))
 
     return api
 

@@ -19,11 +19,9 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any, Self
+from typing import Self
 
 from ..errors import PolicyError
 from ..pipeline import (
@@ -33,50 +31,20 @@ from ..pipeline import (
     load_policy,
     read_source,
 )
+from ._outcome import Applied, ErrorSubscriber, Outcome, Refused, Refusing, Subscriber
+from ._status import StoreStatus
+from ._target import WatchTarget
 from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' scripted watcher
 
 __all__ = ["PolicyStore", "StoreStatus", "Subscriber"]
 
 log = logging.getLogger(__name__)
 
-Subscriber = Callable[[PolicySnapshot, PolicySnapshot], object]
-ErrorSubscriber = Callable[[PolicyError], object]
-
 DEFAULT_DEBOUNCE = 0.005
 """Quiet time after a write event before reading: coalesces truncate-then-write bursts. A rename
 or a close-after-write marks a finished write and is read at once."""
 
 DEFAULT_RECONCILE_INTERVAL = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class StoreStatus:
-    """A consistent view of the store's health.
-
-    Attributes:
-        current_version: ``version`` of the snapshot being served.
-        digest: sha256 of the file content being served.
-        source: The policy file.
-        reloads: Snapshots applied after the first load.
-        failures: Distinct refused contents (invalid, unreadable or missing file).
-        failures_by_kind: ``failures`` split by the error's kind: ``source`` (unreadable or
-            missing), ``syntax``, ``validation``, ``env``.
-        last_error: Why the file on disk is refused now; None when it is being served.
-        last_success: When the served snapshot was loaded.
-        refused_since: When the refused content was first seen; None when healthy.
-        mode: ``"inotify"``, ``"polling"`` or ``"off"`` (``watch=False``).
-    """
-
-    current_version: int
-    digest: str
-    source: Path
-    reloads: int
-    failures: int
-    failures_by_kind: Mapping[str, int]
-    last_error: PolicyError | None
-    last_success: datetime
-    refused_since: datetime | None
-    mode: str
 
 
 class PolicyStore:
@@ -109,7 +77,7 @@ class PolicyStore:
         self._env = env
         self._path = default_policy_path(path, os.environ if env is None else env)
         self._current: PolicySnapshot = load_policy(self._path, env=env)
-        self._resolved = ""
+        self._target = WatchTarget(self._path)
         self._watching = watch
         self._poll_interval = poll_interval
         self._debounce = debounce
@@ -205,9 +173,7 @@ class PolicyStore:
             outcome = self._check()
         return self._announce(outcome)
 
-    def _check(
-        self, settled: Callable[[bytes | None], bool] | None = None
-    ) -> tuple[Any, ...] | None:
+    def _check(self, settled: Callable[[bytes | None], bool] | None = None) -> Outcome:
         """Read and decide; the caller holds ``_check_lock`` and announces the outcome.
 
         Before a refusal is recorded, ``settled(refused_bytes)`` may say the file is still
@@ -215,17 +181,16 @@ class PolicyStore:
         """
         while True:
             outcome = self._check_once()
-            if outcome is None or outcome[0] == "applied":
+            if not isinstance(outcome, Refusing):
                 return outcome
-            _, error, key, data = outcome
-            if settled is None or settled(data):
-                return self._refuse(error, key)
+            if settled is None or settled(outcome.data):
+                return self._refuse(outcome.error, outcome.key)
 
-    def _check_once(self) -> tuple[Any, ...] | None:
+    def _check_once(self) -> Applied | Refusing | None:
         try:
             data = read_source(self._path)
         except PolicyError as e:
-            return ("refusing", e, f"unreadable:{e}", None)
+            return Refusing(e, f"unreadable:{e}", None)
         digest = hashlib.sha256(data).hexdigest()
         if digest == self._current.digest:
             self._clear_refusal()  # e.g. a bad change reverted by hand
@@ -235,41 +200,40 @@ class PolicyStore:
         try:
             snap = build_snapshot(data, self._path, env=self._env, digest=digest)
         except PolicyError as e:
-            return ("refusing", e, digest, data)
+            return Refusing(e, digest, data)
         old, self._current = self._current, snap  # the one publication step
         self._reloads += 1
         self._clear_refusal()
-        return ("applied", old, snap, self._subscribers)
+        return Applied(old, snap, self._subscribers)
 
-    def _refuse(self, error: PolicyError, key: str) -> tuple[Any, ...] | None:
+    def _refuse(self, error: PolicyError, key: str) -> Refused | None:
         if key == self._refused_digest:
             return None
         self._refused_digest = key
         self._refused_since = datetime.now(UTC)
         self._last_error = error
         self._failures[error.kind] = self._failures.get(error.kind, 0) + 1
-        return ("refused", error, self._error_subscribers)
+        return Refused(error, self._error_subscribers)
 
     def _clear_refusal(self) -> None:
         self._refused_digest = None
         self._refused_since = None
         self._last_error = None
 
-    def _announce(self, outcome: tuple[Any, ...] | None) -> bool:
+    def _announce(self, outcome: Outcome) -> bool:
         """Log and notify outside the lock, so a slow subscriber cannot block `status()`."""
         if outcome is None:
             return False
-        if outcome[0] == "refused":
-            _, error, callbacks = outcome
+        if isinstance(outcome, Refused):
             log.error(
                 "refused a change to %s; keeping version %s:\n%s",
                 self._path,
                 self._current.version,
-                error,
+                outcome.error,
             )
-            self._call(callbacks, error)
+            self._call(outcome.subscribers, outcome.error)
             return False
-        _, old, new, callbacks = outcome
+        old, new = outcome.old, outcome.new
         if new.version < old.version:
             log.warning(
                 "%s: version went down from %s to %s (a revert?); applied",
@@ -279,7 +243,7 @@ class PolicyStore:
             )
         else:
             log.info("%s: applied version %s (sha256 %s)", self._path, new.version, new.digest[:12])
-        self._call(callbacks, old, new)
+        self._call(outcome.subscribers, old, new)
         return True
 
     @staticmethod
@@ -292,35 +256,6 @@ class PolicyStore:
 
     # --- watching -----------------------------------------------------------------------------
 
-    def _directories(self) -> list[Path]:
-        """The file's directory, its parent (to see the directory itself come back), and the
-        directory of the file the path resolves to, if it is elsewhere."""
-        path = self._path.absolute()
-        wanted = [path.parent]
-        if path.parent.parent != path.parent:
-            wanted.append(path.parent.parent)
-        try:
-            resolved = path.resolve(strict=True)
-        except OSError:
-            self._resolved = ""
-            return wanted
-        self._resolved = str(resolved)
-        if resolved.parent not in wanted:
-            wanted.append(resolved.parent)
-        return wanted
-
-    def _relevant(self, src: str, dest: str) -> bool:
-        # Any change inside the watched directories may be ours (renames, ..data swaps); in the
-        # grandparent, only the directory itself (deleted, re-created, renamed) matters.
-        directory = self._path.absolute().parent
-        for event_path in (src, dest):
-            if event_path and (
-                event_path in (str(directory), self._resolved)
-                or Path(event_path).parent != directory.parent
-            ):
-                return True
-        return False
-
     def _notify(self, finished_write: bool) -> None:
         with self._wake:
             self._pending = True
@@ -329,8 +264,8 @@ class PolicyStore:
             self._wake.notify()
 
     def _start(self) -> None:
-        self._watcher = _DirectoryWatcher(self._notify, self._relevant, self._poll_interval)
-        self._watcher.watch(self._directories())
+        self._watcher = _DirectoryWatcher(self._notify, self._target.relevant, self._poll_interval)
+        self._watcher.watch(self._target.directories())
         self._thread = threading.Thread(
             target=self._run, name=f"policyctl-store:{self._path.name}", daemon=True
         )
@@ -390,7 +325,7 @@ class PolicyStore:
                 with self._check_lock:
                     outcome = self._check(self._settled)
                 if self._watcher is not None:  # before announcing: subscribers may act on it
-                    self._watcher.watch(self._directories())
+                    self._watcher.watch(self._target.directories())
                 self._announce(outcome)
             except Exception:  # the watcher thread must survive anything
                 log.exception("policy store check failed unexpectedly; will retry")

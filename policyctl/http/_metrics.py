@@ -1,0 +1,56 @@
+"""Prometheus metrics of a store, read from its status at scrape time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from ..live import PolicyStore
+
+__all__ = ["StoreCollector"]
+
+
+class StoreCollector:
+    """Prometheus metrics read from the store at scrape time (no background updates)."""
+
+    def __init__(self) -> None:
+        self.store: PolicyStore | None = None  # set by the first scrape
+
+    def collect(self) -> Iterable[Metric]:
+        if self.store is None:
+            return []
+        status = self.store.status()
+        now = time.time()
+        reloads = CounterMetricFamily("policyctl_reloads", "Snapshots applied after the first load")
+        reloads.add_metric([], status.reloads)
+        failures = CounterMetricFamily(
+            "policyctl_failures", "Refused file contents, by reason", labels=["reason"]
+        )
+        by_kind = dict(status.failures_by_kind)
+        for reason, kind in (
+            ("io", "source"),
+            ("syntax", "syntax"),
+            ("validation", "validation"),
+            ("env", "env"),
+        ):
+            failures.add_metric([reason], by_kind.get(kind, 0))
+        version = GaugeMetricFamily("policyctl_policy_version", "version of the policy served")
+        version.add_metric([], status.current_version)
+        last = GaugeMetricFamily(
+            "policyctl_last_success_timestamp_seconds", "When the served snapshot was loaded"
+        )
+        last.add_metric([], status.last_success.timestamp())
+        since = GaugeMetricFamily(
+            "policyctl_seconds_since_last_success", "Seconds since the last successful load"
+        )
+        since.add_metric([], max(0.0, now - status.last_success.timestamp()))
+        refused = GaugeMetricFamily(
+            "policyctl_refused_seconds",
+            "Seconds the file's current content has been refused (0 when healthy)",
+        )
+        refused.add_metric(
+            [], max(0.0, now - status.refused_since.timestamp()) if status.refused_since else 0.0
+        )
+        return [reloads, failures, version, last, since, refused]

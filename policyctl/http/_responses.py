@@ -1,0 +1,94 @@
+"""The HTTP view's response bodies, as pydantic models (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ..errors import PolicyError, format_path
+
+__all__ = [
+    "AllowedSymbolsOut",
+    "ErrorOut",
+    "HealthOut",
+    "ModelVersionsOut",
+    "PolicyOut",
+    "ReadOnlyOut",
+    "RiskModeOut",
+    "StatusOut",
+    "error_out",
+]
+
+
+class PolicyOut(BaseModel):
+    """The effective policy (file + environment) as one flat object, plus its digest."""
+
+    version: int
+    risk_mode: Literal["AGGRESSIVE", "NORMAL", "DEFENSIVE"]
+    allowed_strategies: list[str]
+    allowed_symbols: list[str]
+    max_risk_per_trade: float
+    max_positions: int
+    global_min_confidence: float
+    opp_rankings: dict[str, float]
+    model_versions: dict[str, str]
+    last_updated: str | None
+    digest: str = Field(description="sha256 of the policy file; also the ETag")
+
+
+class ErrorOut(BaseModel):
+    """Why the file on disk is refused."""
+
+    kind: str = Field(description="source, syntax, validation or env")
+    file: str | None
+    line: int | None
+    column: int | None
+    path: str
+    message: str
+
+
+class StatusOut(BaseModel):
+    version: int
+    digest: str
+    loaded_at: datetime
+    reloads: int
+    failures: int
+    last_error: ErrorOut | None = Field(description="set while a bad change is pending")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    error: ErrorOut | None = None
+
+
+class RiskModeOut(BaseModel):
+    risk_mode: Literal["AGGRESSIVE", "NORMAL", "DEFENSIVE"]
+
+
+class AllowedSymbolsOut(BaseModel):
+    allowed_symbols: list[str]
+
+
+class ModelVersionsOut(BaseModel):
+    model_versions: dict[str, str]
+
+
+class ReadOnlyOut(BaseModel):
+    detail: str
+    how: str
+
+
+def error_out(error: PolicyError | None) -> ErrorOut | None:
+    if error is None:
+        return None
+    issue = error.issues[0]
+    return ErrorOut(
+        kind=error.kind,
+        file=issue.source,
+        line=issue.line,
+        column=issue.column,
+        path=format_path(issue.path),
+        message=issue.message,
+    )

@@ -1,0 +1,42 @@
+"""`StoreStatus`: what a store reports about its health, read consistently in one lock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import PolicyError
+
+__all__ = ["StoreStatus"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStatus:
+    """A consistent view of the store's health.
+
+    Attributes:
+        current_version: ``version`` of the snapshot being served.
+        digest: sha256 of the file content being served.
+        source: The policy file.
+        reloads: Snapshots applied after the first load.
+        failures: Distinct refused contents (invalid, unreadable or missing file).
+        failures_by_kind: ``failures`` split by the error's kind: ``source`` (unreadable or
+            missing), ``syntax``, ``validation``, ``env``.
+        last_error: Why the file on disk is refused now; None when it is being served.
+        last_success: When the served snapshot was loaded.
+        refused_since: When the refused content was first seen; None when healthy.
+        mode: ``"inotify"``, ``"polling"`` or ``"off"`` (``watch=False``).
+    """
+
+    current_version: int
+    digest: str
+    source: Path
+    reloads: int
+    failures: int
+    failures_by_kind: Mapping[str, int]
+    last_error: PolicyError | None
+    last_success: datetime
+    refused_since: datetime | None
+    mode: str

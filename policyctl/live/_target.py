@@ -1,0 +1,50 @@
+"""Which directories a store watches for one policy file, and which events concern it.
+
+Pure path logic, apart from the watchdog seam, so the Kubernetes ConfigMap layout
+(``policy.yaml -> ..data/policy.yaml``, ``..data`` swapped by rename) is decided in one place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["WatchTarget"]
+
+
+class WatchTarget:
+    """The policy file as the watcher sees it: its directory, that directory's parent, and the
+    directory of the file a symlinked path resolves to."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._resolved = ""
+
+    def directories(self) -> list[Path]:
+        """The file's directory, its parent (to see the directory itself come back), and the
+        directory of the file the path resolves to, if it is elsewhere."""
+        path = self._path.absolute()
+        wanted = [path.parent]
+        if path.parent.parent != path.parent:
+            wanted.append(path.parent.parent)
+        try:
+            resolved = path.resolve(strict=True)
+        except OSError:
+            self._resolved = ""
+            return wanted
+        self._resolved = str(resolved)
+        if resolved.parent not in wanted:
+            wanted.append(resolved.parent)
+        return wanted
+
+    def relevant(self, src: str, dest: str) -> bool:
+        """Whether an event (``src`` moved to ``dest``, or ``dest`` empty) may concern the file."""
+        # Any change inside the watched directories may be ours (renames, ..data swaps); in the
+        # grandparent, only the directory itself (deleted, re-created, renamed) matters.
+        directory = self._path.absolute().parent
+        for event_path in (src, dest):
+            if event_path and (
+                event_path in (str(directory), self._resolved)
+                or Path(event_path).parent != directory.parent
+            ):
+                return True
+        return False
