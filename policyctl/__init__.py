@@ -5,6 +5,7 @@ The names below are the public contract (CONTRACT.md §4); everything else is pr
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 from .errors import (
@@ -16,10 +17,10 @@ from .errors import (
     PolicyValidationError,
 )
 from .model import GlobalPolicy, RiskMode, SignalVerdict
-from .pipeline import PolicySnapshot, load_policy
 
 if TYPE_CHECKING:
     from .live import PolicyStore, StoreStatus
+    from .pipeline import PolicySnapshot, load_policy
 
 __all__ = [
     "GlobalPolicy",
@@ -40,10 +41,26 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> object:
-    # The store pulls in watchdog; importing it lazily keeps `policyctl validate` fast.
-    if name in ("PolicyStore", "StoreStatus"):
-        from . import live  # noqa: PLC0415 (lazy on purpose, see above)
+# Where each lazily imported name lives. The store pulls in watchdog, which `policyctl validate`
+# never needs; and importing `policyctl.model` (which runs this file) must load no sub-package,
+# so that the dependency arrows stay one-way even at run time.
+_LAZY = {
+    "PolicySnapshot": "pipeline",
+    "load_policy": "pipeline",
+    "PolicyStore": "live",
+    "StoreStatus": "live",
+}
 
-        return getattr(live, name)
-    raise AttributeError(f"module 'policyctl' has no attribute {name!r}")
+
+def __getattr__(name: str) -> object:
+    room = _LAZY.get(name)
+    if room is None:
+        raise AttributeError(f"module 'policyctl' has no attribute {name!r}")
+    module = importlib.import_module(f".{room}", __name__)
+    value = getattr(module, name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

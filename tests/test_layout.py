@@ -1,0 +1,176 @@
+"""The package layout (DESIGN.md): rooms, one-way arrows between them, no cycles, small modules.
+
+The arrows are read from the source (every import, lazy ones inside functions included), and
+checked again at run time in a fresh interpreter, where lazy imports and re-exports show.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).parents[1] / "policyctl"
+MAX_LINES = 400
+
+# What each room may import of ours (besides itself). "top" is policyctl/__init__ itself.
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "model": set(),
+    "schema": {"model"},
+    "pipeline": {"model", "errors"},
+    "live": {"pipeline", "model", "errors"},
+    "review": {"pipeline", "model", "errors"},
+    "http": {"live", "pipeline", "model", "errors"},
+    "cli": {"top", "review", "live", "http", "pipeline", "schema", "model", "errors"},
+    "__main__": {"cli"},
+    "top": {"live", "pipeline", "model", "errors"},
+}
+SUB_PACKAGES = ("pipeline", "live", "review", "cli", "http")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return "top" if len(parts) == 1 else parts[1]
+
+
+def _imports(module: str, *, top_level_only: bool) -> set[str]:
+    """Our modules that ``module`` imports (``from pkg import submodule`` counts the submodule)."""
+    path = MODULES[module]
+    tree = ast.parse(path.read_text(), str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    if top_level_only:  # include `if TYPE_CHECKING:` blocks: mypy follows them too
+        nodes = [
+            n for stmt in nodes for n in ([stmt] if not isinstance(stmt, ast.If) else stmt.body)
+        ]
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "policyctl")
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            if base.split(".")[0] != "policyctl":
+                continue
+            for alias in node.names:
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base)
+    return found - {module}
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_imports_point_down_the_table(module: str) -> None:
+    room = _room(module)
+    foreign = {
+        target
+        for target in _imports(module, top_level_only=False)
+        if _room(target) != room and _room(target) not in ALLOWED[room]
+    }
+    assert not foreign, f"{module} ({room}) may not import {sorted(foreign)}"
+
+
+def test_no_import_cycle_at_module_level() -> None:
+    graph = {m: _imports(m, top_level_only=True) & set(MODULES) for m in MODULES}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                cycle = [*path[path.index(target) :], target] if target in path else [target]
+                pytest.fail(f"import cycle: {' -> '.join(cycle)}")
+            if target not in state:
+                visit(target, [*path, target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_every_module_is_small_and_declares_its_surface(module: str) -> None:
+    path = MODULES[module]
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_LINES, f"{path.name}: {lines} lines, over {MAX_LINES}: two concepts?"
+    tree = ast.parse(path.read_text())
+    assert ast.get_docstring(tree), f"{module} has no docstring"
+    if path.name != "__main__.py":
+        declared = any(
+            isinstance(n, ast.Assign | ast.AnnAssign)
+            and any(isinstance(t, ast.Name) and t.id == "__all__" for t in _targets(n))
+            for n in tree.body
+        )
+        assert declared, f"{module} declares no __all__"
+
+
+def _targets(node: ast.Assign | ast.AnnAssign) -> list[ast.expr]:
+    return node.targets if isinstance(node, ast.Assign) else [node.target]
+
+
+@pytest.mark.parametrize("package", SUB_PACKAGES)
+def test_each_room_says_what_it_is_and_what_it_may_import(package: str) -> None:
+    doc = ast.get_docstring(ast.parse((PACKAGE / package / "__init__.py").read_text())) or ""
+    assert "May import" in doc, f"policyctl/{package}/__init__.py does not say what it may import"
+    private = [p.name for p in (PACKAGE / package).glob("*.py") if not p.name.startswith("_")]
+    assert not private, f"modules of {package} without the private underscore: {private}"
+
+
+def _loaded_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print('\\n'.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize("statement", ["import policyctl.pipeline", "import policyctl.live"])
+def test_the_library_loads_neither_the_cli_nor_the_http_view(statement: str) -> None:
+    loaded = _loaded_after(statement)
+    forbidden = {"policyctl.cli", "policyctl.http", "fastapi", "uvicorn", "prometheus_client"}
+    assert not loaded & forbidden
+    assert "policyctl.review" not in loaded
+
+
+def test_the_model_loads_no_sub_package() -> None:
+    loaded = _loaded_after("import policyctl.model, policyctl.errors")
+    assert not {f"policyctl.{p}" for p in SUB_PACKAGES} & loaded
+    # ...and the public names still come from `import policyctl`, lazily where they are heavy.
+    names = _loaded_after("from policyctl import PolicyStore, load_policy, PolicySnapshot")
+    assert {"policyctl.live", "policyctl.pipeline"} <= names
+
+
+def test_the_public_surface_is_unchanged() -> None:
+    import policyctl  # noqa: PLC0415
+    import policyctl.http  # noqa: PLC0415
+
+    assert sorted(policyctl.__all__) == sorted(
+        [
+            "GlobalPolicy",
+            "Issue",
+            "PolicyEnvError",
+            "PolicyError",
+            "PolicySnapshot",
+            "PolicySourceError",
+            "PolicyStore",
+            "PolicySyntaxError",
+            "PolicyValidationError",
+            "RiskMode",
+            "SignalVerdict",
+            "StoreStatus",
+            "load_policy",
+        ]
+    )
+    assert all(hasattr(policyctl, name) for name in policyctl.__all__)
+    assert set(policyctl.http.__all__) == {"router", "lifespan", "create_app"}
