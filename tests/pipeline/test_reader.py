@@ -185,7 +185,7 @@ def test_position_map() -> None:
 # YAML streams hold printable characters only (YAML 1.2 §5.1), and its \u escapes are code
 # points, not JSON's UTF-16 surrogate pairs: text is written as UTF-8, printable. U+2028 and
 # U+2029 (categories Zl, Zp) are refused on purpose: libyaml reads them as line breaks (YAML
-# 1.1), CI's YAML 1.2 reader as characters (see pipeline._text._DISPUTED_BREAKS and its corpus case).
+# 1.1), CI's YAML 1.2 reader as characters (see pipeline/_text.py and its corpus case).
 _PRINTABLE = st.characters(exclude_categories=("Cs", "Cc", "Cn", "Co", "Zl", "Zp"))
 _JSONISH = st.recursive(
     st.none()
