@@ -58,8 +58,12 @@ def _side_text(side: Side) -> str:
     return f"{side.label} (version {side.snapshot.version})" if side.snapshot else side.label
 
 
-def render_diff(comparison: Comparison, fmt: str) -> str:
-    """The report of ``policyctl diff`` in ``fmt`` (text, json or markdown)."""
+def render_diff(comparison: Comparison, fmt: str, *, bump_problem: str | None = None) -> str:
+    """The report of ``policyctl diff`` in ``fmt`` (text, json or markdown).
+
+    ``bump_problem`` (why ``--require-bump`` fails) heads the markdown report: the job summary
+    is where a reviewer looks, not the job's stderr.
+    """
     changes = _sorted(comparison.changes)
     counts = _summary(changes)
     if fmt == "json":
@@ -74,7 +78,10 @@ def render_diff(comparison: Comparison, fmt: str) -> str:
             indent=2,
         )
     if fmt == "markdown":
-        return _markdown(comparison, changes, counts)
+        report = _markdown(comparison, changes, counts)
+        if bump_problem:
+            report = f"> **✖ --require-bump fails:** {_cell(bump_problem)}\n\n{report}"
+        return report
     lines = [f"policy diff: {_side_text(comparison.base)} -> {_side_text(comparison.head)}"]
     for side in (comparison.base, comparison.head):
         if side.error:

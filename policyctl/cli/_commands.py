@@ -14,7 +14,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import PolicyEnvError, PolicyError, PolicySourceError
 from ..model import FIELD_NAMES
@@ -262,18 +262,39 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return _report_edit(reset_policy(default_policy_path(args.file)))
 
 
+Slot = tuple[str | None, Literal["auto", "file", "revision"]]
+
+
+def _diff_sides(args: argparse.Namespace) -> tuple[Slot, Slot]:
+    """BASE and HEAD from the positionals, ``--base-file`` / ``--head-file`` and the files after
+    ``--``: explicit options take their slot, the rest fill the free slots in order."""
+    after: list[str] | None = args.after_dashdash
+    positional_kind: Literal["auto", "revision"] = "auto" if after is None else "revision"
+    queue: list[Slot] = [(a, positional_kind) for a in (args.base, args.head) if a is not None]
+    queue += [(f, "file") for f in after or []]
+    base: Slot | None = (args.base_file, "file") if args.base_file else None
+    head: Slot | None = (args.head_file, "file") if args.head_file else None
+    if base is None and queue:
+        base = queue.pop(0)
+    if head is None and queue:
+        head = queue.pop(0)
+    if queue:
+        raise UsageError("diff compares two sides: give at most BASE and HEAD")
+    return base or (None, "auto"), head or (None, "auto")
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     from ..review import compare  # noqa: PLC0415
     from ._changes import render_diff  # noqa: PLC0415
 
-    comparison = compare(args.base, args.head, args.file)
-    _out(render_diff(comparison, args.format))
+    base, head = _diff_sides(args)
+    comparison = compare(base[0], head[0], args.file, base_kind=base[1], head_kind=head[1])
+    problem = comparison.bump_problem() if args.require_bump else None
+    _out(render_diff(comparison, args.format, bump_problem=problem))
     invalid = comparison.base.error is not None or comparison.head.error is not None
-    if args.require_bump:
-        problem = comparison.bump_problem()
-        if problem:
-            print(f"policyctl diff --require-bump: {problem}", file=sys.stderr)
-            return EXIT_INVALID
+    if problem:
+        print(f"policyctl diff --require-bump: {problem}", file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_INVALID if invalid else EXIT_OK
 
 

@@ -45,14 +45,35 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+_DIFF_EPILOG = (
+    "A name that is both an existing path and a git revision is refused (exit 2). As with"
+    " git, arguments before `--` are revisions and arguments after it are files:"
+    " `policyctl diff HEAD^1 HEAD --`."
+)
+
+
+def _diff_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("base", nargs="?", metavar="BASE", help="file or git revision (default HEAD)")
+    p.add_argument(
+        "head", nargs="?", metavar="HEAD", help="file or revision (default: working tree)"
+    )
+    p.add_argument("--base-file", metavar="PATH", help="read the base from this file")
+    p.add_argument("--head-file", metavar="PATH", help="read the head from this file")
+    p.add_argument("--file", help="the policy file in the repository, for revisions")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument("--require-bump", action="store_true", help="exit 1 unless version rose")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="policyctl", description="The trading system's GlobalPolicy, in git.")
     parser.add_argument("--version", action="version", version=f"policyctl {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def command(name: str, func: Callable[[argparse.Namespace], int], text: str) -> Any:
-        p = sub.add_parser(name, help=text, description=text)
+    def command(
+        name: str, func: Callable[[argparse.Namespace], int], text: str, epilog: str = ""
+    ) -> Any:
+        p = sub.add_parser(name, help=text, description=text, epilog=epilog or None)
         p.set_defaults(func=func)
         return p
 
@@ -88,15 +109,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
 
     p = command(
-        "diff", cmd_diff, "semantic diff between two revisions or files, with risk direction"
+        "diff",
+        cmd_diff,
+        "semantic diff between two revisions or files, with risk direction",
+        _DIFF_EPILOG,
     )
-    p.add_argument("base", nargs="?", metavar="BASE", help="file or git revision (default HEAD)")
-    p.add_argument(
-        "head", nargs="?", metavar="HEAD", help="file or revision (default: working tree)"
-    )
-    p.add_argument("--file", help="the policy file in the repository, for revisions")
-    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
-    p.add_argument("--require-bump", action="store_true", help="exit 1 unless version rose")
+    _diff_arguments(p)
 
     p = command("log", cmd_log, "the audit trail: each commit that touched the policy")
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
@@ -134,12 +152,23 @@ def _setup_logging(debug: bool) -> None:
     logging.getLogger("watchdog.observers.inotify").addFilter(_drop_watchdog_stop_race)
 
 
+def _split_at_dashdash(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``diff``'s arguments around ``--``, read as git reads them: revisions before, files
+    after. argparse would drop the ``--`` and with it the caller's disambiguation."""
+    if "--" in argv and "diff" in argv[: argv.index("--")]:
+        at = argv.index("--")
+        return argv[:at], argv[at + 1 :]
+    return argv, None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
+        argv, after_dashdash = _split_at_dashdash(argv)
         args = _parser().parse_args(argv)
+        args.after_dashdash = after_dashdash
         _setup_logging(args.debug)
         return int(args.func(args))
     except SystemExit as e:  # --help and --version

@@ -1,29 +1,48 @@
 """``policyctl diff``: the policy at two places (files, revisions, the working tree), compared.
 
 Each side goes through the whole pipeline (files alone, no environment); the semantic diff is
-`diff_policies`. An argument naming an existing file is that file, anything else a revision.
+`diff_policies`. Which place an argument names is never guessed where a pull request could
+steer the guess: a name that is both an existing path and a git revision (a committed file
+called ``HEAD`` or ``origin/main``) is refused unless the caller says which it means.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from ..errors import PolicyError
+from ..errors import PolicyError, PolicySourceError
 from ..pipeline import PolicySnapshot, build_snapshot, default_policy_path, read_source
-from ._diff import Change, diff_policies
+from ._diff import Change, created_changes, diff_policies
 from ._git import GitRepo
 
-__all__ = ["Comparison", "Side", "compare"]
+__all__ = ["AmbiguousArgument", "Comparison", "Side", "SideKind", "compare"]
+
+SideKind = Literal["auto", "file", "revision"]
+"""How to read a side's argument: ``file`` and ``revision`` are explicit; ``auto`` reads an
+existing path as a file, anything else as a revision, and refuses a name that is both."""
+
+
+class AmbiguousArgument(PolicyError):
+    """An argument names both an existing path and a git revision: a usage error, exit 2."""
+
+    kind = "usage"
+    exit_status = 2
 
 
 @dataclass(frozen=True, slots=True)
 class Side:
-    """One side of a comparison: where it came from, and its snapshot or why it is invalid."""
+    """One side of a comparison: where it came from, and its snapshot or why it is invalid.
+
+    ``absent`` marks a revision at which the policy file did not exist yet (a pull request that
+    adds it): then every field of the other side is an addition.
+    """
 
     label: str
     snapshot: PolicySnapshot | None
     error: PolicyError | None
+    absent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +56,8 @@ class Comparison:
     @property
     def version_raised(self) -> bool:
         base, head = self.base.snapshot, self.head.snapshot
+        if self.base.absent:
+            return head is not None  # a new file: any version is a first version
         return base is not None and head is not None and head.version > base.version
 
     def bump_problem(self) -> str | None:
@@ -53,54 +74,110 @@ class Comparison:
         return None
 
 
-def _is_revision(argument: str | None) -> bool:
-    """An argument naming an existing file is that file; None is the working tree; anything
-    else is a git revision."""
-    return argument is not None and not Path(argument).is_file()
+def _revision_exists(argument: str) -> bool:
+    try:
+        GitRepo().resolve(argument)
+    except PolicySourceError:  # not a revision, or not in a git repository at all
+        return False
+    return True
 
 
-def _load_side(argument: str | None, file: str, repo: GitRepo | None) -> Side:
-    """The file ``argument`` names (None: the working tree), or ``file`` at that revision."""
-    if argument is not None and not _is_revision(argument):
-        label, data = argument, read_source(Path(argument))
-    else:
-        assert repo is not None  # compare() opens the repository for these two cases
-        if argument is None:
-            label, data = f"{file} (working tree)", read_source(repo.root / file)
-        else:
-            label, data = (
-                f"{argument}:{file}",
-                repo.read(argument, file),
-            )  # PolicySourceError for an unknown revision
+def _kind_of(argument: str, kind: SideKind, option: str) -> Literal["file", "revision"]:
+    if kind != "auto":
+        return kind
+    if not Path(argument).exists():
+        return "revision"
+    if _revision_exists(argument):
+        raise AmbiguousArgument.single(
+            f"{argument!r} is both a path here and a git revision; say which:"
+            f" `policyctl diff REV [REV] --` reads revisions (as git does), `{option}"
+            f" {argument}` reads the file"
+        )
+    return "file"
+
+
+def _snapshot_side(label: str, data: bytes) -> Side:
     try:
         return Side(label, build_snapshot(data, Path(label), env={}), None)
     except PolicyError as e:
         return Side(label, None, e)
 
 
-def compare(base: str | None, head: str | None, file: str | None = None) -> Comparison:
+def _base_side(
+    argument: str, kind: SideKind, file: str, head: str | None, repo: GitRepo | None
+) -> Side:
+    """The base: a file, or ``file`` at a revision; at a revision that predates the file, the
+    path it was renamed from, else an absent (empty) side."""
+    if _kind_of(argument, kind, "--base-file") == "file":
+        return _snapshot_side(argument, read_source(Path(argument)))
+    assert repo is not None
+    sha = repo.resolve(argument)  # PolicySourceError for an unknown revision
+    data = repo.read_many([f"{sha}:{file}"])[0]
+    if data is not None:
+        return _snapshot_side(f"{argument}:{file}", data)
+    source = repo.renamed_from(sha, head, file)
+    if source is not None:
+        data = repo.read_many([f"{sha}:{source}"])[0]
+        if data is not None:
+            return _snapshot_side(f"{argument}:{source}", data)
+    return Side(f"{argument}:{file} (absent)", None, None, absent=True)
+
+
+def _head_side(argument: str | None, kind: SideKind, file: str, repo: GitRepo | None) -> Side:
+    """The head: a file, ``file`` at a revision, or (None) ``file`` in the working tree."""
+    if argument is not None and _kind_of(argument, kind, "--head-file") == "file":
+        return _snapshot_side(argument, read_source(Path(argument)))
+    assert repo is not None
+    if argument is None:
+        return _snapshot_side(f"{file} (working tree)", read_source(repo.root / file))
+    return _snapshot_side(f"{argument}:{file}", repo.read(argument, file))
+
+
+def compare(
+    base: str | None,
+    head: str | None,
+    file: str | None = None,
+    *,
+    base_kind: SideKind = "auto",
+    head_kind: SideKind = "auto",
+) -> Comparison:
     """Compare the policy between two revisions or files (see ``policyctl diff``).
 
     Args:
-        base: A file path or a git revision; None means ``HEAD``.
+        base: A file path or a git revision; None means the revision ``HEAD``.
         head: A file path or a git revision; None means the working tree.
         file: The policy file, relative to the repository root, for revisions.
+        base_kind: How to read ``base`` (see `SideKind`).
+        head_kind: How to read ``head``.
 
     Raises:
+        AmbiguousArgument: An ``auto`` argument is both an existing path and a revision.
         PolicySourceError: A revision or file cannot be read.
     """
+    if base is None:
+        base, base_kind = "HEAD", "revision"
+    base_is_file = base_kind == "file" or (
+        base_kind == "auto" and _kind_of(base, base_kind, "--base-file") == "file"
+    )
+    head_is_file = head is not None and (
+        head_kind == "file"
+        or (head_kind == "auto" and _kind_of(head, head_kind, "--head-file") == "file")
+    )
     # The working tree needs git too: its path is relative to the repository root.
-    needs_git = _is_revision(base or "HEAD") or head is None or _is_revision(head)
-    repo = GitRepo() if needs_git else None
+    repo = None if base_is_file and head_is_file else GitRepo()
     policy_file = default_policy_path(file)  # --file, else $QT_POLICY_FILE, else the default
     relative = policy_file.as_posix()
     if repo is not None and policy_file.is_absolute():
         relative = repo.relative(policy_file)
-    base_side = _load_side(base or "HEAD", relative, repo)
-    head_side = _load_side(head, relative, repo)
-    changes = (
-        diff_policies(base_side.snapshot.policy, head_side.snapshot.policy)
-        if base_side.snapshot and head_side.snapshot
-        else []
+    rename_head = None if head_is_file else head  # renames are looked for up to this revision
+    base_side = _base_side(
+        base, "file" if base_is_file else "revision", relative, rename_head, repo
     )
+    head_side = _head_side(head, "file" if head_is_file else "revision", relative, repo)
+    if base_side.absent and head_side.snapshot:
+        changes = created_changes(head_side.snapshot.policy)
+    elif base_side.snapshot and head_side.snapshot:
+        changes = diff_policies(base_side.snapshot.policy, head_side.snapshot.policy)
+    else:
+        changes = []
     return Comparison(base_side, head_side, changes)

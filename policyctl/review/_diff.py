@@ -19,6 +19,7 @@ __all__ = [
     "Change",
     "Direction",
     "apply_changes",
+    "created_changes",
     "diff_policies",
     "plain_value",
 ]
@@ -130,6 +131,28 @@ def diff_policies(old: GlobalPolicy, new: GlobalPolicy) -> list[Change]:
     return changes
 
 
+def created_changes(new: GlobalPolicy) -> list[Change]:
+    """Every field of a policy that did not exist before (a file added by a pull request).
+
+    Nothing may trade without a policy, so whatever the new one grants loosens risk: its mode,
+    limits and threshold, and each allowed symbol or strategy. Rankings, model versions and
+    bookkeeping are neutral, as they are in `diff_policies`.
+    """
+    changes: list[Change] = []
+    for name in FIELD_NAMES:
+        value = getattr(new, name)
+        if name in LIST_FIELDS:
+            changes += [Change(name, k, "added", None, k, "loosens") for k in value]
+        elif name in _MAPS:
+            changes += [Change(name, k, "added", None, v, "neutral") for k, v in value.items()]
+        elif value is not None:
+            direction: Direction = (
+                "loosens" if name == "risk_mode" or name in _NUMERIC_RISK else "neutral"
+            )
+            changes.append(Change(name, None, "added", None, value, direction))
+    return changes
+
+
 def apply_changes(data: Mapping[str, Any], changes: Sequence[Change]) -> dict[str, Any]:
     """Replay ``changes`` on a policy's plain data (``model_dump()``); returns new data."""
     out: dict[str, Any] = {
@@ -142,7 +165,7 @@ def apply_changes(data: Mapping[str, Any], changes: Sequence[Change]) -> dict[st
         elif change.action == "reordered":
             out[change.field] = list(change.new)
         elif change.field in LIST_FIELDS:
-            items = out[change.field]
+            items = out.setdefault(change.field, [])
             if change.action == "removed":
                 items.remove(change.key)
             else:
@@ -150,5 +173,5 @@ def apply_changes(data: Mapping[str, Any], changes: Sequence[Change]) -> dict[st
         elif change.action == "removed":
             del out[change.field][change.key]
         else:
-            out[change.field][change.key] = change.new
+            out.setdefault(change.field, {})[change.key] = change.new
     return out

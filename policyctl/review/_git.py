@@ -127,6 +127,17 @@ class GitRepo:
             )
         return content
 
+    def renamed_from(self, base: str, head: str | None, path: str) -> str | None:
+        """The path that ``path`` was renamed from between ``base`` and ``head`` (None: the
+        working tree), as git's rename detection sees it; None if it was not a rename."""
+        args = ["diff", "--find-renames", "--name-status", "-z", "--diff-filter=R", base]
+        out = self._git(*args, *([head] if head else []), "--")
+        fields = out.split("\0")
+        for i in range(0, len(fields) - 2, 3):  # "R<score>", old path, new path
+            if fields[i].startswith("R") and fields[i + 2] == path:
+                return fields[i + 1]
+        return None
+
     def history(self, path: str, limit: int | None = None) -> list[Commit]:
         """Commits that touched ``path``, newest first, following the file across renames."""
         fmt = _RECORD_SEP + _FIELD_SEP.join(["%H", "%h", "%an", "%aI", "%s", "%P"])
