@@ -7,6 +7,7 @@ issue in the compiler style ``FILE:LINE:COL: PATH: message`` that editors and CI
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Self
@@ -20,9 +21,24 @@ __all__ = [
     "PolicySyntaxError",
     "PolicyValidationError",
     "format_path",
+    "printable",
 ]
 
 PathPart = str | int
+
+# Characters that would let text steer the terminal, the CI log or a reader's eye: C0 and C1
+# controls and DEL (ESC sequences, CR, NUL), the line and paragraph separators, and the
+# bidirectional overrides ("Trojan Source"). model.UNSAFE_CHARACTERS refuses the same set.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character written as an escape (``\\x1b``, ``\\n``,
+    ``\\u202e``): untrusted text (a file name, a value, a commit subject) printed through it
+    cannot move the cursor, start a new line or reorder what a reviewer sees."""
+    if not _UNSAFE.search(text):
+        return text
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def format_path(path: tuple[PathPart, ...]) -> str:
@@ -56,13 +72,15 @@ class Issue:
     source: str | None = None
 
     def __str__(self) -> str:
-        where = self.source or "<policy>"
+        # Each part may hold someone else's text (a file name, a key, a quoted value).
+        where = printable(self.source or "<policy>")
         if self.line is not None:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        dotted = format_path(self.path)
-        return f"{where}: {dotted}: {self.message}" if dotted else f"{where}: {self.message}"
+        dotted = printable(format_path(self.path))
+        message = printable(self.message)
+        return f"{where}: {dotted}: {message}" if dotted else f"{where}: {message}"
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.source or "", self.line or 0, self.column or 0, self.message)

@@ -10,6 +10,7 @@ annotations so that `GlobalPolicy.model_json_schema()` carries them to editors a
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,7 @@ __all__ = [
     "DESCRIPTIONS",
     "FIELD_NAMES",
     "NAME_PATTERN",
+    "PRINTABLE_PATTERN",
     "SYMBOL_PATTERN",
     "TIMESTAMP_PATTERN",
     "GlobalPolicy",
@@ -53,6 +55,11 @@ class RiskMode(StrEnum):
 
 SYMBOL_PATTERN: Final = r"^[A-Z0-9][A-Z0-9._/-]{0,31}$"
 NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# No control characters, line separators or bidirectional overrides in free text: a value is
+# printed to terminals, CI logs and markdown summaries (errors.printable escapes the same set).
+UNSAFE_CHARACTERS: Final = r"\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069"
+PRINTABLE_PATTERN: Final = rf"^[^{UNSAFE_CHARACTERS}]*$"
+_UNSAFE_CHARACTER = re.compile(rf"[{UNSAFE_CHARACTERS}]")
 TIMESTAMP_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$"
 
 
@@ -72,6 +79,18 @@ def _real_timestamp(value: str) -> str:
     return value
 
 
+def _printable(value: str) -> str:
+    found = _UNSAFE_CHARACTER.search(value)
+    if found:
+        raise PydanticCustomError(
+            "control_character",
+            "contains the control character U+{code} at position {at}: values are shown to"
+            " reviewers and CI logs, so only printable text is allowed; remove it",
+            {"code": f"{ord(found.group()):04X}", "at": found.start() + 1},
+        )
+    return value
+
+
 def _closed_map(key_pattern: str) -> Any:
     """JSON Schema for a map whose every key must match: pydantic emits patternProperties,
     which lets non-matching keys through; propertyNames + additionalProperties does not."""
@@ -87,7 +106,12 @@ def _closed_map(key_pattern: str) -> Any:
 Symbol = Annotated[str, StringConstraints(strict=True, pattern=SYMBOL_PATTERN)]
 Name = Annotated[str, StringConstraints(strict=True, pattern=NAME_PATTERN)]
 Fraction = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
-Version = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=64)]
+Version = Annotated[
+    str,
+    StringConstraints(strict=True, min_length=1, max_length=64),
+    AfterValidator(_printable),
+    Field(json_schema_extra={"pattern": PRINTABLE_PATTERN}),
+]
 Timestamp = Annotated[
     str,
     StringConstraints(strict=True, pattern=TIMESTAMP_PATTERN),
@@ -107,7 +131,9 @@ _DESCRIPTIONS: Final = {
     "max_positions": "a whole number >= 1",
     "global_min_confidence": "a number, 0 <= x <= 1",
     "opp_rankings": "a mapping of allowed symbol -> score, 0 <= score <= 1",
-    "model_versions": 'a mapping of model name -> version string, e.g. lstm: "3.10"',
+    "model_versions": (
+        'a mapping of model name -> version string (printable text), e.g. lstm: "3.10"'
+    ),
     "last_updated": 'an RFC 3339 UTC timestamp string, e.g. "2026-11-27T10:00:00Z"',
 }
 

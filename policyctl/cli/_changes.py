@@ -11,6 +11,7 @@ from typing import Any
 
 from ..pipeline import PolicySnapshot
 from ..review import LIST_FIELDS, Change, Comparison, LogEntry, Side, plain_value
+from ._escape import code, md, printable
 from ._report import issue_json
 
 __all__ = ["describe_change", "render_diff", "render_log"]
@@ -25,13 +26,14 @@ def _value(value: Any) -> str:
 
 def describe_change(change: Change) -> str:
     """One change on one line: ``max_positions: 5 -> 4``, ``allowed_symbols: + SOLUSDT``."""
+    path = printable(change.path)
     if change.field in LIST_FIELDS and change.action in ("added", "removed"):
-        return f"{change.field}: {'+' if change.action == 'added' else '-'} {change.key}"
+        return f"{change.field}: {'+' if change.action == 'added' else '-'} {path.split('.', 1)[1]}"
     if change.action == "added":
-        return f"{change.path}: + {_value(change.new)}"
+        return f"{path}: + {printable(_value(change.new))}"
     if change.action == "removed":
-        return f"{change.path}: - {_value(change.old)}"
-    return f"{change.path}: {_value(change.old)} -> {_value(change.new)}"
+        return f"{path}: - {printable(_value(change.old))}"
+    return f"{path}: {printable(_value(change.old))} -> {printable(_value(change.new))}"
 
 
 def _sorted(changes: Sequence[Change]) -> list[Change]:
@@ -55,7 +57,8 @@ def _side_json(side: Side) -> dict[str, Any]:
 
 
 def _side_text(side: Side) -> str:
-    return f"{side.label} (version {side.snapshot.version})" if side.snapshot else side.label
+    label = printable(side.label)
+    return f"{label} (version {side.snapshot.version})" if side.snapshot else label
 
 
 def render_diff(comparison: Comparison, fmt: str, *, bump_problem: str | None = None) -> str:
@@ -80,12 +83,12 @@ def render_diff(comparison: Comparison, fmt: str, *, bump_problem: str | None = 
     if fmt == "markdown":
         report = _markdown(comparison, changes, counts)
         if bump_problem:
-            report = f"> **✖ --require-bump fails:** {_cell(bump_problem)}\n\n{report}"
+            report = f"> **✖ \\-\\-require\\-bump fails:** {md(bump_problem)}\n\n{report}"
         return report
     lines = [f"policy diff: {_side_text(comparison.base)} -> {_side_text(comparison.head)}"]
     for side in (comparison.base, comparison.head):
         if side.error:
-            lines.append(f"{side.label} is invalid:")
+            lines.append(f"{printable(side.label)} is invalid:")
             lines.extend(f"  {issue}" for issue in side.error.issues)
     lines.extend(f"  {c.direction:<9} {describe_change(c)}" for c in changes)
     if comparison.base.error is None and comparison.head.error is None:
@@ -98,16 +101,12 @@ def render_diff(comparison: Comparison, fmt: str, *, bump_problem: str | None = 
     return "\n".join(lines)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _markdown(comparison: Comparison, changes: list[Change], counts: dict[str, int]) -> str:
-    out = [f"### Policy diff: `{comparison.base.label}` → `{comparison.head.label}`", ""]
+    out = [f"### Policy diff: {code(comparison.base.label)} → {code(comparison.head.label)}", ""]
     for side in (comparison.base, comparison.head):
         if side.error:
-            out.append(f"**{side.label} is invalid:**")
-            out.extend(f"- `{_cell(str(issue))}`" for issue in side.error.issues)
+            out.append(f"**{md(side.label)} is invalid:**")
+            out.extend(f"- {code(str(issue))}" for issue in side.error.issues)
             out.append("")
     if counts["loosens"]:
         out += [f"> **⚠ {counts['loosens']} change(s) LOOSEN risk** — review them first.", ""]
@@ -115,9 +114,9 @@ def _markdown(comparison: Comparison, changes: list[Change], counts: dict[str, i
         out += ["| risk | change | before | after |", "| --- | --- | --- | --- |"]
         for c in changes:
             flag = "**LOOSENS**" if c.direction == "loosens" else c.direction
-            before = "" if c.old is None else f"`{_cell(_value(c.old))}`"
-            after = "" if c.new is None else f"`{_cell(_value(c.new))}`"
-            out.append(f"| {flag} | `{_cell(c.path)}` {c.action} | {before} | {after} |")
+            before = "" if c.old is None else code(_value(c.old))
+            after = "" if c.new is None else code(_value(c.new))
+            out.append(f"| {flag} | {code(c.path)} {c.action} | {before} | {after} |")
         out.append("")
         out.append(
             f"{len(changes)} change(s): {counts['loosens']} loosen risk,"
@@ -159,7 +158,7 @@ def render_log(entries: Sequence[LogEntry], fmt: str) -> str:
     for e in entries:
         c = e.commit
         lines.append(
-            f"{c.short} {c.date} {c.author}: {c.subject}"
+            f"{c.short} {printable(c.date)} {printable(c.author)}: {printable(c.subject)}"
             f"  [version {_version(e.before)} -> {_version(e.after)}]"
         )
         if e.after is None and e.after_error is None:

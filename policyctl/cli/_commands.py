@@ -29,6 +29,7 @@ from ..pipeline import (
     yaml_scalar,
 )
 from ..schema import check_schema, schema_text, write_schema
+from ._escape import err, out, printable
 from ._report import FileResult, render_validation, to_yaml
 
 if TYPE_CHECKING:
@@ -60,8 +61,7 @@ class UsageError(Exception):
     """A bad command line or an unknown path: exit 2."""
 
 
-def _out(text: str) -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+_out = out  # every report goes through the escaping net (see _escape)
 
 
 # --- validate -------------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def _origins(snap: PolicySnapshot) -> dict[str, str]:
     origins = {}
     for name in FIELD_NAMES:
         at = snap.positions.get((name,), key=True) if snap.positions.contains((name,)) else None
-        from_file = f"{snap.source}:{at[0]}" if at else None
+        from_file = f"{printable(str(snap.source))}:{at[0]}" if at else None
         variable = snap.overrides.get(name)
         if variable and from_file and name == "model_versions":
             origins[name] = f"{variable} over {from_file}"
@@ -116,7 +116,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             doc["origins"] = _origins(snap)
         _out(json.dumps(doc, indent=2))
         return EXIT_OK
-    header = f"# {snap.source} (sha256 {snap.digest[:12]})"
+    header = f"# {printable(str(snap.source))} (sha256 {snap.digest[:12]})"
     if snap.overrides:
         header += "\n# overridden by the environment: " + ", ".join(
             f"{f} <- {v}" for f, v in snap.overrides.items()
@@ -168,15 +168,15 @@ def cmd_schema(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if args.write:
         changed = write_schema(path)
-        print(f"{path}: {'written' if changed else 'already up to date'}", file=sys.stderr)
+        err(f"{printable(str(path))}: {'written' if changed else 'already up to date'}")
         return EXIT_OK
     if args.check:
         if check_schema(path):
-            print(f"{path}: up to date", file=sys.stderr)
+            err(f"{printable(str(path))}: up to date")
             return EXIT_OK
-        print(
-            f"{path}: out of date with the model; run `policyctl schema --write` and commit it",
-            file=sys.stderr,
+        err(
+            f"{printable(str(path))}: out of date with the model;"
+            " run `policyctl schema --write` and commit it"
         )
         return EXIT_INVALID
     _out(schema_text())
@@ -219,14 +219,14 @@ def cmd_env(args: argparse.Namespace) -> int:
     for r in rows:
         state = "(unset)" if r["value"] is None else repr(r["value"])
         if r["error"]:
-            state += f"  INVALID: {r['error']}"
+            state += f"  INVALID: {printable(r['error'])}"
         _out(f"{r['name']:<{width}}  -> {r['field']:<22} {r['format']:<34} {state}")
     _out(
         f"{POLICY_FILE_VARIABLE:<{width}}  -> policy file            "
         f"{default_policy_path()!s:<34} {'(set)' if policy_file else '(default)'}"
     )
     for name, known in misses:
-        _out(f"warning: {name} is not recognised; did you mean {known}?")
+        _out(f"warning: {printable(name)} is not recognised; did you mean {known}?")
     return status
 
 
@@ -239,10 +239,13 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 def _report_edit(result: EditResult) -> int:
     if not result.written:
-        _out(f"{result.path}: nothing changed; not written (version {result.new.version})")
+        _out(
+            f"{printable(str(result.path))}: nothing changed;"
+            f" not written (version {result.new.version})"
+        )
         return EXIT_OK
     before = f"version {result.old.version}" if result.old else "an invalid file"
-    _out(f"{result.path}: {before} -> version {result.new.version}")
+    _out(f"{printable(str(result.path))}: {before} -> version {result.new.version}")
     from ._changes import describe_change  # noqa: PLC0415
 
     for change in result.changes:
@@ -293,7 +296,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     _out(render_diff(comparison, args.format, bump_problem=problem))
     invalid = comparison.base.error is not None or comparison.head.error is not None
     if problem:
-        print(f"policyctl diff --require-bump: {problem}", file=sys.stderr)
+        err(f"policyctl diff --require-bump: {printable(problem)}")
         return EXIT_INVALID
     return EXIT_INVALID if invalid else EXIT_OK
 

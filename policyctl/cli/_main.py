@@ -33,6 +33,7 @@ from ._commands import (
     cmd_validate,
     cmd_watch,
 )
+from ._escape import err, terminal
 
 __all__ = ["main"]
 
@@ -142,9 +143,16 @@ def _drop_watchdog_stop_race(record: logging.LogRecord) -> bool:
     return not record.getMessage().startswith("InotifyEmitter.queue_events() called when")
 
 
+class _EscapingFormatter(logging.Formatter):
+    """Log records carry file names and refused values: escaped like every other output."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal(super().format(record))
+
+
 def _setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("policyctl: %(levelname)s: %(message)s"))
+    handler.setFormatter(_EscapingFormatter("policyctl: %(levelname)s: %(message)s"))
     root = logging.getLogger("policyctl")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
@@ -174,18 +182,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # --help and --version
         return e.code if isinstance(e.code, int) else EXIT_OK
     except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
+        err(f"error: {e}")
         return EXIT_USAGE
     except PolicySourceError as e:
-        print(e, file=sys.stderr)
+        err(str(e))
         return EXIT_USAGE
     except PolicyError as e:
-        print(e, file=sys.stderr)
+        err(str(e))
         return int(getattr(e, "exit_status", EXIT_INVALID))
     except KeyboardInterrupt:
         return 130
     except Exception as e:
         if debug:
             raise
-        print(f"policyctl: internal error: {e!r}; rerun with --debug for details", file=sys.stderr)
+        err(f"policyctl: internal error: {e!r}; rerun with --debug for details")
         return EXIT_BUG

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import Issue, PolicyError, format_path
 from ..pipeline import yaml_scalar
+from ._escape import github, printable
 
 __all__ = ["FileResult", "issue_json", "render_validation", "to_yaml"]
 
@@ -40,13 +41,8 @@ def issue_json(issue: Issue, kind: str) -> dict[str, Any]:
     }
 
 
-def _github_escape(text: str, *, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
-
-
 def _github(issue: Issue) -> str:
-    props = [f"file={_github_escape(issue.source or '', prop=True)}"]
+    props = [f"file={github(issue.source or '', prop=True)}"]
     if issue.line is not None:
         props.append(f"line={issue.line}")
     if issue.column is not None:
@@ -54,7 +50,7 @@ def _github(issue: Issue) -> str:
     props.append("title=policyctl")
     dotted = format_path(issue.path)
     message = f"{dotted}: {issue.message}" if dotted else issue.message
-    return f"::error {','.join(props)}::{_github_escape(message)}"
+    return f"::error {','.join(props)}::{github(message)}"
 
 
 def render_validation(results: Iterable[FileResult], fmt: str) -> str:
@@ -82,7 +78,8 @@ def render_validation(results: Iterable[FileResult], fmt: str) -> str:
         lines.extend(str(i) for i in issues)
     for r in results:
         if r.error is None:
-            lines.append(f"{r.file}: valid (version {r.version}, sha256 {(r.digest or '')[:12]})")
+            name = printable(r.file)
+            lines.append(f"{name}: valid (version {r.version}, sha256 {(r.digest or '')[:12]})")
     bad = sum(1 for r in results if r.error)
     if bad and fmt == "text":
         lines.append(f"{len(issues)} error(s) in {bad} of {len(results)} file(s)")

@@ -136,5 +136,11 @@ def describe(error: ErrorDetails, raw: str | None) -> str:
 
 
 _OWN_RULES = frozenset(
-    {"duplicate_item", "ranked_symbol_not_allowed", "aggregate_risk", "timestamp"}
+    {
+        "duplicate_item",
+        "ranked_symbol_not_allowed",
+        "aggregate_risk",
+        "timestamp",
+        "control_character",
+    }
 )

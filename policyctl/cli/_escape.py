@@ -1,0 +1,66 @@
+"""Untrusted text, made safe for each place the CLI prints it.
+
+A policy value, a file name, a git subject or an environment value is someone else's text. In a
+terminal an ESC sequence can erase lines; in a CI log a CR starts a new line where ``::warning``
+becomes a workflow command; in markdown a backtick or a pipe breaks the code span or table row.
+Every value is escaped where it is formatted (`printable`, `code`, `md`, `github`), and
+everything written goes through `terminal` as a last net, which keeps only the format's own
+line breaks.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from ..errors import printable
+
+__all__ = ["code", "err", "github", "md", "out", "printable", "terminal"]
+
+_NOT_NEWLINE = re.compile(
+    "[\\x00-\\x09\\x0b-\\x1f\\x7f-\\x9f\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069]"
+)
+_MD_PUNCTUATION = re.compile(r"([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
+_SPAN_BREAKERS = re.compile(r"[`|\\]")
+
+
+def terminal(text: str) -> str:
+    """``text`` with every control character escaped except ``\\n``, the format's own breaks."""
+    return _NOT_NEWLINE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def out(text: str) -> None:
+    """Write one report to stdout, through `terminal`."""
+    sys.stdout.write(terminal(text if text.endswith("\n") else text + "\n"))
+
+
+def err(text: str) -> None:
+    """Write one message to stderr, through `terminal`."""
+    sys.stderr.write(terminal(text if text.endswith("\n") else text + "\n"))
+
+
+def code(text: str) -> str:
+    """``text`` as code, safe in a markdown table cell.
+
+    A plain code span where nothing in ``text`` can break one; otherwise (a backtick, a pipe,
+    a backslash) an HTML ``<code>`` element with every ASCII punctuation mark written as a
+    character reference: GFM splits table cells on a pipe before anything else, and a
+    backslash before it (``\\|``) would undo the escape that protects it.
+    """
+    safe = printable(text)
+    if not _SPAN_BREAKERS.search(safe):
+        return f"`{safe}`"
+    return "<code>" + _MD_PUNCTUATION.sub(lambda m: f"&#{ord(m.group())};", safe) + "</code>"
+
+
+def md(text: str) -> str:
+    """``text`` as literal markdown: every ASCII punctuation mark backslash-escaped, so it can
+    open no emphasis, link, HTML tag, code span or table cell."""
+    return _MD_PUNCTUATION.sub(r"\\\1", printable(text))
+
+
+def github(text: str, *, prop: bool = False) -> str:
+    """``text`` for a workflow command (``::error file=…::message``): the ``%``, CR and LF
+    encodings the syntax defines, and ``:`` and ``,`` in a property."""
+    text = printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text

@@ -1,0 +1,180 @@
+"""Untrusted text never reaches a terminal, a CI log or a markdown summary unescaped.
+
+Any string, in any string field: if the policy is valid, every command and format prints no
+control character but the newlines the format itself writes, and a markdown table keeps its
+shape; if it is refused, the error output is just as clean.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+
+import policyctl
+from policyctl.cli import main
+
+from ..conftest import policy_data
+
+Capture = pytest.CaptureFixture[str]
+UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+CONTROLS = "\x1b\r\n\x00\x85\u2028\u202e"
+MARKUP = "`|*_<>%:,\\[]#&"  # printable, so valid in a version string, but markup somewhere
+ORDINARY = "Ab1.- é"
+# Text made of what does harm: control characters (which must be refused) and markup (which
+# must be escaped), with enough ordinary characters that some of it passes the field rules.
+TEXT = st.one_of(
+    st.text(alphabet=st.sampled_from(MARKUP + ORDINARY), min_size=1, max_size=12),
+    st.text(alphabet=st.sampled_from(CONTROLS + MARKUP + ORDINARY), max_size=12),
+)
+
+
+def _clean(output: str) -> None:
+    assert not UNSAFE.search(output), repr(output)
+
+
+def _run(capsys: Capture, *argv: str) -> str:
+    main(list(argv))
+    captured = capsys.readouterr()
+    _clean(captured.out)
+    _clean(captured.err)
+    return captured.out
+
+
+MARKED_UP = st.text(alphabet=st.sampled_from(MARKUP + ORDINARY), min_size=1, max_size=12)
+
+
+def _or_hostile(good: str) -> st.SearchStrategy[str]:
+    return st.one_of(st.just(good), TEXT)
+
+
+@st.composite
+def any_policies(draw: st.DrawFn) -> dict[str, Any]:
+    """Each string field either a good value or hostile text: mostly refused policies."""
+    symbol = draw(_or_hostile("SOLUSDT"))
+    data = policy_data(
+        allowed_symbols=["BTCUSDT", symbol],
+        allowed_strategies=["trend_follow", draw(_or_hostile("breakout"))],
+        opp_rankings={symbol: 0.5},
+        model_versions={"lstm": draw(TEXT), draw(_or_hostile("gru")): draw(TEXT)},
+        risk_mode=draw(_or_hostile("AGGRESSIVE")),
+        version=4,
+    )
+    if draw(st.booleans()):
+        data["last_updated"] = draw(_or_hostile("2026-11-28T10:00:00Z"))
+    return data
+
+
+@st.composite
+def valid_policies(draw: st.DrawFn) -> dict[str, Any]:
+    """Valid policies whose free text (model versions, the only free-text field) is the worst
+    printable text: markup characters of every format."""
+    return policy_data(
+        version=4,
+        risk_mode="AGGRESSIVE",
+        model_versions={"lstm": draw(MARKED_UP), "gru": draw(MARKED_UP)},
+    )
+
+
+def _cells(markdown: str) -> list[list[str]]:
+    """The table's rows as a reader sees them: each cell's text, code and references decoded."""
+    rows: list[list[str]] = []
+    in_cell = False
+    for token in MarkdownIt("commonmark").enable("table").parse(markdown):
+        if token.type == "tr_open":
+            rows.append([])
+        elif token.type in ("td_open", "th_open"):
+            in_cell = True
+            rows[-1].append("")
+        elif token.type in ("td_close", "th_close"):
+            in_cell = False
+        elif token.type == "inline" and in_cell:
+            kept = [c.content for c in token.children or [] if c.type in ("text", "code_inline")]
+            rows[-1][-1] = "".join(kept)
+    return rows
+
+
+def _markdown_table_is_whole(markdown: str, values: list[str]) -> None:
+    rows = _cells(markdown)
+    assert rows and {len(r) for r in rows} == {4}, (rows, markdown)
+    cells = [cell for row in rows for cell in row]
+    for value in values:  # each value whole in one cell: never split, closed or marked up
+        assert value in cells, (value, cells)
+
+
+def _files(tmp: str, data: dict[str, Any]) -> tuple[Path, Path]:
+    base = Path(tmp) / "base.yaml"
+    base.write_text(json.dumps(policy_data(version=3)))
+    head = Path(tmp) / "head.yaml"
+    head.write_text(json.dumps(data))  # JSON is YAML: every string double-quoted, escaped
+    return base, head
+
+
+_SETTINGS = settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@_SETTINGS
+@given(data=any_policies())
+def test_validate_output_of_any_policy_is_clean(data: dict[str, Any], capsys: Capture) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        _, head = _files(tmp, data)
+        try:
+            policyctl.load_policy(head, env={})
+        except policyctl.PolicyError:
+            valid = False
+        else:
+            valid = True
+        for fmt in ("text", "json", "github"):
+            out = _run(capsys, "validate", str(head), "--format", fmt)
+            if fmt == "github" and not valid:
+                assert all(line.startswith("::error ") for line in out.splitlines()), out
+
+
+@_SETTINGS
+@given(data=valid_policies())
+def test_every_output_of_a_valid_policy_is_clean(data: dict[str, Any], capsys: Capture) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        base, head = _files(tmp, data)
+        policyctl.load_policy(head, env={})  # valid by construction; raises if not
+        for fmt in ("text", "json", "github"):
+            _run(capsys, "validate", str(head), "--format", fmt)
+        for argv in (["show"], ["show", "--explain"], ["show", "--format", "json", "--explain"]):
+            _run(capsys, *argv, str(head))
+        _run(capsys, "get", "model_versions", str(head))
+        sides = ["--base-file", str(base), "--head-file", str(head)]
+        for fmt in ("text", "json"):
+            _run(capsys, "diff", *sides, "--format", fmt)
+        markdown = _run(capsys, "diff", *sides, "--format", "markdown")
+        _markdown_table_is_whole(markdown, list(data["model_versions"].values()))
+
+
+def test_hostile_text_outside_the_policy_is_escaped(tmp_path: Path, capsys: Capture) -> None:
+    """File names and labels are untrusted too: a newline in a name is not a second line."""
+    name = tmp_path / "evil\n::warning::x\x1b[2K.yaml"
+    name.write_text(json.dumps(policy_data(model_versions={"lstm": "v1\x1b[2K"})))
+    out = _run(capsys, "validate", str(name))
+    assert out.count("\n") == 2  # one issue line, one summary line
+    assert "evil\\n::warning::x\\x1b[2K.yaml" in out
+    out = _run(capsys, "validate", str(name), "--format", "github")
+    assert out.count("\n") == 1 and out.startswith("::error file=")
+
+
+def test_markdown_cells_hold_backticks_and_pipes(tmp_path: Path, capsys: Capture) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text(json.dumps(policy_data(version=3)))
+    head = tmp_path / "head.yaml"
+    versions = {"lstm": "a`b", "gru": "x|y", "cnn": "``z``", "rnn": "*bold* <b>"}
+    head.write_text(json.dumps(policy_data(version=4, model_versions=versions)))
+    markdown = _run(
+        capsys, "diff", "--base-file", str(base), "--head-file", str(head), "--format", "markdown"
+    )
+    _markdown_table_is_whole(markdown, list(versions.values()))
