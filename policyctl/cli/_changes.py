@@ -142,6 +142,7 @@ def render_log(entries: Sequence[LogEntry], fmt: str) -> str:
                     "author": e.commit.author,
                     "date": e.commit.date,
                     "subject": e.commit.subject,
+                    "merge": e.commit.merge,
                     "version_before": e.before.version if e.before else None,
                     "version_after": e.after.version if e.after else None,
                     "valid": e.after_error is None and e.after is not None,
@@ -161,6 +162,11 @@ def render_log(entries: Sequence[LogEntry], fmt: str) -> str:
             f"{c.short} {printable(c.date)} {printable(c.author)}: {printable(c.subject)}"
             f"  [version {_version(e.before)} -> {_version(e.after)}]"
         )
+        if c.merge:
+            lines.append(
+                "    merge: the result differs from every parent (changes combined into a state"
+                " no single pull request showed); changes against the first parent"
+            )
         if e.after is None and e.after_error is None:
             lines.append("    file deleted")
         if e.after_error is not None:

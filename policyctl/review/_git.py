@@ -32,6 +32,8 @@ class Commit:
     parent: str | None  # first parent; None for a root commit
     path: str = ""  # the file's path at this commit
     parent_path: str = ""  # its path at the parent (differs when the commit renamed it)
+    merge: bool = False  # more than one parent: the changes are shown against the first
+    timestamp: int = 0  # committer time, for ordering
 
 
 class GitRepo:
@@ -139,18 +141,35 @@ class GitRepo:
         return None
 
     def history(self, path: str, limit: int | None = None) -> list[Commit]:
-        """Commits that touched ``path``, newest first, following the file across renames."""
-        fmt = _RECORD_SEP + _FIELD_SEP.join(["%H", "%h", "%an", "%aI", "%s", "%P"])
-        args = ["log", "--follow", "--name-status", f"--format={fmt}"]
-        if limit is not None:
-            args.append(f"-n{limit}")
-        records = self._git(*args, "--", path).split(_RECORD_SEP)
-        return [_commit(record, path) for record in records if record.strip()]
+        """Commits that touched ``path``, newest first, following the file across renames;
+        and the merge commits whose ``path`` differs from every parent's (two changes combined
+        into a state neither pull request showed), which ``--follow`` leaves out."""
+        fmt = _RECORD_SEP + _FIELD_SEP.join(["%H", "%h", "%an", "%aI", "%s", "%P", "%ct"])
+        limited = [f"-n{limit}"] if limit is not None else []
+        follow = self._git(
+            "log", "--follow", "--name-status", f"--format={fmt}", *limited, "--", path
+        )
+        # Without --follow, git's default history simplification keeps exactly the merges that
+        # are not TREESAME to any parent.
+        merges = self._git("log", "--merges", f"--format={fmt}", *limited, "--", path)
+        commits = {
+            c.sha: c for c in (_commit(r, path) for r in follow.split(_RECORD_SEP) if r.strip())
+        }
+        for record in merges.split(_RECORD_SEP):
+            if record.strip():
+                commits.setdefault(_commit(record, path).sha, _commit(record, path))
+        # Newest first, as git log shows it; topological, since a merge and its parents often
+        # share one second of committer time.
+        rank = {
+            sha: i for i, sha in enumerate(self._git("rev-list", "--topo-order", "HEAD").split())
+        }
+        ordered = sorted(commits.values(), key=lambda c: (rank.get(c.sha, len(rank)), -c.timestamp))
+        return ordered[:limit] if limit is not None else ordered
 
 
 def _commit(record: str, path: str) -> Commit:
     header, *changes = record.strip("\n").split("\n")
-    sha, short, author, date, subject, parents = header.split(_FIELD_SEP)
+    sha, short, author, date, subject, parents, timestamp = header.split(_FIELD_SEP)
     first_parent = parents.split()[0] if parents.split() else None
     now = before = path
     for line in changes:  # name-status: "M\tpath", or "R100\told\tnew" for a rename
@@ -159,4 +178,7 @@ def _commit(record: str, path: str) -> Commit:
             before, now = fields[1], fields[2]
         elif len(fields) == 2:
             before = now = fields[1]
-    return Commit(sha, short, author, date, subject, first_parent, now, before)
+    merge = len(parents.split()) > 1
+    return Commit(
+        sha, short, author, date, subject, first_parent, now, before, merge, int(timestamp)
+    )

@@ -223,3 +223,34 @@ def test_log_follows_the_file_across_a_rename(
     assert "tightens  global_min_confidence: 0.7 -> 0.8" in out
     assert "Move it under policy/  [version 7 -> 7]" in out  # the rename: no semantic change
     assert "Policy at the top  [version - -> 7]" in out
+
+
+def test_log_shows_a_merge_that_combined_two_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    """Two pull requests from one base, both version 8, merged without a textual conflict: the
+    second merge is a state neither showed, and the audit trail lists it."""
+    root = tmp_path / "merged"
+    (root / "policy").mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    commit(root, VALID, "base")
+    v8 = VALID.replace("version: 7", "version: 8")
+    for branch, text in (
+        ("a", v8.replace("[trend_follow, mean_reversion]", "[trend_follow]")),
+        ("b", v8.replace("global_min_confidence: 0.70", "global_min_confidence: 0.65")),
+    ):
+        git(root, "checkout", "-q", "-b", branch, "main")
+        commit(root, text, f"change {branch}")
+        git(root, "checkout", "-q", "main")
+    git(root, "merge", "-q", "--no-ff", "--no-edit", "a")
+    git(root, "merge", "-q", "--no-ff", "--no-edit", "b")
+    monkeypatch.chdir(root)
+    assert main(["log"]) == 0
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert "Merge branch 'b'" in first and "[version 8 -> 8]" in first
+    assert "merge: the result differs from every parent" in out
+    assert "loosens   global_min_confidence: 0.7 -> 0.65" in out.split("change b")[0]
+    assert "Merge branch 'a'" not in out  # that merge equals its second parent: nothing new
+    assert main(["log", "--format", "json", "-n", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["merge"] is True
