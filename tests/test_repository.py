@@ -61,16 +61,14 @@ def test_ci_entry_point_runs_make_test() -> None:
     assert "make run" in readme and "make test" in readme
 
 
-def _workflow(name: str) -> dict[str, object]:
+def _workflow(name: str) -> dict[str, Any]:
     # Our own YAML 1.2 reader: PyYAML would read the `on:` key as the boolean true.
-    data: dict[str, object] = _reader.parse(
-        (ROOT / ".github" / "workflows" / name).read_bytes()
-    ).data
+    data: dict[str, Any] = _reader.parse((ROOT / ".github" / "workflows" / name).read_bytes()).data
     return data
 
 
 def test_policy_gate_commands_parse() -> None:
-    workflow: dict[str, Any] = _workflow("policy.yml")
+    workflow = _workflow("policy.yml")
     runs = [step.get("run", "") for step in workflow["jobs"]["gate"]["steps"]]
     commands = [
         shlex.split(line.strip().split(">", 1)[0].rstrip("\\").replace("|| status=1", ""))
@@ -94,7 +92,7 @@ def test_policy_gate_commands_parse() -> None:
 
 @pytest.mark.parametrize("name", ["policy.yml", "ci.yml"])
 def test_workflows_report_on_every_change_and_on_the_merge_queue(name: str) -> None:
-    workflow: dict[str, Any] = _workflow(name)
+    workflow = _workflow(name)
     triggers = workflow["on"]
     assert set(triggers) == {"pull_request", "merge_group", "push"}
     assert not (triggers["pull_request"] or {}).get("paths")  # a required check must report
@@ -162,3 +160,22 @@ def test_codeowners_cover_the_gate() -> None:
         "/tests/cases/",
     ):
         assert owners.get(path) == "@quantum-trader/risk-desk", path
+
+
+def test_every_run_script_passes_shellcheck(tmp_path: Path) -> None:
+    exe = shutil.which("shellcheck", path=str(Path(sys.executable).parent))
+    assert exe
+    for path in WORKFLOWS:
+        for job in _workflow(path.name)["jobs"].values():
+            for i, step in enumerate(job["steps"]):
+                if "run" not in step:
+                    continue
+                script = tmp_path / f"{path.stem}-{i}.sh"
+                script.write_text("#!/bin/bash\nset -eo pipefail\n" + step["run"])
+                result = subprocess.run(
+                    [exe, "--severity=style", str(script)],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                assert result.returncode == 0, f"{path.name} step {i}:\n{result.stdout}"

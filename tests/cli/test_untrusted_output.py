@@ -8,6 +8,7 @@ shape; if it is refused, the error output is just as clean.
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -22,6 +23,7 @@ import policyctl
 from policyctl.cli import main
 
 from ..conftest import policy_data
+from ..review.test_git import git
 
 Capture = pytest.CaptureFixture[str]
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
@@ -155,6 +157,38 @@ def test_every_output_of_a_valid_policy_is_clean(data: dict[str, Any], capsys: C
             _run(capsys, "diff", *sides, "--format", fmt)
         markdown = _run(capsys, "diff", *sides, "--format", "markdown")
         _markdown_table_is_whole(markdown, list(data["model_versions"].values()))
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=valid_policies(), text=TEXT)
+def test_the_log_of_hostile_commits_is_clean(
+    data: dict[str, Any], text: str, capsys: Capture
+) -> None:
+    """The audit trail prints commit text too: an author and a subject are someone's words."""
+    subject = "x" + text.replace("\0", "")  # git refuses NUL and an empty message itself
+    with tempfile.TemporaryDirectory() as tmp:
+        _log_is_clean(Path(tmp), data, subject, capsys)
+
+
+def _log_is_clean(tmp: Path, data: dict[str, Any], subject: str, capsys: Capture) -> None:
+    repo = tmp / "repo"
+    (repo / "policy").mkdir(parents=True)
+    env = {"GIT_AUTHOR_NAME": f"ev{subject}il", "GIT_AUTHOR_EMAIL": "e@example.com"}
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "policy" / "policy.yaml").write_text(json.dumps(policy_data(version=3)))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", subject, env=env)
+    (repo / "policy" / "policy.yaml").write_text(json.dumps(data))
+    git(repo, "commit", "-qam", f"{subject}\n\nbody", env=env)
+    cwd = Path.cwd()
+    os.chdir(repo)
+    try:
+        for fmt in ("text", "json"):
+            _run(capsys, "log", "--format", fmt)
+    finally:
+        os.chdir(cwd)
 
 
 def test_hostile_text_outside_the_policy_is_escaped(tmp_path: Path, capsys: Capture) -> None:
