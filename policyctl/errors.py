@@ -17,6 +17,7 @@ __all__ = [
     "PathPart",
     "PolicyEnvError",
     "PolicyError",
+    "PolicyInternalError",
     "PolicySourceError",
     "PolicySyntaxError",
     "PolicyValidationError",
@@ -135,3 +136,10 @@ class PolicyEnvError(PolicyError):
     """A ``QT_*`` environment variable cannot be parsed for its field or is out of range."""
 
     kind = "env"
+
+
+class PolicyInternalError(PolicyError):
+    """A check failed in a way no rule foresaw (a bug, or a fault of the machine). A store
+    records it like any refusal, so it is counted, reported and never silently dropped."""
+
+    kind = "internal"

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from ..errors import PolicyError
+from ..errors import PolicyError, PolicyInternalError
 from ..pipeline import PolicySnapshot
 
-__all__ = ["Applied", "ErrorSubscriber", "Outcome", "Refused", "Refusing", "Subscriber"]
+__all__ = [
+    "Applied",
+    "ErrorSubscriber",
+    "Moved",
+    "Outcome",
+    "Refused",
+    "Refusing",
+    "Subscriber",
+    "internal_error",
+]
 
 Subscriber = Callable[[PolicySnapshot, PolicySnapshot], object]
 ErrorSubscriber = Callable[[PolicyError], object]
@@ -51,3 +61,16 @@ class Refused:
 
 Outcome = Applied | Refused | None
 """What a check announces: nothing (no change, or a refusal already reported) is None."""
+
+
+class Moved:
+    """The content moved while the check waited for it to stay put: look again."""
+
+
+def internal_error(error: Exception, path: Path) -> PolicyInternalError:
+    """A failure no rule foresaw, as a refusal: counted, reported, health degraded."""
+    return PolicyInternalError.single(
+        f"internal error while checking the file: {type(error).__name__}: {error}"
+        " (the last good policy stays; see the log for details)",
+        source=str(path),
+    )

@@ -12,14 +12,15 @@ A bad file is counted and reported once per distinct content; the last good snap
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
 import threading
-import time
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Self
 
@@ -31,12 +32,25 @@ from ..pipeline import (
     load_policy,
     read_source,
 )
-from ._outcome import Applied, ErrorSubscriber, Outcome, Refused, Refusing, Subscriber
+from ._outcome import (
+    Applied,
+    ErrorSubscriber,
+    Moved,
+    Outcome,
+    Refused,
+    Refusing,
+    Subscriber,
+    internal_error,
+)
+from ._schedule import Schedule, Trigger
 from ._status import StoreStatus
 from ._target import WatchTarget
 from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' scripted watcher
 
 __all__ = ["PolicyStore", "StoreStatus", "Subscriber"]
+
+_MAX_ROUNDS = 20  # looks per check before leaving a changing file to the next event
+_MIN_GRACE = 0.02
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +89,9 @@ class PolicyStore:
         reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL,
     ) -> None:
         self._env = env
-        self._path = default_policy_path(path, os.environ if env is None else env)
+        # Made absolute once, here: a later os.chdir must not change which file is served.
+        chosen = default_policy_path(path, os.environ if env is None else env)
+        self._path = Path(chosen).absolute()
         self._current: PolicySnapshot = load_policy(self._path, env=env)
         self._target = WatchTarget(self._path)
         self._watching = watch
@@ -89,10 +105,10 @@ class PolicyStore:
         self._last_error: PolicyError | None = None
         self._refused_digest: str | None = None
         self._refused_since: datetime | None = None
-        self._closed = False
         self._watcher: _DirectoryWatcher | None = None
         self._thread: threading.Thread | None = None
         self._init_sync()
+        self._publish_status()
         if watch:
             if os.path.ismount(self._path):
                 log.warning(
@@ -106,11 +122,10 @@ class PolicyStore:
     def _init_sync(self) -> None:
         # (Re)created after a fork too: a lock held by a thread of the parent stays held forever.
         self._check_lock = threading.Lock()
-        self._wake = threading.Condition()
-        self._pending = False
-        self._finished_write = False
-        self._last_event = 0.0
-        self._follow_up_at: float | None = None
+        self._subscribers_lock = threading.Lock()
+        previous: Schedule | None = getattr(self, "_schedule", None)
+        self._schedule = Schedule(self._debounce, self._reconcile_interval, self._grace())
+        self._schedule.closed = previous is not None and previous.closed
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -119,21 +134,31 @@ class PolicyStore:
         return self._current
 
     def status(self) -> StoreStatus:
-        """Counters and the pending error, if the file on disk is being refused."""
-        with self._check_lock:
-            snap = self._current
-            return StoreStatus(
-                current_version=snap.version,
-                digest=snap.digest,
-                source=self._path,
-                reloads=self._reloads,
-                failures=sum(self._failures.values()),
-                failures_by_kind=MappingProxyType(dict(self._failures)),
-                last_error=self._last_error,
-                last_success=snap.loaded_at,
-                refused_since=self._refused_since,
-                mode=self._watcher.mode if self._watcher else "off",
-            )
+        """Counters and the pending error, if the file on disk is being refused.
+
+        One attribute read, like `current()`: it answers at once whatever the file or the
+        worker is doing (a health probe must never wait on a check).
+        """
+        status = self._status
+        mode = self._watcher.mode if self._watcher else "off"
+        return status if status.mode == mode else dataclasses.replace(status, mode=mode)
+
+    def _publish_status(self) -> None:
+        """Build the status from the state just changed (the caller holds the check lock, or
+        is the constructor) and publish it with one reference assignment."""
+        snap = self._current
+        self._status = StoreStatus(
+            current_version=snap.version,
+            digest=snap.digest,
+            source=self._path,
+            reloads=self._reloads,
+            failures=sum(self._failures.values()),
+            failures_by_kind=MappingProxyType(dict(self._failures)),
+            last_error=self._last_error,
+            last_success=snap.loaded_at,
+            refused_since=self._refused_since,
+            mode=self._watcher.mode if self._watcher else "off",
+        )
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(old, new)`` after each swap, on the watcher thread.
@@ -143,22 +168,22 @@ class PolicyStore:
         Returns:
             A function that unsubscribes ``callback``.
         """
-        with self._check_lock:
+        with self._subscribers_lock:
             self._subscribers = (*self._subscribers, callback)
 
         def unsubscribe() -> None:
-            with self._check_lock:
+            with self._subscribers_lock:
                 self._subscribers = tuple(s for s in self._subscribers if s is not callback)
 
         return unsubscribe
 
     def subscribe_errors(self, callback: ErrorSubscriber) -> Callable[[], None]:
         """Call ``callback(error)`` once for each distinct refused content of the file."""
-        with self._check_lock:
+        with self._subscribers_lock:
             self._error_subscribers = (*self._error_subscribers, callback)
 
         def unsubscribe() -> None:
-            with self._check_lock:
+            with self._subscribers_lock:
                 self._error_subscribers = tuple(
                     s for s in self._error_subscribers if s is not callback
                 )
@@ -168,25 +193,36 @@ class PolicyStore:
     # --- checking -----------------------------------------------------------------------------
 
     def refresh(self) -> bool:
-        """Check the file now; return whether a new snapshot was applied."""
+        """Check the file now; return whether a new snapshot was applied.
+
+        The caller vouches that any write it made is complete (the content is read once, as
+        after a rename); a write seen open by the watcher still holds the check back.
+        """
         with self._check_lock:
-            outcome = self._check()
+            outcome = self._check("atomic")
         return self._announce(outcome)
 
-    def _check(self, settled: Callable[[bytes | None], bool] | None = None) -> Outcome:
+    def _check(self, trigger: Trigger) -> Outcome:
         """Read and decide; the caller holds ``_check_lock`` and announces the outcome.
 
-        Before a refusal is recorded, ``settled(refused_bytes)`` may say the file is still
-        changing (``None`` bytes: it was unreadable); then the check starts over instead.
+        Bounded: content that keeps changing is left for the next event or the reconciler, and
+        a closing store stops at once, so neither a writer nor `close()` can keep it looping.
         """
-        while True:
-            outcome = self._check_once()
+        for _ in range(_MAX_ROUNDS):
+            if self._schedule.closed:
+                return None
+            outcome = self._check_once(trigger)
+            if isinstance(outcome, Moved):
+                continue
             if not isinstance(outcome, Refusing):
                 return outcome
-            if settled is None or settled(outcome.data):
+            if self._settled(outcome.data):
                 return self._refuse(outcome.error, outcome.key)
+        return None
 
-    def _check_once(self) -> Applied | Refusing | None:
+    def _check_once(self, trigger: Trigger) -> Applied | Refusing | Moved | None:
+        if self._schedule.writing:
+            return None  # a write is open: its close (or its timeout) brings us back
         try:
             data = read_source(self._path)
         except PolicyError as e:
@@ -195,16 +231,30 @@ class PolicyStore:
         if digest == self._current.digest:
             self._clear_refusal()  # e.g. a bad change reverted by hand
             return None
+        if trigger == "unconfirmed" and not self._stays_put(data):
+            return Moved()
         if digest == self._refused_digest:
             return None  # already counted and reported
         try:
             snap = build_snapshot(data, self._path, env=self._env, digest=digest)
         except PolicyError as e:
             return Refusing(e, digest, data)
+        except Exception as e:  # a bug or a fault no rule foresaw: still a refusal, recorded
+            log.debug("checking %s failed unexpectedly", self._path, exc_info=True)
+            return Refusing(internal_error(e, self._path), digest, data)
         old, self._current = self._current, snap  # the one publication step
         self._reloads += 1
         self._clear_refusal()
         return Applied(old, snap, self._subscribers)
+
+    def _stays_put(self, data: bytes) -> bool:
+        """With no event saying the writer is done: the same bytes after a short grace."""
+        if not self._schedule.sleep(self._grace()):
+            return False
+        try:
+            return read_source(self._path) == data and not self._schedule.writing
+        except PolicyError:
+            return False
 
     def _refuse(self, error: PolicyError, key: str) -> Refused | None:
         if key == self._refused_digest:
@@ -213,15 +263,19 @@ class PolicyStore:
         self._refused_since = datetime.now(UTC)
         self._last_error = error
         self._failures[error.kind] = self._failures.get(error.kind, 0) + 1
+        self._publish_status()
         return Refused(error, self._error_subscribers)
 
     def _clear_refusal(self) -> None:
+        changed = self._refused_digest is not None or self._last_error is not None
         self._refused_digest = None
         self._refused_since = None
         self._last_error = None
+        if changed or self._status.reloads != self._reloads:
+            self._publish_status()
 
     def _announce(self, outcome: Outcome) -> bool:
-        """Log and notify outside the lock, so a slow subscriber cannot block `status()`."""
+        """Log and notify outside the lock, so a slow subscriber cannot block a check."""
         if outcome is None:
             return False
         if isinstance(outcome, Refused):
@@ -256,85 +310,54 @@ class PolicyStore:
 
     # --- watching -----------------------------------------------------------------------------
 
-    def _notify(self, finished_write: bool) -> None:
-        with self._wake:
-            self._pending = True
-            self._finished_write = self._finished_write or finished_write
-            self._last_event = time.monotonic()
-            self._wake.notify()
-
     def _start(self) -> None:
-        self._watcher = _DirectoryWatcher(self._notify, self._target.relevant, self._poll_interval)
+        self._watcher = _DirectoryWatcher(
+            self._schedule.notify, self._target.classify, self._poll_interval
+        )
         self._watcher.watch(self._target.directories())
+        self._publish_status()  # the watcher's mode
         self._thread = threading.Thread(
             target=self._run, name=f"policyctl-store:{self._path.name}", daemon=True
         )
         self._thread.start()
         # A write between the first load and the watch being in place would otherwise wait
         # for the reconciler.
-        self._notify(True)
+        self._schedule.notify("changed")
 
     def _grace(self) -> float:
-        """A short wait: how long a refused file must stay put, and the delay of the check
-        that follows every event burst."""
-        return max(4 * self._debounce, 0.02)
-
-    def _wait_for_work(self) -> bool:
-        """Block until there is something to check; False when the store is closing.
-
-        Work is an event (after ``debounce`` seconds of quiet), the follow-up check a short
-        grace after an event burst, or the reconciler's period. The follow-up exists because
-        watchdog can hold a rename's event for up to 0.5 s (it sleeps out its move-pairing
-        delay when the two halves of a rename arrive apart): the write that came before the
-        rename already woke us, and one more look shortly after sees the renamed file.
-        """
-        with self._wake:
-            if not self._pending and not self._closed:
-                timeout = self._reconcile_interval
-                if self._follow_up_at is not None:
-                    timeout = max(0.0, min(timeout, self._follow_up_at - time.monotonic()))
-                self._wake.wait(timeout)
-            while self._pending and not self._finished_write and not self._closed:
-                quiet = self._last_event + self._debounce - time.monotonic()
-                if quiet <= 0:
-                    break
-                self._wake.wait(quiet)
-            self._follow_up_at = time.monotonic() + self._grace() if self._pending else None
-            self._pending = self._finished_write = False
-            return not self._closed
+        """A short wait: how long content must stay put when no event says the writer is done,
+        how long a refused file must stay put, and the delay of the follow-up look."""
+        return max(4 * self._debounce, _MIN_GRACE)
 
     def _settled(self, refused: bytes | None) -> bool:
         """Whether the file still holds the refused bytes after a short wait: an in-place write
         can be read between its truncate and its write, and that half-written state must not
         be counted and reported as a refused change. Valid content is applied without waiting.
         """
-        deadline = time.monotonic() + self._grace()
-        with self._wake:  # events may wake us early; the file must stay put the whole time
-            while not self._closed and (left := deadline - time.monotonic()) > 0:
-                self._wake.wait(left)
-            if self._closed:
-                return False
+        if not self._schedule.sleep(self._grace()):
+            return False
         try:
             return read_source(self._path) == refused
         except PolicyError:
             return refused is None
 
     def _run(self) -> None:
-        while self._wait_for_work():
+        while (trigger := self._schedule.wait_for_work()) is not None:
             try:
                 with self._check_lock:
-                    outcome = self._check(self._settled)
+                    outcome = self._check(trigger)
                 if self._watcher is not None:  # before announcing: subscribers may act on it
                     self._watcher.watch(self._target.directories())
                 self._announce(outcome)
-            except Exception:  # the watcher thread must survive anything
+            except Exception as e:  # the watcher thread must survive anything, and say so
                 log.exception("policy store check failed unexpectedly; will retry")
+                with self._check_lock:
+                    outcome = self._refuse(internal_error(e, self._path), f"internal:{e!r}")
+                self._announce(outcome)
 
     def close(self) -> None:
         """Stop watching and join every thread the store started. Idempotent."""
-        with self._wake:
-            self._closed = True
-            self._wake.notify_all()
+        self._schedule.close()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         if self._watcher is not None:
@@ -346,7 +369,7 @@ class PolicyStore:
         self._init_sync()
         self._thread = None
         self._watcher = None
-        if not self._closed:
+        if not self._schedule.closed:
             self._start()
 
     def __enter__(self) -> Self:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ._schedule import EventKind
+
 __all__ = ["WatchTarget"]
 
 
@@ -48,3 +50,26 @@ class WatchTarget:
             ):
                 return True
         return False
+
+    def classify(
+        self, event_type: str, src: str, dest: str, *, is_directory: bool, polling: bool
+    ) -> EventKind | None:
+        """What an event says about the file: None if it does not concern it.
+
+        Only events on the file itself say a write is open (``modified``, ``created``) or done
+        (``closed`` after writing); a rename onto it, or any swap in its directories (the
+        ConfigMap's ``..data``), is an atomic replacement. Polling sees snapshots of the directory,
+        never a close, so everything it reports is just ``changed``.
+        """
+        if not self.relevant(src, dest):
+            return None
+        if polling:
+            return "changed"
+        ours = (str(self._path.absolute()), self._resolved)
+        if event_type == "moved":
+            return "changed" if src in ours and dest not in ours else "renamed"
+        if is_directory or src not in ours:
+            return "changed"
+        if event_type == "closed":
+            return "closed"
+        return "writing" if event_type in ("modified", "created") else "changed"

@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from watchdog.events import (
     DirCreatedEvent,
@@ -31,7 +31,18 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-__all__ = ["DEFAULT_POLL_INTERVAL", "DirectoryWatcher"]
+from ._schedule import EventKind
+
+__all__ = ["DEFAULT_POLL_INTERVAL", "Classifier", "DirectoryWatcher"]
+
+
+class Classifier(Protocol):
+    """What an event means for the watched file (`WatchTarget.classify`)."""
+
+    def __call__(
+        self, event_type: str, src: str, dest: str, *, is_directory: bool, polling: bool
+    ) -> EventKind | None: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +63,6 @@ _EVENT_FILTER: list[type[FileSystemEvent]] = [
     DirMovedEvent,
 ]
 _IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
-_FINISHED_WRITES = frozenset({"moved", "closed"})
 
 
 class DirectoryWatcher:
@@ -60,8 +70,8 @@ class DirectoryWatcher:
 
     def __init__(
         self,
-        notify: Callable[[bool], None],
-        relevant: Callable[[str, str], bool],
+        notify: Callable[[EventKind], None],
+        classify: Classifier,
         poll_interval: float | None,
     ) -> None:
         watcher = self
@@ -74,8 +84,15 @@ class DirectoryWatcher:
                 dest = os.fsdecode(event.dest_path) if event.dest_path else ""
                 if event.is_directory and event.event_type in ("deleted", "moved"):
                     watcher.forget(src)  # its watch died with it, even if the inode comes back
-                if relevant(src, dest):
-                    notify(event.event_type in _FINISHED_WRITES)
+                kind = classify(
+                    event.event_type,
+                    src,
+                    dest,
+                    is_directory=event.is_directory,
+                    polling=watcher.mode == "polling",
+                )
+                if kind is not None:
+                    notify(kind)
 
         self._handler = _Handler()
         self._poll_interval = poll_interval
@@ -89,23 +106,31 @@ class DirectoryWatcher:
         return "polling" if isinstance(self._observer, PollingObserver) else "inotify"
 
     def _new_observer(self, *, polling: bool) -> Any:
-        if polling:
-            observer: Any = PollingObserver(timeout=self._poll_interval or DEFAULT_POLL_INTERVAL)
-        else:
-            observer = Observer()
+        if not polling:
+            try:
+                return self._started(Observer())
+            except OSError as e:  # EMFILE/ENOSPC: the inotify limits, met at creation too
+                self._log_fallback(e)
+        return self._started(PollingObserver(timeout=self._poll_interval or DEFAULT_POLL_INTERVAL))
+
+    @staticmethod
+    def _started(observer: Any) -> Any:
         observer.daemon = True
         observer.start()
         return observer
 
     def _fall_back_to_polling(self, error: OSError) -> None:
+        self._log_fallback(error)
+        self.stop()
+        self._observer = self._new_observer(polling=True)
+
+    def _log_fallback(self, error: OSError) -> None:
         log.warning(
             "inotify unavailable (%s); polling every %ss instead. Raise fs.inotify.max_user_watches"
             " or max_user_instances to watch without polling",
             error,
             self._poll_interval or DEFAULT_POLL_INTERVAL,
         )
-        self.stop()
-        self._observer = self._new_observer(polling=True)
 
     def forget(self, directory: str) -> None:
         """Mark a directory's watch dead (called on watchdog's thread; acted on in `watch`)."""

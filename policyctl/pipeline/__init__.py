@@ -25,11 +25,11 @@ from ._loader import (
     build_snapshot,
     default_policy_path,
     load_policy,
-    read_source,
 )
 from ._reader import MAX_BYTES, Document, PositionMap
 from ._reader import parse as parse_yaml
 from ._scalars import yaml_scalar
+from ._source import read_source
 
 __all__ = [
     "DEFAULT_POLICY_FILE",

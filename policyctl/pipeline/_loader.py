@@ -22,13 +22,13 @@ from ..errors import (
     PathPart,
     PolicyEnvError,
     PolicyError,
-    PolicySourceError,
     PolicyValidationError,
 )
 from ..model import GlobalPolicy
 from . import _reader
 from ._env import POLICY_FILE_VARIABLE, EnvOverrides, near_misses, overrides
 from ._messages import describe
+from ._source import read_source
 
 __all__ = [
     "DEFAULT_POLICY_FILE",
@@ -36,7 +36,6 @@ __all__ = [
     "build_snapshot",
     "default_policy_path",
     "load_policy",
-    "read_source",
 ]
 
 log = logging.getLogger(__name__)
@@ -82,22 +81,6 @@ def default_policy_path(
         return Path(path)
     env = os.environ if environ is None else environ
     return Path(env.get(POLICY_FILE_VARIABLE) or DEFAULT_POLICY_FILE)
-
-
-def read_source(path: Path) -> bytes:
-    """Read a policy file's bytes, raising `PolicySourceError` with a readable reason."""
-    try:
-        with path.open("rb") as f:
-            return f.read(_reader.MAX_BYTES + 1)
-    except FileNotFoundError:
-        reason = "no such file"
-    except IsADirectoryError:
-        reason = "is a directory, not a file"
-    except PermissionError:
-        reason = "permission denied"
-    except OSError as e:
-        reason = e.strerror or str(e)
-    raise PolicySourceError.single(f"cannot read the policy file: {reason}", source=str(path))
 
 
 def load_policy(

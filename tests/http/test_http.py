@@ -208,7 +208,7 @@ def test_lifespan_and_router_in_an_existing_app(tmp_path: Path) -> None:
             return store
 
     store = asyncio.run(scenario())
-    assert store._closed  # closed at shutdown
+    assert store._schedule.closed  # closed at shutdown
 
 
 def test_the_core_library_does_not_import_the_server_stack() -> None:

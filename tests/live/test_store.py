@@ -13,7 +13,8 @@ import pytest
 
 import policyctl
 from policyctl import PolicySnapshot, PolicyStore
-from policyctl.live._watch import DirectoryWatcher
+from policyctl.live._schedule import EventKind, Trigger
+from policyctl.live._watch import Classifier, DirectoryWatcher
 
 from ..conftest import VALID, Writer
 
@@ -161,12 +162,12 @@ class _ScriptedWatcher(DirectoryWatcher):
 
     def __init__(
         self,
-        notify: Callable[[bool], None],
-        relevant: Callable[[str, str], bool],
+        notify: Callable[[EventKind], None],
+        classify: Classifier,
         poll_interval: float | None,
     ) -> None:
         self.notify = notify
-        self.relevant = relevant
+        self.classify = classify
         self.directories: list[list[Path]] = []
         _ScriptedWatcher.instances.append(self)
 
@@ -196,21 +197,34 @@ def test_scripted_events_trigger_checks(path: Path, scripted: type[_ScriptedWatc
         assert store.status().mode == "scripted"
         assert watcher.directories[0][0] == path.parent.absolute()
         path.write_text(_v(8))
-        for _ in range(20):  # a burst of unfinished writes, coalesced by the debounce
-            watcher.notify(False)
+        for _ in range(20):  # a burst of writes and its close, coalesced into one check
+            watcher.notify("writing")
+        watcher.notify("closed")
         assert applied.wait(DEADLINE)
         assert store.current().version == 8 and store.status().reloads == 1
 
 
 def test_relevance_of_events(path: Path, scripted: type[_ScriptedWatcher]) -> None:
     with PolicyStore(path, env={}) as store:
-        relevant = scripted.instances[0].relevant
+        classify = scripted.instances[0].classify
         directory = str(path.parent.absolute())
         grandparent = str(path.parent.absolute().parent)
-        assert relevant(f"{directory}/policy.yaml", "")
-        assert relevant(f"{directory}/..data_tmp", f"{directory}/..data")
-        assert relevant(directory, "")  # the directory itself deleted or re-created
-        assert not relevant(f"{grandparent}/some-other-dir", "")
+        policy = f"{directory}/policy.yaml"
+
+        def kind(event: str, src: str, dest: str = "", *, polling: bool = False) -> str | None:
+            return classify(event, src, dest, is_directory=False, polling=polling)
+
+        assert kind("modified", policy) == "writing"
+        assert kind("created", policy) == "writing"
+        assert kind("closed", policy) == "closed"
+        assert kind("moved", f"{directory}/.tmp", policy) == "renamed"
+        assert kind("moved", f"{directory}/..data_tmp", f"{directory}/..data") == "renamed"
+        assert kind("moved", policy, f"{directory}/elsewhere") == "changed"
+        assert kind("modified", f"{directory}/other.log") == "changed"  # not our writer
+        assert kind("closed", f"{directory}/other.log") == "changed"
+        assert kind("modified", policy, polling=True) == "changed"  # polling sees no close
+        assert kind("deleted", directory) == "changed"  # the directory deleted or re-created
+        assert kind("modified", f"{grandparent}/some-other-dir") is None
         assert store.current().version == 7
 
 
@@ -221,11 +235,11 @@ def test_refusal_waits_for_the_file_to_settle(path: Path, scripted: type[_Script
         store.subscribe(lambda old, new: applied.set())
         watcher = scripted.instances[0]
         path.write_text("")  # the truncate of an in-place write, seen by a check...
-        watcher.notify(True)
+        watcher.notify("closed")
 
         def finish_the_write() -> None:
             path.write_text(_v(8))
-            watcher.notify(True)
+            watcher.notify("closed")
 
         timer = threading.Timer(0.05, finish_the_write)
         timer.start()
@@ -268,15 +282,15 @@ def test_follow_up_check_sees_a_rename_whose_event_is_late(
         checked = threading.Event()
         check_once = store._check_once
 
-        def counting_check() -> object:
-            outcome = check_once()
+        def counting_check(trigger: Trigger) -> object:
+            outcome = check_once(trigger)
             checked.set()
             return outcome
 
         monkeypatch.setattr(store, "_check_once", counting_check)
         tmp = path.with_name(".policy.yaml.tmp")
         tmp.write_text(_v(8))
-        watcher.notify(True)  # the temp file's close...
+        watcher.notify("closed")  # the temp file's close...
         assert checked.wait(DEADLINE)  # ...checked: nothing new yet
         assert store.current().version == 7
         tmp.replace(path)  # ...and its rename, whose event never comes

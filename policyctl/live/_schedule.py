@@ -1,0 +1,112 @@
+"""When a store looks at its file: events in, one decision out ("look now, it is finished" or
+"look, but make sure it stays put"), with every wait interruptible by `close`.
+
+The rule that keeps half-written files from being served: an in-place writer's content counts
+only once the writer is done. With inotify that is a close-after-write or a rename event; while
+a write is open (a modify event with no close after it) nothing is read, up to a timeout. Where
+no such event exists (polling, a lost event, the reconciler) the caller reads, waits a grace,
+and reads again, accepting only content that stayed put.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Literal
+
+__all__ = ["EventKind", "Schedule", "Trigger"]
+
+EventKind = Literal["renamed", "closed", "writing", "changed"]
+"""``renamed``: a rename onto the file or a swap of its directories (atomic: the content is
+whole); ``closed``: the file's writer closed it after writing; ``writing``: the file itself was
+modified or created and may still be open; ``changed``: anything else that may concern it."""
+
+Trigger = Literal["atomic", "unconfirmed"]
+"""Why a check runs: after a rename (read once, at once), or on anything else (a close, an
+event, a timer, a poll), where the content counts only if it stays put for a short grace: a
+writer's next truncate may already be on disk before the event of its last close arrives."""
+
+WRITE_TIMEOUT = 1.0
+"""How long an open write (modified, not yet closed) holds checks back. A writer silent longer
+than this is treated as done, under the stay-put rule."""
+
+
+class Schedule:
+    """The store's wake-ups: events, the follow-up look after a burst, the reconciler."""
+
+    def __init__(self, debounce: float, reconcile_interval: float, grace: float) -> None:
+        self._debounce = debounce
+        self._reconcile_interval = reconcile_interval
+        self._grace = grace
+        self._wake = threading.Condition()
+        self._pending = False
+        self._finished = False  # a write ended (renamed or closed): no debounce needed
+        self._atomic = False  # ...and the last one to end was a rename
+        self._writing = False
+        self._last_event = 0.0
+        self._follow_up_at: float | None = None
+        self.closed = False
+
+    def notify(self, kind: EventKind) -> None:
+        """An event (called on watchdog's thread)."""
+        with self._wake:
+            self._pending = True
+            if kind == "writing":
+                self._writing = True
+                self._finished = self._atomic = False  # an earlier end is not this write's
+            elif kind in ("renamed", "closed"):
+                self._writing = False
+                self._finished = True
+                self._atomic = kind == "renamed"
+            self._last_event = time.monotonic()
+            self._wake.notify()
+
+    @property
+    def writing(self) -> bool:
+        """A write to the file is open (seen modified, not yet closed) and not timed out."""
+        with self._wake:
+            return self._writing and time.monotonic() - self._last_event < WRITE_TIMEOUT
+
+    def wait_for_work(self) -> Trigger | None:
+        """Block until there is something to check; None when the store is closing.
+
+        Work is an event (after ``debounce`` seconds of quiet, and once an open write is
+        finished or timed out), the follow-up look a short grace after an event burst, or the
+        reconciler's period. The follow-up exists because watchdog can hold a rename's event
+        for up to 0.5 s: the write before the rename already woke us, and one more look shortly
+        after sees the renamed file.
+        """
+        with self._wake:
+            if not self._pending and not self.closed:
+                timeout = self._reconcile_interval
+                if self._follow_up_at is not None:
+                    timeout = max(0.0, min(timeout, self._follow_up_at - time.monotonic()))
+                self._wake.wait(timeout)
+            while self._pending and not self._finished and not self.closed:
+                quiet = self._last_event + self._debounce - time.monotonic()
+                if quiet <= 0:
+                    break
+                self._wake.wait(quiet)
+            while self._writing and not self.closed:
+                left = self._last_event + WRITE_TIMEOUT - time.monotonic()
+                if left <= 0:
+                    self._writing = False  # a silent writer: the stay-put rule decides now
+                    break
+                self._wake.wait(left)
+            trigger: Trigger = "atomic" if self._atomic else "unconfirmed"
+            self._follow_up_at = time.monotonic() + self._grace if self._pending else None
+            self._pending = self._finished = self._atomic = False
+            return None if self.closed else trigger
+
+    def sleep(self, seconds: float) -> bool:
+        """Wait ``seconds`` (events do not cut it short); False if the store closed meanwhile."""
+        deadline = time.monotonic() + seconds
+        with self._wake:
+            while not self.closed and (left := deadline - time.monotonic()) > 0:
+                self._wake.wait(left)
+            return not self.closed
+
+    def close(self) -> None:
+        with self._wake:
+            self.closed = True
+            self._wake.notify_all()
