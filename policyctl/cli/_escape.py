@@ -42,15 +42,22 @@ def err(text: str) -> None:
 def code(text: str) -> str:
     """``text`` as code, safe in a markdown table cell.
 
-    A plain code span where nothing in ``text`` can break one; otherwise (a backtick, a pipe,
-    a backslash) an HTML ``<code>`` element with every ASCII punctuation mark written as a
-    character reference: GFM splits table cells on a pipe before anything else, and a
-    backslash before it (``\\|``) would undo the escape that protects it.
+    A plain code span where nothing in ``text`` can break or trim one; otherwise (a backtick, a
+    pipe, a backslash, a space at either end) an HTML ``<code>`` element with every ASCII
+    punctuation mark, and the spaces at its ends, written as character references: GFM splits
+    table cells on a pipe before anything else, and a backslash before it (``\\|``) would undo
+    the escape that protects it.
     """
     safe = printable(text)
-    if not _SPAN_BREAKERS.search(safe):
+    if safe and safe == safe.strip() and not _SPAN_BREAKERS.search(safe):
         return f"`{safe}`"
-    return "<code>" + _MD_PUNCTUATION.sub(lambda m: f"&#{ord(m.group())};", safe) + "</code>"
+    # A code span also drops one space at each end, and a table cell trims its edges.
+    body = _MD_PUNCTUATION.sub(lambda m: f"&#{ord(m.group())};", safe)
+    stripped = body.strip(" ")
+    lead, trail = len(body) - len(body.lstrip(" ")), len(body) - len(body.rstrip(" "))
+    if not stripped:
+        lead, trail = len(body), 0
+    return f"<code>{'&#32;' * lead}{stripped}{'&#32;' * trail}</code>"
 
 
 def md(text: str) -> str:
