@@ -35,6 +35,8 @@ __all__ = [
     "DEFAULTS",
     "DESCRIPTIONS",
     "FIELD_NAMES",
+    "MAX_POSITIONS",
+    "MAX_VERSION",
     "NAME_PATTERN",
     "PRINTABLE_PATTERN",
     "SYMBOL_PATTERN",
@@ -53,6 +55,10 @@ class RiskMode(StrEnum):
     DEFENSIVE = "DEFENSIVE"
 
 
+# Every integer field is bounded: a 401-digit max_positions overflowed the aggregate-risk rule's
+# float, and no output can print a 5,000-digit version.
+MAX_VERSION: Final = 2**31 - 1
+MAX_POSITIONS: Final = 1_000_000
 SYMBOL_PATTERN: Final = r"^[A-Z0-9][A-Z0-9._/-]{0,31}$"
 NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # No control characters, line separators or bidirectional overrides in free text: a value is
@@ -121,14 +127,14 @@ Timestamp = Annotated[
 _AsDict = PlainSerializer(dict, return_type=dict[str, Any])
 
 _DESCRIPTIONS: Final = {
-    "version": "a whole number >= 1, raised by every change",
+    "version": "a whole number from 1 to 2147483647, raised by every change",
     "risk_mode": "one of AGGRESSIVE, NORMAL, DEFENSIVE",
     "allowed_strategies": "a list of distinct strategy names (letters, digits, _ . -)",
     "allowed_symbols": (
         "a list of distinct symbols: upper-case letters, digits and . _ / -, at most 32 characters"
     ),
     "max_risk_per_trade": "a fraction of equity per trade, 0 < x <= 1 (0.01 is 1%)",
-    "max_positions": "a whole number >= 1",
+    "max_positions": "a whole number from 1 to 1000000",
     "global_min_confidence": "a number, 0 <= x <= 1",
     "opp_rankings": "a mapping of allowed symbol -> score, 0 <= score <= 1",
     "model_versions": (
@@ -167,7 +173,9 @@ class GlobalPolicy(BaseModel):
         },
     )
 
-    version: Annotated[int, Field(strict=True, ge=1, description=_DESCRIPTIONS["version"])]
+    version: Annotated[
+        int, Field(strict=True, ge=1, le=MAX_VERSION, description=_DESCRIPTIONS["version"])
+    ]
     risk_mode: Annotated[RiskMode, Field(description=_DESCRIPTIONS["risk_mode"])]
     allowed_strategies: Annotated[
         tuple[Name, ...],
@@ -192,7 +200,8 @@ class GlobalPolicy(BaseModel):
         ),
     ]
     max_positions: Annotated[
-        int, Field(strict=True, ge=1, description=_DESCRIPTIONS["max_positions"])
+        int,
+        Field(strict=True, ge=1, le=MAX_POSITIONS, description=_DESCRIPTIONS["max_positions"]),
     ]
     global_min_confidence: Annotated[
         Fraction, Field(description=_DESCRIPTIONS["global_min_confidence"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -126,6 +127,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+_INDEX = re.compile(r"-?[0-9]{1,9}")
+
+
 def _lookup(data: dict[str, Any], path: str) -> Any:
     # The field name never holds a dot; what follows the first dot is one map key or list index
     # (symbols such as BRK.B and model names may hold dots themselves).
@@ -142,7 +146,7 @@ def _lookup(data: dict[str, Any], path: str) -> Any:
         return value[rest]
     if (
         isinstance(value, list)
-        and rest.lstrip("-").isdigit()
+        and _INDEX.fullmatch(rest)  # ASCII digits only: int() reads other scripts' digits too
         and -len(value) <= int(rest) < len(value)
     ):
         return value[int(rest)]

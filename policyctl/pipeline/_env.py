@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -81,12 +82,42 @@ class _Bad(ValueError):
     """A value that cannot be parsed for its field; the message says why."""
 
 
+_MAX_DIGITS = 18  # no field takes a whole number this long; int() of 5,000 digits raises
+
+
+def _bounded_int(text: str) -> int:
+    digits = text.lstrip("+-")
+    if len(digits) > _MAX_DIGITS:
+        raise _Bad(f"a whole number of {len(digits):,} digits; no field takes one this large")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Bad("too large: not a finite number")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise _Bad(f"{name} is not a number a policy can hold; use a finite number")
+
+
+def _json(text: str, shape: str) -> Any:
+    """JSON with every number finite and bounded, and nesting that cannot exhaust the stack."""
+    try:
+        return json.loads(
+            text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant
+        )
+    except json.JSONDecodeError as e:
+        raise _Bad(f"not a valid JSON {shape} ({e.msg} at character {e.pos})") from None
+    except RecursionError:
+        raise _Bad(f"not a valid JSON {shape}: nested too deeply") from None
+
+
 def _parse_list(text: str) -> list[str]:
     if text.lstrip().startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise _Bad(f"not a valid JSON array ({e.msg} at character {e.pos})") from None
+        items = _json(text, "array")
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
             raise _Bad("the JSON array must hold strings only")
         return items
@@ -100,7 +131,11 @@ def _parse_map(text: str) -> dict[str, str]:
     value: dict[str, Any] = parse_value("object", text)
     for key, version in value.items():
         if not isinstance(version, str):
-            raise _Bad(f'the version of {key!r} must be a JSON string; quote it: "{version}"')
+            if version is None:
+                raise _Bad(f'the version of {key!r} is null; give it as a JSON string, e.g. "3.10"')
+            raise _Bad(
+                f'the version of {key!r} must be a JSON string; quote it: "{json.dumps(version)}"'
+            )
     return value
 
 
@@ -125,24 +160,22 @@ def parse_value(kind: str, text: str) -> Any:
     if kind == "text":
         return text
     if kind == "mode":
-        upper = stripped.upper()
+        # Case-insensitive in ASCII only: str.upper() maps a long s (U+017F) to S, and so on.
+        upper = stripped.upper() if stripped.isascii() else stripped
         if upper not in RiskMode.__members__:
             raise _Bad("expected one of " + ", ".join(RiskMode.__members__))
         return upper
     if kind == "integer":
-        if not _INTEGER.match(stripped):
+        if not _INTEGER.fullmatch(stripped):
             raise _Bad("expected a whole number like 5")
-        return int(stripped)
+        return _bounded_int(stripped)
     if kind == "number":
-        if not _NUMBER.match(stripped):
+        if not _NUMBER.fullmatch(stripped):
             raise _Bad("expected a finite decimal number like 0.01")
-        return float(stripped)
+        return _finite_float(stripped)
     if kind == "list":
         return _parse_list(text)
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise _Bad(f"not a valid JSON object ({e.msg} at character {e.pos})") from None
+    value = _json(text, "object")
     if not isinstance(value, dict):
         raise _Bad('expected a JSON object like {"BTCUSDT": 0.9}')
     return value
@@ -173,7 +206,7 @@ def overrides(environ: Mapping[str, str]) -> EnvOverrides:
             values[variable.field] = _parse(variable, text)
         except _Bad as e:
             issues.append(
-                Issue((variable.field,), None, None, f"{text!r}: {e}", source=variable.name)
+                Issue((variable.field,), None, None, f"{_shown(text)}: {e}", source=variable.name)
             )
             continue
         sources[variable.field] = variable.name
@@ -181,6 +214,11 @@ def overrides(environ: Mapping[str, str]) -> EnvOverrides:
     if issues:
         raise PolicyEnvError(issues)
     return EnvOverrides(values, sources, raw)
+
+
+def _shown(text: str) -> str:
+    """A value as quoted in a message: whole when short, its start and length when not."""
+    return repr(text) if len(text) <= 80 else f"{text[:60]!r}... ({len(text):,} characters)"
 
 
 def near_misses(environ: Mapping[str, str]) -> list[tuple[str, str]]:

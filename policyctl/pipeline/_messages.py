@@ -61,7 +61,7 @@ def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
 def _pattern_message(value: str, pattern: str) -> str:
     if pattern == SYMBOL_PATTERN:
         hint = ""
-        if re.match(SYMBOL_PATTERN, value.upper()):
+        if re.fullmatch(SYMBOL_PATTERN, value.upper()):
             hint = f"; did you mean {value.upper()!r}?"
         return (
             f"{value!r} is not a valid symbol: upper-case letters, digits and . _ / -,"
@@ -75,7 +75,7 @@ def _pattern_message(value: str, pattern: str) -> str:
 
 
 def _unquote(value: object) -> str:
-    if isinstance(value, str) and re.match(r"^[-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?$", value):
+    if isinstance(value, str) and re.fullmatch(r"^[-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?$", value):
         return "; remove the quotes"
     return ""
 

@@ -46,7 +46,16 @@ def located_error(message: str, where: Any, path: tuple[PathPart, ...] = ()) -> 
     return PolicySyntaxError.single(message, line=line, column=column, path=path)
 
 
+_MAX_NUMBER_LENGTH = 40
+"""Longest number literal read: no field takes more digits, and int() of thousands of them
+costs time, or raises, and printing the result raises too."""
+
+
 def _number(text: str, convert: Callable[[str], Any], where: Any) -> Any:
+    if len(text) > _MAX_NUMBER_LENGTH:
+        raise located_error(
+            f"a number {len(text):,} characters long; no field takes one this large", where
+        )
     try:
         return convert(text)
     except ValueError:
@@ -76,9 +85,9 @@ def resolve_plain(text: str, where: Any) -> Any:
     """Resolve an untagged plain scalar as ruamel.yaml's YAML 1.2 resolver does."""
     first = text[:1]
     if first in _NUMERIC_START and first:
-        if _FLOAT.match(text):
+        if _FLOAT.fullmatch(text):
             return _number(text, _to_float, where)
-        if _INT.match(text):
+        if _INT.fullmatch(text):
             return _number(text, _to_int, where)
         return text  # timestamps (2026-11-27) and times (1:30) stay strings, as in CI
     if text in _BOOL:
@@ -99,6 +108,6 @@ def yaml_scalar(value: object) -> str:
     if isinstance(value, int | float):
         return repr(value)
     text = str(value)
-    if _SAFE_PLAIN.match(text) and text not in _RESERVED:
+    if _SAFE_PLAIN.fullmatch(text) and text not in _RESERVED:
         return text
     return json.dumps(text)  # a JSON string is a valid YAML double-quoted scalar

@@ -66,8 +66,8 @@ def test_validate_json(write: Writer, capsys: Capture) -> None:
                         "line": 7,
                         "column": 16,
                         "path": "max_positions",
-                        "message": "true is a boolean, not a whole number; valid: a whole number"
-                        " >= 1",
+                        "message": "true is a boolean, not a whole number;"
+                        " valid: a whole number from 1 to 1000000",
                         "kind": "validation",
                     }
                 ],

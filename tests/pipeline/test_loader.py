@@ -56,7 +56,7 @@ def test_every_error_of_a_file_is_reported_sorted(write: Writer) -> None:
         .splitlines()[0]
         .endswith(
             "policy.yaml:2:10: version: 0 is out of range;"
-            " valid: a whole number >= 1, raised by every"
+            " valid: a whole number from 1 to 2147483647, raised by every"
             " change"
         )
     )
