@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import json
+import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -24,9 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ..errors import PolicyError, PolicySyntaxError, PolicyValidationError
+from ..errors import PolicyError, PolicySourceError, PolicySyntaxError, PolicyValidationError
 from ..model import DEFAULTS, FIELD_NAMES
 from ..pipeline import (
     PolicySnapshot,
@@ -40,6 +43,8 @@ from ..pipeline import (
 from ._diff import Change, diff_policies
 
 __all__ = ["EditRefused", "EditResult", "reset_policy", "set_value"]
+
+log = logging.getLogger(__name__)
 
 # How a `set` argument is read for each field (see env.parse_value); map entries by map.
 _FIELD_KINDS = {
@@ -95,36 +100,59 @@ def _render(field: str, value: Any) -> str:
 Splice = tuple[int, int, str]  # replace text[start:end] with the string
 
 
-def _end(node: Node) -> int:
+def _end(node: Node, source: str) -> int:
     """Where a node's own text ends. A block collection's end mark lies at the next token,
     past blank lines and comments that belong to what follows; use its last child's end."""
     if isinstance(node, MappingNode | SequenceNode) and node.flow_style is False and node.value:
         last = node.value[-1]
-        return _end(last[1] if isinstance(node, MappingNode) else last)
-    return int(node.end_mark.index)
+        return _end(last[1] if isinstance(node, MappingNode) else last, source)
+    end = int(node.end_mark.index)
+    if isinstance(node, ScalarNode) and node.style in ("|", ">"):
+        # A block scalar's end mark lies past its line break and any blank lines after it;
+        # those belong to what follows (a comment, the next key), so stop at its last text.
+        start = int(node.start_mark.index)
+        end = start + len(source[start:end].rstrip(" \t\r\n"))
+    return end
 
 
-def _replace(node: Node, text: str) -> Splice:
-    return (int(node.start_mark.index), _end(node), text)
+def _replace(node: Node, source: str, text: str) -> Splice:
+    return (int(node.start_mark.index), _end(node, source), text)
 
 
-def _append_top_level(text: str, field: str, rendered: str) -> Splice:
-    prefix = "" if text.endswith("\n") or not text else "\n"
-    return (len(text), len(text), f"{prefix}{field}: {rendered}\n")
+def _ends_plainly(text: str, root: MappingNode) -> bool:
+    """A block top level followed by nothing but comments and blank lines: a new field goes at
+    the very end. After a '...' document end, or in a flow top level, it goes inside."""
+    if root.flow_style is not False or not root.value:
+        return False
+    tail = text[_end(root.value[-1][1], text) :]
+    return not _DOCUMENT_END.search(tail)
+
+
+def _append_at_end(text: str, field: str, rendered: str) -> Splice:
+    eol = "\r\n" if "\r\n" in text else "\n"
+    prefix = "" if text.endswith("\n") or not text else eol
+    return (len(text), len(text), f"{prefix}{field}: {rendered}{eol}")
+
+
+_DOCUMENT_END = re.compile(r"^\.\.\.(?:[ \t#]|\r?$)", re.M)
 
 
 def _add_entry(text: str, mapping: MappingNode, key: str, rendered: str) -> Splice:
+    """A new last entry, in the mapping's own style: after the last entry's line in a block
+    mapping (so before a trailing comment or a '...' document end), inside the braces of a
+    flow one; with the file's own line ending."""
     if mapping.flow_style is not False:  # {a: 1} or {}
         if not mapping.value:
-            return _replace(mapping, "{" + f"{yaml_scalar(key)}: {rendered}" + "}")
-        end = _end(mapping.value[-1][1])
+            return _replace(mapping, text, "{" + f"{yaml_scalar(key)}: {rendered}" + "}")
+        end = _end(mapping.value[-1][1], text)
         return (end, end, f", {yaml_scalar(key)}: {rendered}")
+    eol = "\r\n" if "\r\n" in text else "\n"
     first_key = mapping.value[0][0]
     indent = " " * int(first_key.start_mark.column)
-    line_end = text.find("\n", _end(mapping.value[-1][1]))
+    line_end = text.find("\n", _end(mapping.value[-1][1], text))
     at = len(text) if line_end < 0 else line_end + 1
-    newline = "\n" if line_end < 0 else ""
-    return (at, at, f"{newline}{indent}{yaml_scalar(key)}: {rendered}\n")
+    newline = eol if line_end < 0 else ""
+    return (at, at, f"{newline}{indent}{yaml_scalar(key)}: {rendered}{eol}")
 
 
 def _splice_field(
@@ -132,13 +160,14 @@ def _splice_field(
 ) -> Splice:
     node, _, found = positions.locate(path)
     if found and node is not None:
-        return _replace(node, rendered)
-    if len(path) == 1:
-        return _append_top_level(text, path[0], rendered)
-    parent, _, parent_found = positions.locate(path[:1])
+        return _replace(node, text, rendered)
+    parent, _, parent_found = positions.locate(path[:-1])
+    if len(path) == 1 and isinstance(parent, MappingNode) and _ends_plainly(text, parent):
+        return _append_at_end(text, path[0], rendered)
     if not parent_found or not isinstance(parent, MappingNode):
-        raise EditRefused.single(f"{path[0]} is not a mapping in the file; set it whole first")
-    return _add_entry(text, parent, path[1], rendered)
+        where = path[0] if len(path) > 1 else "the top level"
+        raise EditRefused.single(f"{where} is not a mapping in the file; set it whole first")
+    return _add_entry(text, parent, path[-1], rendered)
 
 
 def _apply(text: str, splices: list[Splice]) -> str:
@@ -148,6 +177,19 @@ def _apply(text: str, splices: list[Splice]) -> str:
 
 
 # --- reading, locking, writing ---------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _source_errors(path: Path) -> Iterator[None]:
+    """An unreadable or unwritable directory is the file system's answer, not a bug: exit 2."""
+    try:
+        yield
+    except OSError as e:
+        reason = e.strerror or str(e)
+        where = f" ({e.filename})" if e.filename else ""
+        raise PolicySourceError.single(
+            f"cannot edit the policy file: {reason}{where}", source=str(path)
+        ) from None
 
 
 @contextlib.contextmanager
@@ -162,16 +204,25 @@ def _locked(directory: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files of our own naming left by a killed `set`: every writer holds the
+    directory lock while its temporary file exists, so under the lock any such file is stale."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
-    mode = path.stat().st_mode & 0o7777
+    before = path.stat()
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
+            _keep_owner(f.fileno(), before, path)
             os.fsync(f.fileno())
-        tmp.chmod(mode)
+        tmp.chmod(before.st_mode & 0o7777)
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -181,6 +232,25 @@ def _write_atomically(path: Path, data: bytes) -> None:
         os.fsync(directory)  # the rename itself survives a crash
     finally:
         os.close(directory)
+
+
+def _keep_owner(fd: int, before: os.stat_result, path: Path) -> None:
+    """The new file keeps the old one's owner and group: a service that read it through its
+    group must still be able to (only root, or the owner for its own groups, may do this)."""
+    if (before.st_uid, before.st_gid) == (os.getuid(), os.getegid()):
+        return
+    try:
+        os.fchown(fd, before.st_uid, before.st_gid)
+    except PermissionError:
+        try:
+            os.fchown(fd, -1, before.st_gid)
+        except PermissionError:
+            log.warning(
+                "%s: cannot keep its group %s (not a member); the new file's group is %s",
+                path,
+                before.st_gid,
+                os.getegid(),
+            )
 
 
 def _timestamp(now: datetime | None) -> str:
@@ -193,9 +263,15 @@ def _edit(
     now: datetime | None,
     explicit_version: bool = False,
 ) -> EditResult:
-    target = path.resolve()  # a symlinked file is edited where it lives
-    with _locked(target.parent):
+    try:
+        target = path.resolve()  # a symlinked file is edited where it lives
+    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop (before Python 3.13)
+        raise PolicySourceError.single(
+            f"cannot edit the policy file: {e}; is it a symlink loop?", source=str(path)
+        ) from None
+    with _source_errors(path), _locked(target.parent):
         data = read_source(target)
+        _remove_stale_temporaries(target)
         old: PolicySnapshot | None
         version: object
         try:
@@ -242,7 +318,13 @@ def _edit(
 
 
 def _parse_set(source: str, field_path: str, value: str) -> tuple[tuple[str, ...], str, Any]:
-    field, _, key = field_path.partition(".")
+    field, dot, key = field_path.partition(".")
+    if dot and not key:
+        raise EditRefused.single(
+            f"{field_path!r} names no entry (nothing after the dot); name one, e.g."
+            f" {field}.lstm, or set the whole field: policyctl set {field} ...",
+            source=source,
+        )
     if field not in FIELD_NAMES:
         raise EditRefused.single(
             f"unknown field {field!r}; fields: {', '.join(FIELD_NAMES)}", source=source
