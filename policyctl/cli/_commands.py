@@ -355,9 +355,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
-        import uvicorn  # noqa: PLC0415
-
-        from ..http import create_app  # noqa: PLC0415
+        from ..http import create_app, serve  # noqa: PLC0415
     except ImportError as e:
         raise UsageError(
             f"serve needs the 'serve' extra ({e.name} is missing): pip install 'policyctl[serve]'"
@@ -368,7 +366,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Ours records that the shutdown was clean, so a SIGTERM from Kubernetes exits 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: None)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    serve(app, host=args.host, port=args.port, header_timeout=args.header_timeout)
     return EXIT_OK
 
 

@@ -130,6 +130,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="close a connection whose request headers take longer (default 10)",
+    )
 
     p = command("env", cmd_env, "list the QT_* variables, their values here and what they change")
     p.add_argument("--format", choices=("text", "json"), default="text")

@@ -16,6 +16,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ..live import PolicyStore
@@ -33,6 +34,11 @@ from ._responses import (
 )
 
 __all__ = ["create_app", "lifespan", "router"]
+
+# Every read route answers HEAD as well (kept out of the OpenAPI document, which would list
+# each twice), and is a coroutine: each only reads a published reference (the snapshot, the
+# status), so none needs a worker thread, and a crowd of slow clients cannot use up a thread
+# pool that the health probe also needs.
 
 READ_ONLY_HOW = (
     "The policy is kept in git and changes only by pull request: run"
@@ -85,7 +91,7 @@ def router(store: PolicyStore | None = None) -> APIRouter:
         responses={304: {"description": "Not modified (If-None-Match matched the ETag)"}},
         summary="The effective policy",
     )
-    def get_policy(request: Request) -> Response:
+    async def get_policy(request: Request) -> Response:
         body, etag = cache.get(live(request).current())
         headers = {"ETag": etag, "Cache-Control": "no-cache"}
         if _etag_matches(request.headers.get("if-none-match"), etag):
@@ -93,7 +99,7 @@ def router(store: PolicyStore | None = None) -> APIRouter:
         return Response(body, media_type="application/json", headers=headers)
 
     @api.get("/api/policy/status", response_model=StatusOut, summary="Store health and counters")
-    def get_status(request: Request) -> StatusOut:
+    async def get_status(request: Request) -> StatusOut:
         status = live(request).status()
         return StatusOut(
             version=status.current_version,
@@ -105,23 +111,26 @@ def router(store: PolicyStore | None = None) -> APIRouter:
         )
 
     @api.get("/api/policy/risk_mode", response_model=RiskModeOut)
-    def get_risk_mode(request: Request) -> RiskModeOut:
+    async def get_risk_mode(request: Request) -> RiskModeOut:
         return RiskModeOut(risk_mode=live(request).current().policy.risk_mode.value)
 
     @api.get("/api/policy/allowed_symbols", response_model=AllowedSymbolsOut)
-    def get_allowed_symbols(request: Request) -> AllowedSymbolsOut:
+    async def get_allowed_symbols(request: Request) -> AllowedSymbolsOut:
         symbols = live(request).current().policy.allowed_symbols
         return AllowedSymbolsOut(allowed_symbols=list(symbols))
 
     @api.get("/api/policy/model_versions", response_model=ModelVersionsOut)
-    def get_model_versions(request: Request) -> ModelVersionsOut:
+    async def get_model_versions(request: Request) -> ModelVersionsOut:
         versions = live(request).current().policy.model_versions
         return ModelVersionsOut(model_versions=dict(versions))
 
     def refuse() -> Response:
         body = ReadOnlyOut(detail="read-only: this API cannot change the policy", how=READ_ONLY_HOW)
         return Response(
-            body.model_dump_json(), 405, media_type="application/json", headers={"Allow": "GET"}
+            body.model_dump_json(),
+            405,
+            media_type="application/json",
+            headers={"Allow": "GET, HEAD"},
         )
 
     for route, method in (
@@ -134,17 +143,26 @@ def router(store: PolicyStore | None = None) -> APIRouter:
         api.add_api_route(route, refuse, methods=[method], include_in_schema=False)
 
     @api.get("/metrics", response_class=Response, summary="Prometheus metrics")
-    def metrics(request: Request) -> Response:
+    async def metrics(request: Request) -> Response:
         collector.store = live(request)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @api.get("/healthz", response_model=HealthOut, summary="Liveness: 200 even when degraded")
-    def healthz(request: Request) -> HealthOut:
+    async def healthz(request: Request) -> HealthOut:
         # Never a failing status for a bad policy commit: restarting cannot fix it, and every
         # replica would fail its probe at once. The last good policy is still being served.
         error = live(request).status().last_error
         return HealthOut(status="degraded" if error else "ok", error=error_out(error))
 
+    reads = [r for r in api.routes if isinstance(r, APIRoute) and "GET" in (r.methods or ())]
+    for read in reads:
+        api.add_api_route(
+            read.path,
+            read.endpoint,
+            methods=["HEAD"],
+            response_class=read.response_class,
+            include_in_schema=False,
+        )
     return api
 
 

@@ -36,7 +36,7 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, policy: Path) -> None:
+    def __init__(self, policy: Path, *extra: str) -> None:
         self.policy = policy
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -48,6 +48,7 @@ class Server:
                 str(policy),
                 "--port",
                 str(self.port),
+                *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -121,7 +122,7 @@ def test_read_routes(server: Server) -> None:
 def test_write_routes_are_405_and_change_nothing(server: Server, method: str, route: str) -> None:
     before = server.policy.read_bytes()
     response = server.client.request(method, route, json={"risk_mode": "AGGRESSIVE"})
-    assert response.status_code == 405 and response.headers["allow"] == "GET"
+    assert response.status_code == 405 and response.headers["allow"] == "GET, HEAD"
     assert "pull request" in response.json()["how"] and "policyctl set" in response.json()["how"]
     assert server.policy.read_bytes() == before
     assert server.client.get("/api/policy/risk_mode").json() == {"risk_mode": "NORMAL"}
@@ -235,3 +236,47 @@ schema = schemathesis.openapi.from_asgi(
 @schema.parametrize()
 def test_openapi_conformance(case: Any) -> None:
     case.call_and_validate()
+
+
+READ_ROUTES = [
+    "/api/policy",
+    "/api/policy/status",
+    "/api/policy/risk_mode",
+    "/api/policy/allowed_symbols",
+    "/api/policy/model_versions",
+    "/metrics",
+    "/healthz",
+]
+
+
+@pytest.mark.parametrize("route", READ_ROUTES)
+def test_every_read_route_answers_head(server: Server, route: str) -> None:
+    get, head = server.client.get(route), server.client.head(route)
+    assert get.status_code == head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+
+
+def _half_sent(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(b"GET /api/policy HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # never finished
+    return sock
+
+
+def test_slow_clients_are_cut_off_and_healthz_answers_meanwhile(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    server = Server(policy, "--header-timeout", "1")
+    slow = [_half_sent(server.port) for _ in range(60)]
+    try:
+        for _ in range(20):  # the probes, while sixty clients hold their connections
+            assert server.client.get("/healthz").json()["status"] == "ok"
+            assert server.client.get("/api/policy/status").status_code == 200
+        for sock in slow:  # each cut off once its header deadline passed
+            sock.settimeout(DEADLINE)
+            assert sock.recv(1024) in (b"", b"HTTP/1.1 408 Request Timeout\r\n")
+    finally:
+        for sock in slow:
+            sock.close()
+        status, _ = server.stop()
+    assert status == 0
