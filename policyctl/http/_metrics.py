@@ -34,6 +34,7 @@ class StoreCollector:
             ("syntax", "syntax"),
             ("validation", "validation"),
             ("env", "env"),
+            ("internal", "internal"),
         ):
             failures.add_metric([reason], by_kind.get(kind, 0))
         version = GaugeMetricFamily("policyctl_policy_version", "version of the policy served")
