@@ -280,3 +280,26 @@ def test_slow_clients_are_cut_off_and_healthz_answers_meanwhile(tmp_path: Path) 
             sock.close()
         status, _ = server.stop()
     assert status == 0
+
+
+def test_probes_answer_while_a_check_holds_the_store(tmp_path: Path) -> None:
+    """A check that never ends (a file changing faster than the grace, for ever) used to block
+    status() and, through it, /healthz, /metrics and /api/policy/status."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    store = PolicyStore(policy, env={})
+    api = FastAPI()
+    api.include_router(router(store))
+
+    async def probe() -> list[int]:
+        transport = httpx.ASGITransport(app=api)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            routes = ("/healthz", "/metrics", "/api/policy/status", "/api/policy")
+            return [(await client.get(route)).status_code for route in routes]
+
+    try:
+        with store._check_lock:
+            codes = asyncio.run(asyncio.wait_for(probe(), DEADLINE))
+    finally:
+        store.close()
+    assert codes == [200, 200, 200, 200]
