@@ -16,10 +16,11 @@ from typing import Literal
 
 __all__ = ["EventKind", "Schedule", "Trigger"]
 
-EventKind = Literal["renamed", "closed", "writing", "changed"]
+EventKind = Literal["renamed", "closed", "writing", "changed", "read"]
 """``renamed``: a rename onto the file or a swap of its directories (atomic: the content is
 whole); ``closed``: the file's writer closed it after writing; ``writing``: the file itself was
-modified or created and may still be open; ``changed``: anything else that may concern it."""
+modified or created and may still be open; ``changed``: anything else that may concern it;
+``read``: the file was closed after reading (no change: a barrier in the event stream)."""
 
 Trigger = Literal["atomic", "unconfirmed"]
 """Why a check runs: after a rename (read once, at once), or on anything else (a close, an
@@ -45,11 +46,16 @@ class Schedule:
         self._writing = False
         self._last_event = 0.0
         self._follow_up_at: float | None = None
+        self.reads = 0  # closes-after-reading of the file seen so far
         self.closed = False
 
     def notify(self, kind: EventKind) -> None:
         """An event (called on watchdog's thread)."""
         with self._wake:
+            if kind == "read":
+                self.reads += 1
+                self._wake.notify_all()
+                return
             self._pending = True
             if kind == "writing":
                 self._writing = True
@@ -97,6 +103,19 @@ class Schedule:
             self._follow_up_at = time.monotonic() + self._grace if self._pending else None
             self._pending = self._finished = self._atomic = False
             return None if self.closed else trigger
+
+    def reported_through(self, reads_before: int, timeout: float) -> bool:
+        """Wait until a read that closed after ``reads_before`` reads has been reported: inotify
+        reports in order, so every event that came before it (a writer's truncate) has been
+        reported too, however late watchdog's thread got to it. False on timeout or close."""
+        deadline = time.monotonic() + timeout
+        with self._wake:
+            while self.reads <= reads_before and not self.closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._wake.wait(left)
+            return not self.closed
 
     def sleep(self, seconds: float) -> bool:
         """Wait ``seconds`` (events do not cut it short); False if the store closed meanwhile."""

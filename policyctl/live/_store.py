@@ -43,6 +43,7 @@ from ._outcome import (
     internal_error,
 )
 from ._schedule import Schedule, Trigger
+from ._settle import settled, stays_put
 from ._status import StoreStatus
 from ._target import WatchTarget
 from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' scripted watcher
@@ -248,13 +249,8 @@ class PolicyStore:
         return Applied(old, snap, self._subscribers)
 
     def _stays_put(self, data: bytes) -> bool:
-        """With no event saying the writer is done: the same bytes after a short grace."""
-        if not self._schedule.sleep(self._grace()):
-            return False
-        try:
-            return read_source(self._path) == data and not self._schedule.writing
-        except PolicyError:
-            return False
+        inotify = self._watcher is not None and self._watcher.mode == "inotify"
+        return stays_put(self._schedule, self._path, data, self._grace(), barrier=inotify)
 
     def _refuse(self, error: PolicyError, key: str) -> Refused | None:
         if key == self._refused_digest:
@@ -330,16 +326,7 @@ class PolicyStore:
         return max(4 * self._debounce, _MIN_GRACE)
 
     def _settled(self, refused: bytes | None) -> bool:
-        """Whether the file still holds the refused bytes after a short wait: an in-place write
-        can be read between its truncate and its write, and that half-written state must not
-        be counted and reported as a refused change. Valid content is applied without waiting.
-        """
-        if not self._schedule.sleep(self._grace()):
-            return False
-        try:
-            return read_source(self._path) == refused
-        except PolicyError:
-            return refused is None
+        return settled(self._schedule, self._path, refused, self._grace())
 
     def _run(self) -> None:
         while (trigger := self._schedule.wait_for_work()) is not None:

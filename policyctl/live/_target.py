@@ -61,11 +61,13 @@ class WatchTarget:
         ConfigMap's ``..data``), is an atomic replacement. Polling sees snapshots of the directory,
         never a close, so everything it reports is just ``changed``.
         """
+        ours = (str(self._path.absolute()), self._resolved)
+        if event_type == "closed_no_write":  # somebody's read: a barrier, never a change
+            return "read" if src in ours and not polling else None
         if not self.relevant(src, dest):
             return None
         if polling:
             return "changed"
-        ours = (str(self._path.absolute()), self._resolved)
         if event_type == "moved":
             return "changed" if src in ours and dest not in ours else "renamed"
         if is_directory or src not in ours:

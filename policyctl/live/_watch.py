@@ -21,6 +21,7 @@ from watchdog.events import (
     DirModifiedEvent,
     DirMovedEvent,
     FileClosedEvent,
+    FileClosedNoWriteEvent,
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
@@ -48,21 +49,23 @@ log = logging.getLogger(__name__)
 
 DEFAULT_POLL_INTERVAL = 1.0
 
-# The events asked of the kernel. Not opened / closed-without-write: our own reads cause those,
-# and asking for them made each idle check cost ~1 ms of CPU in watchdog's threads (and would
-# loop if they triggered checks).
+# The events asked of the kernel. Not "opened": every read causes one, for nothing. A close
+# without writing is asked for: the close of the store's own read, arriving in order behind
+# every event before it, tells it that a writer's truncate made before that read has been
+# reported (see Schedule.reported_through); it never triggers a check, so reads cannot loop.
 _EVENT_FILTER: list[type[FileSystemEvent]] = [
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
     FileMovedEvent,
     FileClosedEvent,
+    FileClosedNoWriteEvent,
     DirCreatedEvent,
     DirDeletedEvent,
     DirModifiedEvent,
     DirMovedEvent,
 ]
-_IGNORED_EVENTS = frozenset({"opened", "closed_no_write"})
+_IGNORED_EVENTS = frozenset({"opened"})
 
 
 class DirectoryWatcher:
