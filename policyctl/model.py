@@ -280,8 +280,11 @@ class GlobalPolicy(BaseModel):
             reasons.append(f"symbol {symbol!r} is not in allowed_symbols")
         if strategy not in self._strategies:
             reasons.append(f"strategy {strategy!r} is not in allowed_strategies")
-        if not (isinstance(confidence, int | float) and math.isfinite(confidence)):
+        number = isinstance(confidence, int | float) and not isinstance(confidence, bool)
+        if not (number and math.isfinite(confidence)):
             reasons.append(f"confidence {confidence!r} is not a finite number")
+        elif not 0 <= confidence <= 1:
+            reasons.append(f"confidence {confidence:g} is outside 0..1 (a model's confidence)")
         elif confidence < self.global_min_confidence:
             reasons.append(
                 f"confidence {confidence:g} is below global_min_confidence"

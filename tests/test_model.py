@@ -123,6 +123,18 @@ def test_evaluate_signal() -> None:
     assert not nan.allowed and "finite" in nan.reasons[0]
 
 
+@pytest.mark.parametrize("confidence", [1.5, -0.1, 100, True])
+def test_a_confidence_outside_0_to_1_is_refused_with_its_own_reason(confidence: float) -> None:
+    policy = GlobalPolicy.model_validate(_data())
+    verdict = policy.evaluate_signal(symbol="BTCUSDT", strategy="breakout", confidence=confidence)
+    assert not verdict.allowed
+    assert verdict.reasons == (
+        (f"confidence {confidence!r} is not a finite number",)
+        if isinstance(confidence, bool)
+        else (f"confidence {confidence:g} is outside 0..1 (a model's confidence)",)
+    )
+
+
 def test_defaults_are_a_valid_policy_that_allows_nothing() -> None:
     policy = GlobalPolicy.model_validate({"version": 1, **DEFAULTS})
     assert (policy.risk_mode, policy.max_risk_per_trade, policy.max_positions) == (

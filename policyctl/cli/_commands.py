@@ -355,18 +355,22 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
-        from ..http import create_app, serve  # noqa: PLC0415
+        from ..http import create_app, listen, serve  # noqa: PLC0415
     except ImportError as e:
         raise UsageError(
             f"serve needs the 'serve' extra ({e.name} is missing): pip install 'policyctl[serve]'"
         ) from None
+    try:
+        sock = listen(args.host, args.port)  # before the store: a usage error costs nothing
+    except OSError as e:
+        raise UsageError(str(e)) from None
     app = create_app(args.file)
     # uvicorn handles SIGTERM and SIGINT: it stops accepting, runs the lifespan shutdown (which
     # closes the store), then re-raises the signal to whatever handler was there before it.
     # Ours records that the shutdown was clean, so a SIGTERM from Kubernetes exits 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: None)
-    serve(app, host=args.host, port=args.port, header_timeout=args.header_timeout)
+    serve(app, sock, header_timeout=args.header_timeout)
     return EXIT_OK
 
 

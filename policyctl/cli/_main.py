@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -51,6 +53,13 @@ _DIFF_EPILOG = (
     " git, arguments before `--` are revisions and arguments after it are files:"
     " `policyctl diff HEAD^1 HEAD --`."
 )
+
+
+def _port(text: str) -> int:
+    port = int(text) if text.isascii() and text.isdigit() else -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return port
 
 
 def _diff_arguments(p: argparse.ArgumentParser) -> None:
@@ -129,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command("serve", cmd_serve, "serve the live policy read-only over HTTP")
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_port, default=8000)
     p.add_argument(
         "--header-timeout",
         type=float,
@@ -167,6 +176,15 @@ def _setup_logging(debug: bool) -> None:
     logging.getLogger("watchdog.observers.inotify").addFilter(_drop_watchdog_stop_race)
 
 
+def _closed_pipe() -> int:
+    """The reader went away (``policyctl env | head -1``): stop quietly, as Unix tools do, and
+    keep Python from reporting the failed flush at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
+
+
 def _split_at_dashdash(argv: list[str]) -> tuple[list[str], list[str] | None]:
     """``diff``'s arguments around ``--``, read as git reads them: revisions before, files
     after. argparse would drop the ``--`` and with it the caller's disambiguation."""
@@ -185,7 +203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         args.after_dashdash = after_dashdash
         _setup_logging(args.debug)
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return status
     except SystemExit as e:  # --help and --version
         return e.code if isinstance(e.code, int) else EXIT_OK
     except UsageError as e:
@@ -199,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(getattr(e, "exit_status", EXIT_INVALID))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
     except Exception as e:
         if debug:
             raise

@@ -10,6 +10,6 @@ May import: ``policyctl.live``, ``policyctl.pipeline``, ``policyctl.model``,
 from __future__ import annotations
 
 from ._app import create_app, lifespan, router
-from ._server import serve
+from ._server import listen, serve
 
-__all__ = ["create_app", "lifespan", "router", "serve"]
+__all__ = ["create_app", "lifespan", "listen", "router", "serve"]

@@ -11,13 +11,14 @@ on the store, so ``/healthz`` answers at once under that load.
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["DEFAULT_HEADER_TIMEOUT", "DEFAULT_MAX_CONNECTIONS", "serve"]
+__all__ = ["DEFAULT_HEADER_TIMEOUT", "DEFAULT_MAX_CONNECTIONS", "listen", "serve"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_MAX_CONNECTIONS = 512
@@ -55,23 +56,43 @@ def _protocol(header_timeout: float) -> type[H11Protocol]:
     return HeaderTimeoutProtocol
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the server starts, so that a bad host or a port in
+    use is an ordinary error (`OSError` with the reason), not a server log line."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as e:
+        raise OSError(f"cannot listen on {host}:{port}: unknown host ({e.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(
     app: FastAPI,
+    sock: socket.socket,
     *,
-    host: str,
-    port: int,
     header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    log_level: str = "warning",
     **options: Any,
 ) -> None:
-    """Run ``app`` until SIGTERM or SIGINT."""
-    uvicorn.run(
+    """Run ``app`` on the listening socket ``sock`` until SIGTERM or SIGINT."""
+    config = uvicorn.Config(
         app,
-        host=host,
-        port=port,
         http=_protocol(header_timeout),
         limit_concurrency=max_connections,
         timeout_keep_alive=5,
-        log_level="warning",
+        log_level=log_level,
         **options,
     )
+    uvicorn.Server(config).run(sockets=[sock])
