@@ -108,7 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
     p.add_argument("--path", default="schemas/global_policy.schema.json", help="schema file")
 
-    p = command("set", cmd_set, "edit one value in place: comments kept, version raised")
+    p = command(
+        "set", cmd_set, "edit one value in place: comments kept, version raised once per change"
+    )
     p.add_argument("path", metavar="PATH", help="a field, or a map entry: model_versions.lstm")
     p.add_argument("value", metavar="VALUE")
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)

@@ -13,15 +13,10 @@ locked for the whole read-modify-write, so concurrent ``set``s never lose an upd
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import glob
 import json
 import logging
-import os
 import re
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +35,9 @@ from ..pipeline import (
     read_source,
     yaml_scalar,
 )
+from ._baseline import committed_version
 from ._diff import Change, diff_policies
+from ._write import locked, remove_stale_temporaries, source_errors, write_atomically
 
 __all__ = ["EditRefused", "EditResult", "reset_policy", "set_value"]
 
@@ -176,81 +173,19 @@ def _apply(text: str, splices: list[Splice]) -> str:
     return text
 
 
-# --- reading, locking, writing ---------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _source_errors(path: Path) -> Iterator[None]:
-    """An unreadable or unwritable directory is the file system's answer, not a bug: exit 2."""
-    try:
-        yield
-    except OSError as e:
-        reason = e.strerror or str(e)
-        where = f" ({e.filename})" if e.filename else ""
-        raise PolicySourceError.single(
-            f"cannot edit the policy file: {reason}{where}", source=str(path)
-        ) from None
-
-
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    # Lock the directory, not the file: the file is replaced by rename, so a lock on it would
-    # be a lock on an inode the next writer never opens.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _remove_stale_temporaries(path: Path) -> None:
-    """Temporary files of our own naming left by a killed `set`: every writer holds the
-    directory lock while its temporary file exists, so under the lock any such file is stale."""
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    before = path.stat()
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            _keep_owner(f.fileno(), before, path)
-            os.fsync(f.fileno())
-        tmp.chmod(before.st_mode & 0o7777)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # the rename itself survives a crash
-    finally:
-        os.close(directory)
-
-
-def _keep_owner(fd: int, before: os.stat_result, path: Path) -> None:
-    """The new file keeps the old one's owner and group: a service that read it through its
-    group must still be able to (only root, or the owner for its own groups, may do this)."""
-    if (before.st_uid, before.st_gid) == (os.getuid(), os.getegid()):
-        return
-    try:
-        os.fchown(fd, before.st_uid, before.st_gid)
-    except PermissionError:
-        try:
-            os.fchown(fd, -1, before.st_gid)
-        except PermissionError:
-            log.warning(
-                "%s: cannot keep its group %s (not a member); the new file's group is %s",
-                path,
-                before.st_gid,
-                os.getegid(),
-            )
+def _refuse_lowering(path: Path, new: int, current: object, committed: int | None) -> None:
+    floor = max(
+        current if isinstance(current, int) and not isinstance(current, bool) else 0,
+        committed or 0,
+    )
+    if new < floor:
+        raise PolicyValidationError.single(
+            f"version can only rise: {new} is below {floor}"
+            f" ({'the committed version' if committed == floor else 'the current version'});"
+            f" a change needs version {floor + 1} or more",
+            source=str(path),
+            path=("version",),
+        )
 
 
 def _timestamp(now: datetime | None) -> str:
@@ -269,9 +204,9 @@ def _edit(
         raise PolicySourceError.single(
             f"cannot edit the policy file: {e}; is it a symlink loop?", source=str(path)
         ) from None
-    with _source_errors(path), _locked(target.parent):
+    with source_errors(path), locked(target.parent):
         data = read_source(target)
-        _remove_stale_temporaries(target)
+        remove_stale_temporaries(target)
         old: PolicySnapshot | None
         version: object
         try:
@@ -294,11 +229,16 @@ def _edit(
                     source=str(path),
                     path=("version",),
                 )
-            splices.append(_splice_field(text, positions, ("version",), str(version + 1)))
+            committed = committed_version(target)
+            if committed is None or version <= committed:  # else: raised already, leave it
+                raised = version + 1 if committed is None else committed + 1
+                splices.append(_splice_field(text, positions, ("version",), str(raised)))
         stamp = _render("last_updated", _timestamp(now))
         splices.append(_splice_field(text, positions, ("last_updated",), stamp))
         new_bytes = (bom + _apply(text, splices)).encode("utf-8")
         new = build_snapshot(new_bytes, path, env={})  # refuses: the file stays untouched
+        if explicit_version:
+            _refuse_lowering(path, new.version, version, committed_version(target))
         changes = (
             [
                 c
@@ -310,7 +250,7 @@ def _edit(
         )
         if old is not None and not changes and not explicit_version:
             return EditResult(path, old, old, [], written=False)
-        _write_atomically(target, new_bytes)
+        write_atomically(target, new_bytes)
         return EditResult(path, old, new, changes, written=True)
 
 

@@ -98,6 +98,13 @@ class GitRepo:
                 source=str(self.root),
             ) from None
 
+    def merge_base(self, a: str, b: str) -> str | None:
+        """The best common ancestor of two revisions, or None when they share none."""
+        try:
+            return self._git("merge-base", a, b).strip() or None
+        except PolicySourceError:
+            return None
+
     def read_many(self, objects: Sequence[str]) -> list[bytes | None]:
         """Contents of ``rev:path`` objects, None where the path does not exist at that rev."""
         if not objects:
