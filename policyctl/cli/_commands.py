@@ -65,6 +65,11 @@ class UsageError(Exception):
 _out = out  # every report goes through the escaping net (see _escape)
 
 
+def _env(args: argparse.Namespace) -> dict[str, str] | None:
+    """The environment a command applies: os.environ (None), or none at all with --no-env."""
+    return {} if getattr(args, "no_env", False) else None
+
+
 # --- validate -------------------------------------------------------------------------------
 
 
@@ -104,7 +109,7 @@ def _origins(snap: PolicySnapshot) -> dict[str, str]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    snap = load_policy(args.file)
+    snap = load_policy(args.file, env=_env(args))
     data = snap.policy.model_dump(mode="json", exclude_none=True)
     if args.format == "json":
         doc: dict[str, Any] = {
@@ -154,7 +159,7 @@ def _lookup(data: dict[str, Any], path: str) -> Any:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    snap = load_policy(args.file)
+    snap = load_policy(args.file, env=_env(args))
     value = _lookup(snap.policy.model_dump(mode="json"), args.path)
     if isinstance(value, dict | list):
         _out(json.dumps(value))
@@ -335,7 +340,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             _out(f"{_now()} refused: {issue}")
         sys.stdout.flush()
 
-    with PolicyStore(args.file, poll_interval=args.poll) as store:
+    with PolicyStore(args.file, env=_env(args), poll_interval=args.poll) as store:
         # Subscribe before reading the version shown: a change in between is then printed,
         # never lost (the first line is what a user waits for before editing the file).
         store.subscribe(applied)
@@ -364,7 +369,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sock = listen(args.host, args.port)  # before the store: a usage error costs nothing
     except OSError as e:
         raise UsageError(str(e)) from None
-    app = create_app(args.file)
+    app = create_app(args.file, env=_env(args))
     # uvicorn handles SIGTERM and SIGINT: it stops accepting, runs the lifespan shutdown (which
     # closes the store), then re-raises the signal to whatever handler was there before it.
     # Ours records that the shutdown was clean, so a SIGTERM from Kubernetes exits 0.

@@ -97,10 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
     p.add_argument("--format", choices=("yaml", "json"), default="yaml")
     p.add_argument("--explain", action="store_true", help="say where each value came from")
+    p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
 
     p = command("get", cmd_get, "print one value, e.g. risk_mode or model_versions.lstm")
     p.add_argument("path", metavar="PATH")
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
 
     p = command("schema", cmd_schema, "print, write or check the committed JSON Schema")
     mode = p.add_mutually_exclusive_group()
@@ -136,6 +138,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command("watch", cmd_watch, "follow the file: one line per applied or refused change")
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
     p.add_argument("--poll", type=float, metavar="SECONDS", help="poll instead of inotify")
+    p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
 
     p = command("serve", cmd_serve, "serve the live policy read-only over HTTP")
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
@@ -148,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="close a connection whose request headers take longer (default 10)",
     )
+    p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
 
     p = command("env", cmd_env, "list the QT_* variables, their values here and what they change")
     p.add_argument("--format", choices=("text", "json"), default="text")

@@ -128,6 +128,8 @@ def _parse_list(text: str) -> list[str]:
 
 
 def _parse_map(text: str) -> dict[str, str]:
+    if not text.lstrip().startswith("{"):
+        raise _Bad('expected a JSON object of model name -> version, like {"lstm": "3.10"}')
     value: dict[str, Any] = parse_value("object", text)
     for key, version in value.items():
         if not isinstance(version, str):
@@ -200,15 +202,18 @@ def overrides(environ: Mapping[str, str]) -> EnvOverrides:
     issues = []
     for variable in VARIABLES:
         text = environ.get(variable.name, "")
-        if text == "":
+        if text.strip() == "":  # empty, or only blanks: unset (a stray space is not a value)
             continue
         try:
-            values[variable.field] = _parse(variable, text)
+            value = _parse(variable, text)
         except _Bad as e:
             issues.append(
                 Issue((variable.field,), None, None, f"{_shown(text)}: {e}", source=variable.name)
             )
             continue
+        if variable.kind == "map" and not value:
+            continue  # merging {} changes nothing: not an override
+        values[variable.field] = value
         sources[variable.field] = variable.name
         raw[variable.field] = text
     if issues:

@@ -115,7 +115,12 @@ def describe(error: ErrorDetails, raw: str | None) -> str:
     if kind == "finite_number":
         return f"{shown} is not a finite number{valid}"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
-        return f"{shown} is out of range{valid}"
+        if isinstance(value, float) and value.is_integer() and raw is None:
+            shown = f"{value:g}"  # 70, not 70.0: the number as the user typed it
+        hint = ""
+        if field in _FRACTIONS and isinstance(value, int | float) and 1 < value <= 100:
+            hint = f"; a fraction: for {value:g}% write {value / 100:g}"
+        return f"{shown} is out of range{valid}{hint}"
     if kind == "enum":
         members = tuple(RiskMode.__members__)
         if isinstance(value, str) and value.upper() in members:
@@ -134,6 +139,8 @@ def describe(error: ErrorDetails, raw: str | None) -> str:
     # Our own rules (duplicate_item, aggregate_risk, ...) carry finished messages.
     return str(error["msg"]) if kind in _OWN_RULES else f"{error['msg']}{valid}"
 
+
+_FRACTIONS = frozenset({"max_risk_per_trade", "global_min_confidence", "opp_rankings"})
 
 _OWN_RULES = frozenset(
     {
