@@ -7,6 +7,7 @@ watchdog or the web stack import them when they run, so `validate` stays light.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import re
@@ -143,7 +144,9 @@ def _lookup(data: dict[str, Any], path: str) -> Any:
         field, _, index = field[:-1].partition("[")
         rest = index
     if field not in data:
-        raise UsageError(f"unknown path {path!r}; fields: {', '.join(FIELD_NAMES)}")
+        close = difflib.get_close_matches(field, FIELD_NAMES, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"fields: {', '.join(FIELD_NAMES)}"
+        raise UsageError(f"unknown path {path!r}; {hint}")
     value = data[field]
     if not rest:
         return value
@@ -176,6 +179,8 @@ def cmd_get(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if args.write:
+        if not path.parent.is_dir():
+            raise UsageError(f"{printable(str(path.parent))} is not a directory; create it first")
         changed = write_schema(path)
         err(f"{printable(str(path))}: {'written' if changed else 'already up to date'}")
         return EXIT_OK

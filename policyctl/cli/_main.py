@@ -7,8 +7,10 @@ that cannot be read; 3 an internal error (a bug: rerun with ``--debug`` for the 
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -45,7 +47,12 @@ __all__ = ["main"]
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse would exit; we return 2 from main()
-        raise UsageError(f"{self.prog}: {message}")
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            options = re.findall(r"'([^']*)'", choice.group(2))
+            close = difflib.get_close_matches(choice.group(1), options, n=1)
+            message += f"; did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"{message}\n{self.format_usage().rstrip()}")
 
 
 _DIFF_EPILOG = (
@@ -55,11 +62,33 @@ _DIFF_EPILOG = (
 )
 
 
+def _positive(text: str) -> int:
+    number = int(text) if text.isascii() and text.isdigit() else 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return number
+
+
 def _port(text: str) -> int:
     port = int(text) if text.isascii() and text.isdigit() else -1
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
     return port
+
+
+def _serve_arguments(p: argparse.ArgumentParser) -> None:
+    file_help = f"policy file (default: ${POLICY_FILE_VARIABLE} or policy/policy.yaml)"
+    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    p.add_argument("--port", type=_port, default=8000)
+    p.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="close a connection whose request headers take longer (default 10)",
+    )
+    p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
 
 
 def _diff_arguments(p: argparse.ArgumentParser) -> None:
@@ -79,11 +108,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"policyctl {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # --debug also after the command (policyctl validate --debug): SUPPRESS keeps a subcommand
+    # without it from resetting what was given before the command.
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="tracebacks"
+    )
 
     def command(
         name: str, func: Callable[[argparse.Namespace], int], text: str, epilog: str = ""
     ) -> Any:
-        p = sub.add_parser(name, help=text, description=text, epilog=epilog or None)
+        p = sub.add_parser(
+            name, help=text, description=text, epilog=epilog or None, parents=[common]
+        )
         p.set_defaults(func=func)
         return p
 
@@ -132,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("log", cmd_log, "the audit trail: each commit that touched the policy")
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
-    p.add_argument("-n", type=int, metavar="N", help="at most N commits")
+    p.add_argument("-n", type=_positive, metavar="N", help="at most N commits")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
     p = command("watch", cmd_watch, "follow the file: one line per applied or refused change")
@@ -140,18 +177,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--poll", type=float, metavar="SECONDS", help="poll instead of inotify")
     p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
 
-    p = command("serve", cmd_serve, "serve the live policy read-only over HTTP")
-    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
-    p.add_argument("--port", type=_port, default=8000)
-    p.add_argument(
-        "--header-timeout",
-        type=float,
-        default=10.0,
-        metavar="SECONDS",
-        help="close a connection whose request headers take longer (default 10)",
-    )
-    p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
+    _serve_arguments(command("serve", cmd_serve, "serve the live policy read-only over HTTP"))
 
     p = command("env", cmd_env, "list the QT_* variables, their values here and what they change")
     p.add_argument("--format", choices=("text", "json"), default="text")

@@ -147,10 +147,19 @@ class GitRepo:
                 return fields[i + 1]
         return None
 
+    def has_commits(self) -> bool:
+        try:
+            self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+        except PolicySourceError:
+            return False
+        return True
+
     def history(self, path: str, limit: int | None = None) -> list[Commit]:
         """Commits that touched ``path``, newest first, following the file across renames;
         and the merge commits whose ``path`` differs from every parent's (two changes combined
         into a state neither pull request showed), which ``--follow`` leaves out."""
+        if not self.has_commits():
+            return []  # a new repository: no history yet, not git's error
         fmt = _RECORD_SEP + _FIELD_SEP.join(["%H", "%h", "%an", "%aI", "%s", "%P", "%ct"])
         limited = [f"-n{limit}"] if limit is not None else []
         follow = self._git(

@@ -1,0 +1,61 @@
+"""Usage errors say what was wrong, show the usage line and suggest the near miss."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policyctl.cli import main
+
+from ..conftest import Writer
+from ..review.test_git import git
+
+Capture = pytest.CaptureFixture[str]
+
+
+def test_a_mistyped_command_gets_a_suggestion_and_the_usage(capsys: Capture) -> None:
+    assert main(["valdate"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'validate'?" in err and "usage: policyctl" in err
+
+
+def test_a_mistyped_field_gets_a_suggestion(write: Writer, capsys: Capture) -> None:
+    assert main(["get", "max_postions", str(write())]) == 2
+    assert "did you mean 'max_positions'?" in capsys.readouterr().err
+
+
+def test_debug_works_after_the_command(
+    write: Writer, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("policyctl.cli._commands.load_policy", broken)
+    assert main(["show", str(write())]) == 3
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["show", str(write()), "--debug"])
+
+
+def test_log_n_must_be_positive(capsys: Capture) -> None:
+    assert main(["log", "-n", "0"]) == 2
+    assert "'0' is not a whole number of at least 1" in capsys.readouterr().err
+
+
+def test_schema_write_does_not_create_directories(tmp_path: Path, capsys: Capture) -> None:
+    target = tmp_path / "missing" / "schema.json"
+    assert main(["schema", "--write", "--path", str(target)]) == 2
+    assert "is not a directory; create it first" in capsys.readouterr().err
+    assert not target.parent.exists()
+
+
+def test_log_in_a_repository_without_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    git(tmp_path, "init", "-q")
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "policy.yaml").write_text("version: 1\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["log"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "no commits touch this file\n" and "fatal" not in captured.err
