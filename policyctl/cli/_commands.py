@@ -11,9 +11,6 @@ import difflib
 import json
 import os
 import re
-import signal
-import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -49,11 +46,11 @@ __all__ = [
     "cmd_log",
     "cmd_reset",
     "cmd_schema",
-    "cmd_serve",
     "cmd_set",
     "cmd_show",
     "cmd_validate",
-    "cmd_watch",
+    "env_for",
+    "now_utc",
 ]
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
@@ -66,7 +63,7 @@ class UsageError(Exception):
 _out = out  # every report goes through the escaping net (see _escape)
 
 
-def _env(args: argparse.Namespace) -> dict[str, str] | None:
+def env_for(args: argparse.Namespace) -> dict[str, str] | None:
     """The environment a command applies: os.environ (None), or none at all with --no-env."""
     return {} if getattr(args, "no_env", False) else None
 
@@ -110,7 +107,7 @@ def _origins(snap: PolicySnapshot) -> dict[str, str]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    snap = load_policy(args.file, env=_env(args))
+    snap = load_policy(args.file, env=env_for(args))
     data = snap.policy.model_dump(mode="json", exclude_none=True)
     if args.format == "json":
         doc: dict[str, Any] = {
@@ -162,7 +159,7 @@ def _lookup(data: dict[str, Any], path: str) -> Any:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    snap = load_policy(args.file, env=_env(args))
+    snap = load_policy(args.file, env=env_for(args))
     value = _lookup(snap.policy.model_dump(mode="json"), args.path)
     if isinstance(value, dict | list):
         _out(json.dumps(value))
@@ -325,64 +322,5 @@ def cmd_log(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --- watch --------------------------------------------------------------------------------
-
-
-def _changed_fields(old: PolicySnapshot, new: PolicySnapshot) -> list[str]:
-    return [name for name in FIELD_NAMES if getattr(old.policy, name) != getattr(new.policy, name)]
-
-
-def cmd_watch(args: argparse.Namespace) -> int:
-    from ..live import PolicyStore  # noqa: PLC0415 (watchdog only for the commands that watch)
-
-    def applied(old: PolicySnapshot, new: PolicySnapshot) -> None:
-        changed = ", ".join(_changed_fields(old, new)) or "no field (formatting only)"
-        _out(f"{_now()} applied version {new.version} (sha256 {new.digest[:12]}): {changed}")
-        sys.stdout.flush()
-
-    def refused(error: PolicyError) -> None:
-        for issue in error.issues:
-            _out(f"{_now()} refused: {issue}")
-        sys.stdout.flush()
-
-    with PolicyStore(args.file, env=_env(args), poll_interval=args.poll) as store:
-        # Subscribe before reading the version shown: a change in between is then printed,
-        # never lost (the first line is what a user waits for before editing the file).
-        store.subscribe(applied)
-        store.subscribe_errors(refused)
-        snap = store.current()
-        _out(
-            f"{_now()} watching {snap.source}: version {snap.version} (sha256 {snap.digest[:12]})"
-            f" [{store.status().mode}]; Ctrl-C to stop"
-        )
-        sys.stdout.flush()
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            _out(f"{_now()} stopped")
-    return EXIT_OK
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    try:
-        from ..http import create_app, listen, serve  # noqa: PLC0415
-    except ImportError as e:
-        raise UsageError(
-            f"serve needs the 'serve' extra ({e.name} is missing): pip install 'policyctl[serve]'"
-        ) from None
-    try:
-        sock = listen(args.host, args.port)  # before the store: a usage error costs nothing
-    except OSError as e:
-        raise UsageError(str(e)) from None
-    app = create_app(args.file, env=_env(args))
-    # uvicorn handles SIGTERM and SIGINT: it stops accepting, runs the lifespan shutdown (which
-    # closes the store), then re-raises the signal to whatever handler was there before it.
-    # Ours records that the shutdown was clean, so a SIGTERM from Kubernetes exits 0.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, frame: None)
-    serve(app, sock, header_timeout=args.header_timeout)
-    return EXIT_OK
-
-
-def _now() -> str:
+def now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

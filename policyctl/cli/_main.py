@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import logging
+import math
 import os
 import re
 import signal
@@ -31,13 +32,12 @@ from ._commands import (
     cmd_log,
     cmd_reset,
     cmd_schema,
-    cmd_serve,
     cmd_set,
     cmd_show,
     cmd_validate,
-    cmd_watch,
 )
 from ._escape import err, terminal
+from ._running import cmd_serve, cmd_watch
 
 __all__ = ["main"]
 
@@ -60,6 +60,16 @@ _DIFF_EPILOG = (
     " git, arguments before `--` are revisions and arguments after it are files:"
     " `policyctl diff HEAD^1 HEAD --`."
 )
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return seconds
 
 
 def _positive(text: str) -> int:
@@ -174,7 +184,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("watch", cmd_watch, "follow the file: one line per applied or refused change")
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
-    p.add_argument("--poll", type=float, metavar="SECONDS", help="poll instead of inotify")
+    p.add_argument("--poll", type=_seconds, metavar="SECONDS", help="poll instead of inotify")
     p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
 
     _serve_arguments(command("serve", cmd_serve, "serve the live policy read-only over HTTP"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 import os
 import threading
 import weakref
@@ -89,6 +90,7 @@ class PolicyStore:
         debounce: float = DEFAULT_DEBOUNCE,
         reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL,
     ) -> None:
+        _check_timings(debounce, reconcile_interval, poll_interval)
         self._env = env
         # Made absolute once, here: a later os.chdir must not change which file is served.
         chosen = default_policy_path(path, os.environ if env is None else env)
@@ -375,6 +377,16 @@ class PolicyStore:
 
 
 _live_stores: weakref.WeakSet[PolicyStore] = weakref.WeakSet()
+
+
+def _check_timings(debounce: float, reconcile: float, poll: float | None) -> None:
+    """Refuse timings that would busy-loop a thread or mean something other than asked."""
+    if not (math.isfinite(debounce) and debounce >= 0):
+        raise ValueError(f"debounce must be a number of seconds >= 0, not {debounce!r}")
+    if not (math.isfinite(reconcile) and reconcile >= 0.01):
+        raise ValueError(f"reconcile_interval must be >= 0.01 seconds, not {reconcile!r}")
+    if poll is not None and not (math.isfinite(poll) and poll > 0):
+        raise ValueError(f"poll_interval must be a number of seconds > 0, not {poll!r}")
 
 
 def _after_fork_in_child() -> None:

@@ -1,0 +1,131 @@
+"""The commands that keep running: ``watch`` (one line per change) and ``serve`` (HTTP)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from ..errors import PolicyEnvError, PolicyError
+from ..model import FIELD_NAMES
+from ..pipeline import PolicySnapshot
+from ._commands import EXIT_OK, UsageError, env_for, now_utc
+from ._escape import out as _out
+from ._escape import printable
+
+if TYPE_CHECKING:
+    from ..live import PolicyStore
+
+__all__ = ["cmd_serve", "cmd_watch"]
+
+
+# --- watch --------------------------------------------------------------------------------
+
+
+def _changed_fields(old: PolicySnapshot, new: PolicySnapshot) -> list[str]:
+    return [name for name in FIELD_NAMES if getattr(old.policy, name) != getattr(new.policy, name)]
+
+
+def _open_store_when_valid(args: argparse.Namespace) -> PolicyStore:
+    """Like ``tail -F``: a missing or invalid file at start is waited for, said once per
+    distinct problem, not a reason to exit."""
+    from ..live import PolicyStore  # noqa: PLC0415 (watchdog only for the commands that watch)
+
+    said = ""
+    while True:
+        try:
+            return PolicyStore(args.file, env=env_for(args), poll_interval=args.poll)
+        except PolicyError as e:
+            if isinstance(e, PolicyEnvError):
+                raise  # the environment will not change under us: waiting cannot help
+            if str(e) != said:
+                said = str(e)
+                _out(f"{now_utc()} waiting for a valid policy: {e.issues[0]}")
+                sys.stdout.flush()
+            threading.Event().wait(_WATCH_RETRY)
+
+
+_WATCH_RETRY = 0.25
+
+
+class _NoRefusalLog(logging.Filter):
+    # watch prints each refusal on stdout itself; the store's log line would repeat it.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("refused a change")
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    refusing = threading.Event()  # set by a refusal, cleared by an applied version
+
+    def applied(old: PolicySnapshot, new: PolicySnapshot) -> None:
+        refusing.clear()
+        changed = ", ".join(_changed_fields(old, new)) or "no field (formatting only)"
+        _out(f"{now_utc()} applied version {new.version} (sha256 {new.digest[:12]}): {changed}")
+        sys.stdout.flush()
+
+    def refused(error: PolicyError) -> None:
+        refusing.set()
+        for issue in error.issues:
+            _out(f"{now_utc()} refused: {issue}")
+        sys.stdout.flush()
+
+    quiet = _NoRefusalLog()
+    handlers = logging.getLogger("policyctl").handlers  # filters on handlers see child loggers
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        with _open_store_when_valid(args) as store:
+            # Subscribe before reading the version shown: a change in between is then printed,
+            # never lost (the first line is what a user waits for before editing the file).
+            store.subscribe(applied)
+            store.subscribe_errors(refused)
+            snap = store.current()
+            _out(
+                f"{now_utc()} watching {printable(str(snap.source))}: version {snap.version}"
+                f" (sha256 {snap.digest[:12]}) [{store.status().mode}]; Ctrl-C to stop"
+            )
+            sys.stdout.flush()
+            try:
+                _follow_recoveries(store, refusing)
+            except KeyboardInterrupt:
+                _out(f"{now_utc()} stopped")
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
+    return EXIT_OK
+
+
+def _follow_recoveries(store: PolicyStore, refusing: threading.Event) -> None:
+    """A refused change reverted by hand applies nothing new, so no subscriber hears of it:
+    say when the file is back to the version served."""
+    while True:
+        threading.Event().wait(_WATCH_RETRY)
+        if refusing.is_set() and store.status().last_error is None:
+            refusing.clear()
+            version = store.current().version
+            _out(f"{now_utc()} back to version {version}: the refused change is gone")
+            sys.stdout.flush()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from ..http import create_app, listen, serve  # noqa: PLC0415
+    except ImportError as e:
+        raise UsageError(
+            f"serve needs the 'serve' extra ({e.name} is missing): pip install 'policyctl[serve]'"
+        ) from None
+    try:
+        sock = listen(args.host, args.port)  # before the store: a usage error costs nothing
+    except OSError as e:
+        raise UsageError(str(e)) from None
+    app = create_app(args.file, env=env_for(args))
+    # uvicorn handles SIGTERM and SIGINT: it stops accepting, runs the lifespan shutdown (which
+    # closes the store), then re-raises the signal to whatever handler was there before it.
+    # Ours records that the shutdown was clean, so a SIGTERM from Kubernetes exits 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: None)
+    serve(app, sock, header_timeout=args.header_timeout)
+    return EXIT_OK
