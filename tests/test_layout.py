@@ -174,3 +174,32 @@ def test_the_public_surface_is_unchanged() -> None:
     )
     assert all(hasattr(policyctl, name) for name in policyctl.__all__)
     assert {"router", "lifespan", "create_app"} <= set(policyctl.http.__all__)
+
+
+def test_the_runtime_imports_only_its_declared_dependencies() -> None:
+    """A service that loads and watches the policy needs pyyaml, pydantic and watchdog (and
+    what they import): nothing else is installed for it, so nothing else may be imported."""
+    code = (
+        "import sys, policyctl\n"
+        "store = policyctl.PolicyStore('policy/policy.yaml', env={})\n"
+        "store.current().policy.evaluate_signal(symbol='X', strategy='y', confidence=0.5)\n"
+        "store.close()\n"
+        "print('\\n'.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PACKAGE.parent,
+    ).stdout.split()
+    third_party = {m for m in out if m not in sys.stdlib_module_names and not m.startswith("_")}
+    declared = {"yaml", "pydantic", "pydantic_core", "typing_extensions", "annotated_types"}
+    declared |= {"typing_inspection", "watchdog", "policyctl", "cython_runtime"}  # pyyaml's C
+    assert third_party <= declared, third_party - declared
+    text = (PACKAGE.parent / "pyproject.toml").read_text()
+    dependencies = text.split("\ndependencies = [", 1)[1].split("]", 1)[0]
+    names = {
+        line.strip().strip('",').split(">")[0].split("<")[0] for line in dependencies.splitlines()
+    }
+    assert names - {""} == {"pyyaml", "pydantic", "watchdog"}
