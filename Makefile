@@ -5,6 +5,17 @@ BIN := $(VENV)/bin
 
 .PHONY: run test lint bench clean
 
+# A .venv left by another Python (or whose interpreter is gone) would break every target until
+# `make clean`: notice it and start afresh.
+PY_VERSION = $(shell $(PYTHON) -c 'import sys; print(sys.version_info[:2])' 2>/dev/null)
+VENV_VERSION = $(shell $(BIN)/python -c 'import sys; print(sys.version_info[:2])' 2>/dev/null)
+ifneq ($(wildcard $(VENV)),)
+ifneq ($(VENV_VERSION),$(PY_VERSION))
+$(info .venv was built by another Python ($(or $(VENV_VERSION),missing)), not $(PY_VERSION): rebuilding it)
+$(shell rm -rf $(VENV))
+endif
+endif
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

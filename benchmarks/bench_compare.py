@@ -1,4 +1,4 @@
-"""policyctl beside what a user would otherwise pick (issue 6), measured in one process.
+"""policyctl beside what a user would otherwise pick, measured in one process.
 
 Run: .venv/bin/python benchmarks/bench_compare.py    (or `make bench`, which installs the
 `bench` extra: dynaconf, omegaconf, pydantic-settings)

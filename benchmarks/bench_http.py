@@ -1,4 +1,4 @@
-"""HTTP figures (issue 5): requests per second on one uvicorn worker, on loopback.
+"""HTTP figures: requests per second on one uvicorn worker, on loopback.
 
 Run: .venv/bin/python benchmarks/bench_http.py    (or `make bench`)
 

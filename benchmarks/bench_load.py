@@ -1,4 +1,4 @@
-"""Read-path figures (issue 2): strict load against the naive pipeline, and CLI cold start.
+"""Read-path figures: strict load against the naive pipeline, and CLI cold start.
 
 Run: .venv/bin/python benchmarks/bench_load.py    (or `make bench`)
 

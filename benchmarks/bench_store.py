@@ -1,4 +1,4 @@
-"""Hot-reload figures (issue 3): read cost, reload latency, reconciler cost.
+"""Hot-reload figures: read cost, reload latency, reconciler cost.
 
 Run: .venv/bin/python benchmarks/bench_store.py    (or `make bench`)
 

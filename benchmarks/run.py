@@ -29,7 +29,7 @@ def _machine() -> dict[str, object]:
 
 
 def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
-    """(measure, figure against target, met) for every target in the issues."""
+    """(measure, figure against target, met) for every performance target."""
     rows = []
     store_reads = results["hot_reload"]["read_ns"]
     current = store_reads["store.current() vs holder.snap"]

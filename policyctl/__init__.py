@@ -1,6 +1,7 @@
 """policyctl: the trading system's GlobalPolicy, kept in git, loaded strictly, reloaded live.
 
-The names below are the public contract (CONTRACT.md §4); everything else is private.
+The names below are the public surface (the README, "Loading it in a service"); everything
+else is private.
 """
 
 from __future__ import annotations

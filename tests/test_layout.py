@@ -1,4 +1,4 @@
-"""The package layout (DESIGN.md): rooms, one-way arrows between them, no cycles, small modules.
+"""The package layout (README, "Repository layout"): one-way arrows, no cycles, small modules.
 
 The arrows are read from the source (every import, lazy ones inside functions included), and
 checked again at run time in a fresh interpreter, where lazy imports and re-exports show.

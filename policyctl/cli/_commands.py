@@ -11,6 +11,7 @@ import difflib
 import json
 import os
 import re
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -249,31 +250,49 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def _report_edit(result: EditResult) -> int:
-    if not result.written:
+    if not result.written and not result.dry_run:
         _out(
             f"{printable(str(result.path))}: nothing changed;"
             f" not written (version {result.new.version})"
         )
         return EXIT_OK
     before = f"version {result.old.version}" if result.old else "an invalid file"
-    _out(f"{printable(str(result.path))}: {before} -> version {result.new.version}")
+    note = " (dry run: nothing written)" if result.dry_run else ""
+    _out(f"{printable(str(result.path))}: {before} -> version {result.new.version}{note}")
     from ._changes import describe_change  # noqa: PLC0415
 
     for change in result.changes:
         _out(f"  {change.direction:<9} {describe_change(change)}")
+    if result.dry_run:
+        _out(result.text_diff)
     return EXIT_OK
 
 
 def cmd_set(args: argparse.Namespace) -> int:
     from ..review import set_value  # noqa: PLC0415
 
-    return _report_edit(set_value(default_policy_path(args.file), args.path, args.value))
+    path = default_policy_path(args.file)
+    return _report_edit(set_value(path, args.path, args.value, dry_run=args.dry_run))
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
     from ..review import reset_policy  # noqa: PLC0415
 
-    return _report_edit(reset_policy(default_policy_path(args.file)))
+    if not (args.yes or args.dry_run or _confirmed("reset every field to the defaults")):
+        raise UsageError(
+            "reset replaces every field with the built-in defaults, under which nothing may"
+            " trade; confirm with --yes, or see it first with --dry-run"
+        )
+    path = default_policy_path(args.file)
+    return _report_edit(reset_policy(path, dry_run=args.dry_run))
+
+
+def _confirmed(what: str) -> bool:
+    """Ask on a terminal; never where no one can answer (a script, CI)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    answer = input(f"{what}? Nothing may trade under them. [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 Slot = tuple[str | None, Literal["auto", "file", "revision"]]

@@ -163,11 +163,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="PATH", help="a field, or a map entry: model_versions.lstm")
     p.add_argument("value", metavar="VALUE")
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
 
     p = command(
         "reset", cmd_reset, "put every field back to the built-in defaults, as a new version"
     )
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("--yes", action="store_true", help="confirm: nothing may trade afterwards")
+    p.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
 
     p = command(
         "diff",

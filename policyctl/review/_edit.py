@@ -13,6 +13,7 @@ locked for the whole read-modify-write, so concurrent ``set``s never lose an upd
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import re
@@ -75,6 +76,8 @@ class EditResult:
     new: PolicySnapshot
     changes: list[Change]
     written: bool
+    text_diff: str = ""  # the file's lines before and after, as a unified diff
+    dry_run: bool = False  # computed and checked, not written
 
 
 # --- rendering values ------------------------------------------------------------------------
@@ -197,6 +200,7 @@ def _edit(
     make_splices: Callable[[str, PositionMap], list[Splice]],
     now: datetime | None,
     explicit_version: bool = False,
+    dry_run: bool = False,
 ) -> EditResult:
     try:
         target = path.resolve()  # a symlinked file is edited where it lives
@@ -250,8 +254,17 @@ def _edit(
         )
         if old is not None and not changes and not explicit_version:
             return EditResult(path, old, old, [], written=False)
-        write_atomically(target, new_bytes)
-        return EditResult(path, old, new, changes, written=True)
+        text_diff = "".join(
+            difflib.unified_diff(
+                data.decode("utf-8").splitlines(True),
+                new_bytes.decode("utf-8").splitlines(True),
+                str(path),
+                str(path),
+            )
+        )
+        if not dry_run:
+            write_atomically(target, new_bytes)
+        return EditResult(path, old, new, changes, not dry_run, text_diff, dry_run)
 
 
 # --- the two edits ---------------------------------------------------------------------------
@@ -291,7 +304,12 @@ def _parse_set(source: str, field_path: str, value: str) -> tuple[tuple[str, ...
 
 
 def set_value(
-    path: Path, field_path: str, value: str, *, now: datetime | None = None
+    path: Path,
+    field_path: str,
+    value: str,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
 ) -> EditResult:
     """Set one field (``max_positions``) or map entry (``model_versions.lstm``) in the file.
 
@@ -306,11 +324,11 @@ def set_value(
     def splices(text: str, positions: PositionMap) -> list[Splice]:
         return [_splice_field(text, positions, field_tuple, _render(field, parsed))]
 
-    return _edit(path, splices, now, explicit_version=field == "version")
+    return _edit(path, splices, now, explicit_version=field == "version", dry_run=dry_run)
 
 
-def reset_policy(path: Path, *, now: datetime | None = None) -> EditResult:
-    """Put every field back to the built-in defaults, as a new version."""
+def reset_policy(path: Path, *, now: datetime | None = None, dry_run: bool = False) -> EditResult:
+    """Put every field back to the built-in defaults (nothing may trade), as a new version."""
 
     def splices(text: str, positions: PositionMap) -> list[Splice]:
         return [
@@ -318,4 +336,4 @@ def reset_policy(path: Path, *, now: datetime | None = None) -> EditResult:
             for field, value in DEFAULTS.items()
         ]
 
-    return _edit(path, splices, now)
+    return _edit(path, splices, now, dry_run=dry_run)

@@ -24,7 +24,7 @@ def _run(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", [["set", "max_positions", "4"], ["reset"]])
+@pytest.mark.parametrize("command", [["set", "max_positions", "4"], ["reset", "--yes"]])
 def test_editing_a_file_in_a_missing_directory_is_exit_2(
     tmp_path: Path, command: list[str], capsys: Capture
 ) -> None:

@@ -59,3 +59,25 @@ def test_log_in_a_repository_without_commits(
     assert main(["log"]) == 0
     captured = capsys.readouterr()
     assert captured.out == "no commits touch this file\n" and "fatal" not in captured.err
+
+
+def test_reset_asks_for_confirmation_and_can_show_first(write: Writer, capsys: Capture) -> None:
+    path = write()
+    before = path.read_bytes()
+    assert main(["reset", str(path)]) == 2  # no terminal to ask on: --yes or nothing
+    assert "confirm with --yes, or see it first with --dry-run" in capsys.readouterr().err
+    assert main(["reset", "--dry-run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "(dry run: nothing written)" in out and "-allowed_symbols: [BTCUSDT, ETHUSDT]" in out
+    assert path.read_bytes() == before
+    assert main(["reset", "--yes", str(path)]) == 0
+    assert path.read_bytes() != before
+
+
+def test_set_dry_run_prints_the_change_and_writes_nothing(write: Writer, capsys: Capture) -> None:
+    path = write()
+    before = path.read_bytes()
+    assert main(["set", "max_positions", "4", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "tightens  max_positions: 5 -> 4" in out and "+max_positions: 4" in out
+    assert path.read_bytes() == before
