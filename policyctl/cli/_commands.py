@@ -112,7 +112,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     data = snap.policy.model_dump(mode="json", exclude_none=True)
     if args.format == "json":
         doc: dict[str, Any] = {
-            "policy": data,
+            "policy": snap.policy.model_dump(mode="json"),  # every field, null included
             "digest": snap.digest,
             "source": str(snap.source),
             "overrides": dict(snap.overrides),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Issue, PolicyError, format_path
-from ..pipeline import yaml_scalar
+from ..pipeline import VARIABLES, yaml_scalar
 from ._escape import github, printable
 
 __all__ = ["FileResult", "issue_json", "render_validation", "to_yaml"]
@@ -29,19 +29,38 @@ class FileResult:
     error: PolicyError | None = None
 
 
+_VARIABLES = frozenset(v.name for v in VARIABLES)
+
+
+def variable_of(issue: Issue) -> str | None:
+    """The environment variable an issue comes from (its source is then no file)."""
+    return issue.source if issue.line is None and issue.source in _VARIABLES else None
+
+
 def issue_json(issue: Issue, kind: str) -> dict[str, Any]:
-    """An issue as the stable JSON object: file, line, column, path, message, kind."""
+    """An issue as the stable JSON object: file, variable, line, column, path, message, kind.
+
+    ``file`` is the file (null for an issue of the environment, whose ``variable`` says which);
+    ``path`` is the field path, null when the issue concerns the whole document.
+    """
+    variable = variable_of(issue)
     return {
-        "file": issue.source,
+        "file": None if variable else issue.source,
+        "variable": variable,
         "line": issue.line,
         "column": issue.column,
-        "path": format_path(issue.path),
+        "path": format_path(issue.path) or None,
         "message": issue.message,
         "kind": kind,
     }
 
 
 def _github(issue: Issue) -> str:
+    variable = variable_of(issue)
+    if variable is not None:  # no file to annotate: the variable leads the message
+        dotted = format_path(issue.path)
+        message = f"{variable}: {dotted}: {issue.message}" if dotted else issue.message
+        return f"::error title=policyctl::{github(message)}"
     props = [f"file={github(issue.source or '', prop=True)}"]
     if issue.line is not None:
         props.append(f"line={issue.line}")

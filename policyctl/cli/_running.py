@@ -29,13 +29,13 @@ def _changed_fields(old: PolicySnapshot, new: PolicySnapshot) -> list[str]:
     return [name for name in FIELD_NAMES if getattr(old.policy, name) != getattr(new.policy, name)]
 
 
-def _open_store_when_valid(args: argparse.Namespace) -> PolicyStore:
+def _open_store_when_valid(args: argparse.Namespace, stop: threading.Event) -> PolicyStore | None:
     """Like ``tail -F``: a missing or invalid file at start is waited for, said once per
-    distinct problem, not a reason to exit."""
+    distinct problem, not a reason to exit. None when stopped while waiting."""
     from ..live import PolicyStore  # noqa: PLC0415 (watchdog only for the commands that watch)
 
     said = ""
-    while True:
+    while not stop.is_set():
         try:
             return PolicyStore(args.file, env=env_for(args), poll_interval=args.poll)
         except PolicyError as e:
@@ -45,7 +45,8 @@ def _open_store_when_valid(args: argparse.Namespace) -> PolicyStore:
                 said = str(e)
                 _out(f"{now_utc()} waiting for a valid policy: {e.issues[0]}")
                 sys.stdout.flush()
-            threading.Event().wait(_WATCH_RETRY)
+            stop.wait(_WATCH_RETRY)
+    return None
 
 
 _WATCH_RETRY = 0.25
@@ -76,8 +77,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
     handlers = logging.getLogger("policyctl").handlers  # filters on handlers see child loggers
     for handler in handlers:
         handler.addFilter(quiet)
+    stop = _stop_on_signals()
     try:
-        with _open_store_when_valid(args) as store:
+        store = _open_store_when_valid(args, stop)
+        if store is None:
+            _out(f"{now_utc()} stopped")
+            return EXIT_OK
+        with store:
             # Subscribe before reading the version shown: a change in between is then printed,
             # never lost (the first line is what a user waits for before editing the file).
             store.subscribe(applied)
@@ -88,21 +94,29 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 f" (sha256 {snap.digest[:12]}) [{store.status().mode}]; Ctrl-C to stop"
             )
             sys.stdout.flush()
-            try:
-                _follow_recoveries(store, refusing)
-            except KeyboardInterrupt:
-                _out(f"{now_utc()} stopped")
+            _follow_recoveries(store, refusing, stop)
+            _out(f"{now_utc()} stopped")
     finally:
         for handler in handlers:
             handler.removeFilter(quiet)
     return EXIT_OK
 
 
-def _follow_recoveries(store: PolicyStore, refusing: threading.Event) -> None:
+def _stop_on_signals() -> threading.Event:
+    """Ctrl-C and SIGTERM set an event the main loop waits on: a KeyboardInterrupt raised at
+    an arbitrary point could land inside the store's or the logger's code."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stop.set())
+    return stop
+
+
+def _follow_recoveries(
+    store: PolicyStore, refusing: threading.Event, stop: threading.Event
+) -> None:
     """A refused change reverted by hand applies nothing new, so no subscriber hears of it:
-    say when the file is back to the version served."""
-    while True:
-        threading.Event().wait(_WATCH_RETRY)
+    say when the file is back to the version served. Returns when ``stop`` is set."""
+    while not stop.wait(_WATCH_RETRY):
         if refusing.is_set() and store.status().last_error is None:
             refusing.clear()
             version = store.current().version

@@ -63,6 +63,7 @@ def test_validate_json(write: Writer, capsys: Capture) -> None:
                 "errors": [
                     {
                         "file": str(bad),
+                        "variable": None,
                         "line": 7,
                         "column": 16,
                         "path": "max_positions",
