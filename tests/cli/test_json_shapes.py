@@ -1,0 +1,95 @@
+"""Every JSON output has one documented, stable shape: the keys the README lists, each test
+checking one shape (a key added or dropped fails here first)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policyctl.cli import main
+
+from ..conftest import VALID, Writer
+from ..review.test_git import git
+
+Capture = pytest.CaptureFixture[str]
+README = (Path(__file__).parents[2] / "README.md").read_text()
+ISSUE = {"file", "variable", "line", "column", "path", "message", "kind"}
+CHANGE = {"field", "key", "path", "action", "old", "new", "direction"}
+SIDE = {"label", "valid", "version", "digest", "errors"}
+
+
+def _json(capsys: Capture, *argv: str) -> Any:
+    main(list(argv))
+    return json.loads(capsys.readouterr().out)
+
+
+def _documented(name: str) -> set[str]:
+    """The keys the README's JSON section gives for ``name`` (a line `name`: {"a", "b"})."""
+    match = re.search(rf"^- `{re.escape(name)}`: `\{{(.*?)\}}`", README, re.M)
+    assert match, f"the README documents no JSON shape {name!r}"
+    return set(re.findall(r'"(\w+)"', match.group(1)))
+
+
+def test_validate_shape(write: Writer, capsys: Capture) -> None:
+    bad = write(VALID.replace("max_positions: 5", "max_positions: true"))
+    doc = _json(capsys, "validate", "--format", "json", str(bad))
+    assert set(doc) == _documented("validate") == {"valid", "files"}
+    assert set(doc["files"][0]) == _documented("validate file")
+    assert set(doc["files"][0]["errors"][0]) == _documented("issue") == ISSUE
+
+
+def test_environment_issue_names_its_variable(
+    write: Writer, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    monkeypatch.setenv("QT_MAX_POSITIONS", "many")
+    main(["validate", "--with-env", "--format", "json", str(write())])
+    issue = json.loads(capsys.readouterr().out)["files"][0]["errors"][0]
+    assert issue["file"] is None and issue["variable"] == "QT_MAX_POSITIONS"
+    assert main(["validate", "--with-env", "--format", "github", str(write())]) == 1
+    assert "file=QT_" not in capsys.readouterr().out
+
+
+def test_a_document_level_issue_has_a_null_path(tmp_path: Path, capsys: Capture) -> None:
+    doc = _json(capsys, "validate", "--format", "json", str(tmp_path / "missing.yaml"))
+    assert doc["files"][0]["errors"][0]["path"] is None
+
+
+def test_show_shape(write: Writer, capsys: Capture) -> None:
+    no_stamp = VALID.replace('last_updated: "2026-11-27T10:00:00Z"\n', "")
+    doc = _json(capsys, "show", "--format", "json", "--explain", "--no-env", str(write(no_stamp)))
+    assert set(doc) == _documented("show")
+    assert doc["policy"]["last_updated"] is None  # every field, null included
+
+
+def test_diff_shape(write: Writer, capsys: Capture) -> None:
+    base = write(name="base.yaml")
+    head = write(VALID.replace("version: 7", "version: 8"), name="head.yaml")
+    doc = _json(
+        capsys, "diff", "--base-file", str(base), "--head-file", str(head), "--format", "json"
+    )
+    assert set(doc) == _documented("diff")
+    assert set(doc["base"]) == _documented("diff side") == SIDE
+    assert set(doc["changes"][0]) == _documented("change") == CHANGE
+
+
+def test_log_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture) -> None:
+    (tmp_path / "policy").mkdir()
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "policy" / "policy.yaml").write_text(VALID)
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "first")
+    monkeypatch.chdir(tmp_path)
+    doc = _json(capsys, "log", "--format", "json")
+    assert set(doc[0]) == _documented("log entry")
+
+
+def test_env_shape(monkeypatch: pytest.MonkeyPatch, capsys: Capture) -> None:
+    monkeypatch.setenv("QT_MAX_POSITION", "3")  # a near miss
+    doc = _json(capsys, "env", "--format", "json")
+    assert set(doc) == _documented("env")
+    assert set(doc["variables"][0]) == _documented("env variable")
+    assert set(doc["near_misses"][0]) == _documented("env near miss")
