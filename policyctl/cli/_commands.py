@@ -183,6 +183,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
         err(f"{printable(str(path))}: {'written' if changed else 'already up to date'}")
         return EXIT_OK
     if args.check:
+        if not path.exists():
+            err(f"{printable(str(path))}: missing; run `policyctl schema --write` and commit it")
+            return EXIT_INVALID
         if check_schema(path):
             err(f"{printable(str(path))}: up to date")
             return EXIT_OK

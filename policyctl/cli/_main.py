@@ -37,6 +37,7 @@ from ._commands import (
     cmd_validate,
 )
 from ._escape import err, terminal
+from ._paths import locate
 from ._running import cmd_serve, cmd_watch
 
 __all__ = ["main"]
@@ -221,6 +222,19 @@ def _setup_logging(debug: bool) -> None:
     logging.getLogger("watchdog.observers.inotify").addFilter(_drop_watchdog_stop_race)
 
 
+def _locate_files(args: argparse.Namespace) -> None:
+    """Every command finds its files by one rule (cli/_paths.py); diff and log apply the same
+    rule through git, to a path inside the repository."""
+    if args.command in ("diff", "log"):
+        return
+    if args.command == "validate":
+        args.files = [str(locate(f)) for f in args.files] or [str(locate(None))]
+    elif args.command == "schema":
+        args.path = str(locate(args.path))
+    elif hasattr(args, "file"):
+        args.file = str(locate(args.file))
+
+
 def _closed_pipe() -> int:
     """The reader went away (``policyctl env | head -1``): stop quietly, as Unix tools do, and
     keep Python from reporting the failed flush at exit."""
@@ -247,6 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, after_dashdash = _split_at_dashdash(argv)
         args = _parser().parse_args(argv)
         args.after_dashdash = after_dashdash
+        _locate_files(args)
         _setup_logging(args.debug)
         status = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit

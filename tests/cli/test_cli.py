@@ -177,7 +177,7 @@ def test_get_unknown_path_is_exit_2(write: Writer, capsys: Capture, path: str) -
 def test_schema_commands(tmp_path: Path, capsys: Capture) -> None:
     target = tmp_path / "schema.json"
     assert main(["schema", "--check", "--path", str(target)]) == 1
-    assert "out of date" in capsys.readouterr().err
+    assert "missing; run `policyctl schema --write`" in capsys.readouterr().err
     assert main(["schema", "--write", "--path", str(target)]) == 0
     assert main(["schema", "--check", "--path", str(target)]) == 0
     assert main(["schema"]) == 0
