@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import PolicyEnvError, PolicyError, PolicySourceError
 from ..model import FIELD_NAMES
 from ..pipeline import (
+    MAX_BYTES,
     POLICY_FILE_VARIABLE,
     VARIABLES,
     PolicySnapshot,
+    build_snapshot,
     default_policy_path,
     load_policy,
     near_misses,
@@ -79,7 +81,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     status = EXIT_OK
     for name in files:
         try:
-            snap = load_policy(name, env=env)
+            if name == "-":  # stdin, read as a file would be (the same size limit)
+                data = sys.stdin.buffer.read(MAX_BYTES + 1)
+                snap = build_snapshot(data, Path("<stdin>"), env=env)
+                name = "<stdin>"  # noqa: PLW2901 (the name reported)
+            else:
+                snap = load_policy(name, env=env)
         except PolicyError as e:
             results.append(FileResult(name, error=e))
             status = max(status, EXIT_USAGE if isinstance(e, PolicySourceError) else EXIT_INVALID)

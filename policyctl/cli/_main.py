@@ -37,6 +37,7 @@ from ._commands import (
     cmd_validate,
 )
 from ._escape import err, terminal
+from ._escape import out as _out
 from ._paths import locate
 from ._running import cmd_serve, cmd_watch
 
@@ -87,6 +88,52 @@ def _port(text: str) -> int:
     return port
 
 
+_GENERAL = """\
+exit status: 0 success; 1 the policy is invalid or a check failed; 2 a usage error, or a file
+or git revision that cannot be read; 3 an internal error (rerun with --debug).
+
+VALUE (set): a number (4, 0.02), a risk mode (DEFENSIVE, any case), a list as A,B or a JSON
+array ('["A", "B"]'), a map as a JSON object ('{"lstm": "3.11"}'); a model version is taken as
+written (3.11 is the text "3.11").
+
+FILE: default $QT_POLICY_FILE, else policy/policy.yaml, looked up in the current directory and
+then at the root of the git repository. 'policyctl COMMAND --help' shows examples."""
+
+_EXAMPLE_LINES = {
+    "validate": [
+        "policyctl validate",
+        "policyctl validate --format github a.yaml b.yaml",
+        "cat policy.yaml | policyctl validate -",
+    ],
+    "show": ["policyctl show --explain", "QT_RISK_MODE=DEFENSIVE policyctl show --format json"],
+    "get": [
+        "policyctl get risk_mode",
+        "policyctl get model_versions.lstm",
+        "policyctl get 'allowed_symbols[0]'",
+    ],
+    "schema": ["policyctl schema --check", "policyctl schema --write"],
+    "set": [
+        "policyctl set max_positions 4",
+        "policyctl set model_versions.lstm 3.11",
+        "policyctl set allowed_symbols BTCUSDT,ETHUSDT --dry-run",
+    ],
+    "reset": ["policyctl reset --dry-run", "policyctl reset --yes"],
+    "diff": [
+        "policyctl diff",
+        "policyctl diff HEAD^1 HEAD --require-bump --",
+        "policyctl diff --base-file old.yaml --head-file new.yaml --format json",
+    ],
+    "log": ["policyctl log -n 5", "policyctl log --format json"],
+    "watch": ["policyctl watch", "policyctl watch --poll 2 /mnt/nfs/policy.yaml"],
+    "serve": ["policyctl serve --port 8000", "policyctl serve --host 0.0.0.0 --no-env"],
+    "env": ["policyctl env", "policyctl env --format json"],
+}
+_EXAMPLES = {
+    name: "examples:\n" + "\n".join(f"  {line}" for line in lines)
+    for name, lines in _EXAMPLE_LINES.items()
+}
+
+
 def _serve_arguments(p: argparse.ArgumentParser) -> None:
     file_help = f"policy file (default: ${POLICY_FILE_VARIABLE} or policy/policy.yaml)"
     p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
@@ -115,7 +162,12 @@ def _diff_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="policyctl", description="The trading system's GlobalPolicy, in git.")
+    parser = _Parser(
+        prog="policyctl",
+        description="The trading system's GlobalPolicy, in git.",
+        epilog=_GENERAL,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"policyctl {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -123,21 +175,26 @@ def _parser() -> argparse.ArgumentParser:
     # without it from resetting what was given before the command.
     common = _Parser(add_help=False)
     common.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help="tracebacks"
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
 
     def command(
         name: str, func: Callable[[argparse.Namespace], int], text: str, epilog: str = ""
     ) -> Any:
         p = sub.add_parser(
-            name, help=text, description=text, epilog=epilog or None, parents=[common]
+            name,
+            help=text,
+            description=text,
+            epilog="\n\n".join(t for t in (epilog, _EXAMPLES.get(name, "")) if t) or None,
+            parents=[common],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         p.set_defaults(func=func)
         return p
 
     file_help = f"policy file (default: ${POLICY_FILE_VARIABLE} or policy/policy.yaml)"
     p = command("validate", cmd_validate, "check policy files against every rule")
-    p.add_argument("files", nargs="*", metavar="FILE", help=file_help)
+    p.add_argument("files", nargs="*", metavar="FILE", help=file_help + "; - reads stdin")
     p.add_argument("--with-env", action="store_true", help="also apply this QT_* environment")
     p.add_argument("--format", choices=("text", "json", "github"), default="text")
 
@@ -228,7 +285,8 @@ def _locate_files(args: argparse.Namespace) -> None:
     if args.command in ("diff", "log"):
         return
     if args.command == "validate":
-        args.files = [str(locate(f)) for f in args.files] or [str(locate(None))]
+        files = [f if f == "-" else str(locate(f)) for f in args.files]
+        args.files = files or [str(locate(None))]
     elif args.command == "schema":
         args.path = str(locate(args.path))
     elif hasattr(args, "file"):
@@ -256,6 +314,9 @@ def _split_at_dashdash(argv: list[str]) -> tuple[list[str], list[str] | None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:  # a bare `policyctl`: the whole help, not one usage line (still exit 2, as git)
+        _out(_parser().format_help())
+        return EXIT_USAGE
     debug = "--debug" in argv
     try:
         argv, after_dashdash = _split_at_dashdash(argv)

@@ -81,3 +81,26 @@ def test_set_dry_run_prints_the_change_and_writes_nothing(write: Writer, capsys:
     out = capsys.readouterr().out
     assert "tightens  max_positions: 5 -> 4" in out and "+max_positions: 4" in out
     assert path.read_bytes() == before
+
+
+def test_a_bare_policyctl_prints_the_help(capsys: Capture) -> None:
+    assert main([]) == 2
+    out = capsys.readouterr().out
+    assert "exit status: 0 success" in out and "VALUE (set)" in out and "validate" in out
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["validate", "show", "get", "schema", "set", "reset", "diff", "log", "watch", "serve", "env"],
+)
+def test_every_command_has_examples(command: str, capsys: Capture) -> None:
+    assert main([command, "--help"]) == 0
+    assert f"examples:\n  policyctl {command}" in capsys.readouterr().out
+
+
+def test_validate_reads_stdin(monkeypatch: pytest.MonkeyPatch, capsys: Capture) -> None:
+    import io  # noqa: PLC0415
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"version: [\n")))
+    assert main(["validate", "-"]) == 1
+    assert capsys.readouterr().out.startswith("<stdin>:2:1: not valid YAML")
