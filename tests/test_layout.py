@@ -202,4 +202,4 @@ def test_the_runtime_imports_only_its_declared_dependencies() -> None:
     names = {
         line.strip().strip('",').split(">")[0].split("<")[0] for line in dependencies.splitlines()
     }
-    assert names - {""} == {"pyyaml", "pydantic", "watchdog"}
+    assert names - {""} == {"pyyaml", "pydantic", "watchdog", "shtab"}

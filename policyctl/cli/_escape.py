@@ -14,6 +14,7 @@ import re
 import sys
 
 from ..errors import printable
+from ._colour import colour_directions
 
 __all__ = ["code", "err", "github", "md", "out", "printable", "terminal"]
 
@@ -30,8 +31,9 @@ def terminal(text: str) -> str:
 
 
 def out(text: str) -> None:
-    """Write one report to stdout, through `terminal`."""
-    sys.stdout.write(terminal(text if text.endswith("\n") else text + "\n"))
+    """Write one report to stdout, through `terminal`; colour goes on after the escaping, so
+    no byte of a value can become a code (see _colour)."""
+    sys.stdout.write(colour_directions(terminal(text if text.endswith("\n") else text + "\n")))
 
 
 def err(text: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from .. import __version__
 from ..errors import PolicyError, PolicySourceError
 from ..pipeline import POLICY_FILE_VARIABLE
+from ._colour import configure as configure_colour
 from ._commands import (
     EXIT_BUG,
     EXIT_INVALID,
@@ -127,11 +128,44 @@ _EXAMPLE_LINES = {
     "watch": ["policyctl watch", "policyctl watch --poll 2 /mnt/nfs/policy.yaml"],
     "serve": ["policyctl serve --port 8000", "policyctl serve --host 0.0.0.0 --no-env"],
     "env": ["policyctl env", "policyctl env --format json"],
+    "completion": [
+        "policyctl completion bash > /etc/bash_completion.d/policyctl",
+        "policyctl completion zsh > ~/.zfunc/_policyctl",
+    ],
 }
 _EXAMPLES = {
     name: "examples:\n" + "\n".join(f"  {line}" for line in lines)
     for name, lines in _EXAMPLE_LINES.items()
 }
+
+
+def _completion(args: argparse.Namespace) -> int:
+    """The completion script, generated from this very parser (shtab), so it never drifts."""
+    import shtab  # noqa: PLC0415 (only this command needs it)
+
+    sys.stdout.write(shtab.complete(_parser(), shell=args.shell))
+    return EXIT_OK
+
+
+def _common_parent() -> _Parser:
+    # --debug also after the command (policyctl validate --debug): SUPPRESS keeps a subcommand
+    # without it from resetting what was given before the command.
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
+    return common
+
+
+def _global_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action="version", version=f"policyctl {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour loosening red and tightening green (auto: on a terminal, unless NO_COLOR)",
+    )
 
 
 def _serve_arguments(p: argparse.ArgumentParser) -> None:
@@ -168,15 +202,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_GENERAL,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"policyctl {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    _global_arguments(parser)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    # --debug also after the command (policyctl validate --debug): SUPPRESS keeps a subcommand
-    # without it from resetting what was given before the command.
-    common = _Parser(add_help=False)
-    common.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
-    )
+    common = _common_parent()
 
     def command(
         name: str, func: Callable[[argparse.Namespace], int], text: str, epilog: str = ""
@@ -249,6 +277,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
 
     _serve_arguments(command("serve", cmd_serve, "serve the live policy read-only over HTTP"))
+
+    completion = "print a shell completion script (bash or zsh)"
+    command("completion", _completion, completion).add_argument("shell", choices=("bash", "zsh"))
 
     p = command("env", cmd_env, "list the QT_* variables, their values here and what they change")
     p.add_argument("--format", choices=("text", "json"), default="text")
@@ -323,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         args.after_dashdash = after_dashdash
         _locate_files(args)
+        configure_colour(args.color)
         _setup_logging(args.debug)
         status = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit

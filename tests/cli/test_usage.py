@@ -8,7 +8,7 @@ import pytest
 
 from policyctl.cli import main
 
-from ..conftest import Writer
+from ..conftest import VALID, Writer
 from ..review.test_git import git
 
 Capture = pytest.CaptureFixture[str]
@@ -104,3 +104,39 @@ def test_validate_reads_stdin(monkeypatch: pytest.MonkeyPatch, capsys: Capture) 
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"version: [\n")))
     assert main(["validate", "-"]) == 1
     assert capsys.readouterr().out.startswith("<stdin>:2:1: not valid YAML")
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_completion_is_generated_from_the_parser(shell: str, capsys: Capture) -> None:
+    assert main(["completion", shell]) == 0
+    script = capsys.readouterr().out
+    assert "policyctl" in script and "validate" in script and "--require-bump" in script
+
+
+def test_colour_only_where_asked(
+    write: Writer, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = write(name="base.yaml")
+    head = write(
+        VALID.replace("version: 7", "version: 8").replace("positions: 5", "positions: 9"),
+        name="head.yaml",
+    )
+    sides = ["--base-file", str(base), "--head-file", str(head)]
+    assert main(["--color", "always", "diff", *sides]) == 0
+    assert "  \x1b[31mloosens\x1b[0m   max_positions: 5 -> 9" in capsys.readouterr().out
+    assert main(["diff", *sides]) == 0  # auto, and the output is not a terminal
+    assert "\x1b" not in capsys.readouterr().out
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert main(["--color", "never", "diff", *sides]) == 0
+    assert "\x1b" not in capsys.readouterr().out
+
+
+def test_a_value_can_never_become_a_colour_code(write: Writer, capsys: Capture) -> None:
+    base = write(name="base.yaml")
+    hostile = VALID.replace("version: 7", "version: 8").replace('"3.10"', '"\\\\x1b[31mloosens"')
+    head = write(hostile, name="head.yaml")
+    assert (
+        main(["--color", "always", "diff", "--base-file", str(base), "--head-file", str(head)]) == 0
+    )
+    out = capsys.readouterr().out
+    assert out.count("\x1b[") == 0  # neutral changes only: no code at all, the text stays text
