@@ -181,6 +181,12 @@ def _serve_arguments(p: argparse.ArgumentParser) -> None:
         help="close a connection whose request headers take longer (default 10)",
     )
     p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
+    p.add_argument(
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug"),
+        default="warning",
+        help="server log level; info adds one access line per request (default warning)",
+    )
 
 
 def _diff_arguments(p: argparse.ArgumentParser) -> None:

@@ -136,10 +136,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as e:
         raise UsageError(str(e)) from None
     app = create_app(args.file, env=env_for(args))
+    host, port = sock.getsockname()[:2]
+    store = app.state.policy_store if hasattr(app.state, "policy_store") else None
+    version = f", version {store.current().version}" if store is not None else ""
+    _out(
+        f"{now_utc()} serving http://{host}:{port} (policy {printable(str(args.file))}{version});"
+        " SIGTERM or Ctrl-C to stop"
+    )
+    sys.stdout.flush()
     # uvicorn handles SIGTERM and SIGINT: it stops accepting, runs the lifespan shutdown (which
     # closes the store), then re-raises the signal to whatever handler was there before it.
     # Ours records that the shutdown was clean, so a SIGTERM from Kubernetes exits 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: None)
-    serve(app, sock, header_timeout=args.header_timeout)
+    serve(app, sock, header_timeout=args.header_timeout, log_level=args.log_level)
+    _out(f"{now_utc()} stopped")
     return EXIT_OK

@@ -10,6 +10,7 @@ The policy body is serialised once per snapshot and reused: a reader polling wit
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -56,7 +57,14 @@ class _BodyCache:
         entry = self._entry
         if entry is None or entry[0] is not snap:
             body = {**snap.policy.model_dump(mode="json"), "digest": snap.digest}
-            entry = (snap, json.dumps(body, separators=(",", ":")).encode(), f'"{snap.digest}"')
+            data = json.dumps(body, separators=(",", ":")).encode()
+            # The ETag is the file's digest, and names the effective policy too: two replicas
+            # reading one file under different QT_* variables serve different bodies, so an
+            # override adds the body's own hash to it.
+            tag = snap.digest
+            if snap.overrides:
+                tag += "-" + hashlib.sha256(data).hexdigest()[:16]
+            entry = (snap, data, f'"{tag}"')
             self._entry = entry  # one reference swap: a racing request just rebuilds it
         return entry[1], entry[2]
 
@@ -68,12 +76,18 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def router(store: PolicyStore | None = None) -> APIRouter:
+def router(
+    store: PolicyStore | None = None, *, health: bool = True, metrics: bool = True
+) -> APIRouter:
     """The routes of the read-only policy API.
 
     Args:
         store: The store to answer from; None means ``request.app.state.policy_store``, the
             store `lifespan` opens, so the router can be included before the app starts.
+        health: Include ``GET /healthz``. It and ``/metrics`` are mounted where the router is
+            included, so at the host app's root unless a ``prefix`` is given; pass False for a
+            host app that has its own.
+        metrics: Include ``GET /metrics`` (Prometheus).
     """
     api = APIRouter()
     cache = _BodyCache()
@@ -142,17 +156,27 @@ def router(store: PolicyStore | None = None) -> APIRouter:
         # routes exist only to tell old clients of the write API how changes are made now.
         api.add_api_route(route, refuse, methods=[method], include_in_schema=False)
 
-    @api.get("/metrics", response_class=Response, summary="Prometheus metrics")
-    async def metrics(request: Request) -> Response:
+    async def get_metrics(request: Request) -> Response:
         collector.store = live(request)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @api.get("/healthz", response_model=HealthOut, summary="Liveness: 200 even when degraded")
-    async def healthz(request: Request) -> HealthOut:
+    async def get_healthz(request: Request) -> HealthOut:
         # Never a failing status for a bad policy commit: restarting cannot fix it, and every
         # replica would fail its probe at once. The last good policy is still being served.
         error = live(request).status().last_error
         return HealthOut(status="degraded" if error else "ok", error=error_out(error))
+
+    if metrics:
+        api.add_api_route(
+            "/metrics", get_metrics, response_class=Response, summary="Prometheus metrics"
+        )
+    if health:
+        api.add_api_route(
+            "/healthz",
+            get_healthz,
+            response_model=HealthOut,
+            summary="Liveness: 200 even when degraded",
+        )
 
     reads = [r for r in api.routes if isinstance(r, APIRoute) and "GET" in (r.methods or ())]
     for read in reads:
@@ -195,7 +219,6 @@ def create_app(path: str | None = None, **store_kwargs: Any) -> FastAPI:
 
     @asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.policy_store = store
         try:
             yield
         finally:
@@ -205,6 +228,33 @@ def create_app(path: str | None = None, **store_kwargs: Any) -> FastAPI:
         title="policyctl",
         summary="Read-only view of the trading system's GlobalPolicy",
         lifespan=_lifespan,
+        docs_url=None,  # served below from installed files: a CDN is out of reach air-gapped
+        redoc_url=None,
     )
+    app.state.policy_store = store  # before the server starts, so serve can say what it serves
     app.include_router(router())
+    _offline_docs(app)
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI's files from the swagger-ui-bundle package, not a public CDN."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]  # noqa: PLC0415
+    except ImportError:  # the serve extra without it: no /docs rather than a blank page
+        return
+    from fastapi.openapi.docs import get_swagger_ui_html  # noqa: PLC0415
+    from fastapi.responses import HTMLResponse  # noqa: PLC0415
+    from fastapi.staticfiles import StaticFiles  # noqa: PLC0415
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="policyctl",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )

@@ -44,7 +44,9 @@ class StoreCollector:
         )
         last.add_metric([], status.last_success.timestamp())
         since = GaugeMetricFamily(
-            "policyctl_seconds_since_last_success", "Seconds since the last successful load"
+            "policyctl_seconds_since_last_success",
+            "Age of the snapshot served: seconds since it was loaded. It grows while the file is"
+            " unchanged, which is healthy; alert on policyctl_refused_seconds > 0 instead",
         )
         since.add_metric([], max(0.0, now - status.last_success.timestamp()))
         refused = GaugeMetricFamily(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -81,7 +82,7 @@ class Server:
     def stop(self) -> tuple[int, str]:
         self.client.close()
         self.proc.send_signal(signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=DEADLINE)
+        self.out, err = self.proc.communicate(timeout=DEADLINE)
         return self.proc.returncode, err
 
 
@@ -319,3 +320,57 @@ def test_probes_answer_while_a_check_holds_the_store(tmp_path: Path) -> None:
 
 def test_schemathesis_sees_every_read_route() -> None:
     assert sorted(op.path for op in OPERATIONS) == sorted(READ_ROUTES)
+
+
+def test_serve_says_where_and_what_it_serves_and_when_it_stops(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    server = Server(policy, "--log-level", "info")
+    server.client.get("/healthz")
+    status, err = server.stop()
+    out = server.out
+    assert status == 0
+    assert f"serving http://127.0.0.1:{server.port} (policy {policy}, version 7)" in out
+    assert out.rstrip().endswith("stopped")
+    assert '"GET /healthz HTTP/1.1" 200' in out + err  # the access log at --log-level info
+
+
+def test_docs_are_served_from_installed_files(server: Server) -> None:
+    page = server.client.get("/docs").text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and all(a.startswith("/docs-assets/") for a in assets), assets
+    for asset in assets:
+        assert server.client.get(asset).status_code == 200
+    assert server.client.get("/redoc").status_code == 404  # it would load from a CDN
+
+
+def test_etag_names_the_effective_policy(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    tags = []
+    for env in ({}, {"QT_MAX_POSITIONS": "2"}):
+        app = FastAPI()
+        store = PolicyStore(policy, env=env, watch=False)
+        app.include_router(router(store))
+
+        async def etag(app: FastAPI = app) -> str:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                return (await client.get("/api/policy")).headers["etag"]
+
+        tags.append(asyncio.run(etag()))
+        store.close()
+    assert tags[0] == f'"{PolicyStore(policy, env={}, watch=False).current().digest}"'
+    assert tags[1] != tags[0] and tags[1].startswith(tags[0][:-1] + "-")
+
+
+def test_router_mounts_health_and_metrics_only_when_asked(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    store = PolicyStore(policy, env={}, watch=False)
+    try:
+        paths = {r.path for r in router(store, health=False, metrics=False).routes}  # type: ignore[attr-defined]
+        assert "/healthz" not in paths and "/metrics" not in paths and "/api/policy" in paths
+        assert {"/healthz", "/metrics"} <= {r.path for r in router(store).routes}  # type: ignore[attr-defined]
+    finally:
+        store.close()
