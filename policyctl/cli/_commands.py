@@ -105,7 +105,10 @@ def _origins(snap: PolicySnapshot) -> dict[str, str]:
         at = snap.positions.get((name,), key=True) if snap.positions.contains((name,)) else None
         from_file = f"{printable(str(snap.source))}:{at[0]}" if at else None
         variable = snap.overrides.get(name)
-        if variable and from_file and name == "model_versions":
+        if name == "opp_rankings" and snap.dropped_rankings and from_file:
+            dropped = ", ".join(printable(s) for s in snap.dropped_rankings)
+            origins[name] = f"{from_file}, without {dropped} ({variable} does not allow them)"
+        elif variable and from_file and name == "model_versions":
             origins[name] = f"{variable} over {from_file}"
         elif variable:
             origins[name] = variable

@@ -62,6 +62,8 @@ class PolicySnapshot:
         overrides: Field name -> environment variable, for each field the environment changed.
         loaded_at: When the snapshot was built (timezone-aware, UTC).
         positions: Where each value sits in the file (for ``show --explain`` and diffs).
+        dropped_rankings: Ranked symbols left out because the environment no longer allows
+            them (``QT_ALLOWED_SYMBOLS`` narrower than the file).
     """
 
     policy: GlobalPolicy
@@ -71,6 +73,7 @@ class PolicySnapshot:
     overrides: Mapping[str, str]
     loaded_at: datetime
     positions: _reader.PositionMap = field(repr=False, compare=False)
+    dropped_rankings: tuple[str, ...] = ()
 
 
 def default_policy_path(
@@ -130,8 +133,13 @@ def build_snapshot(
         raise type(e)(Issue(i.path, i.line, i.column, i.message, name) for i in e.issues) from None
     env_overrides = overrides(environ)
     _warn_near_misses(environ)
+    merged = env_overrides.merge(document.data)
+    dropped = _narrow_rankings(document.data, merged, env_overrides.sources)
+    sources = dict(env_overrides.sources)
+    if dropped:
+        sources["opp_rankings"] = sources["allowed_symbols"]
     try:
-        policy = GlobalPolicy.model_validate(env_overrides.merge(document.data))
+        policy = GlobalPolicy.model_validate(merged)
     except ValidationError as e:
         raise _located(e, document.positions, env_overrides, name) from None
     return PolicySnapshot(
@@ -139,10 +147,31 @@ def build_snapshot(
         version=policy.version,
         digest=digest or hashlib.sha256(data).hexdigest(),
         source=source,
-        overrides=MappingProxyType(dict(env_overrides.sources)),
+        overrides=MappingProxyType(sources),
         loaded_at=datetime.now(UTC),
         positions=document.positions,
+        dropped_rankings=tuple(dropped),
     )
+
+
+def _narrow_rankings(
+    file_data: Mapping[str, object], merged: dict[str, object], sources: Mapping[str, str]
+) -> list[str]:
+    """When the environment narrows allowed_symbols, the rankings of symbols it no longer
+    allows are dropped from the effective policy (returned, for ``show --explain``): a desk
+    that stops a symbol through QT_ALLOWED_SYMBOLS cannot edit the rankings too. Only symbols
+    the file itself allows are dropped, so the file's own rule (every ranked symbol allowed)
+    still holds for the file."""
+    if "allowed_symbols" not in sources:
+        return []
+    rankings, allowed = merged.get("opp_rankings"), merged.get("allowed_symbols")
+    in_file = file_data.get("allowed_symbols")
+    if not (isinstance(rankings, dict) and isinstance(allowed, list) and isinstance(in_file, list)):
+        return []
+    dropped = [s for s in rankings if s not in allowed and s in in_file]
+    if dropped:
+        merged["opp_rankings"] = {s: v for s, v in rankings.items() if s not in dropped}
+    return dropped
 
 
 def _warn_near_misses(environ: Mapping[str, str]) -> None:

@@ -9,7 +9,7 @@ import pytest
 import policyctl
 from policyctl.pipeline import near_misses, overrides
 
-from ..conftest import Writer
+from ..conftest import VALID, Writer
 
 
 @pytest.mark.parametrize(
@@ -87,11 +87,9 @@ def test_cross_field_rule_broken_by_env_is_a_validation_error_naming_it(write: W
         policyctl.load_policy(write(), env={"QT_MAX_POSITIONS": "200"})
     issue = e.value.issues[0]
     assert issue.source == "QT_MAX_POSITIONS" and "100% of equity" in issue.message
-    with pytest.raises(policyctl.PolicyValidationError) as e:
-        policyctl.load_policy(write(), env={"QT_ALLOWED_SYMBOLS": "BTCUSDT"})
-    issue = e.value.issues[0]
-    assert issue.path == ("opp_rankings", "ETHUSDT") and issue.line == 9
-    assert "QT_ALLOWED_SYMBOLS" in issue.message
+    # Narrowing the symbols is not a broken rule: their rankings are dropped (test below).
+    snap = policyctl.load_policy(write(), env={"QT_ALLOWED_SYMBOLS": "BTCUSDT"})
+    assert snap.dropped_rankings == ("ETHUSDT",)
 
 
 def test_env_none_reads_os_environ(write: Writer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,3 +124,23 @@ def test_every_bad_variable_is_reported_at_once() -> None:
     with pytest.raises(policyctl.PolicyEnvError) as e:
         overrides({"QT_MAX_POSITIONS": "x", "QT_RISK_MODE": "y"})
     assert {i.source for i in e.value.issues} == {"QT_MAX_POSITIONS", "QT_RISK_MODE"}
+
+
+def test_narrowing_symbols_through_the_environment_drops_their_rankings(write: Writer) -> None:
+    """QT_ALLOWED_SYMBOLS narrower than the file: the rankings of symbols it stops are left
+    out of the effective policy (so services can start), and the snapshot says which."""
+    path = write(
+        VALID.replace("[BTCUSDT, ETHUSDT]", "[BTCUSDT, ETHUSDT, SOLUSDT]").replace(
+            "ETHUSDT: 0.81}", "ETHUSDT: 0.81, SOLUSDT: 0.5}"
+        )
+    )
+    snap = policyctl.load_policy(path, env={"QT_ALLOWED_SYMBOLS": "BTCUSDT"})
+    assert dict(snap.policy.opp_rankings) == {"BTCUSDT": 0.92}
+    assert snap.dropped_rankings == ("ETHUSDT", "SOLUSDT")
+    assert snap.overrides["opp_rankings"] == "QT_ALLOWED_SYMBOLS"
+
+
+def test_the_files_own_ranking_rule_stays(write: Writer) -> None:
+    path = write(VALID.replace("ETHUSDT: 0.81}", "ETHUSDT: 0.81, DOGEUSDT: 0.1}"))
+    with pytest.raises(policyctl.PolicyValidationError, match="DOGEUSDT is ranked"):
+        policyctl.load_policy(path, env={"QT_ALLOWED_SYMBOLS": "BTCUSDT"})
