@@ -43,14 +43,17 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "UsageError",
+    "cmd_add",
     "cmd_diff",
     "cmd_env",
     "cmd_get",
     "cmd_log",
+    "cmd_remove",
     "cmd_reset",
     "cmd_schema",
     "cmd_set",
     "cmd_show",
+    "cmd_unset",
     "cmd_validate",
     "env_for",
     "now_utc",
@@ -286,6 +289,27 @@ def cmd_set(args: argparse.Namespace) -> int:
 
     path = default_policy_path(args.file)
     return _report_edit(set_value(path, args.path, args.value, dry_run=args.dry_run))
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from ..review import add_item  # noqa: PLC0415
+
+    path = default_policy_path(args.file)
+    return _report_edit(add_item(path, args.path, args.item, dry_run=args.dry_run))
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from ..review import remove_item_value  # noqa: PLC0415
+
+    path = default_policy_path(args.file)
+    return _report_edit(remove_item_value(path, args.path, args.item, dry_run=args.dry_run))
+
+
+def cmd_unset(args: argparse.Namespace) -> int:
+    from ..review import unset_path  # noqa: PLC0415
+
+    path = default_policy_path(args.file)
+    return _report_edit(unset_path(path, args.path, dry_run=args.dry_run))
 
 
 def cmd_reset(args: argparse.Namespace) -> int:

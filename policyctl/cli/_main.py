@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import logging
-import math
 import os
 import re
 import signal
@@ -27,18 +26,22 @@ from ._commands import (
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
+    cmd_add,
     cmd_diff,
     cmd_env,
     cmd_get,
     cmd_log,
+    cmd_remove,
     cmd_reset,
     cmd_schema,
     cmd_set,
     cmd_show,
+    cmd_unset,
     cmd_validate,
 )
 from ._escape import err, terminal
 from ._escape import out as _out
+from ._help import EXAMPLES, GENERAL, port, positive, seconds
 from ._paths import locate
 from ._running import cmd_serve, cmd_watch
 
@@ -65,86 +68,29 @@ _DIFF_EPILOG = (
 )
 
 
-def _seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
-    return seconds
-
-
-def _positive(text: str) -> int:
-    number = int(text) if text.isascii() and text.isdigit() else 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return number
-
-
-def _port(text: str) -> int:
-    port = int(text) if text.isascii() and text.isdigit() else -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
-    return port
-
-
-_GENERAL = """\
-exit status: 0 success; 1 the policy is invalid or a check failed; 2 a usage error, or a file
-or git revision that cannot be read; 3 an internal error (rerun with --debug).
-
-VALUE (set): a number (4, 0.02), a risk mode (DEFENSIVE, any case), a list as A,B or a JSON
-array ('["A", "B"]'), a map as a JSON object ('{"lstm": "3.11"}'); a model version is taken as
-written (3.11 is the text "3.11").
-
-FILE: default $QT_POLICY_FILE, else policy/policy.yaml, looked up in the current directory and
-then at the root of the git repository. 'policyctl COMMAND --help' shows examples."""
-
-_EXAMPLE_LINES = {
-    "validate": [
-        "policyctl validate",
-        "policyctl validate --format github a.yaml b.yaml",
-        "cat policy.yaml | policyctl validate -",
-    ],
-    "show": ["policyctl show --explain", "QT_RISK_MODE=DEFENSIVE policyctl show --format json"],
-    "get": [
-        "policyctl get risk_mode",
-        "policyctl get model_versions.lstm",
-        "policyctl get 'allowed_symbols[0]'",
-    ],
-    "schema": ["policyctl schema --check", "policyctl schema --write"],
-    "set": [
-        "policyctl set max_positions 4",
-        "policyctl set model_versions.lstm 3.11",
-        "policyctl set allowed_symbols BTCUSDT,ETHUSDT --dry-run",
-    ],
-    "reset": ["policyctl reset --dry-run", "policyctl reset --yes"],
-    "diff": [
-        "policyctl diff",
-        "policyctl diff HEAD^1 HEAD --require-bump --",
-        "policyctl diff --base-file old.yaml --head-file new.yaml --format json",
-    ],
-    "log": ["policyctl log -n 5", "policyctl log --format json"],
-    "watch": ["policyctl watch", "policyctl watch --poll 2 /mnt/nfs/policy.yaml"],
-    "serve": ["policyctl serve --port 8000", "policyctl serve --host 0.0.0.0 --no-env"],
-    "env": ["policyctl env", "policyctl env --format json"],
-    "completion": [
-        "policyctl completion bash > /etc/bash_completion.d/policyctl",
-        "policyctl completion zsh > ~/.zfunc/_policyctl",
-    ],
-}
-_EXAMPLES = {
-    name: "examples:\n" + "\n".join(f"  {line}" for line in lines)
-    for name, lines in _EXAMPLE_LINES.items()
-}
-
-
 def _completion(args: argparse.Namespace) -> int:
     """The completion script, generated from this very parser (shtab), so it never drifts."""
     import shtab  # noqa: PLC0415 (only this command needs it)
 
     sys.stdout.write(shtab.complete(_parser(), shell=args.shell))
     return EXIT_OK
+
+
+def _collection_commands(command: Callable[..., Any]) -> None:
+    dry_run = "print the change, write nothing"
+    for name, func, text in (
+        ("add", cmd_add, "add one item at the end of a list: allowed_symbols, allowed_strategies"),
+        ("remove", cmd_remove, "remove one item from a list"),
+    ):
+        p = command(name, func, text)
+        p.add_argument("path", metavar="FIELD", help="allowed_symbols or allowed_strategies")
+        p.add_argument("item", metavar="ITEM")
+        p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
+        p.add_argument("--dry-run", action="store_true", help=dry_run)
+    p = command("unset", cmd_unset, "remove a map entry or a list item")
+    p.add_argument("path", metavar="PATH", help="model_versions.lstm, allowed_symbols[1], ...")
+    p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
+    p.add_argument("--dry-run", action="store_true", help=dry_run)
 
 
 def _common_parent() -> _Parser:
@@ -169,10 +115,9 @@ def _global_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve_arguments(p: argparse.ArgumentParser) -> None:
-    file_help = f"policy file (default: ${POLICY_FILE_VARIABLE} or policy/policy.yaml)"
-    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
-    p.add_argument("--port", type=_port, default=8000)
+    p.add_argument("--port", type=port, default=8000)
     p.add_argument(
         "--header-timeout",
         type=float,
@@ -201,11 +146,14 @@ def _diff_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--require-bump", action="store_true", help="exit 1 unless version rose")
 
 
+_FILE_HELP = f"policy file (default: ${POLICY_FILE_VARIABLE} or policy/policy.yaml)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="policyctl",
         description="The trading system's GlobalPolicy, in git.",
-        epilog=_GENERAL,
+        epilog=GENERAL,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _global_arguments(parser)
@@ -219,28 +167,27 @@ def _parser() -> argparse.ArgumentParser:
             name,
             help=text,
             description=text,
-            epilog="\n\n".join(t for t in (epilog, _EXAMPLES.get(name, "")) if t) or None,
+            epilog="\n\n".join(t for t in (epilog, EXAMPLES.get(name, "")) if t) or None,
             parents=[common],
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         p.set_defaults(func=func)
         return p
 
-    file_help = f"policy file (default: ${POLICY_FILE_VARIABLE} or policy/policy.yaml)"
     p = command("validate", cmd_validate, "check policy files against every rule")
-    p.add_argument("files", nargs="*", metavar="FILE", help=file_help + "; - reads stdin")
+    p.add_argument("files", nargs="*", metavar="FILE", help=_FILE_HELP + "; - reads stdin")
     p.add_argument("--with-env", action="store_true", help="also apply this QT_* environment")
     p.add_argument("--format", choices=("text", "json", "github"), default="text")
 
     p = command("show", cmd_show, "print the effective policy (file + environment)")
-    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
     p.add_argument("--format", choices=("yaml", "json"), default="yaml")
     p.add_argument("--explain", action="store_true", help="say where each value came from")
     p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
 
     p = command("get", cmd_get, "print one value, e.g. risk_mode or model_versions.lstm")
     p.add_argument("path", metavar="PATH")
-    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
     p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
 
     p = command("schema", cmd_schema, "print, write or check the committed JSON Schema")
@@ -254,13 +201,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path", metavar="PATH", help="a field, or a map entry: model_versions.lstm")
     p.add_argument("value", metavar="VALUE")
-    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
     p.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
+
+    _collection_commands(command)
 
     p = command(
         "reset", cmd_reset, "put every field back to the built-in defaults, as a new version"
     )
-    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
+    p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
     p.add_argument("--yes", action="store_true", help="confirm: nothing may trade afterwards")
     p.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
 
@@ -273,13 +222,13 @@ def _parser() -> argparse.ArgumentParser:
     _diff_arguments(p)
 
     p = command("log", cmd_log, "the audit trail: each commit that touched the policy")
-    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
-    p.add_argument("-n", type=_positive, metavar="N", help="at most N commits")
+    p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
+    p.add_argument("-n", type=positive, metavar="N", help="at most N commits")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
     p = command("watch", cmd_watch, "follow the file: one line per applied or refused change")
-    p.add_argument("file", nargs="?", metavar="FILE", help=file_help)
-    p.add_argument("--poll", type=_seconds, metavar="SECONDS", help="poll instead of inotify")
+    p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
+    p.add_argument("--poll", type=seconds, metavar="SECONDS", help="poll instead of inotify")
     p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
 
     _serve_arguments(command("serve", cmd_serve, "serve the live policy read-only over HTTP"))

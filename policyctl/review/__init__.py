@@ -13,6 +13,7 @@ from ._diff import LIST_FIELDS, Change, Direction, apply_changes, diff_policies,
 from ._edit import EditRefused, EditResult, reset_policy, set_value
 from ._git import Commit, GitRepo
 from ._history import LogEntry, audit_log
+from ._ops import add_item, remove_item_value, unset_path
 
 __all__ = [
     "LIST_FIELDS",
@@ -25,11 +26,14 @@ __all__ = [
     "GitRepo",
     "LogEntry",
     "Side",
+    "add_item",
     "apply_changes",
     "audit_log",
     "compare",
     "diff_policies",
     "plain_value",
+    "remove_item_value",
     "reset_policy",
     "set_value",
+    "unset_path",
 ]

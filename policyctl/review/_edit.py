@@ -37,10 +37,18 @@ from ..pipeline import (
     yaml_scalar,
 )
 from ._baseline import committed_version
-from ._diff import Change, diff_policies
+from ._diff import Change, diff_policies, plain_value
 from ._write import locked, remove_stale_temporaries, source_errors, write_atomically
 
-__all__ = ["EditRefused", "EditResult", "reset_policy", "set_value"]
+__all__ = [
+    "EditRefused",
+    "EditResult",
+    "Splice",
+    "edit_file",
+    "node_end",
+    "reset_policy",
+    "set_value",
+]
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +108,12 @@ def _render(field: str, value: Any) -> str:
 Splice = tuple[int, int, str]  # replace text[start:end] with the string
 
 
-def _end(node: Node, source: str) -> int:
+def node_end(node: Node, source: str) -> int:
     """Where a node's own text ends. A block collection's end mark lies at the next token,
     past blank lines and comments that belong to what follows; use its last child's end."""
     if isinstance(node, MappingNode | SequenceNode) and node.flow_style is False and node.value:
         last = node.value[-1]
-        return _end(last[1] if isinstance(node, MappingNode) else last, source)
+        return node_end(last[1] if isinstance(node, MappingNode) else last, source)
     end = int(node.end_mark.index)
     if isinstance(node, ScalarNode) and node.style in ("|", ">"):
         # A block scalar's end mark lies past its line break and any blank lines after it;
@@ -116,7 +124,7 @@ def _end(node: Node, source: str) -> int:
 
 
 def _replace(node: Node, source: str, text: str) -> Splice:
-    return (int(node.start_mark.index), _end(node, source), text)
+    return (int(node.start_mark.index), node_end(node, source), text)
 
 
 def _ends_plainly(text: str, root: MappingNode) -> bool:
@@ -124,7 +132,7 @@ def _ends_plainly(text: str, root: MappingNode) -> bool:
     the very end. After a '...' document end, or in a flow top level, it goes inside."""
     if root.flow_style is not False or not root.value:
         return False
-    tail = text[_end(root.value[-1][1], text) :]
+    tail = text[node_end(root.value[-1][1], text) :]
     return not _DOCUMENT_END.search(tail)
 
 
@@ -144,12 +152,12 @@ def _add_entry(text: str, mapping: MappingNode, key: str, rendered: str) -> Spli
     if mapping.flow_style is not False:  # {a: 1} or {}
         if not mapping.value:
             return _replace(mapping, text, "{" + f"{yaml_scalar(key)}: {rendered}" + "}")
-        end = _end(mapping.value[-1][1], text)
+        end = node_end(mapping.value[-1][1], text)
         return (end, end, f", {yaml_scalar(key)}: {rendered}")
     eol = "\r\n" if "\r\n" in text else "\n"
     first_key = mapping.value[0][0]
     indent = " " * int(first_key.start_mark.column)
-    line_end = text.find("\n", _end(mapping.value[-1][1], text))
+    line_end = text.find("\n", node_end(mapping.value[-1][1], text))
     at = len(text) if line_end < 0 else line_end + 1
     newline = eol if line_end < 0 else ""
     return (at, at, f"{newline}{indent}{yaml_scalar(key)}: {rendered}{eol}")
@@ -195,12 +203,13 @@ def _timestamp(now: datetime | None) -> str:
     return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _edit(
+def edit_file(
     path: Path,
     make_splices: Callable[[str, PositionMap], list[Splice]],
     now: datetime | None,
     explicit_version: bool = False,
     dry_run: bool = False,
+    expect: tuple[str, Any] | None = None,
 ) -> EditResult:
     try:
         target = path.resolve()  # a symlinked file is edited where it lives
@@ -243,6 +252,11 @@ def _edit(
         new = build_snapshot(new_bytes, path, env={})  # refuses: the file stays untouched
         if explicit_version:
             _refuse_lowering(path, new.version, version, committed_version(target))
+        if expect is not None and plain_value(getattr(new.policy, expect[0])) != expect[1]:
+            raise EditRefused.single(  # the splice did not say what was meant: never write it
+                f"this layout of {expect[0]} cannot be edited in place; edit it by hand",
+                source=str(path),
+            )
         changes = (
             [
                 c
@@ -324,7 +338,7 @@ def set_value(
     def splices(text: str, positions: PositionMap) -> list[Splice]:
         return [_splice_field(text, positions, field_tuple, _render(field, parsed))]
 
-    return _edit(path, splices, now, explicit_version=field == "version", dry_run=dry_run)
+    return edit_file(path, splices, now, explicit_version=field == "version", dry_run=dry_run)
 
 
 def reset_policy(path: Path, *, now: datetime | None = None, dry_run: bool = False) -> EditResult:
@@ -336,4 +350,4 @@ def reset_policy(path: Path, *, now: datetime | None = None, dry_run: bool = Fal
             for field, value in DEFAULTS.items()
         ]
 
-    return _edit(path, splices, now, dry_run=dry_run)
+    return edit_file(path, splices, now, dry_run=dry_run)

@@ -1,0 +1,85 @@
+"""The command line's words: the general help, each command's examples, and the argument
+types that turn a bad value into a usage error instead of a surprise."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+__all__ = ["EXAMPLES", "GENERAL", "port", "positive", "seconds"]
+
+GENERAL = """\
+exit status: 0 success; 1 the policy is invalid or a check failed; 2 a usage error, or a file
+or git revision that cannot be read; 3 an internal error (rerun with --debug).
+
+VALUE (set): a number (4, 0.02), a risk mode (DEFENSIVE, any case), a list as A,B or a JSON
+array ('["A", "B"]'), a map as a JSON object ('{"lstm": "3.11"}'); a model version is taken as
+written (3.11 is the text "3.11").
+
+FILE: default $QT_POLICY_FILE, else policy/policy.yaml, looked up in the current directory and
+then at the root of the git repository. 'policyctl COMMAND --help' shows examples."""
+
+EXAMPLE_LINES = {
+    "validate": [
+        "policyctl validate",
+        "policyctl validate --format github a.yaml b.yaml",
+        "cat policy.yaml | policyctl validate -",
+    ],
+    "show": ["policyctl show --explain", "QT_RISK_MODE=DEFENSIVE policyctl show --format json"],
+    "get": [
+        "policyctl get risk_mode",
+        "policyctl get model_versions.lstm",
+        "policyctl get 'allowed_symbols[0]'",
+    ],
+    "schema": ["policyctl schema --check", "policyctl schema --write"],
+    "set": [
+        "policyctl set max_positions 4",
+        "policyctl set model_versions.lstm 3.11",
+        "policyctl set allowed_symbols BTCUSDT,ETHUSDT --dry-run",
+    ],
+    "reset": ["policyctl reset --dry-run", "policyctl reset --yes"],
+    "add": ["policyctl add allowed_symbols SOLUSDT", "policyctl add allowed_strategies breakout"],
+    "remove": ["policyctl remove allowed_symbols SOLUSDT --dry-run"],
+    "unset": ["policyctl unset model_versions.lstm", "policyctl unset 'allowed_symbols[2]'"],
+    "diff": [
+        "policyctl diff",
+        "policyctl diff HEAD^1 HEAD --require-bump --",
+        "policyctl diff --base-file old.yaml --head-file new.yaml --format json",
+    ],
+    "log": ["policyctl log -n 5", "policyctl log --format json"],
+    "watch": ["policyctl watch", "policyctl watch --poll 2 /mnt/nfs/policy.yaml"],
+    "serve": ["policyctl serve --port 8000", "policyctl serve --host 0.0.0.0 --no-env"],
+    "env": ["policyctl env", "policyctl env --format json"],
+    "completion": [
+        "policyctl completion bash > /etc/bash_completion.d/policyctl",
+        "policyctl completion zsh > ~/.zfunc/_policyctl",
+    ],
+}
+EXAMPLES = {
+    name: "examples:\n" + "\n".join(f"  {line}" for line in lines)
+    for name, lines in EXAMPLE_LINES.items()
+}
+
+
+def seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return seconds
+
+
+def positive(text: str) -> int:
+    number = int(text) if text.isascii() and text.isdigit() else 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return number
+
+
+def port(text: str) -> int:
+    port = int(text) if text.isascii() and text.isdigit() else -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
+    return port
