@@ -284,11 +284,26 @@ def _report_edit(result: EditResult) -> int:
     return EXIT_OK
 
 
-def cmd_set(args: argparse.Namespace) -> int:
-    from ..review import set_value  # noqa: PLC0415
+def _assignments(words: list[str]) -> tuple[list[tuple[str, str]], str | None]:
+    """``PATH VALUE [FILE]``, or ``PATH=VALUE... [FILE]`` (a path never holds '=')."""
+    if "=" not in words[0]:
+        if len(words) not in (2, 3):
+            raise UsageError("set takes PATH VALUE [FILE], or PATH=VALUE... [FILE]")
+        return [(words[0], words[1])], (words[2] if len(words) == 3 else None)
+    file = None if "=" in words[-1] else words[-1]
+    pairs = words[:-1] if file is not None else words
+    if any("=" not in w for w in pairs):
+        raise UsageError("with PATH=VALUE, every assignment needs '=' (and FILE comes last)")
+    return [(w.partition("=")[0], w.partition("=")[2]) for w in pairs], file
 
-    path = default_policy_path(args.file)
-    return _report_edit(set_value(path, args.path, args.value, dry_run=args.dry_run))
+
+def cmd_set(args: argparse.Namespace) -> int:
+    from ..review import set_values  # noqa: PLC0415
+    from ._paths import locate  # noqa: PLC0415
+
+    assignments, file = _assignments(args.words)
+    path = locate(file)
+    return _report_edit(set_values(path, assignments, dry_run=args.dry_run))
 
 
 def cmd_add(args: argparse.Namespace) -> int:

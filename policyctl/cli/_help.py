@@ -36,6 +36,8 @@ EXAMPLE_LINES = {
         "policyctl set max_positions 4",
         "policyctl set model_versions.lstm 3.11",
         "policyctl set allowed_symbols BTCUSDT,ETHUSDT --dry-run",
+        "policyctl set max_positions=3 global_min_confidence=0.8",
+        "policyctl set 'allowed_strategies[0]' breakout",
     ],
     "reset": ["policyctl reset --dry-run", "policyctl reset --yes"],
     "add": ["policyctl add allowed_symbols SOLUSDT", "policyctl add allowed_strategies breakout"],

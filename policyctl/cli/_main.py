@@ -199,9 +199,13 @@ def _parser() -> argparse.ArgumentParser:
     p = command(
         "set", cmd_set, "edit one value in place: comments kept, version raised once per change"
     )
-    p.add_argument("path", metavar="PATH", help="a field, or a map entry: model_versions.lstm")
-    p.add_argument("value", metavar="VALUE")
-    p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
+    p.add_argument(
+        "words",
+        nargs="+",
+        metavar="PATH VALUE [FILE] | PATH=VALUE... [FILE]",
+        help="a field (max_positions), a map entry (model_versions.lstm) or a list item"
+        " (allowed_symbols[0]) and its value; several PATH=VALUE make one change",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
 
     _collection_commands(command)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ._compare import Comparison, Side, compare
 from ._diff import LIST_FIELDS, Change, Direction, apply_changes, diff_policies, plain_value
-from ._edit import EditRefused, EditResult, reset_policy, set_value
+from ._edit import EditRefused, EditResult, reset_policy, set_value, set_values
 from ._git import Commit, GitRepo
 from ._history import LogEntry, audit_log
 from ._ops import add_item, remove_item_value, unset_path
@@ -35,5 +35,6 @@ __all__ = [
     "remove_item_value",
     "reset_policy",
     "set_value",
+    "set_values",
     "unset_path",
 ]

@@ -48,6 +48,7 @@ __all__ = [
     "node_end",
     "reset_policy",
     "set_value",
+    "set_values",
 ]
 
 log = logging.getLogger(__name__)
@@ -284,7 +285,16 @@ def edit_file(
 # --- the two edits ---------------------------------------------------------------------------
 
 
-def _parse_set(source: str, field_path: str, value: str) -> tuple[tuple[str, ...], str, Any]:
+_ITEM = re.compile(r"(\w+)\[(-?[0-9]{1,9})\]")
+
+
+def _parse_set(source: str, field_path: str, value: str) -> tuple[tuple[str | int, ...], str, Any]:
+    item = _ITEM.fullmatch(field_path)
+    if item is not None:  # one list item: allowed_symbols[0]
+        field, index = item.group(1), int(item.group(2))
+        if field not in ("allowed_symbols", "allowed_strategies"):
+            raise EditRefused.single(f"{field} is not a list; no item {index}", source=source)
+        return (field, index), field, value.strip()
     field, dot, key = field_path.partition(".")
     if dot and not key:
         raise EditRefused.single(
@@ -333,12 +343,46 @@ def set_value(
     Raises:
         PolicyError: The edit is refused; the file is untouched.
     """
-    field_tuple, field, parsed = _parse_set(str(path), field_path, value)
+    return set_values(path, [(field_path, value)], now=now, dry_run=dry_run)
+
+
+def set_values(
+    path: Path,
+    assignments: list[tuple[str, str]],
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> EditResult:
+    """Several assignments (``[("max_positions", "4"), ("model_versions.lstm", "3.11")]``)
+    as one change: one version raise, one write, all or nothing."""
+    parsed = [_parse_set(str(path), field_path, value) for field_path, value in assignments]
+    seen: set[tuple[str | int, ...]] = set()
+    for target, _, _ in parsed:
+        overlaps = [s for s in seen if s[: len(target)] == target or target[: len(s)] == s]
+        if overlaps:
+            raise EditRefused.single(
+                f"{'.'.join(map(str, target))} is set twice in one change", source=str(path)
+            )
+        seen.add(target)
 
     def splices(text: str, positions: PositionMap) -> list[Splice]:
-        return [_splice_field(text, positions, field_tuple, _render(field, parsed))]
+        out = []
+        for target, field, value in parsed:
+            if isinstance(target[-1], int):  # a list item: it must exist (negative from the end)
+                items, _, found = positions.locate(target[:1])
+                index = target[-1]
+                if not (found and isinstance(items, SequenceNode)) or not (
+                    -len(items.value) <= index < len(items.value)
+                ):
+                    raise EditRefused.single(f"{field} has no item {index}", source=str(path))
+                out.append(_replace(items.value[index], text, yaml_scalar(value)))
+            else:
+                rendered = _render(field, value)
+                out.append(_splice_field(text, positions, target, rendered))  # type: ignore[arg-type]
+        return out
 
-    return edit_file(path, splices, now, explicit_version=field == "version", dry_run=dry_run)
+    explicit = any(field == "version" for _, field, _ in parsed)
+    return edit_file(path, splices, now, explicit_version=explicit, dry_run=dry_run)
 
 
 def reset_policy(path: Path, *, now: datetime | None = None, dry_run: bool = False) -> EditResult:

@@ -125,3 +125,31 @@ def test_dry_run_writes_nothing(tmp_path: Path, capsys: Capture) -> None:
     assert main(["add", "allowed_symbols", "SOLUSDT", str(path), "--dry-run"]) == 0
     assert "loosens   allowed_symbols: + SOLUSDT" in capsys.readouterr().out
     assert path.read_text() == VALID
+
+
+def test_several_assignments_are_one_change(tmp_path: Path, capsys: Capture) -> None:
+    path = _write(tmp_path, VALID)
+    argv = ["set", "max_positions=4", "model_versions.lstm=3.11", "risk_mode=DEFENSIVE", str(path)]
+    assert main(argv) == 0
+    snap = policyctl.load_policy(path, env={})
+    assert (snap.version, snap.policy.max_positions, snap.policy.risk_mode) == (8, 4, "DEFENSIVE")
+    assert snap.policy.model_versions["lstm"] == "3.11"
+    out = capsys.readouterr().out
+    assert "version 7 -> version 8" in out and out.count("tightens") == 2
+
+
+def test_one_bad_assignment_writes_nothing(tmp_path: Path, capsys: Capture) -> None:
+    path = _write(tmp_path, VALID)
+    assert main(["set", "max_positions=4", "risk_mode=PANIC", str(path)]) == 1
+    assert main(["set", "max_positions=4", "max_positions=3", str(path)]) == 2
+    assert "is set twice in one change" in capsys.readouterr().err
+    assert path.read_text() == VALID
+
+
+def test_set_a_list_item_by_index(tmp_path: Path) -> None:
+    path = _write(tmp_path, BLOCK)
+    assert main(["set", "allowed_strategies[0]", "breakout", str(path)]) == 0
+    assert main(["set", "allowed_symbols[-1]", "SOLUSDT", str(path)]) == 1  # ETHUSDT is ranked
+    assert policyctl.load_policy(path, env={}).policy.allowed_strategies == ("breakout",)
+    assert "  - BTCUSDT  # core\n" in path.read_text()
+    assert main(["set", "allowed_symbols[9]", "X", str(path)]) == 2
