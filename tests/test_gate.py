@@ -29,7 +29,7 @@ from .review.test_git import GIT_ENV, git
 
 ROOT = Path(__file__).parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "policy.yml"
-V8_LOOSER = VALID.replace("NORMAL", "AGGRESSIVE").replace("positions: 5", "positions: 6")
+LOOSER = VALID.replace("NORMAL", "AGGRESSIVE").replace("positions: 5", "positions: 6")
 
 
 def _steps() -> dict[str, str]:
@@ -167,7 +167,7 @@ def test_install_step_pins_every_wheel_by_hash() -> None:
 def test_an_honest_loosening_without_a_bump_fails(gate: Gate, tmp_path: Path) -> None:
     src = tmp_path / "src"
     _project(src, VALID)
-    _pr(src, V8_LOOSER.replace("version: 8", "version: 7"))
+    _pr(src, LOOSER)  # version 7, as at the base
     gate.merge(src, "pr")
     verdict = gate.judge(src)
     assert verdict.status == 1, verdict.output
@@ -182,7 +182,7 @@ def test_a_decoy_file_named_like_a_revision_changes_nothing(
     src = tmp_path / "src"
     _project(src, VALID)
     git(src, "checkout", "-q", "-b", "pr")
-    _write(src, V8_LOOSER.replace("version: 7", "version: 7"))
+    _write(src, LOOSER)
     _write(src, VALID.replace("version: 7", "version: 2"), decoy)  # "the base", forged
     git(src, "add", "-A")
     git(src, "commit", "-qm", "loosen, and bring my own base")
@@ -198,7 +198,7 @@ def test_the_checker_comes_from_the_base(gate: Gate, tmp_path: Path) -> None:
     src = tmp_path / "src"
     _project(src, VALID)
     git(src, "checkout", "-q", "-b", "pr")
-    _write(src, V8_LOOSER.replace("version: 7", "version: 7"))
+    _write(src, LOOSER)
     diff = src / "policyctl" / "review" / "_diff.py"
     text = diff.read_text()
     rigged = text.replace('return "loosens" if sign > 0 else', 'return "neutral" if sign else')
@@ -225,7 +225,7 @@ def test_a_loosening_with_a_bump_passes_and_lists_the_loosening_first(
 ) -> None:
     src = tmp_path / "src"
     _project(src, VALID)
-    _pr(src, V8_LOOSER.replace("version: 7", "version: 8").replace("ETHUSDT]", "ETHUSDT, SOLUSDT]"))
+    _pr(src, LOOSER.replace("version: 7", "version: 8").replace("ETHUSDT]", "ETHUSDT, SOLUSDT]"))
     gate.merge(src, "pr")
     verdict = gate.judge(src)
     assert verdict.status == 0, verdict.output
