@@ -14,16 +14,15 @@ locked for the whole read-modify-write, so concurrent ``set``s never lose an upd
 from __future__ import annotations
 
 import difflib
-import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import SequenceNode
 
 from ..errors import PolicyError, PolicySourceError, PolicySyntaxError, PolicyValidationError
 from ..model import DEFAULTS, FIELD_NAMES
@@ -38,14 +37,21 @@ from ..pipeline import (
 )
 from ._baseline import committed_version
 from ._diff import Change, diff_policies, plain_value
+from ._errors import EditRefused
+from ._splice import (
+    Splice,
+    apply_splices,
+    in_style,
+    render,
+    replace_node,
+    splice_field,
+)
 from ._write import locked, remove_stale_temporaries, source_errors, write_atomically
 
 __all__ = [
     "EditRefused",
     "EditResult",
-    "Splice",
     "edit_file",
-    "node_end",
     "reset_policy",
     "set_value",
     "set_values",
@@ -68,14 +74,6 @@ _FIELD_KINDS = {
 _ENTRY_KINDS = {"opp_rankings": "number", "model_versions": "text"}
 
 
-class EditRefused(PolicyError):
-    """The edit cannot be made as asked (unknown field, a field set by hand that is automatic);
-    a usage error, exit 2. The file is untouched."""
-
-    kind = "usage"
-    exit_status = 2
-
-
 @dataclass(frozen=True, slots=True)
 class EditResult:
     """What an edit did: the snapshots before (None if the file was invalid) and after."""
@@ -87,102 +85,6 @@ class EditResult:
     written: bool
     text_diff: str = ""  # the file's lines before and after, as a unified diff
     dry_run: bool = False  # computed and checked, not written
-
-
-# --- rendering values ------------------------------------------------------------------------
-
-
-def _render(field: str, value: Any) -> str:
-    """A value in flow style; model versions always quoted (an unquoted 3.10 is a number)."""
-    if isinstance(value, Mapping):
-        quote = json.dumps if field == "model_versions" else yaml_scalar
-        return "{" + ", ".join(f"{yaml_scalar(k)}: {quote(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(yaml_scalar(v) for v in value) + "]"
-    if field in {"model_versions", "last_updated"}:
-        return json.dumps(value)
-    return yaml_scalar(value)
-
-
-# --- splicing --------------------------------------------------------------------------------
-
-Splice = tuple[int, int, str]  # replace text[start:end] with the string
-
-
-def node_end(node: Node, source: str) -> int:
-    """Where a node's own text ends. A block collection's end mark lies at the next token,
-    past blank lines and comments that belong to what follows; use its last child's end."""
-    if isinstance(node, MappingNode | SequenceNode) and node.flow_style is False and node.value:
-        last = node.value[-1]
-        return node_end(last[1] if isinstance(node, MappingNode) else last, source)
-    end = int(node.end_mark.index)
-    if isinstance(node, ScalarNode) and node.style in ("|", ">"):
-        # A block scalar's end mark lies past its line break and any blank lines after it;
-        # those belong to what follows (a comment, the next key), so stop at its last text.
-        start = int(node.start_mark.index)
-        end = start + len(source[start:end].rstrip(" \t\r\n"))
-    return end
-
-
-def _replace(node: Node, source: str, text: str) -> Splice:
-    return (int(node.start_mark.index), node_end(node, source), text)
-
-
-def _ends_plainly(text: str, root: MappingNode) -> bool:
-    """A block top level followed by nothing but comments and blank lines: a new field goes at
-    the very end. After a '...' document end, or in a flow top level, it goes inside."""
-    if root.flow_style is not False or not root.value:
-        return False
-    tail = text[node_end(root.value[-1][1], text) :]
-    return not _DOCUMENT_END.search(tail)
-
-
-def _append_at_end(text: str, field: str, rendered: str) -> Splice:
-    eol = "\r\n" if "\r\n" in text else "\n"
-    prefix = "" if text.endswith("\n") or not text else eol
-    return (len(text), len(text), f"{prefix}{field}: {rendered}{eol}")
-
-
-_DOCUMENT_END = re.compile(r"^\.\.\.(?:[ \t#]|\r?$)", re.M)
-
-
-def _add_entry(text: str, mapping: MappingNode, key: str, rendered: str) -> Splice:
-    """A new last entry, in the mapping's own style: after the last entry's line in a block
-    mapping (so before a trailing comment or a '...' document end), inside the braces of a
-    flow one; with the file's own line ending."""
-    if mapping.flow_style is not False:  # {a: 1} or {}
-        if not mapping.value:
-            return _replace(mapping, text, "{" + f"{yaml_scalar(key)}: {rendered}" + "}")
-        end = node_end(mapping.value[-1][1], text)
-        return (end, end, f", {yaml_scalar(key)}: {rendered}")
-    eol = "\r\n" if "\r\n" in text else "\n"
-    first_key = mapping.value[0][0]
-    indent = " " * int(first_key.start_mark.column)
-    line_end = text.find("\n", node_end(mapping.value[-1][1], text))
-    at = len(text) if line_end < 0 else line_end + 1
-    newline = eol if line_end < 0 else ""
-    return (at, at, f"{newline}{indent}{yaml_scalar(key)}: {rendered}{eol}")
-
-
-def _splice_field(
-    text: str, positions: PositionMap, path: tuple[str, ...], rendered: str
-) -> Splice:
-    node, _, found = positions.locate(path)
-    if found and node is not None:
-        return _replace(node, text, rendered)
-    parent, _, parent_found = positions.locate(path[:-1])
-    if len(path) == 1 and isinstance(parent, MappingNode) and _ends_plainly(text, parent):
-        return _append_at_end(text, path[0], rendered)
-    if not parent_found or not isinstance(parent, MappingNode):
-        where = path[0] if len(path) > 1 else "the top level"
-        raise EditRefused.single(f"{where} is not a mapping in the file; set it whole first")
-    return _add_entry(text, parent, path[-1], rendered)
-
-
-def _apply(text: str, splices: list[Splice]) -> str:
-    for start, end, replacement in sorted(splices, key=lambda s: s[0], reverse=True):
-        text = text[:start] + replacement + text[end:]
-    return text
 
 
 def _refuse_lowering(path: Path, new: int, current: object, committed: int | None) -> None:
@@ -246,10 +148,10 @@ def edit_file(
             committed = committed_version(target)
             if committed is None or version <= committed:  # else: raised already, leave it
                 raised = version + 1 if committed is None else committed + 1
-                splices.append(_splice_field(text, positions, ("version",), str(raised)))
-        stamp = _render("last_updated", _timestamp(now))
-        splices.append(_splice_field(text, positions, ("last_updated",), stamp))
-        new_bytes = (bom + _apply(text, splices)).encode("utf-8")
+                splices.append(splice_field(text, positions, ("version",), str(raised)))
+        stamp = render("last_updated", _timestamp(now))
+        splices.append(splice_field(text, positions, ("last_updated",), stamp))
+        new_bytes = (bom + apply_splices(text, splices)).encode("utf-8")
         new = build_snapshot(new_bytes, path, env={})  # refuses: the file stays untouched
         if explicit_version:
             _refuse_lowering(path, new.version, version, committed_version(target))
@@ -375,10 +277,10 @@ def set_values(
                     -len(items.value) <= index < len(items.value)
                 ):
                     raise EditRefused.single(f"{field} has no item {index}", source=str(path))
-                out.append(_replace(items.value[index], text, yaml_scalar(value)))
+                out.append(replace_node(items.value[index], text, yaml_scalar(value)))
             else:
-                rendered = _render(field, value)
-                out.append(_splice_field(text, positions, target, rendered))  # type: ignore[arg-type]
+                rendered = in_style(text, positions, target, field, value)
+                out.append(splice_field(text, positions, target, rendered))  # type: ignore[arg-type]
         return out
 
     explicit = any(field == "version" for _, field, _ in parsed)
@@ -390,7 +292,7 @@ def reset_policy(path: Path, *, now: datetime | None = None, dry_run: bool = Fal
 
     def splices(text: str, positions: PositionMap) -> list[Splice]:
         return [
-            _splice_field(text, positions, (field,), _render(field, value))
+            splice_field(text, positions, (field,), render(field, value))
             for field, value in DEFAULTS.items()
         ]
 

@@ -18,7 +18,9 @@ from yaml.nodes import MappingNode, SequenceNode
 from ..pipeline import PositionMap, build_snapshot, read_source, yaml_scalar
 from ._collections import append_item, remove_item
 from ._diff import plain_value
-from ._edit import EditRefused, EditResult, Splice, edit_file, node_end
+from ._edit import EditResult, edit_file
+from ._errors import EditRefused
+from ._splice import Splice, node_end
 
 __all__ = ["add_item", "remove_item_value", "unset_path"]
 

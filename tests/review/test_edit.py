@@ -85,9 +85,9 @@ def policy(tmp_path: Path) -> Path:
             "BTCUSDT,ETHUSDT,SOLUSDT",
             ("[ BTCUSDT,  ETHUSDT ]", "[BTCUSDT, ETHUSDT, SOLUSDT]"),
         ),
-        ("allowed_strategies", '["carry"]', ("- trend_follow", "[carry]")),
+        ("allowed_strategies", '["carry"]', ("- trend_follow", "- carry")),  # block stays block
         ("opp_rankings.ETHUSDT", "0.5", ("ETHUSDT: 0.81", "ETHUSDT: 0.5")),
-        ("opp_rankings", '{"BTCUSDT": 0.1}', ("BTCUSDT: 0.92", "{BTCUSDT: 0.1}")),
+        ("opp_rankings", '{"BTCUSDT": 0.1}', ("BTCUSDT: 0.92", "  BTCUSDT: 0.1")),
         ("model_versions.lstm", "3.11", ('lstm: "3.10"', 'lstm: "3.11"')),
         ("model_versions.gru", "12", ('"3.10"}', '"3.10", gru: "12"}')),
         ("model_versions", '{"x": "1"}', ("{xgboost: 'v12', lstm: \"3.10\"}", '{x: "1"}')),
