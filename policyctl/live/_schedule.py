@@ -40,6 +40,7 @@ class Schedule:
         self._reconcile_interval = reconcile_interval
         self._grace = grace
         self._wake = threading.Condition()
+        self._read = threading.Condition()  # reads reported: never wakes the worker
         self._pending = False
         self._finished = False  # a write ended (renamed or closed): no debounce needed
         self._atomic = False  # ...and the last one to end was a rename
@@ -51,11 +52,12 @@ class Schedule:
 
     def notify(self, kind: EventKind) -> None:
         """An event (called on watchdog's thread)."""
-        with self._wake:
-            if kind == "read":
+        if kind == "read":  # its own condition: waking the worker would make it check again
+            with self._read:
                 self.reads += 1
-                self._wake.notify_all()
-                return
+                self._read.notify_all()
+            return
+        with self._wake:
             self._pending = True
             if kind == "writing":
                 self._writing = True
@@ -109,12 +111,12 @@ class Schedule:
         reports in order, so every event that came before it (a writer's truncate) has been
         reported too, however late watchdog's thread got to it. False on timeout or close."""
         deadline = time.monotonic() + timeout
-        with self._wake:
+        with self._read:
             while self.reads <= reads_before and not self.closed:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._wake.wait(left)
+                self._read.wait(left)
             return not self.closed
 
     def sleep(self, seconds: float) -> bool:
@@ -129,3 +131,5 @@ class Schedule:
         with self._wake:
             self.closed = True
             self._wake.notify_all()
+        with self._read:
+            self._read.notify_all()

@@ -23,6 +23,7 @@ import pytest
 
 import policyctl
 from policyctl import PolicySnapshot, PolicyStore
+from policyctl.live._schedule import Trigger
 
 from ..conftest import VALID
 from .test_store_fs import DEADLINE, Watching, _v
@@ -265,3 +266,24 @@ def test_a_store_past_the_inotify_limit_polls_instead(tmp_path: Path) -> None:
         watching = Watching(store)
         path.write_text(_v(8))
         watching.wait_version(8)
+
+
+def test_an_idle_store_is_not_woken_by_its_own_reads(tmp_path: Path) -> None:
+    """The store asks inotify for closes without writing (a barrier), and its own reads cause
+    them: they must never wake it for another check, or it would read in a loop."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(VALID)
+    with PolicyStore(path, env={}, reconcile_interval=3600) as store:
+        checks = 0
+        check_once = store._check_once
+
+        def counting(trigger: Trigger) -> object:
+            nonlocal checks
+            checks += 1
+            return check_once(trigger)
+
+        store._check_once = counting  # type: ignore[assignment,method-assign]
+        for _ in range(3):
+            store.refresh()  # reads the file: three closes-without-writing reported
+        threading.Event().wait(1.0)
+        assert checks <= 5, checks  # the three refreshes, and at most a follow-up or two
