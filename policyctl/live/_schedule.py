@@ -1,11 +1,12 @@
-"""When a store looks at its file: events in, one decision out ("look now, it is finished" or
-"look, but make sure it stays put"), with every wait interruptible by `close`.
+"""When a store looks at its file: events in, one decision out ("look now: a rename made it
+whole" or "look, but make sure it stays put"), with every wait interruptible by `close`.
 
-The rule that keeps half-written files from being served: an in-place writer's content counts
-only once the writer is done. With inotify that is a close-after-write or a rename event; while
-a write is open (a modify event with no close after it) nothing is read, up to a timeout. Where
-no such event exists (polling, a lost event, the reconciler) the caller reads, waits a grace,
-and reads again, accepting only content that stayed put.
+The rule that keeps half-written files from being served: while a write is open (a modify
+event with no close after it) nothing is read, up to a timeout. After a rename the content is
+read at once. After anything else (a close, a poll, a lost event, the reconciler) the caller
+reads, waits a grace, and reads again, accepting only content that stayed put; with inotify it
+also waits until the close of its own read is reported (`reported_through`), so that a writer's
+truncate made before that read is known too.
 """
 
 from __future__ import annotations

@@ -5,9 +5,11 @@ policy, because a snapshot is immutable and is published by a single reference a
 
 One worker thread does every check. It wakes on a filesystem event (watchdog, behind
 `_DirectoryWatcher`), on `refresh()`, or every ``reconcile_interval`` seconds (catching lost
-inotify events). A check re-resolves the path (following symlinks, so the Kubernetes ConfigMap
-``..data`` swap is seen), hashes the bytes, and builds a snapshot only when the digest changed.
-A bad file is counted and reported once per distinct content; the last good snapshot stays.
+inotify events); `Schedule` decides when, `_settle` whether bytes can be trusted. A check reads
+the file whole at one moment (following symlinks, so the Kubernetes ConfigMap ``..data`` swap
+is seen), hashes the bytes, and builds a snapshot only when the digest changed. A bad file is
+counted and reported once per distinct content; the last good snapshot stays. `status()` is
+published like the snapshot, so it never waits on a check.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DEBOUNCE = 0.005
 """Quiet time after a write event before reading: coalesces truncate-then-write bursts. A rename
-or a close-after-write marks a finished write and is read at once."""
+or a close-after-write ends the wait at once (see live/_schedule.py for what is then trusted)."""
 
 DEFAULT_RECONCILE_INTERVAL = 30.0
 

@@ -69,7 +69,8 @@ _IGNORED_EVENTS = frozenset({"opened"})
 
 
 class DirectoryWatcher:
-    """The seam around watchdog: watches a few directories, calls ``notify(finished)``."""
+    """The seam around watchdog: watches a few directories, calls ``notify(kind)`` for each
+    event `classify` says concerns the file."""
 
     def __init__(
         self,
