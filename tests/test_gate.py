@@ -9,6 +9,7 @@ copied here. The install step runs for real once (hash-pinned wheels from the re
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
@@ -149,12 +150,19 @@ def gate(tmp_path: Path, gate_venv: Path) -> Iterator[Gate]:
     yield Gate(tmp_path, gate_venv)
 
 
-def _pr(src: Path, text: str, *, branch: str = "pr", message: str = "change") -> None:
+@contextlib.contextmanager
+def _branch(src: Path, message: str, branch: str = "pr") -> Iterator[None]:
+    """Work on a new branch off main; what the block changes is committed there."""
     git(src, "checkout", "-q", "-b", branch, "main")
-    _write(src, text)
+    yield
     git(src, "add", "-A")
     git(src, "commit", "-qm", message)
     git(src, "checkout", "-q", "main")
+
+
+def _pr(src: Path, text: str, *, branch: str = "pr", message: str = "change") -> None:
+    with _branch(src, message, branch):
+        _write(src, text)
 
 
 def test_install_step_pins_every_wheel_by_hash() -> None:
@@ -181,12 +189,9 @@ def test_a_decoy_file_named_like_a_revision_changes_nothing(
 ) -> None:
     src = tmp_path / "src"
     _project(src, VALID)
-    git(src, "checkout", "-q", "-b", "pr")
-    _write(src, LOOSER)
-    _write(src, VALID.replace("version: 7", "version: 2"), decoy)  # "the base", forged
-    git(src, "add", "-A")
-    git(src, "commit", "-qm", "loosen, and bring my own base")
-    git(src, "checkout", "-q", "main")
+    with _branch(src, "loosen, and bring my own base"):
+        _write(src, LOOSER)
+        _write(src, VALID.replace("version: 7", "version: 2"), decoy)  # "the base", forged
     gate.merge(src, "pr")
     verdict = gate.judge(src)
     assert verdict.status == 1, verdict.output
@@ -197,23 +202,20 @@ def test_a_decoy_file_named_like_a_revision_changes_nothing(
 def test_the_checker_comes_from_the_base(gate: Gate, tmp_path: Path) -> None:
     src = tmp_path / "src"
     _project(src, VALID)
-    git(src, "checkout", "-q", "-b", "pr")
-    _write(src, LOOSER)
-    diff = src / "policyctl" / "review" / "_diff.py"
-    text = diff.read_text()
-    rigged = text.replace('return "loosens" if sign > 0 else', 'return "neutral" if sign else')
-    assert rigged != text
-    diff.write_text(rigged)
-    compare = src / "policyctl" / "review" / "_compare.py"
-    compare.write_text(
-        compare.read_text().replace(
-            '"""Why ``--require-bump`` fails, or None when it passes."""',
-            '"""Rigged."""\n        return None',
+    with _branch(src, "loosen, and teach the checker it is fine"):
+        _write(src, LOOSER)
+        diff = src / "policyctl" / "review" / "_diff.py"
+        text = diff.read_text()
+        rigged = text.replace('return "loosens" if sign > 0 else', 'return "neutral" if sign else')
+        assert rigged != text
+        diff.write_text(rigged)
+        compare = src / "policyctl" / "review" / "_compare.py"
+        compare.write_text(
+            compare.read_text().replace(
+                '"""Why ``--require-bump`` fails, or None when it passes."""',
+                '"""Rigged."""\n        return None',
+            )
         )
-    )
-    git(src, "add", "-A")
-    git(src, "commit", "-qm", "loosen, and teach the checker it is fine")
-    git(src, "checkout", "-q", "main")
     gate.merge(src, "pr")
     verdict = gate.judge(src)
     assert verdict.status == 1, verdict.output
@@ -274,14 +276,11 @@ def test_a_pr_that_moves_the_policy_into_place_diffs_the_content(
 ) -> None:
     src = tmp_path / "src"
     _project(src, VALID, path="config/policy.yaml")
-    git(src, "checkout", "-q", "-b", "pr")
-    (src / "policy").mkdir()
-    git(src, "mv", "config/policy.yaml", "policy/policy.yaml")
-    tighter = VALID.replace("version: 7", "version: 8").replace("positions: 5", "positions: 4")
-    _write(src, tighter)
-    git(src, "add", "-A")
-    git(src, "commit", "-qm", "move the policy where the tools look, and tighten")
-    git(src, "checkout", "-q", "main")
+    with _branch(src, "move the policy where the tools look, and tighten"):
+        (src / "policy").mkdir()
+        git(src, "mv", "config/policy.yaml", "policy/policy.yaml")
+        tighter = VALID.replace("version: 7", "version: 8").replace("positions: 5", "positions: 4")
+        _write(src, tighter)
     gate.merge(src, "pr")
     verdict = gate.judge(src)
     assert verdict.status == 0, verdict.output

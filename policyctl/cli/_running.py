@@ -137,11 +137,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     app = create_app(args.file, env=env_for(args))
     host, port = sock.getsockname()[:2]
-    store = app.state.policy_store if hasattr(app.state, "policy_store") else None
-    version = f", version {store.current().version}" if store is not None else ""
+    version = app.state.policy_store.current().version  # create_app opened it
     _out(
-        f"{now_utc()} serving http://{host}:{port} (policy {printable(str(args.file))}{version});"
-        " SIGTERM or Ctrl-C to stop"
+        f"{now_utc()} serving http://{host}:{port} (policy {printable(str(args.file))},"
+        f" version {version}); SIGTERM or Ctrl-C to stop"
     )
     sys.stdout.flush()
     # uvicorn handles SIGTERM and SIGINT: it stops accepting, runs the lifespan shutdown (which

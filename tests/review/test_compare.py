@@ -13,7 +13,7 @@ import pytest
 from policyctl.cli import main
 
 from ..conftest import VALID
-from .test_git import git
+from .test_git import committed_repo, git
 
 Capture = pytest.CaptureFixture[str]
 LOOSER = VALID.replace("version: 7", "version: 8").replace("NORMAL", "AGGRESSIVE")
@@ -22,12 +22,7 @@ LOOSER = VALID.replace("version: 7", "version: 8").replace("NORMAL", "AGGRESSIVE
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """main: the valid policy, version 7; branch pr: risk_mode loosened, version 8."""
-    root = tmp_path / "repo"
-    (root / "policy").mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    (root / "policy" / "policy.yaml").write_text(VALID)
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "base")
+    root = committed_repo(tmp_path / "repo", VALID)
     git(root, "checkout", "-qb", "pr")
     (root / "policy" / "policy.yaml").write_text(LOOSER)
     git(root, "commit", "-qam", "loosen")

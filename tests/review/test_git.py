@@ -37,6 +37,16 @@ def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return result.stdout.strip()
 
 
+def committed_repo(root: Path, text: str, message: str = "base") -> Path:
+    """A new repository at ``root`` with ``text`` committed as policy/policy.yaml on main."""
+    (root / "policy").mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    (root / "policy" / "policy.yaml").write_text(text)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", message)
+    return root
+
+
 def commit(repo: Path, text: str, message: str) -> str:
     (repo / "policy" / "policy.yaml").write_text(text)
     git(repo, "add", "-A")

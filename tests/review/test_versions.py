@@ -11,19 +11,14 @@ import policyctl
 from policyctl.cli import main
 
 from ..conftest import VALID
-from .test_git import git
+from .test_git import committed_repo, git
 
 Capture = pytest.CaptureFixture[str]
 
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    root = tmp_path / "repo"
-    (root / "policy").mkdir(parents=True)
-    git(root, "init", "-q", "-b", "main")
-    (root / "policy" / "policy.yaml").write_text(VALID)
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "version 7")
+    root = committed_repo(tmp_path / "repo", VALID, "version 7")
     monkeypatch.chdir(root)
     yield root
 
