@@ -14,7 +14,7 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ..errors import PolicyEnvError, PolicyError, PolicySourceError
 from ..model import FIELD_NAMES
@@ -34,26 +34,18 @@ from ..schema import check_schema, schema_text, write_schema
 from ._escape import err, out, printable
 from ._report import FileResult, render_validation, to_yaml
 
-if TYPE_CHECKING:
-    from ..review import EditResult
-
 __all__ = [
     "EXIT_BUG",
     "EXIT_INVALID",
     "EXIT_OK",
     "EXIT_USAGE",
     "UsageError",
-    "cmd_add",
     "cmd_diff",
     "cmd_env",
     "cmd_get",
     "cmd_log",
-    "cmd_remove",
-    "cmd_reset",
     "cmd_schema",
-    "cmd_set",
     "cmd_show",
-    "cmd_unset",
     "cmd_validate",
     "env_for",
     "now_utc",
@@ -258,93 +250,11 @@ def cmd_env(args: argparse.Namespace) -> int:
     return status
 
 
-# --- set / reset / diff / log ----------------------------------------------------------------
+# --- diff / log -------------------------------------------------------------------------------
 
 
 # These commands import their modules when run: `validate`, run by every pre-commit hook and CI
 # job, should not pay for tempfile, fcntl and git plumbing it never uses.
-
-
-def _report_edit(result: EditResult) -> int:
-    if not result.written and not result.dry_run:
-        _out(
-            f"{printable(str(result.path))}: nothing changed;"
-            f" not written (version {result.new.version})"
-        )
-        return EXIT_OK
-    before = f"version {result.old.version}" if result.old else "an invalid file"
-    note = " (dry run: nothing written)" if result.dry_run else ""
-    _out(f"{printable(str(result.path))}: {before} -> version {result.new.version}{note}")
-    from ._changes import describe_change  # noqa: PLC0415
-
-    for change in result.changes:
-        _out(f"  {change.direction:<9} {describe_change(change)}")
-    if result.dry_run:
-        _out(result.text_diff)
-    return EXIT_OK
-
-
-def _assignments(words: list[str]) -> tuple[list[tuple[str, str]], str | None]:
-    """``PATH VALUE [FILE]``, or ``PATH=VALUE... [FILE]`` (a path never holds '=')."""
-    if "=" not in words[0]:
-        if len(words) not in (2, 3):
-            raise UsageError("set takes PATH VALUE [FILE], or PATH=VALUE... [FILE]")
-        return [(words[0], words[1])], (words[2] if len(words) == 3 else None)
-    file = None if "=" in words[-1] else words[-1]
-    pairs = words[:-1] if file is not None else words
-    if any("=" not in w for w in pairs):
-        raise UsageError("with PATH=VALUE, every assignment needs '=' (and FILE comes last)")
-    return [(w.partition("=")[0], w.partition("=")[2]) for w in pairs], file
-
-
-def cmd_set(args: argparse.Namespace) -> int:
-    from ..review import set_values  # noqa: PLC0415
-    from ._paths import locate  # noqa: PLC0415
-
-    assignments, file = _assignments(args.words)
-    path = locate(file)
-    return _report_edit(set_values(path, assignments, dry_run=args.dry_run))
-
-
-def cmd_add(args: argparse.Namespace) -> int:
-    from ..review import add_item  # noqa: PLC0415
-
-    path = default_policy_path(args.file)
-    return _report_edit(add_item(path, args.path, args.item, dry_run=args.dry_run))
-
-
-def cmd_remove(args: argparse.Namespace) -> int:
-    from ..review import remove_item_value  # noqa: PLC0415
-
-    path = default_policy_path(args.file)
-    return _report_edit(remove_item_value(path, args.path, args.item, dry_run=args.dry_run))
-
-
-def cmd_unset(args: argparse.Namespace) -> int:
-    from ..review import unset_path  # noqa: PLC0415
-
-    path = default_policy_path(args.file)
-    return _report_edit(unset_path(path, args.path, dry_run=args.dry_run))
-
-
-def cmd_reset(args: argparse.Namespace) -> int:
-    from ..review import reset_policy  # noqa: PLC0415
-
-    if not (args.yes or args.dry_run or _confirmed("reset every field to the defaults")):
-        raise UsageError(
-            "reset replaces every field with the built-in defaults, under which nothing may"
-            " trade; confirm with --yes, or see it first with --dry-run"
-        )
-    path = default_policy_path(args.file)
-    return _report_edit(reset_policy(path, dry_run=args.dry_run))
-
-
-def _confirmed(what: str) -> bool:
-    """Ask on a terminal; never where no one can answer (a script, CI)."""
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        return False
-    answer = input(f"{what}? Nothing may trade under them. [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
 
 
 Slot = tuple[str | None, Literal["auto", "file", "revision"]]

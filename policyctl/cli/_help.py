@@ -12,9 +12,10 @@ GENERAL = """\
 exit status: 0 success; 1 the policy is invalid or a check failed; 2 a usage error, or a file
 or git revision that cannot be read; 3 an internal error (rerun with --debug).
 
-VALUE (set): a number (4, 0.02), a risk mode (DEFENSIVE, any case), a list as A,B or a JSON
-array ('["A", "B"]'), a map as a JSON object ('{"lstm": "3.11"}'); a model version is taken as
-written (3.11 is the text "3.11").
+VALUE (set, add, remove): written as in the file (YAML flow): 4, 0.02, DEFENSIVE, a list
+'[BTCUSDT, ETHUSDT]', a map '{lstm: "3.11"}'. Text that looks like a number is quoted, as in the
+file: '"3.10"' (unquoted, 3.10 would be the number 3.1, and is refused). Setting a whole map
+replaces it; FIELD.KEY changes one entry.
 
 FILE: default $QT_POLICY_FILE, else policy/policy.yaml, looked up in the current directory and
 then at the root of the git repository. 'policyctl COMMAND --help' shows examples."""
@@ -34,8 +35,8 @@ EXAMPLE_LINES = {
     "schema": ["policyctl schema --check", "policyctl schema --write"],
     "set": [
         "policyctl set max_positions 4",
-        "policyctl set model_versions.lstm 3.11",
-        "policyctl set allowed_symbols BTCUSDT,ETHUSDT --dry-run",
+        "policyctl set model_versions.lstm '\"3.11\"'",
+        "policyctl set allowed_symbols '[BTCUSDT, ETHUSDT]' --dry-run",
         "policyctl set max_positions=3 global_min_confidence=0.8",
         "policyctl set 'allowed_strategies[0]' breakout",
     ],

@@ -26,19 +26,15 @@ from ._commands import (
     EXIT_OK,
     EXIT_USAGE,
     UsageError,
-    cmd_add,
     cmd_diff,
     cmd_env,
     cmd_get,
     cmd_log,
-    cmd_remove,
-    cmd_reset,
     cmd_schema,
-    cmd_set,
     cmd_show,
-    cmd_unset,
     cmd_validate,
 )
+from ._editing import cmd_add, cmd_remove, cmd_reset, cmd_set, cmd_unset
 from ._escape import err, terminal
 from ._escape import out as _out
 from ._help import EXAMPLES, GENERAL, port, positive, seconds

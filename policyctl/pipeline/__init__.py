@@ -26,7 +26,7 @@ from ._loader import (
     default_policy_path,
     load_policy,
 )
-from ._reader import MAX_BYTES, Document, PositionMap
+from ._reader import MAX_BYTES, Document, PositionMap, read_value
 from ._reader import parse as parse_yaml
 from ._scalars import yaml_scalar
 from ._source import read_source
@@ -49,5 +49,6 @@ __all__ = [
     "parse_value",
     "parse_yaml",
     "read_source",
+    "read_value",
     "yaml_scalar",
 ]

@@ -41,7 +41,7 @@ from ._disputes import check_anchor, check_block_scalar, check_text
 from ._scalars import located_error, resolve_plain
 from ._text import decode
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "Document", "PositionMap", "parse"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "Document", "PositionMap", "parse", "read_value"]
 
 MAX_BYTES = 4 * 1024 * 1024
 """Largest policy file accepted. A 10,000-symbol policy is about 0.4 MiB."""
@@ -102,8 +102,9 @@ class PositionMap:
                 loader.dispose()
         return self._root
 
-    def _walk(self, path: tuple[PathPart, ...]) -> tuple[Node | None, Node | None, bool]:
-        """Follow ``path``; return (value node, key node, whether the whole path was found)."""
+    def locate(self, path: tuple[PathPart, ...]) -> tuple[Node | None, Node | None, bool]:
+        """The node at ``path``, its key node, and whether the whole path exists (for edits:
+        nodes carry exact character spans, ``start_mark.index`` to ``end_mark.index``)."""
         node, key_node = self._tree(), None
         for part in path:
             child: tuple[Node | None, Node | None] | None = None
@@ -122,17 +123,12 @@ class PositionMap:
             node, key_node = child
         return node, key_node, True
 
-    def locate(self, path: tuple[PathPart, ...]) -> tuple[Node | None, Node | None, bool]:
-        """The node at ``path``, its key node, and whether the whole path exists (for edits:
-        nodes carry exact character spans, ``start_mark.index`` to ``end_mark.index``)."""
-        return self._walk(path)
-
     def get(self, path: tuple[PathPart, ...], *, key: bool = False) -> tuple[int, int] | None:
         """Position of the value at ``path`` (of its key with ``key=True``).
 
         A path that does not exist (a missing field) gives the position of its deepest ancestor.
         """
-        node, key_node, _ = self._walk(path)
+        node, key_node, _ = self.locate(path)
         target = key_node if key and key_node is not None else node
         if target is None:
             return None
@@ -141,11 +137,11 @@ class PositionMap:
 
     def contains(self, path: tuple[PathPart, ...]) -> bool:
         """Whether ``path`` names a value present in the file."""
-        return self._walk(path)[2]
+        return self.locate(path)[2]
 
     def text(self, path: tuple[PathPart, ...]) -> str | None:
         """The source text of the scalar at ``path`` as written, unquoted, e.g. ``3.10``."""
-        node, _, found = self._walk(path)
+        node, _, found = self.locate(path)
         if found and isinstance(node, ScalarNode):
             return str(node.value)
         return None
@@ -187,13 +183,15 @@ class _Builder:
         self._anchors: dict[str, Any] = {}
         self._text = text
 
-    def document(self) -> dict[str, Any]:
+    def document(self, *, any_root: bool = False) -> Any:
         get = self._next
         get()  # StreamStartEvent
         event = get()
         if type(event) is StreamEndEvent:
             raise PolicySyntaxError.single(_EMPTY, line=1, column=1)
         root = get()  # after the DocumentStartEvent
+        if any_root:  # one value, as `policyctl set` takes it
+            return self._only(self.value(root, ()))
         if type(root) is not MappingStartEvent:
             if type(root) is ScalarEvent and root.tag not in (None, _STR):
                 raise _taglocated_error(root.tag, root)
@@ -205,7 +203,10 @@ class _Builder:
                 " (version: ..., risk_mode: ...)",
                 root,
             )
-        data = self.mapping(root, ())
+        return self._only(self.mapping(root, ()))
+
+    def _only(self, data: Any) -> Any:
+        get = self._next
         get()  # DocumentEndEvent
         event = get()
         if type(event) is not StreamEndEvent:
@@ -356,17 +357,30 @@ def parse(data: bytes) -> Document:
             f"file is {len(data):,} bytes, over the {MAX_BYTES:,}-byte limit", line=1, column=1
         )
     text = decode(data)
+    return Document(_read(text, any_root=False), PositionMap(text))
+
+
+def _read(text: str, *, any_root: bool) -> Any:
     loader = _Loader(text)
     try:
         check_text(text)
-        data_map = _Builder(loader, text).document()
+        return _Builder(loader, text).document(any_root=any_root)
     except yaml.MarkedYAMLError as e:
         raise _yamllocated_error(e) from None
     except yaml.YAMLError as e:  # libyaml errors without a mark (rare: reader errors)
         raise PolicySyntaxError.single(f"not valid YAML: {e}", line=1, column=1) from None
     finally:
         loader.dispose()
-    return Document(data_map, PositionMap(text))
+
+
+def read_value(text: str) -> Any:
+    """One value written as in the file (``[A, B]``, ``{lstm: "3.11"}``, ``"3.10"``), read by
+    the rules of `parse`. Raises PolicySyntaxError located in ``text``."""
+    if len(text) > MAX_BYTES:
+        raise PolicySyntaxError.single(f"value is over {MAX_BYTES:,} characters", line=1, column=1)
+    if not text.strip():
+        return None  # an empty value is YAML's null, as `field:` is in the file
+    return _read(text, any_root=True)
 
 
 def _yamllocated_error(e: yaml.MarkedYAMLError) -> PolicySyntaxError:

@@ -30,7 +30,6 @@ from ..pipeline import (
     PolicySnapshot,
     PositionMap,
     build_snapshot,
-    parse_value,
     parse_yaml,
     read_source,
     yaml_scalar,
@@ -46,6 +45,7 @@ from ._splice import (
     replace_node,
     splice_field,
 )
+from ._values import read_set_value
 from ._write import locked, remove_stale_temporaries, source_errors, write_atomically
 
 __all__ = [
@@ -58,20 +58,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-# How a `set` argument is read for each field (see env.parse_value); map entries by map.
-_FIELD_KINDS = {
-    "version": "integer",
-    "risk_mode": "mode",
-    "allowed_strategies": "list",
-    "allowed_symbols": "list",
-    "max_risk_per_trade": "number",
-    "max_positions": "integer",
-    "global_min_confidence": "number",
-    "opp_rankings": "object",
-    "model_versions": "object",
-}
-_ENTRY_KINDS = {"opp_rankings": "number", "model_versions": "text"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +182,7 @@ def _parse_set(source: str, field_path: str, value: str) -> tuple[tuple[str | in
         field, index = item.group(1), int(item.group(2))
         if field not in ("allowed_symbols", "allowed_strategies"):
             raise EditRefused.single(f"{field} is not a list; no item {index}", source=source)
-        return (field, index), field, value.strip()
+        return (field, index), field, read_set_value(source, (field, index), value)
     field, dot, key = field_path.partition(".")
     if dot and not key:
         raise EditRefused.single(
@@ -212,21 +198,12 @@ def _parse_set(source: str, field_path: str, value: str) -> tuple[tuple[str | in
         raise EditRefused.single(
             "last_updated is set by every edit; it cannot be set by hand", source=source
         )
-    if key and field not in _ENTRY_KINDS:
+    if key and field not in ("opp_rankings", "model_versions"):
         raise EditRefused.single(
             f"{field} has no entries; set it whole: policyctl set {field} ...", source=source
         )
-    kind = _ENTRY_KINDS[field] if key else _FIELD_KINDS[field]
-    try:
-        parsed = parse_value(kind, value)
-    except ValueError as e:
-        raise PolicyValidationError.single(
-            f"{value!r} is not a valid value: {e}",
-            source=source,
-            path=(field, key) if key else (field,),
-        ) from None
     path = (field, key) if key else (field,)
-    return path, field, parsed
+    return path, field, read_set_value(source, path, value)
 
 
 def set_value(

@@ -21,6 +21,7 @@ from ._diff import plain_value
 from ._edit import EditResult, edit_file
 from ._errors import EditRefused
 from ._splice import Splice, node_end
+from ._values import read_item
 
 __all__ = ["add_item", "remove_item_value", "unset_path"]
 
@@ -49,6 +50,7 @@ def add_item(
     """Add ``item`` at the end of the list ``field`` (allowed_symbols, allowed_strategies)."""
     if field not in _LISTS:
         raise EditRefused.single(f"add works on {' and '.join(_LISTS)}, not {field!r}")
+    item = read_item(str(path), field, item)
     items = list(_current(path, field))
     if item in items:
         raise EditRefused.single(f"{item!r} is already in {field}", source=str(path))
@@ -68,6 +70,7 @@ def remove_item_value(
     """Remove ``item`` from the list ``field``."""
     if field not in _LISTS:
         raise EditRefused.single(f"remove works on {' and '.join(_LISTS)}, not {field!r}")
+    item = read_item(str(path), field, item)
     items = list(_current(path, field))
     if item not in items:
         raise EditRefused.single(f"{item!r} is not in {field}", source=str(path))

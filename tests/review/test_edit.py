@@ -68,7 +68,7 @@ def policy(tmp_path: Path) -> Path:
     ("field", "value", "expected_change"),
     [
         ("risk_mode", "DEFENSIVE", ("risk_mode: NORMAL ", "risk_mode: DEFENSIVE ")),
-        ("risk_mode", "aggressive", ("risk_mode: NORMAL ", "risk_mode: AGGRESSIVE ")),
+        ("risk_mode", "AGGRESSIVE", ("risk_mode: NORMAL ", "risk_mode: AGGRESSIVE ")),
         ("max_positions", "4", ("max_positions: 0005 ", "max_positions: 4 ")),
         (
             "max_risk_per_trade",
@@ -82,14 +82,14 @@ def policy(tmp_path: Path) -> Path:
         ),
         (
             "allowed_symbols",
-            "BTCUSDT,ETHUSDT,SOLUSDT",
+            "[BTCUSDT, ETHUSDT, SOLUSDT]",
             ("[ BTCUSDT,  ETHUSDT ]", "[BTCUSDT, ETHUSDT, SOLUSDT]"),
         ),
         ("allowed_strategies", '["carry"]', ("- trend_follow", "- carry")),  # block stays block
         ("opp_rankings.ETHUSDT", "0.5", ("ETHUSDT: 0.81", "ETHUSDT: 0.5")),
         ("opp_rankings", '{"BTCUSDT": 0.1}', ("BTCUSDT: 0.92", "  BTCUSDT: 0.1")),
-        ("model_versions.lstm", "3.11", ('lstm: "3.10"', 'lstm: "3.11"')),
-        ("model_versions.gru", "12", ('"3.10"}', '"3.10", gru: "12"}')),
+        ("model_versions.lstm", '"3.11"', ('lstm: "3.10"', 'lstm: "3.11"')),
+        ("model_versions.gru", "'12'", ('"3.10"}', '"3.10", gru: "12"}')),
         ("model_versions", '{"x": "1"}', ("{xgboost: 'v12', lstm: \"3.10\"}", '{x: "1"}')),
     ],
 )
@@ -124,7 +124,7 @@ def test_ranking_a_symbol_not_allowed_is_refused(policy: Path) -> None:
 
 
 def test_set_entry_in_block_map_lands_in_place(policy: Path) -> None:
-    set_value(policy, "allowed_symbols", "BTCUSDT,ETHUSDT,SOLUSDT", now=NOW)
+    set_value(policy, "allowed_symbols", "[BTCUSDT, ETHUSDT, SOLUSDT]", now=NOW)
     set_value(policy, "opp_rankings.SOLUSDT", "0.3", now=NOW)
     text = policy.read_text()
     assert "  ETHUSDT: 0.81\n  SOLUSDT: 0.3\n\n# versions\n" in text

@@ -34,7 +34,7 @@ def _write(tmp_path: Path, text: str, newline: str = "\n") -> Path:
 
 def test_a_folded_block_last_in_a_map_keeps_what_follows(tmp_path: Path) -> None:
     path = _write(tmp_path, BLOCK_VERSIONS)
-    set_value(path, "model_versions.lstm", "3.11")
+    set_value(path, "model_versions.lstm", '"3.11"')
     text = path.read_text()
     assert '  lstm: "3.11"\n\n# models end\n' in text
     assert policyctl.load_policy(path, env={}).policy.model_versions["lstm"] == "3.11"
@@ -54,13 +54,13 @@ def test_a_literal_block_refusal_names_a_real_line(tmp_path: Path, capsys: Captu
 
 def test_a_literal_block_last_in_a_map_keeps_what_follows(tmp_path: Path) -> None:
     path = _write(tmp_path, BLOCK_VERSIONS.replace("lstm: >-", "lstm: |-"))
-    set_value(path, "model_versions.lstm", "3.11")
+    set_value(path, "model_versions.lstm", '"3.11"')
     assert '  lstm: "3.11"\n\n# models end\n' in path.read_text()
 
 
 def test_a_crlf_file_stays_crlf(tmp_path: Path) -> None:
     path = _write(tmp_path, VALID.replace('last_updated: "2026-11-27T10:00:00Z"\n', ""), "\r\n")
-    set_value(path, "model_versions.gru", "1")
+    set_value(path, "model_versions.gru", '"1"')
     set_value(path, "max_positions", "4")
     data = path.read_bytes()
     assert b"\n" not in data.replace(b"\r\n", b"")

@@ -129,7 +129,8 @@ def test_dry_run_writes_nothing(tmp_path: Path, capsys: Capture) -> None:
 
 def test_several_assignments_are_one_change(tmp_path: Path, capsys: Capture) -> None:
     path = _write(tmp_path, VALID)
-    argv = ["set", "max_positions=4", "model_versions.lstm=3.11", "risk_mode=DEFENSIVE", str(path)]
+    argv = ["set", "max_positions=4", 'model_versions.lstm="3.11"', "risk_mode=DEFENSIVE"]
+    argv.append(str(path))
     assert main(argv) == 0
     snap = policyctl.load_policy(path, env={})
     assert (snap.version, snap.policy.max_positions, snap.policy.risk_mode) == (8, 4, "DEFENSIVE")

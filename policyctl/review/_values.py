@@ -1,0 +1,120 @@
+"""How ``set``, ``add`` and ``remove`` read a VALUE: written as it would be in the file.
+
+One syntax for every field: YAML flow, read by the policy's own strict reader, so ``[A, B]``,
+``{lstm: "3.11"}``, ``"3.10"`` and ``0.8`` mean on the command line what they mean in the file.
+
+Where the file's reading would lose what was typed, the value is refused before anything is
+rendered: ``3.10`` for a model version is the number 3.1 in YAML, and writing it back as text
+would silently drop a digit. The message shows the text as typed and how to quote it for both
+YAML and the shell.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import PathPart, PolicySyntaxError, PolicyValidationError
+from ..pipeline import PositionMap, read_value
+
+__all__ = ["read_item", "read_set_value"]
+
+_LISTS = ("allowed_strategies", "allowed_symbols")
+
+
+def _shown(path: tuple[PathPart, ...]) -> str:
+    out = str(path[0])
+    for part in path[1:]:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _text_slots(path: tuple[PathPart, ...], value: Any) -> Iterator[tuple[PathPart, ...]]:
+    """Where, inside ``value`` set at ``path``, the policy expects text."""
+    field = path[0]
+    if len(path) > 1 or field == "risk_mode":  # one list item, one model version, the mode
+        if field != "opp_rankings":
+            yield ()
+    elif field in _LISTS and isinstance(value, list):
+        yield from ((i,) for i in range(len(value)))
+    elif field == "model_versions" and isinstance(value, dict):
+        yield from ((k,) for k in value)
+
+
+def _at(value: Any, inner: tuple[PathPart, ...]) -> Any:
+    for part in inner:
+        value = value[part]
+    return value
+
+
+def _leaves(value: Any, inner: tuple[PathPart, ...] = ()) -> Iterator[tuple[PathPart, ...]]:
+    if isinstance(value, dict | list):
+        keys = value.keys() if isinstance(value, dict) else range(len(value))
+        for key in keys:
+            yield from _leaves(value[key], (*inner, key))
+    else:
+        yield inner
+
+
+def _written(text: str, inner: tuple[PathPart, ...]) -> tuple[int, int]:
+    """Where the scalar at ``inner`` sits in ``text`` (start, end)."""
+    node, _, _ = PositionMap(text).locate(inner)
+    return node.start_mark.index, node.end_mark.index  # type: ignore[union-attr]
+
+
+def read_set_value(source: str, path: tuple[PathPart, ...], text: str) -> Any:
+    """The value ``text`` stands for at ``path`` (a field, a map entry, a list item).
+
+    Raises:
+        PolicyValidationError: The text is not one YAML value, or would not keep what was typed.
+    """
+    try:
+        value = read_value(text)
+    except PolicySyntaxError as e:
+        issue = e.issues[0]
+        raise PolicyValidationError.single(
+            f"{text!r} is not a value as the file would hold it: {issue.message}"
+            f" (character {issue.column})",
+            source=source,
+            path=path,
+        ) from None
+    for inner in _leaves(value):
+        item = _at(value, inner)
+        if isinstance(item, float) and not math.isfinite(item):
+            start, end = _written(text, inner)
+            raise PolicyValidationError.single(
+                f"{text[start:end]} is not a finite number", source=source, path=path + inner
+            )
+    for inner in _text_slots(path, value):
+        item = _at(value, inner)
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            start, end = _written(text, inner)
+            written = text[start:end]
+            quoted = f'{text[:start]}"{written}"{text[end:]}'.strip()
+            raise PolicyValidationError.single(
+                f"{written} would be a number (as in the file), but this is text;"
+                f" quote it: policyctl set {_shown(path)} {shlex.quote(quoted)}",
+                source=source,
+                path=path + inner,
+            )
+    if len(path) == 1 and path[0] in _LISTS and isinstance(value, str):
+        items = ", ".join(part.strip() for part in value.split(","))
+        raise PolicyValidationError.single(
+            "this is a list; write it as in the file:"
+            f" policyctl set {path[0]} {shlex.quote(f'[{items}]')}",
+            source=source,
+            path=path,
+        )
+    return value
+
+
+def read_item(source: str, field: str, text: str) -> str:
+    """One list item for ``add``/``remove``: text, read like a VALUE (``'"123"'`` for digits)."""
+    value = read_set_value(source, (field, 0), text)
+    if not isinstance(value, str):
+        raise PolicyValidationError.single(
+            f"{text!r} is not text; {field} holds names like BTCUSDT", source=source, path=(field,)
+        )
+    return value
