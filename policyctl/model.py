@@ -41,9 +41,17 @@ __all__ = [
     "PRINTABLE_PATTERN",
     "SYMBOL_PATTERN",
     "TIMESTAMP_PATTERN",
+    "Fraction",
     "GlobalPolicy",
+    "Name",
     "RiskMode",
     "SignalVerdict",
+    "Symbol",
+    "Timestamp",
+    "Version",
+    "check_printable",
+    "closed_map",
+    "read_only",
 ]
 
 
@@ -69,7 +77,8 @@ _UNSAFE_CHARACTER = re.compile(rf"[{UNSAFE_CHARACTERS}]")
 TIMESTAMP_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$"
 
 
-def _read_only(value: Mapping[str, Any]) -> Mapping[str, Any]:
+def read_only(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only copy: map fields of frozen models must not change under their readers."""
     return MappingProxyType(dict(value))
 
 
@@ -85,7 +94,8 @@ def _real_timestamp(value: str) -> str:
     return value
 
 
-def _printable(value: str) -> str:
+def check_printable(value: str) -> str:
+    """Refuse control characters and bidirectional overrides (pydantic after-validator)."""
     found = _UNSAFE_CHARACTER.search(value)
     if found:
         raise PydanticCustomError(
@@ -97,7 +107,7 @@ def _printable(value: str) -> str:
     return value
 
 
-def _closed_map(key_pattern: str) -> Any:
+def closed_map(key_pattern: str) -> Any:
     """JSON Schema for a map whose every key must match: pydantic emits patternProperties,
     which lets non-matching keys through; propertyNames + additionalProperties does not."""
 
@@ -115,7 +125,7 @@ Fraction = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 Version = Annotated[
     str,
     StringConstraints(strict=True, min_length=1, max_length=64),
-    AfterValidator(_printable),
+    AfterValidator(check_printable),
     Field(json_schema_extra={"pattern": PRINTABLE_PATTERN}),
 ]
 Timestamp = Annotated[
@@ -208,18 +218,18 @@ class GlobalPolicy(BaseModel):
     ]
     opp_rankings: Annotated[
         Mapping[Symbol, Fraction],
-        AfterValidator(_read_only),
+        AfterValidator(read_only),
         _AsDict,
         Field(
-            description=_DESCRIPTIONS["opp_rankings"], json_schema_extra=_closed_map(SYMBOL_PATTERN)
+            description=_DESCRIPTIONS["opp_rankings"], json_schema_extra=closed_map(SYMBOL_PATTERN)
         ),
     ]
     model_versions: Annotated[
         Mapping[Name, Version],
-        AfterValidator(_read_only),
+        AfterValidator(read_only),
         _AsDict,
         Field(
-            description=_DESCRIPTIONS["model_versions"], json_schema_extra=_closed_map(NAME_PATTERN)
+            description=_DESCRIPTIONS["model_versions"], json_schema_extra=closed_map(NAME_PATTERN)
         ),
     ]
     last_updated: Annotated[

@@ -1,29 +1,48 @@
-"""The committed JSON Schema: generated from `GlobalPolicy`, written and checked for drift.
+"""The committed JSON Schemas: generated from the models, written and checked for drift.
 
-``schemas/global_policy.schema.json`` is what editors (yaml-language-server) and generic
-checkers (check-jsonschema) validate the policy against, so it must never fall behind the model.
+``schemas/global_policy.schema.json`` (the policy, `GlobalPolicy`) and
+``schemas/override.schema.json`` (one brake, `Override`) are what editors (yaml-language-server)
+and generic checkers (check-jsonschema) validate against, so they must never fall behind the
+models.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
+from pydantic import BaseModel
+
+from .brake import Override
 from .model import GlobalPolicy
 
-__all__ = ["SCHEMA_PATH", "check_schema", "schema_text", "write_schema"]
+__all__ = [
+    "OVERRIDE_SCHEMA_PATH",
+    "SCHEMA_PATH",
+    "SCHEMA_PATHS",
+    "SchemaKind",
+    "check_schema",
+    "schema_text",
+    "write_schema",
+]
 
+SchemaKind = Literal["policy", "override"]
 SCHEMA_PATH = Path("schemas/global_policy.schema.json")
+OVERRIDE_SCHEMA_PATH = Path("schemas/override.schema.json")
+SCHEMA_PATHS: dict[SchemaKind, Path] = {"policy": SCHEMA_PATH, "override": OVERRIDE_SCHEMA_PATH}
+_MODELS: dict[SchemaKind, type[BaseModel]] = {"policy": GlobalPolicy, "override": Override}
 
 
-def schema_text() -> str:
+def schema_text(kind: SchemaKind = "policy") -> str:
     """The schema as committed: stable key order, two-space indent, trailing newline."""
-    return json.dumps(GlobalPolicy.model_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    schema = _MODELS[kind].model_json_schema(by_alias=True)
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_schema(path: Path = SCHEMA_PATH) -> bool:
+def write_schema(path: Path = SCHEMA_PATH, kind: SchemaKind = "policy") -> bool:
     """Write the schema to ``path``; return whether the file changed."""
-    text = schema_text()
+    text = schema_text(kind)
     try:
         if path.read_text(encoding="utf-8") == text:
             return False
@@ -35,9 +54,9 @@ def write_schema(path: Path = SCHEMA_PATH) -> bool:
     return True
 
 
-def check_schema(path: Path = SCHEMA_PATH) -> bool:
+def check_schema(path: Path = SCHEMA_PATH, kind: SchemaKind = "policy") -> bool:
     """Whether ``path`` holds exactly the schema the model generates today."""
     try:
-        return path.read_text(encoding="utf-8") == schema_text()
+        return path.read_text(encoding="utf-8") == schema_text(kind)
     except FileNotFoundError:
         return False

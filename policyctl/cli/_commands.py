@@ -30,8 +30,9 @@ from ..pipeline import (
     overrides,
     yaml_scalar,
 )
-from ..schema import check_schema, schema_text, write_schema
+from ..schema import SCHEMA_PATHS, SchemaKind, check_schema, schema_text, write_schema
 from ._escape import err, out, printable
+from ._paths import locate
 from ._report import FileResult, render_validation, to_yaml
 
 __all__ = [
@@ -180,27 +181,41 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    path = Path(args.path)
-    if args.write:
-        if not path.parent.is_dir():
-            raise UsageError(f"{printable(str(path.parent))} is not a directory; create it first")
-        changed = write_schema(path)
-        err(f"{printable(str(path))}: {'written' if changed else 'already up to date'}")
-        return EXIT_OK
-    if args.check:
-        if not path.exists():
-            err(f"{printable(str(path))}: missing; run `policyctl schema --write` and commit it")
-            return EXIT_INVALID
-        if check_schema(path):
-            err(f"{printable(str(path))}: up to date")
-            return EXIT_OK
-        err(
-            f"{printable(str(path))}: out of date with the model;"
-            " run `policyctl schema --write` and commit it"
-        )
+    # --write and --check cover both committed schemas unless one is named (--kind or --path).
+    kinds: list[SchemaKind] = (
+        [args.kind or "policy"]
+        if args.kind or args.path or not (args.write or args.check)
+        else ["policy", "override"]
+    )
+    status = EXIT_OK
+    for kind in kinds:
+        path = Path(args.path) if args.path else locate(str(SCHEMA_PATHS[kind]))
+        if args.write:
+            if not path.parent.is_dir():
+                raise UsageError(
+                    f"{printable(str(path.parent))} is not a directory; create it first"
+                )
+            changed = write_schema(path, kind)
+            err(f"{printable(str(path))}: {'written' if changed else 'already up to date'}")
+        elif args.check:
+            status = max(status, _check_one(path, kind))
+        else:
+            _out(schema_text(kind))
+    return status
+
+
+def _check_one(path: Path, kind: SchemaKind) -> int:
+    if not path.exists():
+        err(f"{printable(str(path))}: missing; run `policyctl schema --write` and commit it")
         return EXIT_INVALID
-    _out(schema_text())
-    return EXIT_OK
+    if check_schema(path, kind):
+        err(f"{printable(str(path))}: up to date")
+        return EXIT_OK
+    err(
+        f"{printable(str(path))}: out of date with the model;"
+        " run `policyctl schema --write` and commit it"
+    )
+    return EXIT_INVALID
 
 
 def cmd_env(args: argparse.Namespace) -> int:

@@ -32,7 +32,11 @@ EXAMPLE_LINES = {
         "policyctl get model_versions.lstm",
         "policyctl get 'allowed_symbols[0]'",
     ],
-    "schema": ["policyctl schema --check", "policyctl schema --write"],
+    "schema": [
+        "policyctl schema --check",
+        "policyctl schema --write",
+        "policyctl schema --kind override",
+    ],
     "set": [
         "policyctl set max_positions 4",
         "policyctl set model_versions.lstm '\"3.11\"'",

@@ -190,7 +190,13 @@ def _parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--write", action="store_true", help="write the schema file")
     mode.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
-    p.add_argument("--path", default="schemas/global_policy.schema.json", help="schema file")
+    p.add_argument(
+        "--kind",
+        choices=("policy", "override"),
+        help="which schema: the policy's (default) or an override file's; --write and --check"
+        " without --kind or --path cover both",
+    )
+    p.add_argument("--path", help="schema file (default: schemas/ in the repository)")
 
     p = command(
         "set", cmd_set, "edit one value in place: comments kept, version raised once per change"
@@ -274,7 +280,7 @@ def _locate_files(args: argparse.Namespace) -> None:
         files = [f if f == "-" else str(locate(f)) for f in args.files]
         args.files = files or [str(locate(None))]
     elif args.command == "schema":
-        args.path = str(locate(args.path))
+        args.path = str(locate(args.path)) if args.path else None
     elif hasattr(args, "file"):
         args.file = str(locate(args.file))
 

@@ -1,4 +1,5 @@
-"""The pipeline: bytes -> strict YAML 1.2 reader -> env overrides -> GlobalPolicy -> snapshot.
+"""The pipeline: bytes -> strict YAML 1.2 reader -> env overrides -> GlobalPolicy -> brakes ->
+snapshot.
 
 The only way in: every command, the store, the diff and every edit turn bytes into a policy
 here, so there is exactly one definition of "valid".
@@ -10,6 +11,17 @@ are private; other rooms use the names below.
 
 from __future__ import annotations
 
+from ._brakes import (
+    MAX_OVERRIDES,
+    OVERRIDES_DIR_VARIABLE,
+    BrakeFile,
+    BrakeState,
+    default_overrides_dir,
+    override_name,
+    parse_override,
+    read_overrides,
+)
+from ._compose import Composition, compose
 from ._env import (
     POLICY_FILE_VARIABLE,
     VARIABLES,
@@ -34,20 +46,30 @@ from ._source import read_source
 __all__ = [
     "DEFAULT_POLICY_FILE",
     "MAX_BYTES",
+    "MAX_OVERRIDES",
+    "OVERRIDES_DIR_VARIABLE",
     "POLICY_FILE_VARIABLE",
     "VARIABLES",
+    "BrakeFile",
+    "BrakeState",
+    "Composition",
     "Document",
     "EnvOverrides",
     "EnvVariable",
     "PolicySnapshot",
     "PositionMap",
     "build_snapshot",
+    "compose",
+    "default_overrides_dir",
     "default_policy_path",
     "load_policy",
     "near_misses",
+    "override_name",
     "overrides",
+    "parse_override",
     "parse_value",
     "parse_yaml",
+    "read_overrides",
     "read_source",
     "read_value",
     "yaml_scalar",

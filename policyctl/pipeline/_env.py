@@ -53,7 +53,7 @@ VARIABLES: Final = (
     EnvVariable("QT_MODEL_VERSIONS", "model_versions", "map", "JSON object, merged over the file"),
 )
 
-_KNOWN: Final = frozenset(v.name for v in VARIABLES) | {POLICY_FILE_VARIABLE}
+_KNOWN: Final = frozenset(v.name for v in VARIABLES) | {POLICY_FILE_VARIABLE, "QT_OVERRIDES_DIR"}
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 # Decimal numbers only: no nan/inf, no hex, no booleans, nothing float() would also accept.
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")

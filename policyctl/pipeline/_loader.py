@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,8 @@ from ..errors import (
 )
 from ..model import GlobalPolicy
 from . import _reader
+from ._brakes import BrakeFile, default_overrides_dir, parse_override, read_overrides
+from ._compose import compose
 from ._env import POLICY_FILE_VARIABLE, EnvOverrides, near_misses, overrides
 from ._messages import describe
 from ._source import read_source
@@ -62,8 +64,14 @@ class PolicySnapshot:
         overrides: Field name -> environment variable, for each field the environment changed.
         loaded_at: When the snapshot was built (timezone-aware, UTC).
         positions: Where each value sits in the file (for ``show --explain`` and diffs).
-        dropped_rankings: Ranked symbols left out because the environment no longer allows
-            them (``QT_ALLOWED_SYMBOLS`` narrower than the file).
+        dropped_rankings: Ranked symbols left out because the environment or a brake no
+            longer allows them (``QT_ALLOWED_SYMBOLS`` or a brake narrower than the file).
+        brakes: The override files active at ``loaded_at``, applied to the policy.
+        brake_files: Every valid override file read: active, scheduled and expired.
+        brake_sources: Field (or ``model_versions.NAME``) -> the brakes that set its value.
+        brake_notes: Brake values that have no effect (looser than the policy).
+        next_change: When the next brake starts or lifts, or None; the store applies it then.
+        inputs_digest: sha256 over the file's and the override files' digests ("" with none).
     """
 
     policy: GlobalPolicy
@@ -74,6 +82,18 @@ class PolicySnapshot:
     loaded_at: datetime
     positions: _reader.PositionMap = field(repr=False, compare=False)
     dropped_rankings: tuple[str, ...] = ()
+    brakes: tuple[BrakeFile, ...] = ()
+    brake_files: tuple[BrakeFile, ...] = field(default=(), repr=False)
+    brake_sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    brake_notes: tuple[str, ...] = ()
+    next_change: datetime | None = None
+    inputs_digest: str = ""
+
+    @property
+    def effective_digest(self) -> str:
+        """sha256 of everything the policy was built from: the file and every override file
+        (the file's digest alone when there are none)."""
+        return self.inputs_digest or self.digest
 
 
 def default_policy_path(
@@ -87,13 +107,18 @@ def default_policy_path(
 
 
 def load_policy(
-    path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides_dir: str | os.PathLike[str] | None = None,
 ) -> PolicySnapshot:
-    """Read, validate and snapshot a policy file.
+    """Read, validate and snapshot a policy file, with its active brakes applied.
 
     Args:
         path: The policy file; default ``$QT_POLICY_FILE`` or ``policy/policy.yaml``.
         env: Environment for ``QT_*`` overrides: None reads ``os.environ``, ``{}`` ignores it.
+        overrides_dir: The brakes' directory; default ``$QT_OVERRIDES_DIR``, else
+            ``overrides/`` next to the policy file (absent: no brakes).
 
     Returns:
         The validated snapshot.
@@ -106,7 +131,9 @@ def load_policy(
     """
     environ = os.environ if env is None else env
     source = default_policy_path(path, environ)
-    return build_snapshot(read_source(source), source, env=environ)
+    data = read_source(source)
+    brakes = read_overrides(default_overrides_dir(source, overrides_dir, environ))
+    return build_snapshot(data, source, env=environ, brakes=brakes)
 
 
 def build_snapshot(
@@ -115,6 +142,8 @@ def build_snapshot(
     *,
     env: Mapping[str, str] | None = None,
     digest: str | None = None,
+    brakes: Sequence[tuple[Path, bytes]] = (),
+    now: datetime | None = None,
 ) -> PolicySnapshot:
     """The pipeline on bytes already read (a file, or a file at a git revision).
 
@@ -124,6 +153,8 @@ def build_snapshot(
         env: As in `load_policy`.
         digest: sha256 hex of ``data`` when the caller already has it (the store hashes
             first, to skip unchanged content), so it is not computed twice.
+        brakes: The override files (path, bytes), as `read_overrides` gives them.
+        now: The moment that decides which brakes are active; default: now.
     """
     environ = os.environ if env is None else env
     name = str(source)
@@ -142,16 +173,39 @@ def build_snapshot(
         policy = GlobalPolicy.model_validate(merged)
     except ValidationError as e:
         raise _located(e, document.positions, env_overrides, name) from None
+    moment = now or datetime.now(UTC)
+    files = tuple(parse_override(b, p, moment) for p, b in brakes)
+    active = tuple(f for f in files if f.state(moment) == "active")
+    braked = compose(policy, active)
+    digest = digest or hashlib.sha256(data).hexdigest()
     return PolicySnapshot(
-        policy=policy,
+        policy=braked.policy,
         version=policy.version,
-        digest=digest or hashlib.sha256(data).hexdigest(),
+        digest=digest,
         source=source,
         overrides=MappingProxyType(sources),
-        loaded_at=datetime.now(UTC),
+        loaded_at=moment,
         positions=document.positions,
-        dropped_rankings=tuple(dropped),
+        dropped_rankings=(*dropped, *braked.dropped_rankings),
+        brakes=active,
+        brake_files=files,
+        brake_sources=braked.sources,
+        brake_notes=braked.notes,
+        next_change=_next_change(files, moment),
+        inputs_digest=_inputs_digest(digest, files),
     )
+
+
+def _next_change(files: Sequence[BrakeFile], now: datetime) -> datetime | None:
+    edges = [t for f in files for t in (f.starts, f.ends) if t is not None and t > now]
+    return min(edges, default=None)
+
+
+def _inputs_digest(digest: str, files: Sequence[BrakeFile]) -> str:
+    if not files:
+        return ""
+    parts = [digest, *(f"{f.name}:{f.digest}" for f in files)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def _narrow_rankings(

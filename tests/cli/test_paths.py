@@ -21,8 +21,10 @@ def subdirectory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "policy").mkdir()
     (tmp_path / "policy" / "policy.yaml").write_text(VALID)
     (tmp_path / "schemas").mkdir()
-    assert main(["schema", "--write", "--path", str(tmp_path / "schemas" / "x.json")]) == 0
-    (tmp_path / "schemas" / "x.json").rename(tmp_path / "schemas" / "global_policy.schema.json")
+    for kind, name in (("policy", "global_policy"), ("override", "override")):
+        written = tmp_path / "schemas" / "x.json"
+        assert main(["schema", "--write", "--kind", kind, "--path", str(written)]) == 0
+        written.rename(tmp_path / "schemas" / f"{name}.schema.json")
     deep = tmp_path / "services" / "ranker"
     deep.mkdir(parents=True)
     monkeypatch.chdir(deep)

@@ -86,7 +86,8 @@ def test_set_dry_run_prints_the_change_and_writes_nothing(write: Writer, capsys:
 def test_a_bare_policyctl_prints_the_help(capsys: Capture) -> None:
     assert main([]) == 2
     out = capsys.readouterr().out
-    assert "exit status: 0 success" in out and "VALUE (set, add, remove)" in out and "validate" in out
+    assert "exit status: 0 success" in out and "VALUE (set, add, remove)" in out
+    assert "validate" in out
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,220 @@
+"""Override files: found in a directory, read by the strict reader, validated, located.
+
+Each file in the overrides directory (``policy/overrides/`` by default, next to the policy) is
+one brake, named after its file (``rate-decision.yaml`` is ``rate-decision``). Hidden entries
+are not overrides: a Kubernetes ConfigMap keeps ``..data`` and its timestamped directories
+there, and editors keep swap files. A file that cannot be read, or is not a valid override, is
+an error of the whole policy, exactly like a bad policy file: a service keeps what it serves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from ..brake import BRAKE_FIELDS, MAX_DURATION, Override
+from ..errors import Issue, PathPart, PolicyError, PolicySourceError, PolicyValidationError
+from . import _reader
+from ._messages import describe
+from ._source import read_source
+
+__all__ = [
+    "MAX_OVERRIDES",
+    "OVERRIDES_DIR_VARIABLE",
+    "BrakeFile",
+    "BrakeState",
+    "default_overrides_dir",
+    "override_name",
+    "parse_override",
+    "read_overrides",
+]
+
+OVERRIDES_DIR_VARIABLE: Final = "QT_OVERRIDES_DIR"
+MAX_OVERRIDES: Final = 64
+"""Most override files read: a brake is an exception, and each one costs every reload."""
+
+NAME_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_SUFFIXES = (".yaml", ".yml")
+_TOP_KEYS = ("reason", "from", "until", "set")
+
+BrakeState = Literal["active", "scheduled", "expired"]
+
+
+@dataclass(frozen=True, slots=True)
+class BrakeFile:
+    """One valid override file.
+
+    Attributes:
+        name: The file's name without its suffix; how the override is called everywhere.
+        path: The file.
+        override: Its validated content.
+        digest: sha256 of its bytes.
+    """
+
+    name: str
+    path: Path
+    override: Override
+    digest: str
+
+    @property
+    def reason(self) -> str:
+        return self.override.reason
+
+    @property
+    def starts(self) -> datetime | None:
+        return self.override.starts
+
+    @property
+    def ends(self) -> datetime:
+        return self.override.ends
+
+    def state(self, now: datetime) -> BrakeState:
+        """``active`` from ``from`` (inclusive) until ``until`` (exclusive)."""
+        if now >= self.ends:
+            return "expired"
+        starts = self.starts
+        return "scheduled" if starts is not None and now < starts else "active"
+
+
+def default_overrides_dir(
+    policy: Path, directory: str | os.PathLike[str] | None = None, environ: Mapping[str, str] = {}
+) -> Path:
+    """The overrides directory: ``directory`` if given, else ``$QT_OVERRIDES_DIR``, else
+    ``overrides/`` next to the policy file."""
+    if directory is not None:
+        return Path(directory)
+    chosen = environ.get(OVERRIDES_DIR_VARIABLE)
+    return Path(chosen) if chosen else policy.parent / "overrides"
+
+
+def override_name(file_name: str) -> str | None:
+    """The override a directory entry holds, or None when it is not an override file."""
+    if file_name.startswith(".") or not file_name.endswith(_SUFFIXES):
+        return None
+    return file_name.rsplit(".", 1)[0]
+
+
+def read_overrides(directory: Path) -> list[tuple[Path, bytes]]:
+    """The override files' bytes, sorted by name; none when the directory does not exist.
+
+    Raises:
+        PolicySourceError: The directory or a file in it cannot be read, a name is not a
+            valid override name, or there are more than `MAX_OVERRIDES` files.
+    """
+    try:
+        entries = sorted(entry.name for entry in os.scandir(directory))
+    except FileNotFoundError:
+        return []
+    except NotADirectoryError:
+        raise PolicySourceError.single(
+            "the overrides directory is a file; overrides are files inside a directory",
+            source=str(directory),
+        ) from None
+    except OSError as e:
+        raise PolicySourceError.single(
+            f"cannot read the overrides directory: {e.strerror or e}", source=str(directory)
+        ) from None
+    files = []
+    for entry in entries:
+        name = override_name(entry)
+        if name is None:
+            continue
+        if not NAME_PATTERN.fullmatch(name):
+            raise PolicySourceError.single(
+                f"{entry!r} is not a valid override file name: lower-case letters, digits"
+                " and . _ -, at most 64 characters, ending in .yaml",
+                source=str(directory / entry),
+            )
+        files.append(directory / entry)
+    if len(files) > MAX_OVERRIDES:
+        raise PolicySourceError.single(
+            f"{len(files)} override files, over the limit of {MAX_OVERRIDES}; prune expired"
+            " ones (policyctl brake prune)",
+            source=str(directory),
+        )
+    return [(path, read_source(path)) for path in files]
+
+
+def parse_override(data: bytes, path: Path, now: datetime) -> BrakeFile:
+    """One override file through the strict reader and the `Override` model.
+
+    ``now`` decides the one rule that depends on the clock: an override with no ``from``
+    starts now, so it may last at most `MAX_DURATION` from now.
+
+    Raises:
+        PolicyError: Located in the file, as for the policy.
+    """
+    name = str(path)
+    try:
+        document = _reader.parse(data)
+    except PolicyError as e:
+        raise type(e)(Issue(i.path, i.line, i.column, i.message, name) for i in e.issues) from None
+    try:
+        override = Override.model_validate(document.data)
+    except ValidationError as e:
+        raise _located(e, document.positions, name) from None
+    if override.start is None and override.ends - now > MAX_DURATION:
+        at = document.positions.get(("until",))
+        raise PolicyValidationError.single(
+            f"until {override.until} is more than {MAX_DURATION.days} days from now, and with no"
+            " 'from' the override starts now; a brake is for an event",
+            source=name,
+            path=("until",),
+            line=at[0] if at else None,
+            column=at[1] if at else None,
+        )
+    stem = override_name(path.name) or path.stem
+    return BrakeFile(stem, path, override, hashlib.sha256(data).hexdigest())
+
+
+def _located(error: ValidationError, positions: _reader.PositionMap, name: str) -> PolicyError:
+    issues = []
+    for detail in error.errors(include_url=False):
+        loc = detail["loc"]
+        path: tuple[PathPart, ...] = tuple(loc)
+        is_key = detail["type"] == "extra_forbidden"
+        raw = None if is_key else positions.text(path)
+        at = positions.get(path, key=is_key)
+        line, column = at if at else (None, None)
+        issues.append(Issue(path, line, column, _message(detail, raw), source=name))
+    return PolicyValidationError(issues)
+
+
+def _message(detail: ErrorDetails, raw: str | None) -> str:
+    kind, loc = detail["type"], detail["loc"]
+    inside = len(loc) > 1 and loc[0] == "set"
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        if inside:
+            return (
+                f"{key!r} cannot be set by an override: it names only "
+                + ", ".join(BRAKE_FIELDS)
+                + (
+                    " (a brake never changes the version or the rankings)"
+                    if key in ("version", "opp_rankings", "last_updated")
+                    else ""
+                )
+            )
+        return f"unknown key {key!r}; an override has {', '.join(_TOP_KEYS)}"
+    if kind == "missing" and not inside:
+        what = {
+            "reason": "say why the brake is needed",
+            "until": 'when it lifts, e.g. "2026-11-28T20:00:00Z"',
+            "set": "the values it sets, e.g. {risk_mode: DEFENSIVE}",
+        }
+        return f"required field {loc[0]!r} is missing; add it ({what.get(str(loc[0]), '')})"
+    if inside:
+        shifted: Any = {**detail, "loc": loc[1:]}
+        return describe(shifted, raw)
+    if kind in {"dict_type", "model_type"}:
+        return f"{loc[0]} must be a mapping of fields, e.g. {{risk_mode: DEFENSIVE}}"
+    return describe(detail, raw)
