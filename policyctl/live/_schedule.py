@@ -11,11 +11,12 @@ truncate made before that read is known too.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Literal
 
-__all__ = ["EventKind", "Schedule", "Trigger"]
+__all__ = ["EventKind", "Schedule", "Trigger", "check_timings"]
 
 EventKind = Literal["renamed", "closed", "writing", "changed", "read"]
 """``renamed``: a rename onto the file or a swap of its directories (atomic: the content is
@@ -23,10 +24,11 @@ whole); ``closed``: the file's writer closed it after writing; ``writing``: the 
 modified or created and may still be open; ``changed``: anything else that may concern it;
 ``read``: the file was closed after reading (no change: a barrier in the event stream)."""
 
-Trigger = Literal["atomic", "unconfirmed"]
+Trigger = Literal["atomic", "unconfirmed", "edge"]
 """Why a check runs: after a rename (read once, at once), or on anything else (a close, an
 event, a timer, a poll), where the content counts only if it stays put for a short grace: a
-writer's next truncate may already be on disk before the event of its last close arrives."""
+writer's next truncate may already be on disk before the event of its last close arrives.
+``edge``: a brake starts or lifts now; nothing is read, the policy is composed again."""
 
 WRITE_TIMEOUT = 1.0
 """How long an open write (modified, not yet closed) holds checks back. A writer silent longer
@@ -36,7 +38,7 @@ than this is treated as done, under the stay-put rule."""
 class Schedule:
     """The store's wake-ups: events, the follow-up look after a burst, the reconciler."""
 
-    def __init__(self, debounce: float, reconcile_interval: float, grace: float) -> None:
+    def __init__(self, debounce: float, reconcile_interval: float | None, grace: float) -> None:
         self._debounce = debounce
         self._reconcile_interval = reconcile_interval
         self._grace = grace
@@ -48,6 +50,7 @@ class Schedule:
         self._writing = False
         self._last_event = 0.0
         self._follow_up_at: float | None = None
+        self._edge_at: float | None = None
         self.reads = 0  # closes-after-reading of the file seen so far
         self.closed = False
 
@@ -80,17 +83,31 @@ class Schedule:
         """Block until there is something to check; None when the store is closing.
 
         Work is an event (after ``debounce`` seconds of quiet, and once an open write is
-        finished or timed out), the follow-up look a short grace after an event burst, or the
-        reconciler's period. The follow-up exists because watchdog can hold a rename's event
-        for up to 0.5 s: the write before the rename already woke us, and one more look shortly
-        after sees the renamed file.
+        finished or timed out), the follow-up look a short grace after an event burst, the
+        reconciler's period (None: none), or a brake's edge (see `wake_at`). The follow-up
+        exists because watchdog can hold a rename's event for up to 0.5 s: the write before the
+        rename already woke us, and one more look shortly after sees the renamed file.
         """
         with self._wake:
-            if not self._pending and not self.closed:
-                timeout = self._reconcile_interval
-                if self._follow_up_at is not None:
-                    timeout = max(0.0, min(timeout, self._follow_up_at - time.monotonic()))
-                self._wake.wait(timeout)
+            start = time.monotonic()
+            idle_until = [
+                t
+                for t in (
+                    None if self._reconcile_interval is None else start + self._reconcile_interval,
+                    self._follow_up_at,
+                )
+                if t is not None
+            ]
+            deadline = min(idle_until, default=None)
+            while not self._pending and not self.closed:
+                now = time.monotonic()
+                if self._edge_at is not None and now >= self._edge_at:
+                    self._edge_at = None
+                    return "edge"
+                if deadline is not None and now >= deadline:
+                    break
+                waits = [t - now for t in (deadline, self._edge_at) if t is not None]
+                self._wake.wait(min(waits) if waits else None)
             while self._pending and not self._finished and not self.closed:
                 quiet = self._last_event + self._debounce - time.monotonic()
                 if quiet <= 0:
@@ -106,6 +123,12 @@ class Schedule:
             self._follow_up_at = time.monotonic() + self._grace if self._pending else None
             self._pending = self._finished = self._atomic = False
             return None if self.closed else trigger
+
+    def wake_at(self, deadline: float | None) -> None:
+        """Return ``edge`` from `wait_for_work` at this `time.monotonic` moment (None: never)."""
+        with self._wake:
+            self._edge_at = deadline
+            self._wake.notify()
 
     def reported_through(self, reads_before: int, timeout: float) -> bool:
         """Wait until a read that closed after ``reads_before`` reads has been reported: inotify
@@ -134,3 +157,13 @@ class Schedule:
             self._wake.notify_all()
         with self._read:
             self._read.notify_all()
+
+
+def check_timings(debounce: float, reconcile: float, poll: float | None) -> None:
+    """Refuse timings that would busy-loop a thread or mean something other than asked."""
+    if not (math.isfinite(debounce) and debounce >= 0):
+        raise ValueError(f"debounce must be a number of seconds >= 0, not {debounce!r}")
+    if not (math.isfinite(reconcile) and reconcile >= 0.01):
+        raise ValueError(f"reconcile_interval must be >= 0.01 seconds, not {reconcile!r}")
+    if poll is not None and not (math.isfinite(poll) and poll > 0):
+        raise ValueError(f"poll_interval must be a number of seconds > 0, not {poll!r}")

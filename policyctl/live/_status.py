@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import PolicyError
+from ..pipeline import BrakeFile
 
 __all__ = ["StoreStatus"]
 
@@ -28,6 +29,8 @@ class StoreStatus:
         last_success: When the served snapshot was loaded.
         refused_since: When the refused content was first seen; None when healthy.
         mode: ``"inotify"``, ``"polling"`` or ``"off"`` (``watch=False``).
+        brakes: The override files active in the served snapshot (name, reason, until).
+        next_change: When the next brake starts or lifts; None when none will.
     """
 
     current_version: int
@@ -40,3 +43,5 @@ class StoreStatus:
     last_success: datetime
     refused_since: datetime | None
     mode: str
+    brakes: tuple[BrakeFile, ...] = ()
+    next_change: datetime | None = None

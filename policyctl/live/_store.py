@@ -6,8 +6,9 @@ policy, because a snapshot is immutable and is published by a single reference a
 One worker thread does every check. It wakes on a filesystem event (watchdog, behind
 `_DirectoryWatcher`), on `refresh()`, or every ``reconcile_interval`` seconds (catching lost
 inotify events); `Schedule` decides when, `_settle` whether bytes can be trusted. A check reads
-the file whole at one moment (following symlinks, so the Kubernetes ConfigMap ``..data`` swap
-is seen), hashes the bytes, and builds a snapshot only when the digest changed. A bad file is
+the file and the override files whole at one moment (following symlinks, so the Kubernetes
+ConfigMap ``..data`` swap is seen), and builds a snapshot only when their key changed. At a
+brake's ``from`` or ``until`` the worker wakes by itself and composes the same bytes again. A bad file is
 counted and reported once per distinct content; the last good snapshot stays. `status()` is
 published like the snapshot, so it never waits on a check.
 """
@@ -15,11 +16,10 @@ published like the snapshot, so it never waits on a check.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
-import math
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -31,10 +31,10 @@ from ..errors import PolicyError
 from ..pipeline import (
     PolicySnapshot,
     build_snapshot,
+    default_overrides_dir,
     default_policy_path,
-    load_policy,
-    read_source,
 )
+from ._inputs import Inputs, read_inputs
 from ._outcome import (
     Applied,
     ErrorSubscriber,
@@ -43,11 +43,13 @@ from ._outcome import (
     Refused,
     Refusing,
     Subscriber,
+    announce,
     internal_error,
 )
-from ._schedule import Schedule, Trigger
+from ._schedule import Schedule, Trigger, check_timings
 from ._settle import settled, stays_put
 from ._status import StoreStatus
+from ._subscribers import Subscribers
 from ._target import WatchTarget
 from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' scripted watcher
 
@@ -77,6 +79,9 @@ class PolicyStore:
             filesystems, where inotify sees nothing).
         debounce: Seconds of quiet after a write event before the file is read.
         reconcile_interval: Seconds between checks made whatever the events say.
+        overrides_dir: The brakes' directory; default ``$QT_OVERRIDES_DIR``, else
+            ``overrides/`` next to the file. Watched like the file; a brake is applied at its
+            ``from`` and lifted at its ``until`` by a timer, with no file event needed.
 
     Raises:
         PolicyError: The first load failed: a service must not start on a policy it cannot read.
@@ -91,20 +96,23 @@ class PolicyStore:
         poll_interval: float | None = None,
         debounce: float = DEFAULT_DEBOUNCE,
         reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL,
+        overrides_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        _check_timings(debounce, reconcile_interval, poll_interval)
+        check_timings(debounce, reconcile_interval, poll_interval)
         self._env = env
+        environ = os.environ if env is None else env
         # Made absolute once, here: a later os.chdir must not change which file is served.
-        chosen = default_policy_path(path, os.environ if env is None else env)
-        self._path = Path(chosen).absolute()
-        self._current: PolicySnapshot = load_policy(self._path, env=env)
-        self._target = WatchTarget(self._path)
+        self._path = Path(default_policy_path(path, environ)).absolute()
+        self._overrides = default_overrides_dir(self._path, overrides_dir, environ).absolute()
+        self._inputs: Inputs = read_inputs(self._path, self._overrides)
+        self._current: PolicySnapshot = self._build(self._inputs)
+        self._target = WatchTarget(self._path, self._overrides)
         self._watching = watch
         self._poll_interval = poll_interval
         self._debounce = debounce
         self._reconcile_interval = reconcile_interval
-        self._subscribers: tuple[Subscriber, ...] = ()
-        self._error_subscribers: tuple[ErrorSubscriber, ...] = ()
+        self._subscribers: Subscribers[Subscriber] = Subscribers()
+        self._error_subscribers: Subscribers[ErrorSubscriber] = Subscribers()
         self._reloads = 0
         self._failures: dict[str, int] = {}
         self._last_error: PolicyError | None = None
@@ -114,6 +122,7 @@ class PolicyStore:
         self._thread: threading.Thread | None = None
         self._init_sync()
         self._publish_status()
+        self._arm()
         if watch:
             if os.path.ismount(self._path):
                 log.warning(
@@ -122,15 +131,33 @@ class PolicyStore:
                     self._path,
                 )
             self._start()
-            _live_stores.add(self)
+        elif self._current.next_change is not None:
+            self._start_worker()  # no watching, but brakes still start and lift on time
+        _live_stores.add(self)
 
     def _init_sync(self) -> None:
         # (Re)created after a fork too: a lock held by a thread of the parent stays held forever.
         self._check_lock = threading.Lock()
-        self._subscribers_lock = threading.Lock()
+        self._subscribers.after_fork()
+        self._error_subscribers.after_fork()
         previous: Schedule | None = getattr(self, "_schedule", None)
-        self._schedule = Schedule(self._debounce, self._reconcile_interval, self._grace())
+        reconcile = self._reconcile_interval if self._watching else None
+        self._schedule = Schedule(self._debounce, reconcile, self._grace())
         self._schedule.closed = previous is not None and previous.closed
+
+    def _build(self, inputs: Inputs) -> PolicySnapshot:
+        return build_snapshot(
+            inputs.data, self._path, env=self._env, digest=inputs.digest, brakes=inputs.brakes
+        )
+
+    def _arm(self) -> None:
+        """Wake the worker when the next brake starts or lifts (a millisecond after, so the
+        clock has passed it when the policy is composed again)."""
+        edge = self._current.next_change
+        deadline = None
+        if edge is not None:
+            deadline = time.monotonic() + (edge - datetime.now(UTC)).total_seconds() + 0.001
+        self._schedule.wake_at(deadline)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -163,37 +190,22 @@ class PolicyStore:
             last_success=snap.loaded_at,
             refused_since=self._refused_since,
             mode=self._watcher.mode if self._watcher else "off",
+            brakes=snap.brakes,
+            next_change=snap.next_change,
         )
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Call ``callback(old, new)`` after each swap, on the watcher thread.
-
-        A callback that raises is logged; the others still run.
+        """Call ``callback(old, new)`` after each swap (a file change, or a brake starting or
+        lifting), on the watcher thread. A callback that raises is logged; the others still run.
 
         Returns:
             A function that unsubscribes ``callback``.
         """
-        with self._subscribers_lock:
-            self._subscribers = (*self._subscribers, callback)
-
-        def unsubscribe() -> None:
-            with self._subscribers_lock:
-                self._subscribers = tuple(s for s in self._subscribers if s is not callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     def subscribe_errors(self, callback: ErrorSubscriber) -> Callable[[], None]:
         """Call ``callback(error)`` once for each distinct refused content of the file."""
-        with self._subscribers_lock:
-            self._error_subscribers = (*self._error_subscribers, callback)
-
-        def unsubscribe() -> None:
-            with self._subscribers_lock:
-                self._error_subscribers = tuple(
-                    s for s in self._error_subscribers if s is not callback
-                )
-
-        return unsubscribe
+        return self._error_subscribers.add(callback)
 
     # --- checking -----------------------------------------------------------------------------
 
@@ -213,6 +225,8 @@ class PolicyStore:
         Bounded: content that keeps changing is left for the next event or the reconciler, and
         a closing store stops at once, so neither a writer nor `close()` can keep it looping.
         """
+        if trigger == "edge":
+            return self._recompose() if self._edge_passed() else None
         for _ in range(_MAX_ROUNDS):
             if self._schedule.closed:
                 return None
@@ -229,32 +243,52 @@ class PolicyStore:
         if self._schedule.writing:
             return None  # a write is open: its close (or its timeout) brings us back
         try:
-            data = read_source(self._path)
+            inputs = read_inputs(self._path, self._overrides)
         except PolicyError as e:
             return Refusing(e, f"unreadable:{e}", None)
-        digest = hashlib.sha256(data).hexdigest()
-        if digest == self._current.digest:
+        if inputs.key == self._inputs.key:
             self._clear_refusal()  # e.g. a bad change reverted by hand
-            return None
-        if trigger == "unconfirmed" and not self._stays_put(data):
+            return self._recompose() if self._edge_passed() else None
+        if trigger == "unconfirmed" and not self._stays_put(inputs.key):
             return Moved()
-        if digest == self._refused_digest:
+        if inputs.key == self._refused_digest:
             return None  # already counted and reported
+        return self._apply(inputs)
+
+    def _apply(self, inputs: Inputs) -> Applied | Refusing:
         try:
-            snap = build_snapshot(data, self._path, env=self._env, digest=digest)
+            snap = self._build(inputs)
         except PolicyError as e:
-            return Refusing(e, digest, data)
+            return Refusing(e, inputs.key, inputs.key)
         except Exception as e:  # a bug or a fault no rule foresaw: still a refusal, recorded
             log.debug("checking %s failed unexpectedly", self._path, exc_info=True)
-            return Refusing(internal_error(e, self._path), digest, data)
+            return Refusing(internal_error(e, self._path), inputs.key, inputs.key)
         old, self._current = self._current, snap  # the one publication step
+        self._inputs = inputs
         self._reloads += 1
         self._clear_refusal()
-        return Applied(old, snap, self._subscribers)
+        self._arm()
+        return Applied(old, snap, self._subscribers.all)
 
-    def _stays_put(self, data: bytes) -> bool:
+    def _edge_passed(self) -> bool:
+        edge = self._current.next_change
+        return edge is not None and datetime.now(UTC) >= edge
+
+    def _recompose(self) -> Applied | None:
+        """A brake starts or lifts: the same files, composed again at the new moment."""
+        outcome = self._apply(self._inputs)
+        if isinstance(outcome, Refusing):  # the environment changed meanwhile: keep serving
+            self._refuse(outcome.error, outcome.key)
+            self._arm()
+            return None
+        return outcome
+
+    def _read_key(self) -> str:
+        return read_inputs(self._path, self._overrides).key
+
+    def _stays_put(self, key: str) -> bool:
         inotify = self._watcher is not None and self._watcher.mode == "inotify"
-        return stays_put(self._schedule, self._path, data, self._grace(), barrier=inotify)
+        return stays_put(self._schedule, self._read_key, key, self._grace(), barrier=inotify)
 
     def _refuse(self, error: PolicyError, key: str) -> Refused | None:
         if key == self._refused_digest:
@@ -264,7 +298,7 @@ class PolicyStore:
         self._last_error = error
         self._failures[error.kind] = self._failures.get(error.kind, 0) + 1
         self._publish_status()
-        return Refused(error, self._error_subscribers)
+        return Refused(error, self._error_subscribers.all)
 
     def _clear_refusal(self) -> None:
         changed = self._refused_digest is not None or self._last_error is not None
@@ -276,37 +310,7 @@ class PolicyStore:
 
     def _announce(self, outcome: Outcome) -> bool:
         """Log and notify outside the lock, so a slow subscriber cannot block a check."""
-        if outcome is None:
-            return False
-        if isinstance(outcome, Refused):
-            log.error(
-                "refused a change to %s; keeping version %s:\n%s",
-                self._path,
-                self._current.version,
-                outcome.error,
-            )
-            self._call(outcome.subscribers, outcome.error)
-            return False
-        old, new = outcome.old, outcome.new
-        if new.version < old.version:
-            log.warning(
-                "%s: version went down from %s to %s (a revert?); applied",
-                self._path,
-                old.version,
-                new.version,
-            )
-        else:
-            log.info("%s: applied version %s (sha256 %s)", self._path, new.version, new.digest[:12])
-        self._call(outcome.subscribers, old, new)
-        return True
-
-    @staticmethod
-    def _call(callbacks: tuple[Callable[..., object], ...], *args: object) -> None:
-        for callback in callbacks:
-            try:
-                callback(*args)
-            except Exception:
-                log.exception("policy subscriber %r raised; the others still run", callback)
+        return announce(outcome, self._path, self._current.version)
 
     # --- watching -----------------------------------------------------------------------------
 
@@ -316,21 +320,24 @@ class PolicyStore:
         )
         self._watcher.watch(self._target.directories())
         self._publish_status()  # the watcher's mode
+        self._start_worker()
+        # A write between the first load and the watch being in place would otherwise wait
+        # for the reconciler.
+        self._schedule.notify("changed")
+
+    def _start_worker(self) -> None:
         self._thread = threading.Thread(
             target=self._run, name=f"policyctl-store:{self._path.name}", daemon=True
         )
         self._thread.start()
-        # A write between the first load and the watch being in place would otherwise wait
-        # for the reconciler.
-        self._schedule.notify("changed")
 
     def _grace(self) -> float:
         """A short wait: how long content must stay put when no event says the writer is done,
         how long a refused file must stay put, and the delay of the follow-up look."""
         return max(4 * self._debounce, _MIN_GRACE)
 
-    def _settled(self, refused: bytes | None) -> bool:
-        return settled(self._schedule, self._path, refused, self._grace())
+    def _settled(self, refused: str | None) -> bool:
+        return settled(self._schedule, self._read_key, refused, self._grace())
 
     def _run(self) -> None:
         while (trigger := self._schedule.wait_for_work()) is not None:
@@ -360,8 +367,11 @@ class PolicyStore:
         self._init_sync()
         self._thread = None
         self._watcher = None
-        if not self._schedule.closed:
+        self._arm()
+        if not self._schedule.closed and self._watching:
             self._start()
+        elif not self._schedule.closed and self._current.next_change is not None:
+            self._start_worker()
 
     def __enter__(self) -> Self:
         return self
@@ -379,16 +389,6 @@ class PolicyStore:
 
 
 _live_stores: weakref.WeakSet[PolicyStore] = weakref.WeakSet()
-
-
-def _check_timings(debounce: float, reconcile: float, poll: float | None) -> None:
-    """Refuse timings that would busy-loop a thread or mean something other than asked."""
-    if not (math.isfinite(debounce) and debounce >= 0):
-        raise ValueError(f"debounce must be a number of seconds >= 0, not {debounce!r}")
-    if not (math.isfinite(reconcile) and reconcile >= 0.01):
-        raise ValueError(f"reconcile_interval must be >= 0.01 seconds, not {reconcile!r}")
-    if poll is not None and not (math.isfinite(poll) and poll > 0):
-        raise ValueError(f"poll_interval must be a number of seconds > 0, not {poll!r}")
 
 
 def _after_fork_in_child() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..pipeline import override_name
 from ._schedule import EventKind
 
 __all__ = ["WatchTarget"]
@@ -15,15 +16,21 @@ __all__ = ["WatchTarget"]
 
 class WatchTarget:
     """The policy file as the watcher sees it: its directory, that directory's parent, and the
-    directory of the file a symlinked path resolves to."""
+    directory of the file a symlinked path resolves to; and the overrides directory (with its
+    parent, to see it created or swapped)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, overrides: Path | None = None) -> None:
         self._path = path
         self._resolved = ""
+        self._overrides = str(overrides.absolute()) if overrides is not None else None
 
     def directories(self) -> list[Path]:
-        """The file's directory, its parent (to see the directory itself come back), and the
-        directory of the file the path resolves to, if it is elsewhere."""
+        """The file's directory, its parent (to see the directory itself come back), the
+        directory of the file the path resolves to, if it is elsewhere, and the overrides
+        directory and its parent."""
+        return self._with_overrides(self._policy_directories())
+
+    def _policy_directories(self) -> list[Path]:
         path = self._path.absolute()
         wanted = [path.parent]
         if path.parent.parent != path.parent:
@@ -37,6 +44,17 @@ class WatchTarget:
         if resolved.parent not in wanted:
             wanted.append(resolved.parent)
         return wanted
+
+    def _with_overrides(self, wanted: list[Path]) -> list[Path]:
+        if self._overrides is not None:
+            overrides = Path(self._overrides)
+            wanted += [d for d in (overrides, overrides.parent) if d not in wanted]
+        return wanted
+
+    def _in_overrides(self, *paths: str) -> bool:
+        return self._overrides is not None and any(
+            p and str(Path(p).parent) == self._overrides for p in paths
+        )
 
     def relevant(self, src: str, dest: str) -> bool:
         """Whether an event (``src`` moved to ``dest``, or ``dest`` empty) may concern the file."""
@@ -64,12 +82,19 @@ class WatchTarget:
         ours = (str(self._path.absolute()), self._resolved)
         if event_type == "closed_no_write":  # somebody's read: a barrier, never a change
             return "read" if src in ours and not polling else None
-        if not self.relevant(src, dest):
+        brake = self._in_overrides(src, dest)
+        if not (brake or self.relevant(src, dest)):
             return None
         if polling:
             return "changed"
         if event_type == "moved":
             return "changed" if src in ours and dest not in ours else "renamed"
+        if brake and not is_directory and override_name(Path(src).name):
+            # An override file written in place holds checks back until it is closed, as the
+            # policy file does (a ConfigMap's ..data swap is a move, above).
+            if event_type == "closed":
+                return "closed"
+            return "writing" if event_type in ("modified", "created") else "changed"
         if is_directory or src not in ours:
             return "changed"
         if event_type == "closed":

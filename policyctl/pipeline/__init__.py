@@ -36,6 +36,7 @@ from ._loader import (
     PolicySnapshot,
     build_snapshot,
     default_policy_path,
+    inputs_digest,
     load_policy,
 )
 from ._reader import MAX_BYTES, Document, PositionMap, read_value
@@ -62,6 +63,7 @@ __all__ = [
     "compose",
     "default_overrides_dir",
     "default_policy_path",
+    "inputs_digest",
     "load_policy",
     "near_misses",
     "override_name",

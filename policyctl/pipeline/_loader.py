@@ -37,6 +37,7 @@ __all__ = [
     "PolicySnapshot",
     "build_snapshot",
     "default_policy_path",
+    "inputs_digest",
     "load_policy",
 ]
 
@@ -192,7 +193,7 @@ def build_snapshot(
         brake_sources=braked.sources,
         brake_notes=braked.notes,
         next_change=_next_change(files, moment),
-        inputs_digest=_inputs_digest(digest, files),
+        inputs_digest=inputs_digest(digest, brakes),
     )
 
 
@@ -201,10 +202,12 @@ def _next_change(files: Sequence[BrakeFile], now: datetime) -> datetime | None:
     return min(edges, default=None)
 
 
-def _inputs_digest(digest: str, files: Sequence[BrakeFile]) -> str:
-    if not files:
+def inputs_digest(digest: str, brakes: Sequence[tuple[Path, bytes]]) -> str:
+    """sha256 over the policy's digest and each override file's name and digest; "" with no
+    override files (the policy's digest then says it all)."""
+    if not brakes:
         return ""
-    parts = [digest, *(f"{f.name}:{f.digest}" for f in files)]
+    parts = [digest, *(f"{p.name}:{hashlib.sha256(b).hexdigest()}" for p, b in brakes)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

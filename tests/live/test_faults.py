@@ -26,7 +26,7 @@ from policyctl import PolicySnapshot, PolicyStore
 from policyctl.live._schedule import Trigger
 
 from ..conftest import VALID
-from .test_store_fs import DEADLINE, Watching, _v
+from .conftest import DEADLINE, Watching, _v
 
 
 def _complete(version: int) -> str:
@@ -136,7 +136,7 @@ def test_close_during_the_settle_wait_returns(tmp_path: Path) -> None:
     waiting = threading.Event()
     settled = store._settled
 
-    def noting(refused: bytes | None) -> bool:
+    def noting(refused: str | None) -> bool:
         waiting.set()
         return settled(refused)
 
