@@ -82,17 +82,46 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 snap = build_snapshot(data, Path("<stdin>"), env=env)
                 name = "<stdin>"  # noqa: PLW2901 (the name reported)
             else:
-                snap = load_policy(name, env=env)
+                snap = load_policy(name, env=env, overrides_dir=args.overrides_dir)
         except PolicyError as e:
             results.append(FileResult(name, error=e))
             status = max(status, EXIT_USAGE if isinstance(e, PolicySourceError) else EXIT_INVALID)
         else:
-            results.append(FileResult(name, snap.version, snap.digest))
+            results.append(FileResult(name, snap.version, snap.digest, warnings=_warnings(snap)))
     _out(render_validation(results, args.format))
     return status
 
 
+def _warnings(snap: PolicySnapshot) -> tuple[tuple[str, str], ...]:
+    """Brakes that do nothing: expired, or values looser than the policy (which may have been
+    tightened since the brake was written). Not errors: the policy is still what it says."""
+    paths = {b.name: str(b.path) for b in snap.brake_files}
+    out = [
+        (str(b.path), f"expired at {b.override.until}; remove it: policyctl brake prune")
+        for b in snap.brake_files
+        if b.state(snap.loaded_at) == "expired"
+    ]
+    for note in snap.brake_notes:
+        name, _, message = note.partition(": ")
+        out.append((paths.get(name, str(snap.source)), message))
+    return tuple(out)
+
+
 # --- show / get -----------------------------------------------------------------------------
+
+
+def _braked_by(snap: PolicySnapshot, field: str) -> str | None:
+    """``brake NAME until TIME`` for a field (or any model) a brake set, else None."""
+    names = {
+        n.strip()
+        for key, value in snap.brake_sources.items()
+        if key == field or key.startswith(f"{field}.")
+        for n in value.split(",")
+    }
+    if not names:
+        return None
+    until = {b.name: b.override.until for b in snap.brakes}
+    return ", ".join(f"brake {printable(n)} until {until.get(n, '?')}" for n in sorted(names))
 
 
 def _origins(snap: PolicySnapshot) -> dict[str, str]:
@@ -101,9 +130,13 @@ def _origins(snap: PolicySnapshot) -> dict[str, str]:
         at = snap.positions.get((name,), key=True) if snap.positions.contains((name,)) else None
         from_file = f"{printable(str(snap.source))}:{at[0]}" if at else None
         variable = snap.overrides.get(name)
+        brake = _braked_by(snap, name)
         if name == "opp_rankings" and snap.dropped_rankings and from_file:
             dropped = ", ".join(printable(s) for s in snap.dropped_rankings)
-            origins[name] = f"{from_file}, without {dropped} ({variable} does not allow them)"
+            narrowers = ", ".join(x for x in (variable, _braked_by(snap, "allowed_symbols")) if x)
+            origins[name] = f"{from_file}, without {dropped} ({narrowers} does not allow them)"
+        elif brake:
+            origins[name] = f"{brake} (over {variable or from_file})"
         elif variable and from_file and name == "model_versions":
             origins[name] = f"{variable} over {from_file}"
         elif variable:
@@ -114,7 +147,7 @@ def _origins(snap: PolicySnapshot) -> dict[str, str]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    snap = load_policy(args.file, env=env_for(args))
+    snap = load_policy(args.file, env=env_for(args), overrides_dir=args.overrides_dir)
     data = snap.policy.model_dump(mode="json", exclude_none=True)
     if args.format == "json":
         doc: dict[str, Any] = {
@@ -122,12 +155,20 @@ def cmd_show(args: argparse.Namespace) -> int:
             "digest": snap.digest,
             "source": str(snap.source),
             "overrides": dict(snap.overrides),
+            "brakes": [
+                {"name": b.name, "reason": b.reason, "until": b.override.until} for b in snap.brakes
+            ],
         }
         if args.explain:
             doc["origins"] = _origins(snap)
         _out(json.dumps(doc, indent=2))
         return EXIT_OK
     header = f"# {printable(str(snap.source))} (sha256 {snap.digest[:12]})"
+    for brake in snap.brakes:
+        header += (
+            f"\n# brake {printable(brake.name)} until {brake.override.until}:"
+            f" {printable(brake.reason)}"
+        )
     if snap.overrides:
         header += "\n# overridden by the environment: " + ", ".join(
             f"{f} <- {v}" for f, v in snap.overrides.items()
@@ -166,7 +207,7 @@ def _lookup(data: dict[str, Any], path: str) -> Any:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    snap = load_policy(args.file, env=env_for(args))
+    snap = load_policy(args.file, env=env_for(args), overrides_dir=args.overrides_dir)
     value = _lookup(snap.policy.model_dump(mode="json"), args.path)
     if isinstance(value, dict | list):
         _out(json.dumps(value))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["EXAMPLES", "GENERAL", "port", "positive", "seconds"]
+__all__ = ["EXAMPLES", "GENERAL", "duration", "moment", "port", "positive", "seconds"]
 
 GENERAL = """\
 exit status: 0 success; 1 the policy is invalid or a check failed; 2 a usage error, or a file
@@ -57,6 +59,14 @@ EXAMPLE_LINES = {
     "watch": ["policyctl watch", "policyctl watch --poll 2 /mnt/nfs/policy.yaml"],
     "serve": ["policyctl serve --port 8000", "policyctl serve --host 0.0.0.0 --no-env"],
     "env": ["policyctl env", "policyctl env --format json"],
+    "brake": [
+        'policyctl brake risk_mode=DEFENSIVE max_positions=2 --for 90m --reason "CPI print"',
+        "policyctl brake global_min_confidence=0.9 --from 2026-11-28T18:30:00Z --for 1h30m"
+        ' --reason "rate decision" --name rate-decision',
+        "policyctl brake list",
+        "policyctl brake lift rate-decision",
+        "policyctl brake prune --dry-run",
+    ],
     "completion": [
         "policyctl completion bash > /etc/bash_completion.d/policyctl",
         "policyctl completion zsh > ~/.zfunc/_policyctl",
@@ -90,3 +100,32 @@ def port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535)")
     return port
+
+
+_DURATION = re.compile(r"(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?(?:(\d{1,7})s)?")
+
+
+def duration(text: str) -> timedelta:
+    """``90m``, ``1h30m``, ``2d``: how long a brake lasts."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match or not any(match.groups()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; write it like 90m or 1h30m")
+    days, hours, minutes, secs = (int(g or 0) for g in match.groups())
+    span = timedelta(days=days, hours=hours, minutes=minutes, seconds=secs)
+    if span <= timedelta(0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration above 0")
+    return span
+
+
+def moment(text: str) -> datetime:
+    """An RFC 3339 UTC timestamp (``2026-11-28T18:30:00Z``), or ``now``."""
+    if text == "now":
+        return datetime.now(UTC)
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?Z", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a UTC time; write it like 2026-11-28T18:30:00Z (the Z is UTC)"
+        )
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a real date and time") from None

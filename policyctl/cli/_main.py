@@ -19,6 +19,7 @@ from typing import Any
 from .. import __version__
 from ..errors import PolicyError, PolicySourceError
 from ..pipeline import POLICY_FILE_VARIABLE
+from ._brakes import add_brake_arguments, cmd_brake
 from ._colour import configure as configure_colour
 from ._commands import (
     EXIT_BUG,
@@ -110,8 +111,51 @@ def _global_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def overrides_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--overrides-dir",
+        metavar="DIR",
+        help="the brakes (override files); default: $QT_OVERRIDES_DIR, else overrides/ next to"
+        " the policy file",
+    )
+
+
+def _reading_commands(command: Callable[..., Any]) -> None:
+    p = command("validate", cmd_validate, "check policy files against every rule")
+    p.add_argument("files", nargs="*", metavar="FILE", help=_FILE_HELP + "; - reads stdin")
+    p.add_argument("--with-env", action="store_true", help="also apply this QT_* environment")
+    overrides_option(p)
+    p.add_argument("--format", choices=("text", "json", "github"), default="text")
+
+    p = command("show", cmd_show, "print the effective policy (file + environment)")
+    p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
+    p.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    p.add_argument("--explain", action="store_true", help="say where each value came from")
+    overrides_option(p)
+    p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
+
+    p = command("get", cmd_get, "print one value, e.g. risk_mode or model_versions.lstm")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
+    p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
+    overrides_option(p)
+
+    p = command("schema", cmd_schema, "print, write or check the committed JSON Schema")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="write the schema file")
+    mode.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
+    p.add_argument(
+        "--kind",
+        choices=("policy", "override"),
+        help="which schema: the policy's (default) or an override file's; --write and --check"
+        " without --kind or --path cover both",
+    )
+    p.add_argument("--path", help="schema file (default: schemas/ in the repository)")
+
+
 def _serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
+    overrides_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     p.add_argument("--port", type=port, default=8000)
     p.add_argument(
@@ -170,33 +214,7 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = command("validate", cmd_validate, "check policy files against every rule")
-    p.add_argument("files", nargs="*", metavar="FILE", help=_FILE_HELP + "; - reads stdin")
-    p.add_argument("--with-env", action="store_true", help="also apply this QT_* environment")
-    p.add_argument("--format", choices=("text", "json", "github"), default="text")
-
-    p = command("show", cmd_show, "print the effective policy (file + environment)")
-    p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
-    p.add_argument("--format", choices=("yaml", "json"), default="yaml")
-    p.add_argument("--explain", action="store_true", help="say where each value came from")
-    p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
-
-    p = command("get", cmd_get, "print one value, e.g. risk_mode or model_versions.lstm")
-    p.add_argument("path", metavar="PATH")
-    p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
-    p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
-
-    p = command("schema", cmd_schema, "print, write or check the committed JSON Schema")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="write the schema file")
-    mode.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
-    p.add_argument(
-        "--kind",
-        choices=("policy", "override"),
-        help="which schema: the policy's (default) or an override file's; --write and --check"
-        " without --kind or --path cover both",
-    )
-    p.add_argument("--path", help="schema file (default: schemas/ in the repository)")
+    _reading_commands(command)
 
     p = command(
         "set", cmd_set, "edit one value in place: comments kept, version raised once per change"
@@ -232,9 +250,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=positive, metavar="N", help="at most N commits")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
+    p = command("brake", cmd_brake, "put on, list, lift or prune an emergency brake")
+    add_brake_arguments(p)
+    overrides_option(p)
     p = command("watch", cmd_watch, "follow the file: one line per applied or refused change")
     p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
     p.add_argument("--poll", type=seconds, metavar="SECONDS", help="poll instead of inotify")
+    overrides_option(p)
     p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
 
     _serve_arguments(command("serve", cmd_serve, "serve the live policy read-only over HTTP"))
@@ -312,7 +334,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         argv, after_dashdash = _split_at_dashdash(argv)
-        args = _parser().parse_args(argv)
+        parser = _parser()
+        args, extra = parser.parse_known_args(argv)
+        # `set a=1 --dry-run FILE`, `brake x=1 --for 1h FILE`: words after an option belong to
+        # the command's word list; anything else left over is the usual error.
+        if extra and isinstance(getattr(args, "words", None), list):
+            if any(word.startswith("-") for word in extra):
+                parser.parse_args(argv)  # exits with argparse's own message
+            args.words += extra
+        elif extra:
+            parser.parse_args(argv)
         args.after_dashdash = after_dashdash
         _locate_files(args)
         configure_colour(args.color)

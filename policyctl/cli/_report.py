@@ -27,6 +27,7 @@ class FileResult:
     version: int | None = None
     digest: str | None = None
     error: PolicyError | None = None
+    warnings: tuple[tuple[str, str], ...] = ()  # (file, message): valid, but worth a look
 
 
 _VARIABLES = frozenset(v.name for v in VARIABLES)
@@ -83,6 +84,7 @@ def render_validation(results: Iterable[FileResult], fmt: str) -> str:
                 "version": r.version,
                 "digest": r.digest,
                 "errors": [issue_json(i, r.error.kind) for i in r.error.issues] if r.error else [],
+                "warnings": [{"file": f, "message": m} for f, m in r.warnings],
             }
             for r in results
         ]
@@ -96,6 +98,12 @@ def render_validation(results: Iterable[FileResult], fmt: str) -> str:
     else:
         lines.extend(str(i) for i in issues)
     for r in results:
+        for file, message in r.warnings:
+            if fmt == "github":
+                props = f"file={github(file, prop=True)},title=policyctl"
+                lines.append(f"::warning {props}::{github(message)}")
+            else:
+                lines.append(f"{printable(file)}: warning: {printable(message)}")
         if r.error is None:
             name = printable(r.file)
             lines.append(f"{name}: valid (version {r.version}, sha256 {(r.digest or '')[:12]})")

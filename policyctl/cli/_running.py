@@ -37,7 +37,12 @@ def _open_store_when_valid(args: argparse.Namespace, stop: threading.Event) -> P
     said = ""
     while not stop.is_set():
         try:
-            return PolicyStore(args.file, env=env_for(args), poll_interval=args.poll)
+            return PolicyStore(
+                args.file,
+                env=env_for(args),
+                poll_interval=args.poll,
+                overrides_dir=args.overrides_dir,
+            )
         except PolicyError as e:
             if isinstance(e, PolicyEnvError):
                 raise  # the environment will not change under us: waiting cannot help
@@ -135,7 +140,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sock = listen(args.host, args.port)  # before the store: a usage error costs nothing
     except OSError as e:
         raise UsageError(str(e)) from None
-    app = create_app(args.file, env=env_for(args))
+    app = create_app(args.file, env=env_for(args), overrides_dir=args.overrides_dir)
     host, port = sock.getsockname()[:2]
     version = app.state.policy_store.current().version  # create_app opened it
     _out(

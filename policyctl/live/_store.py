@@ -8,9 +8,9 @@ One worker thread does every check. It wakes on a filesystem event (watchdog, be
 inotify events); `Schedule` decides when, `_settle` whether bytes can be trusted. A check reads
 the file and the override files whole at one moment (following symlinks, so the Kubernetes
 ConfigMap ``..data`` swap is seen), and builds a snapshot only when their key changed. At a
-brake's ``from`` or ``until`` the worker wakes by itself and composes the same bytes again. A bad file is
-counted and reported once per distinct content; the last good snapshot stays. `status()` is
-published like the snapshot, so it never waits on a check.
+brake's ``from`` or ``until`` the worker wakes by itself and composes the same bytes again. A
+bad file is counted and reported once per distinct content; the last good snapshot stays.
+`status()` is published like the snapshot, so it never waits on a check.
 """
 
 from __future__ import annotations

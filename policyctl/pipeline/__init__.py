@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ._brakes import (
     MAX_OVERRIDES,
+    OVERRIDE_NAME,
     OVERRIDES_DIR_VARIABLE,
     BrakeFile,
     BrakeState,
@@ -49,6 +50,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_OVERRIDES",
     "OVERRIDES_DIR_VARIABLE",
+    "OVERRIDE_NAME",
     "POLICY_FILE_VARIABLE",
     "VARIABLES",
     "BrakeFile",

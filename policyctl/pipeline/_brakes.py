@@ -30,6 +30,7 @@ from ._source import read_source
 __all__ = [
     "MAX_OVERRIDES",
     "OVERRIDES_DIR_VARIABLE",
+    "OVERRIDE_NAME",
     "BrakeFile",
     "BrakeState",
     "default_overrides_dir",
@@ -42,7 +43,8 @@ OVERRIDES_DIR_VARIABLE: Final = "QT_OVERRIDES_DIR"
 MAX_OVERRIDES: Final = 64
 """Most override files read: a brake is an exception, and each one costs every reload."""
 
-NAME_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+OVERRIDE_NAME: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+"""What an override file may be called (without .yaml): lower-case, safe in any shell."""
 _SUFFIXES = (".yaml", ".yml")
 _TOP_KEYS = ("reason", "from", "until", "set")
 
@@ -128,7 +130,7 @@ def read_overrides(directory: Path) -> list[tuple[Path, bytes]]:
         name = override_name(entry)
         if name is None:
             continue
-        if not NAME_PATTERN.fullmatch(name):
+        if not OVERRIDE_NAME.fullmatch(name):
             raise PolicySourceError.single(
                 f"{entry!r} is not a valid override file name: lower-case letters, digits"
                 " and . _ -, at most 64 characters, ending in .yaml",

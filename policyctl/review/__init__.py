@@ -1,5 +1,5 @@
 """The git side: revisions and history, the semantic diff and its risk directions, and the
-comment-keeping ``set`` / ``reset`` edits.
+comment-keeping ``set`` / ``reset`` edits, and writing brakes.
 
 May import: ``policyctl.pipeline``, ``policyctl.model``, ``policyctl.errors``. Never ``live``,
 ``cli`` or ``http``. Modules with a leading underscore are private; other rooms use the names
@@ -8,6 +8,7 @@ below.
 
 from __future__ import annotations
 
+from ._brakes import BrakeResult, lift_brake, prune_brakes, stamp, write_brake
 from ._compare import Comparison, Side, compare
 from ._diff import LIST_FIELDS, Change, Direction, apply_changes, diff_policies, plain_value
 from ._edit import EditRefused, EditResult, reset_policy, set_value, set_values
@@ -17,6 +18,7 @@ from ._ops import add_item, remove_item_value, unset_path
 
 __all__ = [
     "LIST_FIELDS",
+    "BrakeResult",
     "Change",
     "Commit",
     "Comparison",
@@ -31,10 +33,14 @@ __all__ = [
     "audit_log",
     "compare",
     "diff_policies",
+    "lift_brake",
     "plain_value",
+    "prune_brakes",
     "remove_item_value",
     "reset_policy",
     "set_value",
     "set_values",
+    "stamp",
     "unset_path",
+    "write_brake",
 ]

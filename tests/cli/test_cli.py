@@ -72,6 +72,7 @@ def test_validate_json(write: Writer, capsys: Capture) -> None:
                         "kind": "validation",
                     }
                 ],
+                "warnings": [],
             }
         ],
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,30 @@ def test_show_shape(write: Writer, capsys: Capture) -> None:
     doc = _json(capsys, "show", "--format", "json", "--explain", "--no-env", str(write(no_stamp)))
     assert set(doc) == _documented("show")
     assert doc["policy"]["last_updated"] is None  # every field, null included
+
+
+def _brakes(policy: Path) -> None:
+    until = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (policy.parent / "overrides").mkdir()
+    (policy.parent / "overrides" / "calm.yaml").write_text(
+        f'reason: "test"\nuntil: "{until}"\nset: {{risk_mode: DEFENSIVE, max_positions: 9}}\n'
+    )
+
+
+def test_brake_shapes(write: Writer, capsys: Capture) -> None:
+    policy = write()
+    _brakes(policy)
+    listed = _json(capsys, "brake", "list", "--format", "json", str(policy))
+    assert set(listed) == _documented("brake list")
+    assert set(listed["brakes"][0]) == _documented("brake")
+    assert listed["brakes"][0]["set"] == {"risk_mode": "DEFENSIVE", "max_positions": 9}
+    shown = _json(capsys, "show", "--format", "json", "--no-env", str(policy))
+    assert set(shown["brakes"][0]) == _documented("show brake")
+    assert shown["policy"]["risk_mode"] == "DEFENSIVE"
+    checked = _json(capsys, "validate", "--format", "json", str(policy))
+    warning = checked["files"][0]["warnings"][0]
+    assert set(warning) == _documented("warning")
+    assert "max_positions 9 is looser" in warning["message"]
 
 
 def test_diff_shape(write: Writer, capsys: Capture) -> None:

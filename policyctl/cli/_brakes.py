@@ -1,0 +1,213 @@
+"""``policyctl brake``: put on, list, lift and prune emergency brakes (override files).
+
+``brake FIELD=VALUE... --for 90m --reason TEXT`` writes a new override file, ``brake list``
+shows every brake with its state and time left, ``brake lift NAME`` ends one now, and
+``brake prune`` removes expired files. Each change is a file to commit, like any policy change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import printable
+from ..pipeline import BrakeFile, load_policy
+from ._commands import EXIT_OK, UsageError
+from ._escape import out
+
+if TYPE_CHECKING:
+    from ..review import BrakeResult
+
+__all__ = ["add_brake_arguments", "cmd_brake"]
+
+_ACTIONS = ("list", "lift", "prune")
+
+
+def add_brake_arguments(p: argparse.ArgumentParser) -> None:
+    from ._help import duration, moment  # noqa: PLC0415
+
+    p.add_argument(
+        "words",
+        nargs="*",
+        metavar="FIELD=VALUE... [FILE] | list [FILE] | lift NAME [FILE] | prune [FILE]",
+        help="the fields to brake (risk_mode, max_risk_per_trade, max_positions,"
+        " global_min_confidence, allowed_symbols, allowed_strategies, model_versions.NAME),"
+        " or an action",
+    )
+    p.add_argument("--for", dest="duration", type=duration, help="how long: 90m, 1h30m, 2d")
+    p.add_argument("--until", type=moment, help="when it lifts: 2026-11-28T20:00:00Z")
+    p.add_argument("--from", dest="start", type=moment, help="when it starts (default: now)")
+    p.add_argument("--reason", help="why (required): shown to everyone the brake stops")
+    p.add_argument("--name", help="the file's name in the overrides directory")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="for list")
+    p.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
+
+
+def _left(until: datetime, now: datetime) -> str:
+    seconds = int((until - now).total_seconds())
+    if seconds <= 0:
+        return "-"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days}d" * bool(days), f"{hours}h" * bool(hours), f"{minutes}m" * bool(minutes)]
+    return "".join(parts) or f"{seconds}s"
+
+
+def _split(words: list[str], action: str) -> tuple[list[str], str | None]:
+    """The action's arguments and the policy FILE, if the last word is one."""
+    takes = {"list": 0, "prune": 0, "lift": 1}[action]
+    rest = words[1:]
+    if len(rest) not in (takes, takes + 1):
+        usage = {"list": "brake list [FILE]", "prune": "brake prune [FILE]"}
+        raise UsageError(f"usage: policyctl {usage.get(action, 'brake lift NAME [FILE]')}")
+    return rest[:takes], (rest[takes] if len(rest) > takes else None)
+
+
+def cmd_brake(args: argparse.Namespace) -> int:
+    from ._paths import locate  # noqa: PLC0415
+
+    words: list[str] = args.words
+    usage = (
+        "brake takes FIELD=VALUE... (with --for or --until, and --reason), or list, lift NAME,"
+        " prune"
+    )
+    if not words:
+        raise UsageError(usage)
+    if words[0] in _ACTIONS:
+        names, file = _split(words, words[0])
+        policy = locate(file)
+        if words[0] == "list":
+            return _list(policy, args)
+        if words[0] == "lift":
+            return _lift(policy, names[0], args)
+        return _prune(policy, args)
+    if "=" not in words[-1]:
+        words, file = words[:-1], words[-1]
+    else:
+        file = None
+    if not words:
+        raise UsageError(usage)
+    bad = [w for w in words if "=" not in w]
+    if bad:
+        raise UsageError(
+            f"{printable(bad[0])!r}: a brake is FIELD=VALUE (e.g. risk_mode=DEFENSIVE)"
+        )
+    return _write(locate(file), [(w.partition("=")[0], w.partition("=")[2]) for w in words], args)
+
+
+def _window(args: argparse.Namespace) -> tuple[datetime | None, datetime]:
+    if args.reason is None or not args.reason.strip():
+        raise UsageError('a brake needs --reason "why" (everyone it stops will read it)')
+    if (args.duration is None) == (args.until is None):
+        raise UsageError("say how long the brake lasts: --for 90m, or --until TIME (one of them)")
+    start: datetime | None = args.start
+    if start is not None and start <= datetime.now(UTC):
+        start = None  # a start in the past is now: the brake is active once merged
+    until = args.until or (start or datetime.now(UTC)) + args.duration
+    return start, until.replace(microsecond=0)  # files say whole seconds
+
+
+def _write(policy: Path, assignments: list[tuple[str, str]], args: argparse.Namespace) -> int:
+    from ..review import write_brake  # noqa: PLC0415
+
+    start, until = _window(args)
+    result = write_brake(
+        policy,
+        assignments,
+        reason=args.reason,
+        until=until,
+        start=start,
+        name=args.name,
+        overrides_dir=Path(args.overrides_dir) if args.overrides_dir else None,
+        dry_run=args.dry_run,
+    )
+    _report(result, "written", args.dry_run)
+    return EXIT_OK
+
+
+def _report(result: BrakeResult, done: str, dry_run: bool) -> None:
+    from ._changes import describe_change  # noqa: PLC0415
+
+    note = " (dry run: nothing written)" if dry_run else ""
+    out(f"{printable(str(result.path))}: brake {printable(result.brake.name)} {done}{note}")
+    override = result.brake.override
+    now = datetime.now(UTC)
+    start = override.start or "now"
+    if done == "lifted":
+        out(f"  lifted at {result.at:%Y-%m-%dT%H:%M:%SZ} (it was to last until {override.until})")
+    else:
+        out(f"  from {start} until {override.until} (lifts in {_left(result.brake.ends, now)})")
+    for change in result.changes:
+        out(f"  {change.direction:<9} {describe_change(change)}")
+    if not result.changes:
+        out("  no effect on the policy as it is now (every value is already as tight)")
+    for text in result.after.brake_notes:
+        if text.startswith(f"{result.brake.name}: "):
+            out(f"  note: {printable(text.split(': ', 1)[1])}")
+    if not dry_run:
+        out(f"commit it: git add {printable(str(result.path))} && git commit")
+
+
+def _lift(policy: Path, name: str, args: argparse.Namespace) -> int:
+    from ..review import lift_brake  # noqa: PLC0415
+
+    overrides = Path(args.overrides_dir) if args.overrides_dir else None
+    result = lift_brake(policy, name, overrides_dir=overrides, dry_run=args.dry_run)
+    _report(result, "lifted", args.dry_run)
+    return EXIT_OK
+
+
+def _prune(policy: Path, args: argparse.Namespace) -> int:
+    from ..review import prune_brakes  # noqa: PLC0415
+
+    overrides = Path(args.overrides_dir) if args.overrides_dir else None
+    removed = prune_brakes(policy, overrides_dir=overrides, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for brake in removed:
+        out(f"{verb} {printable(str(brake.path))} (expired at {brake.override.until})")
+    if not removed:
+        out("no expired brakes")
+    return EXIT_OK
+
+
+def _row(brake: BrakeFile, now: datetime) -> dict[str, Any]:
+    from ..review import plain_value  # noqa: PLC0415
+
+    return {
+        "name": brake.name,
+        "file": str(brake.path),
+        "state": brake.state(now),
+        "from": brake.override.start,
+        "until": brake.override.until,
+        "seconds_left": max(0, int((brake.ends - now).total_seconds())),
+        "reason": brake.reason,
+        "set": {k: plain_value(v) for k, v in brake.override.settings.given().items()},
+    }
+
+
+def _list(policy: Path, args: argparse.Namespace) -> int:
+    snap = load_policy(policy, env={}, overrides_dir=args.overrides_dir)
+    now = snap.loaded_at
+    rows = [_row(b, now) for b in snap.brake_files]
+    if args.format == "json":
+        out(json.dumps({"now": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "brakes": rows}, indent=2))
+        return EXIT_OK
+    if not rows:
+        out("no brakes")
+        return EXIT_OK
+    width = max(4, *(len(printable(r["name"])) for r in rows))
+    out(f"{'NAME':<{width}} {'STATE':<10} {'FROM':<21} {'UNTIL':<21} {'LEFT':<9} REASON [SETS]")
+    for row, brake in zip(rows, snap.brake_files, strict=True):
+        left = _left(brake.ends, now) if row["state"] != "expired" else "-"
+        sets = ", ".join(
+            f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in row["set"].items()
+        )
+        out(
+            f"{printable(row['name']):<{width}} {row['state']:<10} {row['from'] or '-':<21}"
+            f" {row['until']:<21} {left:<9} {printable(row['reason'])} [{printable(sets)}]"
+        )
+    return EXIT_OK

@@ -1,0 +1,287 @@
+"""``policyctl brake``: writing, lifting and pruning override files, through the full pipeline.
+
+A new brake is written as a new file (never over another: two people braking at once never
+conflict), only after the policy with it and every other override has been built at the moment
+it starts. Lifting an active brake sets its ``until`` to now, so the file, its reason and the
+moment it ended stay in the history as a change to commit; a brake that never started is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..brake import BRAKE_FIELDS
+from ..errors import Issue, PolicyError, PolicyValidationError
+from ..pipeline import (
+    OVERRIDE_NAME,
+    BrakeFile,
+    PolicySnapshot,
+    PositionMap,
+    build_snapshot,
+    default_overrides_dir,
+    override_name,
+    parse_override,
+    read_overrides,
+    read_source,
+    yaml_scalar,
+)
+from ._diff import Change, diff_policies
+from ._errors import EditRefused
+from ._values import read_set_value
+from ._write import source_errors, write_atomically
+
+__all__ = ["BrakeResult", "lift_brake", "prune_brakes", "stamp", "write_brake"]
+
+
+@dataclass(frozen=True, slots=True)
+class BrakeResult:
+    """What a brake command did.
+
+    Attributes:
+        path: The override file written, changed or removed.
+        brake: The override as it now reads (as it was, when removed).
+        before: The effective policy at ``at`` without this change.
+        after: The effective policy at ``at`` with it.
+        at: The moment compared: when the brake starts (now, if it is active).
+        changes: Semantic changes from ``before`` to ``after``.
+        written: Whether the file system was changed (False for a dry run).
+    """
+
+    path: Path
+    brake: BrakeFile
+    before: PolicySnapshot
+    after: PolicySnapshot
+    at: datetime
+    changes: list[Change]
+    written: bool
+
+
+def stamp(moment: datetime) -> str:
+    """A moment as the override files write it: RFC 3339, UTC, whole seconds."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _settings(source: str, assignments: list[tuple[str, str]]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for field_path, text in assignments:
+        field, dot, key = field_path.partition(".")
+        if field not in BRAKE_FIELDS or (dot and field != "model_versions") or (dot and not key):
+            raise EditRefused.single(
+                f"a brake cannot set {field_path!r}: it sets "
+                + ", ".join(BRAKE_FIELDS)
+                + " (model_versions.NAME pins one model)",
+                source=source,
+            )
+        value = read_set_value(source, (field, key) if key else (field,), text)
+        if key:
+            settings.setdefault("model_versions", {})[key] = value
+        elif field in settings:
+            raise EditRefused.single(f"{field} is set twice in one brake", source=source)
+        else:
+            settings[field] = value
+    if not settings:
+        raise EditRefused.single("a brake sets at least one field, e.g. risk_mode=DEFENSIVE")
+    return settings
+
+
+def _text(
+    name: str, reason: str, start: datetime | None, until: datetime, settings: Mapping[str, Any]
+) -> str:
+    lines = [
+        "# A brake written by policyctl brake: it can only tighten the policy, and lifts by",
+        f"# itself at `until`. Lift it early with: policyctl brake lift {name}",
+        f"reason: {json.dumps(reason)}",
+    ]
+    if start is not None:
+        lines.append(f'from: "{stamp(start)}"')
+    lines += [f'until: "{stamp(until)}"', "set:"]
+    for field, value in settings.items():
+        if isinstance(value, Mapping):
+            shown = (
+                "{"
+                + ", ".join(f"{yaml_scalar(k)}: {yaml_scalar(v)}" for k, v in value.items())
+                + "}"
+            )
+        elif isinstance(value, list | tuple):
+            shown = "[" + ", ".join(yaml_scalar(v) for v in value) + "]"
+        else:
+            shown = yaml_scalar(value)
+        lines.append(f"  {field}: {shown}")
+    return "\n".join(lines) + "\n"
+
+
+def _effective(
+    policy: Path, brakes: list[tuple[Path, bytes]], at: datetime, env: Mapping[str, str]
+) -> PolicySnapshot:
+    return build_snapshot(read_source(policy), policy, env=env, brakes=brakes, now=at)
+
+
+def write_brake(
+    policy: Path,
+    assignments: list[tuple[str, str]],
+    *,
+    reason: str,
+    until: datetime,
+    start: datetime | None = None,
+    name: str | None = None,
+    overrides_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> BrakeResult:
+    """Write a new override file setting ``assignments`` (``[("risk_mode", "DEFENSIVE")]``).
+
+    Raises:
+        PolicyError: The brake or the policy with it is invalid; nothing is written.
+        EditRefused: A field a brake cannot set, or a name already taken.
+    """
+    environ = {} if env is None else env
+    moment = now or datetime.now(UTC)
+    directory = default_overrides_dir(policy, overrides_dir, environ)
+    settings = _settings(str(directory), assignments)
+    name = name or f"{(start or moment):%Y%m%d-%H%M}-{next(iter(settings))}".lower()
+    if not OVERRIDE_NAME.fullmatch(name):
+        raise EditRefused.single(
+            f"{name!r} is not a brake name: lower-case letters, digits and . _ -, at most 64"
+            " characters, starting with a letter or digit",
+            source=str(directory),
+        )
+    path = directory / f"{name}.yaml"
+    data = _text(name, reason, start, until, settings).encode()
+    try:
+        brake = parse_override(data, path, moment)
+    except PolicyError as e:  # the file does not exist: its lines and columns would mislead
+        raise type(e)(
+            Issue(i.path, None, None, i.message, f"{path} (not written)") for i in e.issues
+        ) from None
+    if start is None and until <= moment:
+        raise PolicyValidationError.single(
+            f"until {stamp(until)} has already passed", source=str(path), path=("until",)
+        )
+    with source_errors(path):
+        existing = read_overrides(directory)
+    if any(p.name == path.name for p, _ in existing) or path.exists():
+        raise EditRefused.single(
+            f"a brake named {name!r} exists already; choose another with --name",
+            source=str(path),
+        )
+    at = max(start or moment, moment)
+    before = _effective(policy, existing, at, environ)
+    after = _effective(policy, [*existing, (path, data)], at, environ)
+    _effective(policy, [*existing, (path, data)], moment, environ)  # valid now, too
+    if not dry_run:
+        with source_errors(path):
+            _create(path, data)
+    return BrakeResult(
+        path, brake, before, after, at, diff_policies(before.policy, after.policy), not dry_run
+    )
+
+
+def _create(path: Path, data: bytes) -> None:
+    """Write a new file atomically, never over an existing one (``link`` fails if it exists)."""
+    if override_name(path.name) is None:
+        raise EditRefused.single(f"{path.name!r} is not an override file name", source=str(path))
+    path.parent.mkdir(exist_ok=True)  # the overrides directory, next to the policy
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.chmod(0o644)
+        os.link(tmp, path)
+    except FileExistsError:
+        raise EditRefused.single(
+            f"{path.name} appeared meanwhile; choose another --name", source=str(path)
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _find(
+    policy: Path, name: str, overrides_dir: Path | None, env: Mapping[str, str]
+) -> tuple[Path, list[tuple[Path, bytes]], BrakeFile, datetime]:
+    directory = default_overrides_dir(policy, overrides_dir, env)
+    with source_errors(directory):
+        existing = read_overrides(directory)
+    now = datetime.now(UTC)
+    for path, data in existing:
+        brake = parse_override(data, path, now)
+        if brake.name == name:
+            return path, existing, brake, now
+    names = ", ".join(parse_override(d, p, now).name for p, d in existing) or "none"
+    raise EditRefused.single(f"no brake named {name!r} (brakes: {names})", source=str(directory))
+
+
+def lift_brake(
+    policy: Path,
+    name: str,
+    *,
+    overrides_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+) -> BrakeResult:
+    """End the brake ``name`` now: an active one's ``until`` becomes now, a scheduled one is
+    removed. Raises EditRefused for an unknown or already expired brake."""
+    environ = {} if env is None else env
+    path, existing, brake, now = _find(policy, name, overrides_dir, environ)
+    state = brake.state(now)
+    if state == "expired":
+        raise EditRefused.single(
+            f"brake {name!r} already lifted at {brake.override.until}; policyctl brake prune"
+            " removes expired files",
+            source=str(path),
+        )
+    others = [(p, d) for p, d in existing if p != path]
+    if state == "scheduled":
+        after_inputs = others
+    else:
+        text = read_source(path).decode()
+        node, _, _ = PositionMap(text).locate(("until",))
+        start, end = node.start_mark.index, node.end_mark.index  # type: ignore[union-attr]
+        lifted = f'{text[:start]}"{stamp(now)}"{text[end:]}'.encode()
+        after_inputs = [*others, (path, lifted)]
+    before = _effective(policy, existing, now, environ)
+    after = _effective(policy, after_inputs, now, environ)
+    if not dry_run:
+        with source_errors(path):
+            if state == "scheduled":
+                path.unlink()
+            else:
+                write_atomically(path, after_inputs[-1][1])
+    return BrakeResult(
+        path, brake, before, after, now, diff_policies(before.policy, after.policy), not dry_run
+    )
+
+
+def prune_brakes(
+    policy: Path,
+    *,
+    overrides_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    dry_run: bool = False,
+) -> list[BrakeFile]:
+    """Remove the files of expired brakes; return them."""
+    environ = {} if env is None else env
+    directory = default_overrides_dir(policy, overrides_dir, environ)
+    now = datetime.now(UTC)
+    with source_errors(directory):
+        files = [parse_override(d, p, now) for p, d in read_overrides(directory)]
+        expired = [b for b in files if b.state(now) == "expired"]
+        if not dry_run:
+            for brake in expired:
+                brake.path.unlink()
+    return expired
