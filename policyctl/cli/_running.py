@@ -69,7 +69,21 @@ def cmd_watch(args: argparse.Namespace) -> int:
     def applied(old: PolicySnapshot, new: PolicySnapshot) -> None:
         refusing.clear()
         changed = ", ".join(_changed_fields(old, new)) or "no field (formatting only)"
-        _out(f"{now_utc()} applied version {new.version} (sha256 {new.digest[:12]}): {changed}")
+        before = {b.name for b in old.brakes}
+        for brake in new.brakes:
+            if brake.name not in before:
+                _out(
+                    f"{now_utc()} brake {printable(brake.name)} on until {brake.override.until}:"
+                    f" {printable(brake.reason)}"
+                )
+        for brake in old.brakes:
+            if brake.name not in {b.name for b in new.brakes}:
+                _out(f"{now_utc()} brake {printable(brake.name)} lifted")
+        if new.digest != old.digest or not (before ^ {b.name for b in new.brakes}):
+            _out(f"{now_utc()} applied version {new.version} (sha256 {new.digest[:12]}): {changed}")
+        else:
+            fields = ", ".join(_changed_fields(old, new)) or "no field changed"
+            _out(f"{now_utc()} effective policy changed: {fields}")
         sys.stdout.flush()
 
     def refused(error: PolicyError) -> None:

@@ -31,6 +31,7 @@ from ._responses import (
     ReadOnlyOut,
     RiskModeOut,
     StatusOut,
+    brakes_out,
     error_out,
 )
 
@@ -56,13 +57,17 @@ class _BodyCache:
     def get(self, snap: PolicySnapshot) -> tuple[bytes, str]:
         entry = self._entry
         if entry is None or entry[0] is not snap:
-            body = {**snap.policy.model_dump(mode="json"), "digest": snap.digest}
+            body = {
+                **snap.policy.model_dump(mode="json"),
+                "digest": snap.digest,
+                "active_overrides": [b.model_dump(mode="json") for b in brakes_out(snap.brakes)],
+            }
             data = json.dumps(body, separators=(",", ":")).encode()
             # The ETag is the file's digest, and names the effective policy too: two replicas
-            # reading one file under different QT_* variables serve different bodies, so an
-            # override adds the body's own hash to it.
+            # reading one file under different QT_* variables, or a replica before and after a
+            # brake starts, serve different bodies, so those add the body's own hash to it.
             tag = snap.digest
-            if snap.overrides:
+            if snap.overrides or snap.brake_files:
                 tag += "-" + hashlib.sha256(data).hexdigest()[:16]
             entry = (snap, data, f'"{tag}"')
             self._entry = entry  # one reference swap: a racing request just rebuilds it
@@ -122,6 +127,8 @@ def router(
             reloads=status.reloads,
             failures=status.failures,
             last_error=error_out(status.last_error),
+            active_overrides=brakes_out(status.brakes),
+            next_change=status.next_change,
         )
 
     @api.get("/api/policy/risk_mode", response_model=RiskModeOut)

@@ -56,4 +56,15 @@ class StoreCollector:
         refused.add_metric(
             [], max(0.0, now - status.refused_since.timestamp()) if status.refused_since else 0.0
         )
-        return [reloads, failures, version, last, since, refused]
+        active = GaugeMetricFamily(
+            "policyctl_active_overrides", "Brakes (override files) in force in the policy served"
+        )
+        active.add_metric([], len(status.brakes))
+        remaining = GaugeMetricFamily(
+            "policyctl_override_seconds_remaining",
+            "Seconds until each active brake lifts by itself",
+            labels=["name"],
+        )
+        for brake in status.brakes:
+            remaining.add_metric([brake.name], max(0.0, brake.ends.timestamp() - now))
+        return [reloads, failures, version, last, since, refused, active, remaining]

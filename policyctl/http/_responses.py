@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from ..errors import PolicyError, format_path
+from ..pipeline import BrakeFile
 
 __all__ = [
     "AllowedSymbolsOut",
+    "BrakeOut",
     "ErrorOut",
     "HealthOut",
     "ModelVersionsOut",
@@ -18,12 +21,20 @@ __all__ = [
     "ReadOnlyOut",
     "RiskModeOut",
     "StatusOut",
+    "brakes_out",
     "error_out",
 ]
 
 
+class BrakeOut(BaseModel):
+    name: str
+    reason: str
+    until: datetime
+
+
 class PolicyOut(BaseModel):
-    """The effective policy (file + environment) as one flat object, plus its digest."""
+    """The effective policy (file + environment + brakes) as one flat object, plus its digest
+    and the brakes in force."""
 
     version: int
     risk_mode: Literal["AGGRESSIVE", "NORMAL", "DEFENSIVE"]
@@ -35,7 +46,8 @@ class PolicyOut(BaseModel):
     opp_rankings: dict[str, float]
     model_versions: dict[str, str]
     last_updated: str | None
-    digest: str = Field(description="sha256 of the policy file; also the ETag")
+    digest: str = Field(description="sha256 of the policy file; the ETag starts with it")
+    active_overrides: list[BrakeOut] = Field(description="brakes in force, each until when")
 
 
 class ErrorOut(BaseModel):
@@ -56,6 +68,10 @@ class StatusOut(BaseModel):
     reloads: int
     failures: int
     last_error: ErrorOut | None = Field(description="set while a bad change is pending")
+    active_overrides: list[BrakeOut] = Field(
+        description="brakes in force now: each lifts by itself at `until`"
+    )
+    next_change: datetime | None = Field(description="when the next brake starts or lifts")
 
 
 class HealthOut(BaseModel):
@@ -92,3 +108,8 @@ def error_out(error: PolicyError | None) -> ErrorOut | None:
         path=format_path(issue.path),
         message=issue.message,
     )
+
+
+def brakes_out(brakes: Iterable[BrakeFile]) -> list[BrakeOut]:
+    """The active brakes as the API shows them."""
+    return [BrakeOut(name=b.name, reason=b.reason, until=b.ends) for b in brakes]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,22 @@ def test_the_store_refuses_timings_that_would_spin(
     path.write_text(VALID)
     with pytest.raises(ValueError, match=option):
         PolicyStore(path, env={}, **{option: value})  # type: ignore[arg-type]
+
+
+def test_watch_says_when_a_brake_starts_and_lifts(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(VALID)
+    now = datetime.now(UTC)
+    start, until = (now + timedelta(seconds=s) for s in (1.0, 1.5))
+    (tmp_path / "overrides").mkdir()
+    (tmp_path / "overrides" / "rate.yaml").write_text(
+        f'reason: "rate decision"\nfrom: "{start:%Y-%m-%dT%H:%M:%S.%fZ}"\n'
+        f'until: "{until:%Y-%m-%dT%H:%M:%S.%fZ}"\nset: {{risk_mode: DEFENSIVE}}\n'
+    )
+    running = Watch(path)
+    assert "watching" in running.next_line()
+    assert "brake rate on until" in running.next_line()
+    assert "effective policy changed: risk_mode" in running.next_line()
+    assert "brake rate lifted" in running.next_line()
+    assert "effective policy changed: risk_mode" in running.next_line()
+    running.stop()

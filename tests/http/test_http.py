@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -374,3 +375,33 @@ def test_router_mounts_health_and_metrics_only_when_asked(tmp_path: Path) -> Non
         assert {"/healthz", "/metrics"} <= {r.path for r in router(store).routes}  # type: ignore[attr-defined]
     finally:
         store.close()
+
+
+def test_brakes_show_in_the_policy_status_and_metrics(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    (tmp_path / "overrides").mkdir()
+    until = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (tmp_path / "overrides" / "calm.yaml").write_text(
+        f'reason: "CPI print"\nuntil: "{until}"\nset: {{risk_mode: DEFENSIVE}}\n'
+    )
+    app = FastAPI()
+    with PolicyStore(policy, env={}, watch=False) as store:
+        app.include_router(router(store))
+
+        async def fetch() -> tuple[httpx.Response, httpx.Response, str]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                served = await client.get("/api/policy")
+                status = await client.get("/api/policy/status")
+                return served, status, (await client.get("/metrics")).text
+
+        served, status, metrics = asyncio.run(fetch())
+    brake = {"name": "calm", "reason": "CPI print", "until": until}
+    assert served.json()["risk_mode"] == "DEFENSIVE"
+    assert served.json()["active_overrides"] == [brake]
+    assert served.headers["etag"].startswith(f'"{store.current().digest}-')
+    assert status.json()["active_overrides"] == [brake] and status.json()["next_change"] == until
+    assert "policyctl_active_overrides 1.0" in metrics
+    remaining = re.search(r'policyctl_override_seconds_remaining\{name="calm"\} (\S+)', metrics)
+    assert remaining and 3500 < float(remaining.group(1)) <= 3600
