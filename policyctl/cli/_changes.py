@@ -11,6 +11,7 @@ from typing import Any
 
 from ..pipeline import PolicySnapshot
 from ..review import LIST_FIELDS, Change, Comparison, LogEntry, Side, plain_value
+from ._brake_report import brake_json, brake_lines, brake_markdown
 from ._escape import code, md, printable
 from ._report import issue_json
 
@@ -77,6 +78,8 @@ def render_diff(comparison: Comparison, fmt: str, *, bump_problem: str | None = 
                 "changes": [c.to_json() for c in changes],
                 "summary": counts,
                 "version_raised": comparison.version_raised,
+                "brakes": [brake_json(b) for b in comparison.brakes],
+                "effective": [c.to_json() for c in _sorted(comparison.effective)],
             },
             indent=2,
         )
@@ -96,8 +99,9 @@ def render_diff(comparison: Comparison, fmt: str, *, bump_problem: str | None = 
             f"{len(changes)} change(s): {counts['loosens']} loosen risk,"
             f" {counts['tightens']} tighten, {counts['neutral']} neutral"
             if changes
-            else "no semantic change"
+            else "no semantic change" + (" to the policy file" if comparison.brakes else "")
         )
+    lines += brake_lines(comparison, describe_change)
     return "\n".join(lines)
 
 
@@ -108,8 +112,9 @@ def _markdown(comparison: Comparison, changes: list[Change], counts: dict[str, i
             out.append(f"**{md(side.label)} is invalid:**")
             out.extend(f"- {code(str(issue))}" for issue in side.error.issues)
             out.append("")
-    if counts["loosens"]:
-        out += [f"> **⚠ {counts['loosens']} change(s) LOOSEN risk** — review them first.", ""]
+    loosening = counts["loosens"] + sum(b.direction == "loosens" for b in comparison.brakes)
+    if loosening:
+        out += [f"> **⚠ {loosening} change(s) LOOSEN risk** — review them first.", ""]
     if changes:
         out += ["| risk | change | before | after |", "| --- | --- | --- | --- |"]
         for c in changes:
@@ -123,7 +128,10 @@ def _markdown(comparison: Comparison, changes: list[Change], counts: dict[str, i
             f" {counts['tightens']} tighten, {counts['neutral']} neutral."
         )
     elif comparison.base.error is None and comparison.head.error is None:
-        out.append("No semantic change.")
+        out.append(
+            "No semantic change to the policy file." if comparison.brakes else "No semantic change."
+        )
+    out += brake_markdown(comparison)
     return "\n".join(out)
 
 

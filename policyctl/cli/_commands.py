@@ -355,6 +355,12 @@ def cmd_log(args: argparse.Namespace) -> int:
 
     repo = GitRepo()
     path = repo.relative(default_policy_path(args.file))
+    if args.brakes:
+        from ..review import brake_log  # noqa: PLC0415
+        from ._brake_report import render_brake_log  # noqa: PLC0415
+
+        _out(render_brake_log(brake_log(repo, path, args.n), args.format))
+        return EXIT_OK
     _out(render_log(audit_log(repo, path, args.n), args.format))
     return EXIT_OK
 

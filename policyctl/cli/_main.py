@@ -248,6 +248,9 @@ def _parser() -> argparse.ArgumentParser:
     p = command("log", cmd_log, "the audit trail: each commit that touched the policy")
     p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
     p.add_argument("-n", type=positive, metavar="N", help="at most N commits")
+    p.add_argument(
+        "--brakes", action="store_true", help="the brakes' history instead: each override file"
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
 
     p = command("brake", cmd_brake, "put on, list, lift or prune an emergency brake")

@@ -22,6 +22,7 @@ from ._brakes import (
     parse_override,
     read_overrides,
 )
+from ._brakes import select as select_overrides
 from ._compose import Composition, compose
 from ._env import (
     POLICY_FILE_VARIABLE,
@@ -76,5 +77,6 @@ __all__ = [
     "read_overrides",
     "read_source",
     "read_value",
+    "select_overrides",
     "yaml_scalar",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ __all__ = [
     "override_name",
     "parse_override",
     "read_overrides",
+    "select",
 ]
 
 OVERRIDES_DIR_VARIABLE: Final = "QT_OVERRIDES_DIR"
@@ -125,6 +126,14 @@ def read_overrides(directory: Path) -> list[tuple[Path, bytes]]:
         raise PolicySourceError.single(
             f"cannot read the overrides directory: {e.strerror or e}", source=str(directory)
         ) from None
+    return [
+        (directory / name, read_source(directory / name)) for name in select(entries, directory)
+    ]
+
+
+def select(entries: Sequence[str], directory: Path) -> list[str]:
+    """Which directory entries are override files, checked: a name that is not a valid
+    override name, or more than `MAX_OVERRIDES` files, is an error (PolicySourceError)."""
     files = []
     for entry in entries:
         name = override_name(entry)
@@ -136,14 +145,14 @@ def read_overrides(directory: Path) -> list[tuple[Path, bytes]]:
                 " and . _ -, at most 64 characters, ending in .yaml",
                 source=str(directory / entry),
             )
-        files.append(directory / entry)
+        files.append(entry)
     if len(files) > MAX_OVERRIDES:
         raise PolicySourceError.single(
             f"{len(files)} override files, over the limit of {MAX_OVERRIDES}; prune expired"
             " ones (policyctl brake prune)",
             source=str(directory),
         )
-    return [(path, read_source(path)) for path in files]
+    return files
 
 
 def parse_override(data: bytes, path: Path, now: datetime) -> BrakeFile:

@@ -73,6 +73,8 @@ class PolicySnapshot:
         brake_notes: Brake values that have no effect (looser than the policy).
         next_change: When the next brake starts or lifts, or None; the store applies it then.
         inputs_digest: sha256 over the file's and the override files' digests ("" with none).
+        file_policy: The policy before brakes (file and environment): what a brake leaves in
+            force when it lifts.
     """
 
     policy: GlobalPolicy
@@ -89,6 +91,7 @@ class PolicySnapshot:
     brake_notes: tuple[str, ...] = ()
     next_change: datetime | None = None
     inputs_digest: str = ""
+    file_policy: GlobalPolicy | None = field(default=None, repr=False, compare=False)
 
     @property
     def effective_digest(self) -> str:
@@ -194,6 +197,7 @@ def build_snapshot(
         brake_notes=braked.notes,
         next_change=_next_change(files, moment),
         inputs_digest=inputs_digest(digest, brakes),
+        file_policy=policy,
     )
 
 

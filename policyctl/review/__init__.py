@@ -8,16 +8,19 @@ below.
 
 from __future__ import annotations
 
+from ._brake_diff import BrakeChange, brake_changes
 from ._brakes import BrakeResult, lift_brake, prune_brakes, stamp, write_brake
 from ._compare import Comparison, Side, compare
 from ._diff import LIST_FIELDS, Change, Direction, apply_changes, diff_policies, plain_value
 from ._edit import EditRefused, EditResult, reset_policy, set_value, set_values
 from ._git import Commit, GitRepo
-from ._history import LogEntry, audit_log
+from ._history import BrakeLogEntry, LogEntry, audit_log, brake_log
 from ._ops import add_item, remove_item_value, unset_path
 
 __all__ = [
     "LIST_FIELDS",
+    "BrakeChange",
+    "BrakeLogEntry",
     "BrakeResult",
     "Change",
     "Commit",
@@ -31,6 +34,8 @@ __all__ = [
     "add_item",
     "apply_changes",
     "audit_log",
+    "brake_changes",
+    "brake_log",
     "compare",
     "diff_policies",
     "lift_brake",

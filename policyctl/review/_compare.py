@@ -8,12 +8,22 @@ called ``HEAD`` or ``origin/main``) is refused unless the caller says which it m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import posixpath
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from ..errors import PolicyError, PolicySourceError
-from ..pipeline import PolicySnapshot, build_snapshot, default_policy_path, read_source
+from ..pipeline import (
+    PolicySnapshot,
+    build_snapshot,
+    default_policy_path,
+    read_overrides,
+    read_source,
+    select_overrides,
+)
+from ._brake_diff import BrakeChange, brake_changes
 from ._diff import Change, created_changes, diff_policies
 from ._git import GitRepo
 
@@ -47,11 +57,20 @@ class Side:
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """The result of ``policyctl diff``."""
+    """The result of ``policyctl diff``.
+
+    Attributes:
+        changes: The policy's own changes (the files, before brakes): what stays when every
+            brake has lifted, and what ``--require-bump`` judges.
+        brakes: Override files added, changed or removed, each with its direction.
+        effective: The changes to the policy in force now (files and active brakes).
+    """
 
     base: Side
     head: Side
     changes: list[Change]
+    brakes: list[BrakeChange] = field(default_factory=list)
+    effective: list[Change] = field(default_factory=list)
 
     @property
     def version_raised(self) -> bool:
@@ -96,11 +115,25 @@ def _kind_of(argument: str, kind: SideKind, option: str) -> Literal["file", "rev
     return "file"
 
 
-def _snapshot_side(label: str, data: bytes) -> Side:
+Brakes = list[tuple[Path, bytes]]
+
+
+def _snapshot_side(label: str, data: bytes, brakes: Brakes) -> Side:
     try:
-        return Side(label, build_snapshot(data, Path(label), env={}), None)
+        return Side(label, build_snapshot(data, Path(label), env={}, brakes=brakes), None)
     except PolicyError as e:
         return Side(label, None, e)
+
+
+def _brakes_on_disk(policy: Path) -> Brakes:
+    return read_overrides(policy.parent / "overrides")
+
+
+def _brakes_at(repo: GitRepo, sha: str, file: str) -> Brakes:
+    directory = posixpath.join(posixpath.dirname(file), "overrides")
+    found = {p.name: (p, b) for p, b in repo.read_directory(sha, directory)}
+    chosen = select_overrides(sorted(found), Path(directory))
+    return [(Path(f"{sha[:12]}:{found[n][0].as_posix()}"), found[n][1]) for n in chosen]
 
 
 def _base_side(
@@ -109,28 +142,34 @@ def _base_side(
     """The base: a file, or ``file`` at a revision; at a revision that predates the file, the
     path it was renamed from, else an absent (empty) side."""
     if _kind_of(argument, kind, "--base-file") == "file":
-        return _snapshot_side(argument, read_source(Path(argument)))
+        path = Path(argument)
+        return _snapshot_side(argument, read_source(path), _brakes_on_disk(path))
     assert repo is not None
     sha = repo.resolve(argument)  # PolicySourceError for an unknown revision
     data = repo.read_many([f"{sha}:{file}"])[0]
     if data is not None:
-        return _snapshot_side(f"{argument}:{file}", data)
+        return _snapshot_side(f"{argument}:{file}", data, _brakes_at(repo, sha, file))
     source = repo.renamed_from(sha, head, file)
     if source is not None:
         data = repo.read_many([f"{sha}:{source}"])[0]
         if data is not None:
-            return _snapshot_side(f"{argument}:{source}", data)
+            brakes = _brakes_at(repo, sha, source)
+            return _snapshot_side(f"{argument}:{source}", data, brakes)
     return Side(f"{argument}:{file} (absent)", None, None, absent=True)
 
 
 def _head_side(argument: str | None, kind: SideKind, file: str, repo: GitRepo | None) -> Side:
     """The head: a file, ``file`` at a revision, or (None) ``file`` in the working tree."""
     if argument is not None and _kind_of(argument, kind, "--head-file") == "file":
-        return _snapshot_side(argument, read_source(Path(argument)))
+        path = Path(argument)
+        return _snapshot_side(argument, read_source(path), _brakes_on_disk(path))
     assert repo is not None
     if argument is None:
-        return _snapshot_side(f"{file} (working tree)", read_source(repo.root / file))
-    return _snapshot_side(f"{argument}:{file}", repo.read(argument, file))
+        path = repo.root / file
+        return _snapshot_side(f"{file} (working tree)", read_source(path), _brakes_on_disk(path))
+    data = repo.read(argument, file)  # names the revision as given when the file is absent
+    sha = repo.resolve(argument)
+    return _snapshot_side(f"{argument}:{file}", data, _brakes_at(repo, sha, file))
 
 
 def compare(
@@ -174,10 +213,18 @@ def compare(
         base, "file" if base_is_file else "revision", relative, rename_head, repo
     )
     head_side = _head_side(head, "file" if head_is_file else "revision", relative, repo)
-    if base_side.absent and head_side.snapshot:
-        changes = created_changes(head_side.snapshot.policy)
-    elif base_side.snapshot and head_side.snapshot:
-        changes = diff_policies(base_side.snapshot.policy, head_side.snapshot.policy)
-    else:
-        changes = []
-    return Comparison(base_side, head_side, changes)
+    old, new = base_side.snapshot, head_side.snapshot
+    changes: list[Change] = []
+    effective: list[Change] = []
+    if base_side.absent and new and new.file_policy:
+        changes, effective = created_changes(new.file_policy), created_changes(new.policy)
+    elif old and new and old.file_policy and new.file_policy:
+        changes = diff_policies(old.file_policy, new.file_policy)
+        effective = diff_policies(old.policy, new.policy)
+    brakes = brake_changes(
+        new.file_policy if new else None,
+        old.brake_files if old else (),
+        new.brake_files if new else (),
+        new.loaded_at if new else datetime.now(UTC),
+    )
+    return Comparison(base_side, head_side, changes, brakes, effective)

@@ -126,6 +126,19 @@ class GitRepo:
             position += size + 1
         return contents
 
+    def read_directory(self, sha: str, directory: str) -> list[tuple[Path, bytes]]:
+        """The files directly in ``directory`` at commit ``sha`` (path from the root, bytes),
+        sorted by name; none when the directory does not exist there."""
+        listing = self._git("ls-tree", "-z", sha, "--", f"{directory.rstrip('/')}/")
+        paths = []
+        for entry in listing.split("\0"):
+            meta, _, path = entry.partition("\t")
+            if path and meta.split(" ")[1:2] == ["blob"]:
+                paths.append(path)
+        paths.sort()
+        contents = self.read_many([f"{sha}:{p}" for p in paths])
+        return [(Path(p), c) for p, c in zip(paths, contents, strict=True) if c is not None]
+
     def read(self, revision: str, path: str) -> bytes:
         """The file at ``revision``; `PolicySourceError` if the revision or the file is absent."""
         sha = self.resolve(revision)
@@ -154,6 +167,21 @@ class GitRepo:
             return False
         return True
 
+    def directory_history(
+        self, directory: str, limit: int | None = None
+    ) -> list[tuple[Commit, list[tuple[str, str]]]]:
+        """Commits that touched files in ``directory``, newest first, each with the (status
+        letter A/M/D, path) of those files."""
+        if not self.has_commits():
+            return []
+        fmt = _RECORD_SEP + _FIELD_SEP.join(["%H", "%h", "%an", "%aI", "%s", "%P", "%ct"])
+        limited = [f"-n{limit}"] if limit is not None else []
+        out = self._git(
+            "log", "--name-status", "-M", f"--format={fmt}", *limited, "--", f"{directory}/"
+        )
+        records = [r for r in out.split(_RECORD_SEP) if r.strip()]
+        return [(_commit(r, ""), _files(r)) for r in records]
+
     def history(self, path: str, limit: int | None = None) -> list[Commit]:
         """Commits that touched ``path``, newest first, following the file across renames;
         and the merge commits whose ``path`` differs from every parent's (two changes combined
@@ -181,6 +209,19 @@ class GitRepo:
         }
         ordered = sorted(commits.values(), key=lambda c: (rank.get(c.sha, len(rank)), -c.timestamp))
         return ordered[:limit] if limit is not None else ordered
+
+
+def _files(record: str) -> list[tuple[str, str]]:
+    """(status letter, path) of each file a ``--name-status`` record lists."""
+    out = []
+    for line in record.strip("\n").split("\n")[1:]:
+        fields = line.split("\t")
+        if len(fields) >= 2 and fields[0]:
+            out.append((fields[0][:1], fields[-1]))
+            if fields[0][:1] == "R":  # a rename is the old name gone and the new one added
+                out[-1] = ("A", fields[2])
+                out.append(("D", fields[1]))
+    return out
 
 
 def _commit(record: str, path: str) -> Commit:

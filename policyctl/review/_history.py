@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import PolicyError
-from ..pipeline import PolicySnapshot, build_snapshot
+from ..pipeline import (
+    BrakeFile,
+    PolicySnapshot,
+    build_snapshot,
+    override_name,
+    parse_override,
+)
 from ._diff import Change, diff_policies
 from ._git import Commit, GitRepo
 
-__all__ = ["LogEntry", "audit_log"]
+__all__ = ["BrakeLogEntry", "LogEntry", "audit_log", "brake_log"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,4 +63,55 @@ def audit_log(repo: GitRepo, path: str, limit: int | None = None) -> list[LogEnt
         before, before_error = _snapshot(parent, f"{commit.short}^:{commit.parent_path}")
         changes = diff_policies(before.policy, after.policy) if before and after else []
         entries.append(LogEntry(commit, before, after, before_error, after_error, changes))
+    return entries
+
+
+@dataclass(frozen=True, slots=True)
+class BrakeLogEntry:
+    """One override file added, changed or removed by a commit.
+
+    ``brake`` is the file as the commit left it (as it was before, when removed); None with
+    ``error`` when it could not be read as an override.
+    """
+
+    commit: Commit
+    action: str
+    name: str
+    brake: BrakeFile | None
+    error: PolicyError | None
+
+
+_ACTIONS = {"A": "added", "M": "changed", "D": "removed"}
+
+
+def brake_log(repo: GitRepo, policy: str, limit: int | None = None) -> list[BrakeLogEntry]:
+    """The brakes' history, newest first: each override file each commit touched, with the
+    reason it gave. ``policy`` is the policy file's repository path (the overrides sit beside)."""
+    directory = posixpath.join(posixpath.dirname(policy), "overrides")
+    history = [
+        (commit, [(s, p) for s, p in files if posixpath.dirname(p) == directory])
+        for commit, files in repo.directory_history(directory, limit)
+    ]
+    wanted = sorted(
+        {f"{c.sha}:{p}" for c, files in history for s, p in files if s != "D"}
+        | {f"{c.parent}:{p}" for c, files in history for s, p in files if s == "D" and c.parent}
+    )
+    blobs = dict(zip(wanted, repo.read_many(wanted), strict=True))
+    entries = []
+    for commit, files in history:
+        for status, path in files:
+            name = override_name(posixpath.basename(path))
+            if name is None or status not in _ACTIONS:
+                continue
+            key = f"{commit.parent}:{path}" if status == "D" else f"{commit.sha}:{path}"
+            data = blobs.get(key)
+            brake, error = None, None
+            if data is not None:
+                try:
+                    # Judged at the commit's moment: "7 days from now" means from then.
+                    when = datetime.fromisoformat(commit.date).astimezone(UTC)
+                    brake = parse_override(data, Path(f"{commit.short}:{path}"), when)
+                except PolicyError as e:
+                    error = e
+            entries.append(BrakeLogEntry(commit, _ACTIONS[status], name, brake, error))
     return entries

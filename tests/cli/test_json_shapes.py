@@ -90,15 +90,20 @@ def test_brake_shapes(write: Writer, capsys: Capture) -> None:
     assert "max_positions 9 is looser" in warning["message"]
 
 
-def test_diff_shape(write: Writer, capsys: Capture) -> None:
+def test_diff_shape(write: Writer, tmp_path: Path, capsys: Capture) -> None:
     base = write(name="base.yaml")
-    head = write(VALID.replace("version: 7", "version: 8"), name="head.yaml")
+    head = tmp_path / "head" / "policy.yaml"
+    head.parent.mkdir()
+    head.write_text(VALID.replace("version: 7", "version: 8"))
+    _brakes(head)
     doc = _json(
         capsys, "diff", "--base-file", str(base), "--head-file", str(head), "--format", "json"
     )
     assert set(doc) == _documented("diff")
     assert set(doc["base"]) == _documented("diff side") == SIDE
     assert set(doc["changes"][0]) == _documented("change") == CHANGE
+    assert set(doc["brakes"][0]) == _documented("diff brake")
+    assert set(doc["effective"][0]) == CHANGE
 
 
 def test_log_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture) -> None:
@@ -118,3 +123,15 @@ def test_env_shape(monkeypatch: pytest.MonkeyPatch, capsys: Capture) -> None:
     assert set(doc) == _documented("env")
     assert set(doc["variables"][0]) == _documented("env variable")
     assert set(doc["near_misses"][0]) == _documented("env near miss")
+
+
+def test_brake_log_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture) -> None:
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "policy.yaml").write_text(VALID)
+    _brakes(tmp_path / "policy" / "policy.yaml")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "policy and a brake")
+    monkeypatch.chdir(tmp_path)
+    (entry,) = _json(capsys, "log", "--brakes", "--format", "json")
+    assert set(entry) == _documented("log brake")

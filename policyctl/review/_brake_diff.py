@@ -1,0 +1,105 @@
+"""Override files between two sides of a diff: added, changed, removed, each with its direction.
+
+A brake's direction is its effect, judged against the head's policy before brakes: adding one
+tightens (or is neutral, when every value it sets is already as tight, or it expired); removing
+one that is still in force or scheduled loosens; a change loosens when the brake ends earlier,
+starts later, or sets a looser value than before, and tightens when it does the opposite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..model import GlobalPolicy
+from ..pipeline import BrakeFile, compose
+from ._diff import Direction, diff_policies
+
+__all__ = ["BrakeChange", "brake_changes"]
+
+
+@dataclass(frozen=True, slots=True)
+class BrakeChange:
+    """One override file that differs between the sides.
+
+    Attributes:
+        name: The brake's name (its file name without ``.yaml``).
+        action: ``added``, ``changed`` or ``removed``.
+        direction: ``tightens``, ``loosens`` or ``neutral``, by its effect.
+        brake: The brake as the head has it (as the base had it, when removed).
+        why: A short explanation of the direction.
+    """
+
+    name: str
+    action: str
+    direction: Direction
+    brake: BrakeFile
+    why: str
+
+
+def _effect(policy: GlobalPolicy, brake: BrakeFile) -> set[str]:
+    """The directions of what ``brake`` alone does to ``policy`` while it is active."""
+    braked = compose(policy, [brake]).policy
+    return {c.direction for c in diff_policies(policy, braked)}
+
+
+def _live(brake: BrakeFile, now: datetime) -> bool:
+    return brake.state(now) != "expired"
+
+
+def _changed(policy: GlobalPolicy, old: BrakeFile, new: BrakeFile, now: datetime) -> BrakeChange:
+    old_value, new_value = compose(policy, [old]).policy, compose(policy, [new]).policy
+    value = {c.direction for c in diff_policies(old_value, new_value)}
+    earlier_end = new.ends < old.ends and _live(old, now)
+    later_end = new.ends > old.ends and _live(new, now)
+    old_start, new_start = old.starts or now, new.starts or now
+    later_start = max(new_start, now) > max(old_start, now) and _live(old, now)
+    earlier_start = max(new_start, now) < max(old_start, now) and _live(new, now)
+    if "loosens" in value or earlier_end or later_start:
+        reasons = [
+            text
+            for text, flag in (
+                ("a looser value", "loosens" in value),
+                ("ends earlier", earlier_end),
+                ("starts later", later_start),
+            )
+            if flag
+        ]
+        return BrakeChange(new.name, "changed", "loosens", new, ", ".join(reasons))
+    if "tightens" in value or later_end or earlier_start:
+        return BrakeChange(new.name, "changed", "tightens", new, "tighter or longer")
+    return BrakeChange(new.name, "changed", "neutral", new, "no effect on risk")
+
+
+def brake_changes(
+    policy: GlobalPolicy | None,
+    base: Sequence[BrakeFile],
+    head: Sequence[BrakeFile],
+    now: datetime,
+) -> list[BrakeChange]:
+    """What differs between the override files of two sides, by name; ``policy`` is the head's
+    policy before brakes (None when the head is invalid: directions are then ``neutral``)."""
+    before = {b.name: b for b in base}
+    after = {b.name: b for b in head}
+    out: list[BrakeChange] = []
+    for name in sorted(before.keys() | after.keys()):
+        old, new = before.get(name), after.get(name)
+        if old is not None and new is not None and old.digest == new.digest:
+            continue
+        if policy is None:
+            brake = new or old
+            assert brake is not None
+            action = "added" if old is None else "removed" if new is None else "changed"
+            out.append(BrakeChange(name, action, "neutral", brake, "the head is invalid"))
+        elif old is None and new is not None:
+            tight = "tightens" in _effect(policy, new) and _live(new, now)
+            why = "while active" if tight else "already as tight, or expired"
+            out.append(BrakeChange(name, "added", "tightens" if tight else "neutral", new, why))
+        elif new is None and old is not None:
+            loose = "tightens" in _effect(policy, old) and _live(old, now)
+            why = "it was in force or scheduled" if loose else "it had no effect left"
+            out.append(BrakeChange(name, "removed", "loosens" if loose else "neutral", old, why))
+        elif old is not None and new is not None:
+            out.append(_changed(policy, old, new, now))
+    return out
