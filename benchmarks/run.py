@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import bench_brakes
 import bench_compare
 import bench_http
 import bench_load
@@ -62,6 +63,16 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     rows.append(
         ("reload latency, polling", f"p50 {polling:.1f} ms (< {limit:.0f})", polling < limit)
     )
+    on, off = (
+        results["brakes"][k]["p99"] * 1e3 for k in ("from -> current()", "until -> current()")
+    )
+    rows.append(
+        (
+            "brake edges, 20 processes (p99)",
+            f"from {on:.1f} ms, until {off:.1f} ms (< 50)",
+            on < 50 and off < 50,
+        )
+    )
     load = results["read_path"]["load"][-1]
     rows.append(
         (
@@ -86,6 +97,8 @@ def main() -> int:
     results["read_path"] = bench_load.main()
     print("\n== hot reload ==")
     results["hot_reload"] = bench_store.main()
+    print("\n== brakes on time ==")
+    results["brakes"] = bench_brakes.main()
     print("\n== beside the alternatives ==")
     results["compare"] = bench_compare.main()
     print("\n== HTTP view ==")

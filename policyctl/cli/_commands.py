@@ -27,7 +27,10 @@ from ..pipeline import (
     default_policy_path,
     load_policy,
     near_misses,
+    override_name,
     overrides,
+    parse_override,
+    read_source,
     yaml_scalar,
 )
 from ..schema import SCHEMA_PATHS, SchemaKind, check_schema, schema_text, write_schema
@@ -81,6 +84,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 data = sys.stdin.buffer.read(MAX_BYTES + 1)
                 snap = build_snapshot(data, Path("<stdin>"), env=env)
                 name = "<stdin>"  # noqa: PLW2901 (the name reported)
+            elif Path(name).parent.name == "overrides" and override_name(Path(name).name):
+                results.append(_validate_brake(Path(name)))  # one brake file on its own
+                continue
             else:
                 snap = load_policy(name, env=env, overrides_dir=args.overrides_dir)
         except PolicyError as e:
@@ -90,6 +96,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
             results.append(FileResult(name, snap.version, snap.digest, warnings=_warnings(snap)))
     _out(render_validation(results, args.format))
     return status
+
+
+def _validate_brake(path: Path) -> FileResult:
+    now = datetime.now(UTC)
+    brake = parse_override(read_source(path), path, now)
+    expired = brake.state(now) == "expired"
+    warning = ((str(path), f"expired at {brake.override.until}; remove it: policyctl brake prune"),)
+    return FileResult(str(path), warnings=warning if expired else ())
 
 
 def _warnings(snap: PolicySnapshot) -> tuple[tuple[str, str], ...]:

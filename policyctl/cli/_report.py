@@ -106,7 +106,10 @@ def render_validation(results: Iterable[FileResult], fmt: str) -> str:
                 lines.append(f"{printable(file)}: warning: {printable(message)}")
         if r.error is None:
             name = printable(r.file)
-            lines.append(f"{name}: valid (version {r.version}, sha256 {(r.digest or '')[:12]})")
+            if r.version is None:  # an override file, checked on its own
+                lines.append(f"{name}: valid (a brake)")
+            else:
+                lines.append(f"{name}: valid (version {r.version}, sha256 {(r.digest or '')[:12]})")
     bad = sum(1 for r in results if r.error)
     if bad and fmt == "text":
         lines.append(f"{len(issues)} error(s) in {bad} of {len(results)} file(s)")

@@ -222,3 +222,16 @@ def test_an_invalid_brake_fails_validate_with_its_location(policy: Path, capsys:
         f"{directory / 'bad.yaml'}:3:7: set.version: 'version' cannot be set"
         in capsys.readouterr().out
     )
+
+
+def test_validate_checks_one_override_file_on_its_own(policy: Path, capsys: Capture) -> None:
+    directory = policy.parent / "overrides"
+    directory.mkdir()
+    good, bad = directory / "good.yaml", directory / "bad.yaml"
+    good.write_text('reason: "x"\nuntil: "2020-01-01T00:00:00Z"\nset: {max_positions: 2}\n')
+    bad.write_text('reason: "x"\nuntil: "2030-01-01T00:00:00Z"\nset: {opp_rankings: {}}\n')
+    assert main(["validate", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert f"{good}: valid (a brake)" in out and "expired at 2020-01-01T00:00:00Z" in out
+    assert main(["validate", str(bad)]) == 1
+    assert f"{bad}:3:7: set.opp_rankings:" in capsys.readouterr().out
