@@ -131,8 +131,6 @@ class PolicyStore:
                     self._path,
                 )
             self._start()
-        elif self._current.next_change is not None:
-            self._start_worker()  # no watching, but brakes still start and lift on time
         _live_stores.add(self)
 
     def _init_sync(self) -> None:
@@ -158,6 +156,8 @@ class PolicyStore:
         if edge is not None:
             deadline = time.monotonic() + (edge - datetime.now(UTC)).total_seconds() + 0.001
         self._schedule.wake_at(deadline)
+        if deadline is not None and not self._watching and self._thread is None:
+            self._start_worker()  # no watching, but brakes still start and lift on time
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -367,11 +367,10 @@ class PolicyStore:
         self._init_sync()
         self._thread = None
         self._watcher = None
-        self._arm()
-        if not self._schedule.closed and self._watching:
-            self._start()
-        elif not self._schedule.closed and self._current.next_change is not None:
-            self._start_worker()
+        if not self._schedule.closed:
+            self._arm()
+            if self._watching:
+                self._start()
 
     def __enter__(self) -> Self:
         return self

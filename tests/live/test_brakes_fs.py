@@ -167,3 +167,27 @@ def test_overrides_from_a_configmap(tmp_path: Path, open_store: Callable[[Path],
     _configmap(overrides, {}, "2026_11_28_10_10_00.3")
     edges.wait(lambda seen: seen[-1][1] == ())
     assert w.store.status().failures == 0
+
+
+def test_a_brake_found_by_refresh_runs_on_time_without_watching(policy: Path) -> None:
+    with PolicyStore(policy, env={}, watch=False) as store:
+        now = datetime.now(UTC)
+        start, until = now + timedelta(seconds=0.3), now + timedelta(seconds=0.6)
+        text = _override("{risk_mode: DEFENSIVE}", start, until)
+        _write_atomically(policy.parent / "overrides" / "rate.yaml", text)
+        edges = Edges(store)
+        assert store.refresh() and not store.current().brakes
+        _window_is_kept(edges, start, until)
+
+
+def test_a_short_window_in_a_configmap(
+    tmp_path: Path, open_store: Callable[[Path], Watching]
+) -> None:
+    policy_dir, overrides = tmp_path / "policy", tmp_path / "policy" / "overrides"
+    _configmap(policy_dir, {"policy.yaml": _v(7)}, "2026_11_28_10_00_00.1")
+    now = datetime.now(UTC)
+    start, until = now + timedelta(seconds=0.3), now + timedelta(seconds=0.6)
+    brake = _override("{risk_mode: DEFENSIVE}", start, until)
+    _configmap(overrides, {"rate.yaml": brake}, "2026_11_28_10_00_00.1")
+    w = open_store(policy_dir / "policy.yaml")
+    _window_is_kept(Edges(w.store), start, until)
