@@ -9,7 +9,7 @@ from typing import Any
 
 from ..review import BrakeChange, BrakeLogEntry, Change, Comparison
 from ._escape import code, md, printable
-from ._report import issue_json
+from ._report import commit_json, issue_json
 
 __all__ = [
     "brake_json",
@@ -96,11 +96,7 @@ def render_brake_log(entries: Sequence[BrakeLogEntry], fmt: str) -> str:
         return json.dumps(
             [
                 {
-                    "commit": e.commit.sha,
-                    "short": e.commit.short,
-                    "author": e.commit.author,
-                    "date": e.commit.date,
-                    "subject": e.commit.subject,
+                    **commit_json(e.commit),
                     "action": e.action,
                     "name": e.name,
                     "reason": e.brake.reason if e.brake else None,

@@ -13,7 +13,7 @@ from ..pipeline import PolicySnapshot
 from ..review import LIST_FIELDS, Change, Comparison, LogEntry, Side, plain_value
 from ._brake_report import brake_json, brake_lines, brake_markdown
 from ._escape import code, md, printable
-from ._report import issue_json
+from ._report import commit_json, issue_json
 
 __all__ = ["describe_change", "render_diff", "render_log"]
 
@@ -145,11 +145,7 @@ def render_log(entries: Sequence[LogEntry], fmt: str) -> str:
         return json.dumps(
             [
                 {
-                    "commit": e.commit.sha,
-                    "short": e.commit.short,
-                    "author": e.commit.author,
-                    "date": e.commit.date,
-                    "subject": e.commit.subject,
+                    **commit_json(e.commit),
                     "merge": e.commit.merge,
                     "version_before": e.before.version if e.before else None,
                     "version_after": e.after.version if e.after else None,

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Issue, PolicyError, format_path
 from ..pipeline import VARIABLES, yaml_scalar
 from ._escape import github, printable
 
-__all__ = ["FileResult", "issue_json", "render_validation", "to_yaml"]
+if TYPE_CHECKING:
+    from ..review import Commit
+
+__all__ = ["FileResult", "commit_json", "issue_json", "render_validation", "to_yaml"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +135,14 @@ def to_yaml(data: Mapping[str, Any], comments: Mapping[str, str] | None = None) 
         else:
             lines.append(f"{key}: {yaml_scalar(value)}{note}")
     return "\n".join(lines) + "\n"
+
+
+def commit_json(commit: Commit) -> dict[str, str]:
+    """The keys every log entry shares: which commit, by whom, when, and its subject."""
+    return {
+        "commit": commit.sha,
+        "short": commit.short,
+        "author": commit.author,
+        "date": commit.date,
+        "subject": commit.subject,
+    }

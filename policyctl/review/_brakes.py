@@ -9,8 +9,6 @@ moment it ended stay in the history as a change to commit; a brake that never st
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +33,7 @@ from ..pipeline import (
 from ._diff import Change, diff_policies
 from ._errors import EditRefused
 from ._values import read_set_value
-from ._write import source_errors, write_atomically
+from ._write import source_errors, write_atomically, write_new
 
 __all__ = ["BrakeResult", "lift_brake", "prune_brakes", "stamp", "write_brake"]
 
@@ -189,26 +187,12 @@ def _create(path: Path, data: bytes) -> None:
     if override_name(path.name) is None:
         raise EditRefused.single(f"{path.name!r} is not an override file name", source=str(path))
     path.parent.mkdir(exist_ok=True)  # the overrides directory, next to the policy
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.chmod(0o644)
-        os.link(tmp, path)
+        write_new(path, data)
     except FileExistsError:
         raise EditRefused.single(
             f"{path.name} appeared meanwhile; choose another --name", source=str(path)
         ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def _find(

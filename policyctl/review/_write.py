@@ -13,12 +13,18 @@ import glob
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import PolicySourceError
 
-__all__ = ["locked", "remove_stale_temporaries", "source_errors", "write_atomically"]
+__all__ = [
+    "locked",
+    "remove_stale_temporaries",
+    "source_errors",
+    "write_atomically",
+    "write_new",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,23 +63,40 @@ def remove_stale_temporaries(path: Path) -> None:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``: a fsynced temporary file renamed over it, keeping the
+    file's mode, owner and group."""
     before = path.stat()
+    _write_via_temporary(path, data, before, Path.replace)
+
+
+def write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` with ``data`` atomically, never over an existing file: the temporary
+    file is hard-linked into place, which fails with FileExistsError if the name is taken."""
+    _write_via_temporary(path, data, None, os.link)
+
+
+def _write_via_temporary(
+    path: Path,
+    data: bytes,
+    before: os.stat_result | None,
+    place: Callable[[Path, Path], object],
+) -> None:
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            _keep_owner(f.fileno(), before, path)
+            if before is not None:
+                _keep_owner(f.fileno(), before, path)
             os.fsync(f.fileno())
-        tmp.chmod(before.st_mode & 0o7777)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        tmp.chmod(before.st_mode & 0o7777 if before is not None else 0o644)
+        place(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # after a rename it is gone; after a link, a second name
     directory = os.open(path.parent, os.O_RDONLY)
     try:
-        os.fsync(directory)  # the rename itself survives a crash
+        os.fsync(directory)  # the rename or link itself survives a crash
     finally:
         os.close(directory)
 
