@@ -61,81 +61,36 @@ def test_a_scheduled_brake_says_what_it_will_do(policy: Path, capsys: Capture) -
     assert policyctl.load_policy(policy, env={}).policy.allowed_symbols == ("BTCUSDT", "ETHUSDT")
 
 
+_R = "risk_mode=DEFENSIVE"
+
+
 @pytest.mark.parametrize(
-    ("argv", "status", "message"),
+    ("words", "status", "message"),
     [
-        (["risk_mode=DEFENSIVE", "--for", "1h"], 2, "a brake needs --reason"),
-        (["risk_mode=DEFENSIVE", "--reason", "x"], 2, "say how long the brake lasts"),
+        (f"{_R} --for 1h", 2, "a brake needs --reason"),
+        (f"{_R} --reason x", 2, "say how long the brake lasts"),
+        (f"{_R} --for 1h --until 2030-01-01T00:00:00Z --reason x", 2, "one of them"),
+        ("opp_rankings.BTCUSDT=0.1 --for 1h --reason x", 2, "a brake cannot set 'opp_rankings"),
+        ("version=9 --for 1h --reason x", 2, "a brake cannot set 'version'"),
+        (f"{_R} --for 8d --reason x", 1, "more than 7 days from now"),
+        (f"{_R} --from 2030-01-01T18:30:00+01:00 --for 1h --reason x", 2, "is not a UTC time"),
         (
-            [
-                "risk_mode=DEFENSIVE",
-                "--for",
-                "1h",
-                "--until",
-                "2030-01-01T00:00:00Z",
-                "--reason",
-                "x",
-            ],
-            2,
-            "one of them",
-        ),
-        (
-            ["opp_rankings.BTCUSDT=0.1", "--for", "1h", "--reason", "x"],
-            2,
-            "a brake cannot set 'opp_rankings.BTCUSDT'",
-        ),
-        (["version=9", "--for", "1h", "--reason", "x"], 2, "a brake cannot set 'version'"),
-        (["risk_mode=DEFENSIVE", "--for", "8d", "--reason", "x"], 1, "more than 7 days from now"),
-        (
-            [
-                "risk_mode=DEFENSIVE",
-                "--from",
-                "2030-01-01T18:30:00+01:00",
-                "--for",
-                "1h",
-                "--reason",
-                "x",
-            ],
-            2,
-            "is not a UTC time",
-        ),
-        (
-            [
-                "risk_mode=DEFENSIVE",
-                "--from",
-                "2030-01-01T18:30:00Z",
-                "--until",
-                "2030-01-01T18:00:00Z",
-                "--reason",
-                "x",
-            ],
+            f"{_R} --from 2030-01-01T18:30:00Z --until 2030-01-01T18:00:00Z --reason x",
             1,
             "is not after from",
         ),
-        (
-            ["risk_mode=DEFENSIVE", "--until", "2030-02-30T18:00:00Z", "--reason", "x"],
-            2,
-            "not a real date",
-        ),
-        (["risk_mode=DEFENSIVE", "--for", "soon", "--reason", "x"], 2, "is not a duration"),
-        (
-            ["risk_mode=DEFENSIVE", "--for", "1h", "--reason", "x", "--name", "../escape"],
-            2,
-            "is not a brake name",
-        ),
-        (
-            ["risk_mode=defensive", "--for", "1h", "--reason", "x"],
-            1,
-            "(not written): set.risk_mode",
-        ),
-        (["risk_mode", "--for", "1h", "--reason", "x"], 2, "a brake is FIELD=VALUE"),
-        ([], 2, "brake takes FIELD=VALUE"),
+        (f"{_R} --until 2030-02-30T18:00:00Z --reason x", 2, "not a real date"),
+        (f"{_R} --for soon --reason x", 2, "is not a duration"),
+        (f"{_R} --for 1h --reason x --name ../escape", 2, "is not a brake name"),
+        ("risk_mode=defensive --for 1h --reason x", 1, "(not written): set.risk_mode"),
+        ("risk_mode --for 1h --reason x", 2, "a brake is FIELD=VALUE"),
+        ("", 2, "brake takes FIELD=VALUE"),
     ],
 )
 def test_a_bad_brake_is_refused_and_nothing_written(
-    policy: Path, capsys: Capture, argv: list[str], status: int, message: str
+    policy: Path, capsys: Capture, words: str, status: int, message: str
 ) -> None:
-    assert main(["brake", *argv, str(policy)]) == status
+    assert main(["brake", *words.split(), str(policy)]) == status
     assert message in capsys.readouterr().err
     assert _overrides(policy) == []
     assert not (policy.parent.parent / "escape.yaml").exists()
