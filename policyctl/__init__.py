@@ -16,12 +16,14 @@ from .errors import (
     PolicySourceError,
     PolicySyntaxError,
     PolicyValidationError,
+    ProposalConflict,
 )
 from .model import GlobalPolicy, RiskMode, SignalVerdict
 
 if TYPE_CHECKING:
     from .live import PolicyStore, StoreStatus
     from .pipeline import PolicySnapshot, load_policy
+    from .review import Proposal, propose
 
 __all__ = [
     "GlobalPolicy",
@@ -33,10 +35,13 @@ __all__ = [
     "PolicyStore",
     "PolicySyntaxError",
     "PolicyValidationError",
+    "Proposal",
+    "ProposalConflict",
     "RiskMode",
     "SignalVerdict",
     "StoreStatus",
     "load_policy",
+    "propose",
 ]
 
 __version__ = "0.1.0"
@@ -50,6 +55,8 @@ _LAZY = {
     "load_policy": "pipeline",
     "PolicyStore": "live",
     "StoreStatus": "live",
+    "propose": "review",
+    "Proposal": "review",
 }
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "PolicySourceError",
     "PolicySyntaxError",
     "PolicyValidationError",
+    "ProposalConflict",
     "format_path",
     "printable",
 ]
@@ -136,6 +137,13 @@ class PolicyEnvError(PolicyError):
     """A ``QT_*`` environment variable cannot be parsed for its field or is out of range."""
 
     kind = "env"
+
+
+class ProposalConflict(PolicyError):
+    """A proposal's field was changed to something else on the base since the value it was
+    based on: nothing is pushed; the issue names the field, both values and the commit."""
+
+    kind = "conflict"
 
 
 class PolicyInternalError(PolicyError):

@@ -40,6 +40,7 @@ from ._escape import err, terminal
 from ._escape import out as _out
 from ._help import EXAMPLES, GENERAL, port, positive, seconds
 from ._paths import locate
+from ._propose import add_lane_arguments, add_propose_arguments, cmd_lane, cmd_propose
 from ._running import cmd_serve, cmd_watch
 
 __all__ = ["main"]
@@ -253,6 +254,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--format", choices=("text", "json"), default="text")
 
+    add_propose_arguments(
+        command("propose", cmd_propose, "propose a change: a commit on a new branch, pushed")
+    )
+    add_lane_arguments(
+        command("lane", cmd_lane, "auto (may merge without the risk desk), review or invalid")
+    )
     p = command("brake", cmd_brake, "put on, list, lift or prune an emergency brake")
     add_brake_arguments(p)
     overrides_option(p)
@@ -299,7 +306,7 @@ def _setup_logging(debug: bool) -> None:
 def _locate_files(args: argparse.Namespace) -> None:
     """Every command finds its files by one rule (cli/_paths.py); diff and log apply the same
     rule through git, to a path inside the repository."""
-    if args.command in ("diff", "log"):
+    if args.command in ("diff", "log", "lane"):
         return
     if args.command == "validate":
         files = [f if f == "-" else str(locate(f)) for f in args.files]

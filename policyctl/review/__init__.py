@@ -15,7 +15,10 @@ from ._diff import LIST_FIELDS, Change, Direction, apply_changes, diff_policies,
 from ._edit import EditRefused, EditResult, reset_policy, set_value, set_values
 from ._git import Commit, GitRepo
 from ._history import BrakeLogEntry, LogEntry, audit_log, brake_log
+from ._lane import Lane, LaneVerdict, lane, lane_of
 from ._ops import add_item, remove_item_value, unset_path
+from ._propose import Proposal, ProposalConflict, propose, refresh_proposal
+from ._values import read_set_value
 
 __all__ = [
     "LIST_FIELDS",
@@ -29,7 +32,11 @@ __all__ = [
     "EditRefused",
     "EditResult",
     "GitRepo",
+    "Lane",
+    "LaneVerdict",
     "LogEntry",
+    "Proposal",
+    "ProposalConflict",
     "Side",
     "add_item",
     "apply_changes",
@@ -38,9 +45,14 @@ __all__ = [
     "brake_log",
     "compare",
     "diff_policies",
+    "lane",
+    "lane_of",
     "lift_brake",
     "plain_value",
+    "propose",
     "prune_brakes",
+    "read_set_value",
+    "refresh_proposal",
     "remove_item_value",
     "reset_policy",
     "set_value",

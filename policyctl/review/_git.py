@@ -7,8 +7,9 @@ through one ``git cat-file --batch`` process, not one process per revision.
 
 from __future__ import annotations
 
+import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,14 @@ class GitRepo:
     def _git(self, *args: str, stdin: bytes | None = None) -> str:
         return self._git_bytes(*args, stdin=stdin).decode("utf-8", "replace")
 
-    def _git_bytes(self, *args: str, stdin: bytes | None = None) -> bytes:
+    def run(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        """Run ``git ARGS`` at the repository root (``env`` added to the environment); its
+        output, or `PolicySourceError` with git's last line of complaint."""
+        return self._git_bytes(*args, env=env).decode("utf-8", "replace")
+
+    def _git_bytes(
+        self, *args: str, stdin: bytes | None = None, env: Mapping[str, str] | None = None
+    ) -> bytes:
         try:
             result = subprocess.run(
                 ["git", *args],
@@ -61,6 +69,7 @@ class GitRepo:
                 input=stdin,
                 capture_output=True,
                 check=False,
+                env={**os.environ, **env} if env else None,
             )
         except FileNotFoundError:
             raise PolicySourceError.single(

@@ -1,0 +1,150 @@
+"""``policyctl propose`` (a change as a commit on a branch) and ``policyctl lane`` (which lane a
+change goes through: ``auto`` may merge without the risk desk, ``review`` waits for it)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import printable
+from ._commands import EXIT_INVALID, EXIT_OK, UsageError
+from ._escape import out
+
+if TYPE_CHECKING:
+    from ..review import Proposal
+
+__all__ = ["add_lane_arguments", "add_propose_arguments", "cmd_lane", "cmd_propose"]
+
+
+def add_propose_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "words",
+        nargs="*",
+        metavar="PATH=VALUE",
+        help="the changes, as set takes them (risk_mode=DEFENSIVE 'model_versions.lstm=\"3.11\"')",
+    )
+    p.add_argument("-m", "--message", help="why (required): the commit message")
+    p.add_argument("--from-json", metavar="FILE", help="changes as a JSON object {PATH: VALUE}")
+    p.add_argument("--base", default="main", help="the branch to propose against (main)")
+    p.add_argument("--remote", default="origin", help="where to push (origin)")
+    p.add_argument("--branch", help="the new branch's name (default: policy/proposal-...)")
+    p.add_argument("--author", help="'Name <email>': the component or person proposing")
+    p.add_argument("--repo", default=".", help="the repository (default: here)")
+    p.add_argument("--no-push", action="store_true", help="leave the branch here, unpushed")
+    p.add_argument("--refresh", metavar="BRANCH", help="re-apply a proposal on its moved base")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def add_lane_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("base", metavar="BASE", help="the base revision (e.g. origin/main)")
+    p.add_argument("head", nargs="?", metavar="HEAD", help="revision (default: working tree)")
+    p.add_argument("--file", help="the policy file in the repository")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _changes(args: argparse.Namespace) -> dict[str, Any]:
+    from ..review import read_set_value  # noqa: PLC0415
+
+    changes: dict[str, Any] = {}
+    if args.from_json:
+        try:
+            loaded = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise UsageError(f"--from-json {printable(args.from_json)}: {e}") from None
+        if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
+            raise UsageError('--from-json takes a JSON object: {"opp_rankings": {...}}')
+        changes.update(loaded)
+    for word in args.words:
+        path, equals, text = word.partition("=")
+        if not equals or not path:
+            raise UsageError(f"{printable(word)!r}: a change is PATH=VALUE (risk_mode=DEFENSIVE)")
+        field, _, key = path.partition(".")
+        changes[path] = read_set_value("<command line>", (field, key) if key else (field,), text)
+    return changes
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    from ..review import propose, refresh_proposal  # noqa: PLC0415
+
+    push = not args.no_push
+    if args.refresh:
+        if args.words or args.from_json:
+            raise UsageError("--refresh BRANCH re-applies that proposal; give no changes with it")
+        result = refresh_proposal(args.refresh, repo=args.repo, remote=args.remote, push=push)
+    else:
+        if not args.message:
+            raise UsageError('a proposal needs -m "why" (its commit message)')
+        changes = _changes(args)
+        if not changes:
+            raise UsageError("propose takes PATH=VALUE... or --from-json FILE")
+        result = propose(
+            changes,
+            message=args.message,
+            repo=args.repo,
+            base=args.base,
+            remote=args.remote,
+            branch=args.branch,
+            author=args.author,
+            push=push,
+        )
+    _report(result, args.format)
+    return EXIT_OK
+
+
+def _report(result: Proposal, fmt: str) -> None:
+    if fmt == "json":
+        out(
+            json.dumps(
+                {
+                    "branch": result.branch,
+                    "commit": result.commit,
+                    "base": result.base,
+                    "base_commit": result.base_commit,
+                    "changes": [c.to_json() for c in result.changes],
+                    "lane": result.lane,
+                    "pushed": result.pushed,
+                    "remote": result.remote,
+                },
+                indent=2,
+            )
+        )
+        return
+    from ._changes import describe_change  # noqa: PLC0415
+
+    where = f"pushed to {printable(result.remote)}" if result.pushed else "not pushed"
+    out(
+        f"proposed on branch {printable(result.branch)} (commit {result.commit[:12]}, on"
+        f" {printable(result.base)} at {result.base_commit[:12]}), {where}"
+    )
+    for change in result.changes:
+        out(f"  {change.direction:<9} {describe_change(change)}")
+    meaning = {
+        "auto": "nothing loosens: it may merge without the risk desk",
+        "review": "something loosens: it waits for the risk desk",
+    }
+    out(f"lane: {result.lane} ({meaning.get(result.lane, '')})")
+    if result.pushed:
+        out(
+            f"open the pull request: gh pr create --base {printable(result.base)}"
+            f" --head {printable(result.branch)} --fill"
+        )
+    else:
+        out(f"push it when ready: git push {printable(result.remote)} {printable(result.branch)}")
+
+
+def cmd_lane(args: argparse.Namespace) -> int:
+    from ..review import compare, lane  # noqa: PLC0415
+
+    comparison = compare(
+        args.base, args.head, args.file, base_kind="revision", head_kind="revision"
+    )
+    verdict = lane(comparison)
+    if args.format == "json":
+        out(json.dumps({"lane": verdict.lane, "reasons": list(verdict.reasons)}, indent=2))
+    else:
+        out(verdict.lane)
+        for reason in verdict.reasons:
+            out(f"  {printable(reason)}")
+    return EXIT_OK if verdict.lane == "auto" else EXIT_INVALID

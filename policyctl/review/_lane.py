@@ -1,0 +1,58 @@
+"""Lanes: which proposals may merge without the risk desk.
+
+``auto`` when every change to the policy (its own, each brake's, and the policy in force now)
+is neutral or tightens; ``review`` when anything loosens; ``invalid`` when the head is not a
+valid policy. A brake added or extended counts by its effect (see `brake_changes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from ._brake_diff import BrakeChange
+from ._compare import Comparison
+from ._diff import Change
+
+__all__ = ["Lane", "LaneVerdict", "lane", "lane_of"]
+
+Lane = Literal["auto", "review", "invalid"]
+
+
+@dataclass(frozen=True, slots=True)
+class LaneVerdict:
+    """A lane and why: each loosening (or the head's errors), one sentence each."""
+
+    lane: Lane
+    reasons: tuple[str, ...]
+
+
+def _loosening(changes: Iterable[Change], brakes: Iterable[BrakeChange]) -> list[str]:
+    out = [f"{c.path} {c.action}: loosens" for c in changes if c.direction == "loosens"]
+    out += [
+        f"brake {b.name} {b.action}: loosens ({b.why})" for b in brakes if b.direction == "loosens"
+    ]
+    return out
+
+
+def lane_of(changes: Iterable[Change], brakes: Iterable[BrakeChange]) -> Lane:
+    """The lane of a set of changes to a valid policy."""
+    return "review" if _loosening(changes, brakes) else "auto"
+
+
+def lane(comparison: Comparison) -> LaneVerdict:
+    """The lane of a diff's head against its base."""
+    if comparison.head.error is not None:
+        return LaneVerdict("invalid", tuple(str(i) for i in comparison.head.error.issues))
+    if comparison.head.snapshot is None:
+        return LaneVerdict("invalid", ("the head has no policy file",))
+    reasons = _loosening(comparison.changes, comparison.brakes)
+    reasons += [
+        f"in force now: {r}"
+        for r in _loosening(comparison.effective, ())
+        if r.split(" ")[0] not in {c.path for c in comparison.changes if c.direction == "loosens"}
+    ]
+    if comparison.base.error is not None:  # a broken base: nothing to measure the head by
+        reasons.append("the base is invalid, so the head cannot be measured against it")
+    return LaneVerdict("review" if reasons else "auto", tuple(dict.fromkeys(reasons)))

@@ -1,0 +1,156 @@
+"""propose and refresh, on real git with a local bare repository as origin: a commit on a new
+branch, made in a temporary worktree (the caller's checkout untouched), the version raised by
+one from the base, no lost updates between writers, nothing left behind by a failure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from policyctl.cli import main
+from policyctl.errors import PolicyError, PolicySourceError, ProposalConflict
+from policyctl.review import propose, refresh_proposal
+
+from ..conftest import VALID
+from .test_git import committed_repo, git
+
+Capture = pytest.CaptureFixture[str]
+
+
+@pytest.fixture
+def clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A working clone of a bare origin holding the valid policy (version 7) on main."""
+    seed = committed_repo(tmp_path / "seed", VALID)
+    git(tmp_path, "clone", "-q", "--bare", str(seed), "origin.git")
+    git(tmp_path, "clone", "-q", str(tmp_path / "origin.git"), "work")
+    for name, value in (("user.name", "Risk Desk"), ("user.email", "risk@example.com")):
+        git(tmp_path / "work", "config", name, value)
+    monkeypatch.chdir(tmp_path / "work")
+    yield tmp_path / "work"
+
+
+def _origin(clone: Path) -> Path:
+    return clone.parent / "origin.git"
+
+
+def _remote_branches(clone: Path) -> set[str]:
+    return set(git(_origin(clone), "branch", "--format=%(refname:short)").split())
+
+
+def _state(clone: Path) -> tuple[str, str, str, str]:
+    """Everything a proposal must not touch in the caller's checkout."""
+    files = "".join(
+        f"{p}:{hashlib.sha256(p.read_bytes()).hexdigest()}\n"
+        for p in sorted(clone.rglob("*"))
+        if p.is_file() and ".git" not in p.parts
+    )
+    index = hashlib.sha256((clone / ".git" / "index").read_bytes()).hexdigest()
+    return files, index, git(clone, "status", "--porcelain"), git(clone, "worktree", "list")
+
+
+def _show(clone: Path, ref: str) -> str:
+    return git(_origin(clone), "show", f"{ref}:policy/policy.yaml")
+
+
+def test_a_proposal_is_a_pushed_commit_and_the_checkout_is_untouched(clone: Path) -> None:
+    before = _state(clone)
+    result = propose(
+        {"risk_mode": "DEFENSIVE", "model_versions.lstm": "3.11"},
+        message="drawdown 8%",
+        author="ranker <ranker@desk.example>",
+        branch="ranker/week-48",
+    )
+    assert _state(clone) == before
+    assert "ranker/week-48" in _remote_branches(clone) and result.pushed
+    text = _show(clone, "ranker/week-48")
+    assert "version: 8" in text and "risk_mode: DEFENSIVE  # house default" in text
+    assert 'lstm: "3.11"' in text and "last_updated:" in text
+    assert "# reviewed by the risk desk" in text  # comments kept
+    log = git(_origin(clone), "log", "-1", "--format=%an <%ae>|%s", "ranker/week-48")
+    assert log == "ranker <ranker@desk.example>|drawdown 8%"
+    assert [(c.path, c.direction) for c in result.changes] == [
+        ("risk_mode", "tightens"),
+        ("model_versions.lstm", "neutral"),
+    ]
+    assert result.lane == "auto" and result.base_commit == git(clone, "rev-parse", "origin/main")
+
+
+def test_a_loosening_proposal_goes_to_review(clone: Path) -> None:
+    assert propose({"max_positions": 9}, message="more room").lane == "review"
+
+
+def test_a_base_changed_since_the_value_read_is_a_conflict(clone: Path) -> None:
+    first = propose({"max_positions": 3}, message="a", branch="a")
+    git(clone, "push", "-q", "origin", f"{first.commit}:refs/heads/main")  # a merged
+    with pytest.raises(ProposalConflict) as caught:
+        propose({"max_positions": 4}, message="b", branch="b", based_on={"max_positions": 5})
+    message = caught.value.issues[0].message
+    assert "max_positions was changed to 3 on the base" in message and "from 5 to 4" in message
+    assert "b" not in _remote_branches(clone)
+
+
+def test_refresh_reapplies_on_the_moved_base_or_refuses(clone: Path) -> None:
+    a = propose({"max_positions": 3}, message="a", branch="a")
+    b = propose({"model_versions.lstm": "3.11"}, message="b", branch="b")
+    c = propose({"max_positions": 4}, message="c", branch="c")
+    git(clone, "push", "-q", "origin", f"{a.commit}:refs/heads/main")
+    refreshed = refresh_proposal("b")
+    assert refreshed.base_commit == a.commit and refreshed.commit != b.commit
+    text = _show(clone, "b")
+    assert "version: 9" in text and "max_positions: 3" in text and 'lstm: "3.11"' in text
+    with pytest.raises(ProposalConflict, match="max_positions was changed to 3"):
+        refresh_proposal("c")
+    assert git(_origin(clone), "rev-parse", "c") == c.commit  # left as it was
+
+
+def test_every_failure_leaves_nothing_behind(clone: Path, capsys: Capture) -> None:
+    before, branches = _state(clone), _remote_branches(clone)
+    local = git(clone, "branch", "--list")
+    with pytest.raises(PolicyError, match="0 is out of range"):
+        propose({"max_positions": 0}, message="x", branch="bad")
+    with pytest.raises(PolicyError, match="unknown field 'foo'"):
+        propose({"foo": 1}, message="x", branch="bad")
+    with pytest.raises(PolicySourceError, match="cannot fetch branch 'nope'"):
+        propose({"max_positions": 2}, message="x", base="nope")
+    hook = _origin(clone) / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'policy branches are protected' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    with pytest.raises(PolicySourceError, match="was rejected"):
+        propose({"max_positions": 2}, message="x", branch="rejected")
+    assert _state(clone) == before and _remote_branches(clone) == branches
+    assert git(clone, "branch", "--list") == local
+    assert main(["propose", "max_positions=0", "-m", "x"]) == 1
+    assert main(["propose", "foo=1", "-m", "x"]) == 2
+    assert main(["propose", "max_positions=2"]) == 2  # no message
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_local_edits_to_the_policy_are_not_silently_left_out(clone: Path) -> None:
+    (clone / "policy" / "policy.yaml").write_text(
+        VALID.replace("max_positions: 5", "max_positions: 2")
+    )
+    with pytest.raises(PolicyError, match="has uncommitted changes here"):
+        propose({"risk_mode": "DEFENSIVE"}, message="x")
+
+
+def test_the_command_line(clone: Path, capsys: Capture, tmp_path: Path) -> None:
+    rankings = tmp_path / "rankings.json"
+    rankings.write_text(json.dumps({"opp_rankings": {"BTCUSDT": 0.5, "ETHUSDT": 0.4}}))
+    argv = ["propose", "--from-json", str(rankings), "-m", "weekly rankings", "--format", "json"]
+    assert main([*argv, "--author", "ranker <ranker@desk.example>"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["lane"] == "auto" and doc["pushed"] and doc["branch"] in _remote_branches(clone)
+    assert (
+        main(["propose", "risk_mode=AGGRESSIVE", "-m", "risk on", "--no-push", "--branch", "x"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "lane: review" in out and "not pushed" in out and "git push origin x" in out
+    assert "x" in git(clone, "branch", "--list") and "x" not in _remote_branches(clone)
+    assert main(["lane", "origin/main", "x"]) == 1
+    assert capsys.readouterr().out.startswith("review\n  risk_mode changed: loosens")
+    assert main(["lane", "origin/main", f"origin/{doc['branch']}"]) == 0
