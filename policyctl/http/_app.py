@@ -23,12 +23,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from ..live import PolicyStore
 from ..pipeline import PolicySnapshot
 from ._metrics import StoreCollector
+from ._readonly import refuse
 from ._responses import (
     AllowedSymbolsOut,
     HealthOut,
     ModelVersionsOut,
     PolicyOut,
-    ReadOnlyOut,
     RiskModeOut,
     StatusOut,
     brakes_out,
@@ -41,11 +41,6 @@ __all__ = ["create_app", "lifespan", "router"]
 # each twice), and is a coroutine: each only reads a published reference (the snapshot, the
 # status), so none needs a worker thread, and a crowd of slow clients cannot use up a thread
 # pool that the health probe also needs.
-
-READ_ONLY_HOW = (
-    "The policy is kept in git and changes only by pull request: run"
-    " `policyctl set FIELD VALUE`, commit, and open a pull request for the risk desk's review."
-)
 
 
 class _BodyCache:
@@ -144,15 +139,6 @@ def router(
     async def get_model_versions(request: Request) -> ModelVersionsOut:
         versions = live(request).current().policy.model_versions
         return ModelVersionsOut(model_versions=dict(versions))
-
-    def refuse() -> Response:
-        body = ReadOnlyOut(detail="read-only: this API cannot change the policy", how=READ_ONLY_HOW)
-        return Response(
-            body.model_dump_json(),
-            405,
-            media_type="application/json",
-            headers={"Allow": "GET, HEAD"},
-        )
 
     for route, method in (
         ("/api/policy", "PATCH"),

@@ -131,6 +131,24 @@ def test_write_routes_are_405_and_change_nothing(server: Server, method: str, ro
     assert "pull request" in response.json()["how"] and "policyctl set" in response.json()["how"]
     assert server.policy.read_bytes() == before
     assert server.client.get("/api/policy/risk_mode").json() == {"risk_mode": "NORMAL"}
+    command = {
+        "/api/policy": "Run: policyctl propose 'risk_mode=\"AGGRESSIVE\"' -m WHY.",
+        "/api/policy/reset": "Run: policyctl propose 'risk_mode=\"NORMAL\"'"
+        " 'allowed_strategies=[]'",
+        "/api/policy/risk_mode/AGGRESSIVE": "Run: policyctl propose 'risk_mode=\"AGGRESSIVE\"'"
+        " -m 'risk mode AGGRESSIVE'.",
+    }[route]
+    assert response.json()["how"].startswith(command)
+
+
+def test_a_write_request_never_reaches_a_shell_unquoted(server: Server) -> None:
+    hostile = {"risk_mode": "$(rm -rf ~)'; echo owned"}
+    how = server.client.patch("/api/policy", json=hostile).json()["how"]
+    assert "'risk_mode=\"$(rm -rf ~)'\"'\"'; echo owned\"'" in how
+    how = server.client.post("/api/policy/risk_mode/defensive").json()["how"]
+    assert 'risk_mode="DEFENSIVE"' in how and "policyctl brake risk_mode=DEFENSIVE" in how
+    how = server.client.post("/api/policy/risk_mode/PANIC").json()["how"]
+    assert how.startswith("'PANIC' is not a risk mode")
 
 
 def test_etag_and_304(server: Server) -> None:
