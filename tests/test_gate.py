@@ -51,8 +51,11 @@ class Verdict:
         return html.unescape(re.sub(r"<[^>]+>", "", rendered))
 
 
-def _run_step(script: str, workspace: Path, temp: Path) -> subprocess.CompletedProcess[str]:
+def _run_step(
+    script: str, workspace: Path, temp: Path, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
+        **(extra or {}),
         **os.environ,
         **GIT_ENV,
         "RUNNER_TEMP": str(temp),
@@ -109,7 +112,7 @@ class Gate:
         git(src, "checkout", "-q", "main")
         return sha
 
-    def judge(self, src: Path, ref: str = "refs/pull/1/merge") -> Verdict:
+    def _checkout(self, src: Path, ref: str) -> tuple[Path, Path]:
         self.runs += 1
         workspace, temp = self.tmp / f"work{self.runs}", self.tmp / f"temp{self.runs}"
         workspace.mkdir()
@@ -117,11 +120,23 @@ class Gate:
         git(workspace, "init", "-q")  # what actions/checkout does with fetch-depth: 2
         git(workspace, "fetch", "-q", "--depth=2", f"file://{src}", f"+{ref}:refs/remotes/gate")
         git(workspace, "checkout", "-q", "--detach", "refs/remotes/gate")
-        steps = _steps()
-        base = _run_step(steps["base"], workspace, temp)
+        base = _run_step(_steps()["base"], workspace, temp)
         assert base.returncode == 0, base.stderr
         (temp / "gate-venv").symlink_to(self.venv)  # installed once by the fixture
-        result = _run_step(steps["verdict"], workspace, temp)
+        return workspace, temp
+
+    def lane(self, src: Path, head_repo: str = "desk/policy") -> str:
+        """The lane step's output for refs/pull/1/merge, from a PR of ``head_repo``."""
+        workspace, temp = self._checkout(src, "refs/pull/1/merge")
+        output = temp / "output"
+        env = {"HEAD_REPO": head_repo, "REPO": "desk/policy", "GITHUB_OUTPUT": str(output)}
+        result = _run_step(_steps()["lane"], workspace, temp, env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return output.read_text()
+
+    def judge(self, src: Path, ref: str = "refs/pull/1/merge") -> Verdict:
+        workspace, temp = self._checkout(src, ref)
+        result = _run_step(_steps()["verdict"], workspace, temp)
         summary = temp / "summary.md"
         return Verdict(
             result.returncode,
@@ -286,3 +301,30 @@ def test_a_pr_that_moves_the_policy_into_place_diffs_the_content(
     assert verdict.status == 0, verdict.output
     assert "HEAD^1:config/policy.yaml" in verdict.summary
     assert "2 change(s): 0 loosen risk, 1 tighten, 1 neutral." in verdict.summary
+
+
+def test_the_lane_step_sorts_pull_requests(gate: Gate, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _project(src, VALID)
+    _pr(src, VALID.replace("version: 7", "version: 8").replace("NORMAL", "DEFENSIVE"))
+    gate.merge(src, "pr")
+    assert gate.lane(src) == "lane=auto\n"
+    assert gate.lane(src, head_repo="someone/fork") == "lane=review\n"  # forks always wait
+    _pr(src, LOOSER.replace("version: 7", "version: 8"), branch="looser")
+    gate.merge(src, "looser")
+    assert gate.lane(src) == "lane=review\n"
+
+
+def test_every_policyctl_command_in_the_workflow_parses() -> None:
+    from policyctl.cli._main import _parser  # noqa: PLC0415 (the parser itself is the point)
+
+    workflow = _reader.parse(WORKFLOW.read_bytes()).data
+    scripts = [s.get("run", "") for job in workflow["jobs"].values() for s in job["steps"]]
+    calls = [
+        m.group(1) for script in scripts for m in re.finditer(r"\bgate ([a-z][^|>&;)]*)", script)
+    ]
+    assert len(calls) >= 3, calls
+    for call in calls:
+        # Shell around the words: `--` (revisions follow), line continuations, a `2>` redirection.
+        words = [w for w in call.split() if w not in ("--", "\\", "2") and w[0] != '"']
+        _parser().parse_args(words)  # SystemExit (a test failure) on an unknown option
