@@ -17,6 +17,7 @@ import bench_brakes
 import bench_compare
 import bench_http
 import bench_load
+import bench_propose
 import bench_store
 
 
@@ -73,6 +74,14 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
             on < 50 and off < 50,
         )
     )
+    propose_ms = results["propose"]["propose_s"] * 1e3
+    rows.append(
+        (
+            "one propose, 1,000-commit repository",
+            f"{propose_ms:.0f} ms (< 500; bare git {results['propose']['git_floor_s'] * 1e3:.0f} ms)",
+            propose_ms < 500,
+        )
+    )
     load = results["read_path"]["load"][-1]
     rows.append(
         (
@@ -99,6 +108,8 @@ def main() -> int:
     results["hot_reload"] = bench_store.main()
     print("\n== brakes on time ==")
     results["brakes"] = bench_brakes.main()
+    print("\n== proposals ==")
+    results["propose"] = bench_propose.main()
     print("\n== beside the alternatives ==")
     results["compare"] = bench_compare.main()
     print("\n== HTTP view ==")

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from policyctl.cli import main
 from policyctl.review import compare, lane
 
+from ..cli.test_json_shapes import _documented
 from ..conftest import VALID
 from .test_git import committed_repo, git
 
@@ -81,7 +82,9 @@ def test_lane_json_and_exit_codes(
     git(repo, "commit", "-qam", "risk on")
     monkeypatch.chdir(repo)
     assert main(["lane", "HEAD^1", "HEAD", "--format", "json"]) == 1
-    assert json.loads(capsys.readouterr().out) == {
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == _documented("lane")
+    assert doc == {
         "lane": "review",
         "reasons": ["risk_mode changed: loosens"],
     }
