@@ -44,6 +44,14 @@ def add_brake_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="the file's name in the overrides directory")
     p.add_argument("--format", choices=("text", "json"), default="text", help="for list")
     p.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
+    p.add_argument(
+        "--propose",
+        action="store_true",
+        help="commit it on a new branch off main and push it (as policyctl propose), instead of"
+        " writing it here",
+    )
+    p.add_argument("--author", help="with --propose: 'Name <email>' of who proposes")
+    p.add_argument("--no-push", action="store_true", help="with --propose: do not push")
 
 
 def _left(until: datetime, now: datetime) -> str:
@@ -115,6 +123,8 @@ def _write(policy: Path, assignments: list[tuple[str, str]], args: argparse.Name
     from ..review import write_brake  # noqa: PLC0415
 
     start, until = _window(args)
+    if args.propose:
+        return _propose(assignments, start, until, args)
     result = write_brake(
         policy,
         assignments,
@@ -126,6 +136,27 @@ def _write(policy: Path, assignments: list[tuple[str, str]], args: argparse.Name
         dry_run=args.dry_run,
     )
     _report(result, "written", args.dry_run)
+    return EXIT_OK
+
+
+def _propose(
+    assignments: list[tuple[str, str]],
+    start: datetime | None,
+    until: datetime,
+    args: argparse.Namespace,
+) -> int:
+    from ..review import BrakeRequest, propose, read_set_value  # noqa: PLC0415
+    from ._propose import report_proposal  # noqa: PLC0415
+
+    settings = {}
+    for path, text in assignments:
+        field, _, key = path.partition(".")
+        settings[path] = read_set_value("<command line>", (field, key) if key else (field,), text)
+    request = BrakeRequest(settings, args.reason, until, start, args.name)
+    result = propose(
+        request, message=f"brake: {args.reason}", author=args.author, push=not args.no_push
+    )
+    report_proposal(result, args.format)
     return EXIT_OK
 
 

@@ -15,7 +15,13 @@ from ._escape import out
 if TYPE_CHECKING:
     from ..review import Proposal
 
-__all__ = ["add_lane_arguments", "add_propose_arguments", "cmd_lane", "cmd_propose"]
+__all__ = [
+    "add_lane_arguments",
+    "add_propose_arguments",
+    "cmd_lane",
+    "cmd_propose",
+    "report_proposal",
+]
 
 
 def add_propose_arguments(p: argparse.ArgumentParser) -> None:
@@ -89,11 +95,11 @@ def cmd_propose(args: argparse.Namespace) -> int:
             author=args.author,
             push=push,
         )
-    _report(result, args.format)
+    report_proposal(result, args.format)
     return EXIT_OK
 
 
-def _report(result: Proposal, fmt: str) -> None:
+def report_proposal(result: Proposal, fmt: str) -> None:
     if fmt == "json":
         out(
             json.dumps(
@@ -118,6 +124,8 @@ def _report(result: Proposal, fmt: str) -> None:
         f"proposed on branch {printable(result.branch)} (commit {result.commit[:12]}, on"
         f" {printable(result.base)} at {result.base_commit[:12]}), {where}"
     )
+    for name in result.brakes:
+        out(f"  brake {printable(name)} added")
     for change in result.changes:
         out(f"  {change.direction:<9} {describe_change(change)}")
     meaning = {

@@ -17,13 +17,15 @@ from ._git import Commit, GitRepo
 from ._history import BrakeLogEntry, LogEntry, audit_log, brake_log
 from ._lane import Lane, LaneVerdict, lane, lane_of
 from ._ops import add_item, remove_item_value, unset_path
-from ._propose import Proposal, ProposalConflict, propose, refresh_proposal
+from ._propose import BrakeRequest, Proposal, ProposalConflict, propose
+from ._refresh import refresh_proposal
 from ._values import read_set_value
 
 __all__ = [
     "LIST_FIELDS",
     "BrakeChange",
     "BrakeLogEntry",
+    "BrakeRequest",
     "BrakeResult",
     "Change",
     "Commit",

@@ -20,22 +20,29 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import Issue, PolicyError, PolicySourceError, ProposalConflict
 from ..pipeline import DEFAULT_POLICY_FILE, PolicySnapshot, build_snapshot
-from ._diff import Change, diff_policies, plain_value
+from ._diff import Change, plain_value
 from ._edit import set_values
 from ._errors import EditRefused
 from ._git import GitRepo
 from ._lane import lane_of
 
-__all__ = ["Proposal", "ProposalConflict", "open_worktree", "propose", "refresh_proposal"]
+__all__ = [
+    "TRAILER",
+    "BrakeRequest",
+    "Proposal",
+    "ProposalConflict",
+    "open_worktree",
+    "propose",
+]
 
-_TRAILER = "Policyctl-Proposal: "
+TRAILER = "Policyctl-Proposal: "
 _IDENTITY = re.compile(r"^\s*([^<>]+?)\s*<([^<>\s]+)>\s*$")
 
 
@@ -65,6 +72,17 @@ class Proposal:
     brakes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class BrakeRequest:
+    """A brake to propose: what it sets (values as ``set`` takes them), why, and when."""
+
+    settings: Mapping[str, Any]
+    reason: str
+    until: datetime
+    start: datetime | None = None
+    name: str | None = field(default=None)
+
+
 def _value_at(snap: PolicySnapshot, path: str) -> Any:
     policy = snap.file_policy or snap.policy
     field, _, key = path.partition(".")
@@ -74,7 +92,7 @@ def _value_at(snap: PolicySnapshot, path: str) -> Any:
     return plain_value(value)
 
 
-def _identity(author: str | None) -> dict[str, str]:
+def identity_env(author: str | None) -> dict[str, str]:
     if author is None:
         return {}
     match = _IDENTITY.match(author)
@@ -107,7 +125,7 @@ def open_worktree(repo: GitRepo, sha: str) -> Iterator[GitRepo]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _base_tip(repo: GitRepo, base: str, remote: str, fetch: bool) -> str:
+def base_tip(repo: GitRepo, base: str, remote: str, fetch: bool) -> str:
     if fetch:
         try:
             repo.run("fetch", "--quiet", remote, f"refs/heads/{base}:refs/remotes/{remote}/{base}")
@@ -125,11 +143,11 @@ def _base_tip(repo: GitRepo, base: str, remote: str, fetch: bool) -> str:
         ) from None
 
 
-def _snapshot(repo: GitRepo, sha: str, file: str) -> PolicySnapshot:
+def snapshot_at(repo: GitRepo, sha: str, file: str) -> PolicySnapshot:
     return build_snapshot(repo.read(sha, file), Path(f"{sha[:12]}:{file}"), env={})
 
 
-def _plan(
+def plan_changes(
     changes: Mapping[str, Any], snap: PolicySnapshot, based_on: Mapping[str, Any], tip: str
 ) -> dict[str, tuple[Any, Any]]:
     """{path: (value, based_on)} of the changes still to make on the tip; ProposalConflict
@@ -153,10 +171,10 @@ def _plan(
     return plan
 
 
-def _commit(
+def commit_tree(
     tree: GitRepo, file: str, message: str, trailer: dict[str, Any], env: dict[str, str]
 ) -> str:
-    body = f"{message.strip()}\n\n{_TRAILER}{json.dumps(trailer, separators=(',', ':'))}\n"
+    body = f"{message.strip()}\n\n{TRAILER}{json.dumps(trailer, separators=(',', ':'))}\n"
     tree.run("add", "-A", "--", _directory(file))  # the policy file and its overrides
     tree.run("commit", "--quiet", "--no-verify", "-m", body, env=env or _fallback_identity(tree))
     return tree.resolve("HEAD")
@@ -180,7 +198,7 @@ def _fallback_identity(tree: GitRepo) -> dict[str, str]:
         }
 
 
-def _apply(
+def apply_plan(
     tree: GitRepo, file: str, snap: PolicySnapshot, plan: dict[str, tuple[Any, Any]], now: datetime
 ) -> list[Change]:
     assignments = [(p, json.dumps(v)) for p, (v, _) in plan.items()]
@@ -202,7 +220,7 @@ def _apply(
         ) from None
 
 
-def _refuse_local_edits(git: GitRepo, file: str) -> None:
+def refuse_local_edits(git: GitRepo, file: str) -> None:
     """Uncommitted edits to the policy here would not be in the proposal, which starts from
     the base branch: say so rather than surprise."""
     dirty = git.run("status", "--porcelain", "--", _directory(file)).strip()
@@ -215,7 +233,7 @@ def _refuse_local_edits(git: GitRepo, file: str) -> None:
 
 
 def propose(
-    changes: Mapping[str, Any],
+    changes: Mapping[str, Any] | BrakeRequest,
     *,
     message: str,
     repo: str | Path = ".",
@@ -228,7 +246,8 @@ def propose(
     file: str = DEFAULT_POLICY_FILE,
 ) -> Proposal:
     """Turn ``changes`` (``{"risk_mode": "DEFENSIVE", "model_versions.lstm": "3.11"}``, values
-    as the file holds them) into a commit on a new branch off ``base``, and push it.
+    as the file holds them, or a `BrakeRequest`) into a commit on a new branch off ``base``, and
+    push it.
 
     Args:
         based_on: The values the caller read (path -> value), so that a base changed since is
@@ -239,34 +258,48 @@ def propose(
         PolicyError: The change is invalid, a path unknown, the base or the repository
             missing, the push rejected; nothing is left behind.
     """
-    if not changes:
-        raise EditRefused.single("a proposal changes at least one field")
     if not message.strip():
         raise EditRefused.single("a proposal needs a message (-m): why the change")
+    if not isinstance(changes, Mapping):  # a brake (BrakeRequest): its own module
+        from ._propose_brake import propose_brake  # noqa: PLC0415 (it builds on this module)
+
+        return propose_brake(
+            changes,
+            message=message,
+            repo=repo,
+            base=base,
+            remote=remote,
+            branch=branch,
+            author=author,
+            push=push,
+            file=file,
+        )
+    if not changes:
+        raise EditRefused.single("a proposal changes at least one field")
     git = GitRepo(Path(repo))
-    _refuse_local_edits(git, file)
-    identity = _identity(author)
-    tip = _base_tip(git, base, remote, fetch=push)
+    refuse_local_edits(git, file)
+    identity = identity_env(author)
+    tip = base_tip(git, base, remote, fetch=push)
     now = datetime.now(UTC)
     name = branch or f"policy/proposal-{now:%Y%m%d-%H%M%S}-{tip[:7]}"
-    _check_branch(git, name, remote if push else None)
+    check_branch(git, name, remote if push else None)
     with open_worktree(git, tip) as tree:
-        snap = _snapshot(tree, tip, file)
-        plan = _plan(changes, snap, based_on or {}, tip)
+        snap = snapshot_at(tree, tip, file)
+        plan = plan_changes(changes, snap, based_on or {}, tip)
         if not plan:
             raise EditRefused.single(f"{base} already holds every proposed value; nothing to do")
-        applied = _apply(tree, file, snap, plan, now)
+        applied = apply_plan(tree, file, snap, plan, now)
         trailer = {
             "base": base,
             "changes": [{"path": p, "value": v, "based_on": b} for p, (v, b) in plan.items()],
         }
-        commit = _commit(tree, file, message, trailer, identity)
+        commit = commit_tree(tree, file, message, trailer, identity)
     lane = lane_of(applied, [])
-    _publish(git, name, commit, remote, push, replace=None)
+    publish(git, name, commit, remote, push, replace=None)
     return Proposal(name, commit, base, tip, applied, lane, push, remote)
 
 
-def _check_branch(git: GitRepo, name: str, remote: str | None) -> None:
+def check_branch(git: GitRepo, name: str, remote: str | None) -> None:
     try:
         git.run("check-ref-format", "--branch", name)
     except PolicySourceError:
@@ -281,7 +314,7 @@ def _check_branch(git: GitRepo, name: str, remote: str | None) -> None:
         )
 
 
-def _publish(
+def publish(
     git: GitRepo, name: str, commit: str, remote: str, push: bool, replace: str | None
 ) -> None:
     if not push:
@@ -295,74 +328,3 @@ def _publish(
             f"push of {name!r} to {remote!r} was rejected: {e.issues[0].message}",
             source=str(git.root),
         ) from None
-
-
-def _recorded(git: GitRepo, commit: str) -> dict[str, Any]:
-    body = git.run("log", "-1", "--format=%B", commit)
-    for line in reversed(body.splitlines()):
-        if line.startswith(_TRAILER):
-            try:
-                data = json.loads(line[len(_TRAILER) :])
-            except ValueError:
-                break
-            if isinstance(data, dict) and isinstance(data.get("changes"), list):
-                return data
-    raise EditRefused.single(
-        f"{commit[:12]} is not a policyctl proposal (no {_TRAILER.strip()} trailer)"
-    )
-
-
-def refresh_proposal(
-    branch: str,
-    *,
-    repo: str | Path = ".",
-    remote: str = "origin",
-    push: bool = True,
-    file: str = DEFAULT_POLICY_FILE,
-) -> Proposal:
-    """Re-apply the proposal on ``branch`` on its base's new tip (see the module's rules), and
-    replace the branch with the result. Unchanged when the base has not moved."""
-    git = GitRepo(Path(repo))
-    ref = f"refs/remotes/{remote}/{branch}" if push else f"refs/heads/{branch}"
-    if push:
-        git.run("fetch", "--quiet", remote, f"+refs/heads/{branch}:{ref}")
-    old = git.resolve(ref)
-    recorded = _recorded(git, old)
-    base = str(recorded.get("base", "main"))
-    tip = _base_tip(git, base, remote, fetch=push)
-    if _parent(git, old) == tip:  # made on the base's tip: nothing moved
-        return _unchanged(git, branch, old, base, tip, remote, push, file)
-    author = git.run("log", "-1", "--format=%an <%ae>", old).strip()
-    message = git.run("log", "-1", "--format=%B", old).split(_TRAILER)[0]
-    changes = {c["path"]: c["value"] for c in recorded["changes"]}
-    based_on = {c["path"]: c["based_on"] for c in recorded["changes"]}
-    now = datetime.now(UTC)
-    with open_worktree(git, tip) as tree:
-        snap = _snapshot(tree, tip, file)
-        plan = _plan(changes, snap, based_on, tip)
-        if not plan:
-            raise EditRefused.single(f"{base} already holds every value of {branch}; close it")
-        applied = _apply(tree, file, snap, plan, now)
-        trailer = {
-            "base": base,
-            "changes": [{"path": p, "value": v, "based_on": b} for p, (v, b) in plan.items()],
-        }
-        commit = _commit(tree, file, message, trailer, _identity(author))
-    _publish(git, branch, commit, remote, push, replace=old)
-    return Proposal(branch, commit, base, tip, applied, lane_of(applied, []), push, remote)
-
-
-def _parent(git: GitRepo, commit: str) -> str:
-    return git.run("rev-parse", f"{commit}^1").strip()
-
-
-def _unchanged(
-    git: GitRepo, branch: str, commit: str, base: str, tip: str, remote: str, push: bool, file: str
-) -> Proposal:
-    before, after = _snapshot(git, tip, file), _snapshot(git, commit, file)
-    changes = [
-        c
-        for c in diff_policies(before.policy, after.policy)
-        if c.field not in ("version", "last_updated")
-    ]
-    return Proposal(branch, commit, base, tip, changes, lane_of(changes, []), push, remote)

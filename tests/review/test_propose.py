@@ -7,13 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from policyctl.cli import main
 from policyctl.errors import PolicyError, PolicySourceError, ProposalConflict
-from policyctl.review import propose, refresh_proposal
+from policyctl.review import BrakeRequest, propose, refresh_proposal
 
 from ..cli.test_json_shapes import _documented
 from ..conftest import VALID
@@ -156,3 +157,27 @@ def test_the_command_line(clone: Path, capsys: Capture, tmp_path: Path) -> None:
     assert main(["lane", "origin/main", "x"]) == 1
     assert capsys.readouterr().out.startswith("review\n  risk_mode changed: loosens")
     assert main(["lane", "origin/main", f"origin/{doc['branch']}"]) == 0
+
+
+def test_a_brake_is_proposed_and_refreshed_as_its_own_file(clone: Path, capsys: Capture) -> None:
+    until = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+    request = BrakeRequest({"risk_mode": "DEFENSIVE"}, "CPI print", until, name="cpi")
+    result = propose(request, message="brake for the CPI print", branch="brake/cpi")
+    assert result.lane == "auto" and result.brakes == ("cpi",)
+    assert [(c.path, c.direction) for c in result.changes] == [("risk_mode", "tightens")]
+    assert 'reason: "CPI print"' in git(
+        _origin(clone), "show", "brake/cpi:policy/overrides/cpi.yaml"
+    )
+    assert "version: 7" in _show(clone, "brake/cpi")  # a brake needs no version bump
+    other = propose({"model_versions.lstm": "3.11"}, message="model", branch="model")
+    git(clone, "push", "-q", "origin", f"{other.commit}:refs/heads/main")
+    refreshed = refresh_proposal("brake/cpi")
+    assert refreshed.base_commit == other.commit and refreshed.brakes == ("cpi",)
+    assert 'lstm: "3.11"' in _show(clone, "brake/cpi")
+    argv = ["brake", "max_positions=2", "--for", "1h", "--reason", "drawdown", "--propose"]
+    assert main([*argv, "--name", "dd", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["lane"] == "auto" and doc["pushed"]
+    git(clone, "push", "-q", "origin", f"{refreshed.commit}:refs/heads/main")
+    with pytest.raises(ProposalConflict, match="a brake named 'cpi' exists"):
+        propose(request, message="again", branch="brake/cpi-again")

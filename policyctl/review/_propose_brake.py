@@ -1,0 +1,84 @@
+"""A brake proposed like any change: its override file committed on a new branch off the base,
+through `write_brake` (the full pipeline, at its start and now), in a temporary worktree.
+
+Adding a brake only tightens (or is neutral), so such a proposal is in the ``auto`` lane unless
+the base's policy makes one of its values looser. Refreshing it on a moved base writes the same
+file again on the new tip; a brake of the same name there already is a `ProposalConflict`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..errors import ProposalConflict
+from ..pipeline import DEFAULT_POLICY_FILE, default_overrides_dir
+from ._brake_diff import brake_changes
+from ._brakes import write_brake
+from ._git import GitRepo
+from ._lane import lane_of
+from ._propose import (
+    BrakeRequest,
+    Proposal,
+    base_tip,
+    check_branch,
+    commit_tree,
+    identity_env,
+    open_worktree,
+    publish,
+    refuse_local_edits,
+    snapshot_at,
+)
+
+__all__ = ["propose_brake"]
+
+
+def propose_brake(
+    request: BrakeRequest,
+    *,
+    message: str,
+    repo: str | Path = ".",
+    base: str = "main",
+    remote: str = "origin",
+    branch: str | None = None,
+    author: str | None = None,
+    push: bool = True,
+    file: str = DEFAULT_POLICY_FILE,
+) -> Proposal:
+    """Commit ``request`` as a new override file on a new branch off ``base`` and push it."""
+    git = GitRepo(Path(repo))
+    refuse_local_edits(git, file)
+    identity = identity_env(author)
+    tip = base_tip(git, base, remote, fetch=push)
+    now = datetime.now(UTC)
+    name = branch or f"policy/brake-{now:%Y%m%d-%H%M%S}-{tip[:7]}"
+    check_branch(git, name, remote if push else None)
+    with open_worktree(git, tip) as tree:
+        snap = snapshot_at(tree, tip, file)
+        directory = default_overrides_dir(tree.root / file)
+        taken = request.name is not None and (directory / f"{request.name}.yaml").exists()
+        if taken:
+            raise ProposalConflict.single(
+                f"a brake named {request.name!r} exists on {base} (commit {tip[:12]});"
+                " choose another name",
+                source=str(snap.source),
+            )
+        result = write_brake(
+            tree.root / file,
+            [(k, json.dumps(v)) for k, v in request.settings.items()],
+            reason=request.reason,
+            until=request.until,
+            start=request.start,
+            name=request.name,
+            now=now,
+        )
+        trailer = {"base": base, "brake": result.brake.name, "changes": []}
+        commit = commit_tree(tree, file, message, trailer, identity)
+    assert snap.file_policy is not None
+    added = brake_changes(snap.file_policy, [], [result.brake], now)
+    lane = lane_of([], added)
+    publish(git, name, commit, remote, push, replace=None)
+    return Proposal(
+        name, commit, base, tip, result.changes, lane, push, remote, (result.brake.name,)
+    )
