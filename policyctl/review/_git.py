@@ -46,6 +46,10 @@ class GitRepo:
 
     def __init__(self, directory: Path | None = None) -> None:
         self._cwd = directory or Path.cwd()
+        if not self._cwd.is_dir():
+            raise PolicySourceError.single(
+                "no such directory, so no git repository here", source=str(self._cwd)
+            )
         self._run_in = self._cwd
         self.root = Path(self._git("rev-parse", "--show-toplevel").strip())
         # From the root on: pathspecs (`git log -- PATH`) are relative to where git runs.

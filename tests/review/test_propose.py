@@ -181,3 +181,10 @@ def test_a_brake_is_proposed_and_refreshed_as_its_own_file(clone: Path, capsys: 
     git(clone, "push", "-q", "origin", f"{refreshed.commit}:refs/heads/main")
     with pytest.raises(ProposalConflict, match="a brake named 'cpi' exists"):
         propose(request, message="again", branch="brake/cpi-again")
+
+
+def test_a_missing_repository_is_said_plainly(tmp_path: Path, capsys: Capture) -> None:
+    assert main(["propose", "max_positions=2", "-m", "x", "--repo", str(tmp_path / "nope")]) == 2
+    assert "no such directory, so no git repository here" in capsys.readouterr().err
+    assert main(["propose", "max_positions=2", "-m", "x", "--repo", str(tmp_path)]) == 2
+    assert "not a git repository" in capsys.readouterr().err
