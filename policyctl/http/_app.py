@@ -124,6 +124,7 @@ def router(
             last_error=error_out(status.last_error),
             active_overrides=brakes_out(status.brakes),
             next_change=status.next_change,
+            commit=status.commit,
         )
 
     @api.get("/api/policy/risk_mode", response_model=RiskModeOut)

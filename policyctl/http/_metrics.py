@@ -67,4 +67,10 @@ class StoreCollector:
         )
         for brake in status.brakes:
             remaining.add_metric([brake.name], max(0.0, brake.ends.timestamp() - now))
-        return [reloads, failures, version, last, since, refused, active, remaining]
+        info = GaugeMetricFamily(
+            "policyctl_policy_info",
+            "What this replica serves (always 1): count replicas by digest to see them agree",
+            labels=["version", "digest", "commit"],
+        )
+        info.add_metric([str(status.current_version), status.digest, status.commit or ""], 1)
+        return [reloads, failures, version, last, since, refused, active, remaining, info]

@@ -72,6 +72,9 @@ class StatusOut(BaseModel):
         description="brakes in force now: each lifts by itself at `until`"
     )
     next_change: datetime | None = Field(description="when the next brake starts or lifts")
+    commit: str | None = Field(
+        description="the git commit the file came from (git-sync worktree, or a checkout's HEAD)"
+    )
 
 
 class HealthOut(BaseModel):

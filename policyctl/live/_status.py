@@ -31,6 +31,8 @@ class StoreStatus:
         mode: ``"inotify"``, ``"polling"`` or ``"off"`` (``watch=False``).
         brakes: The override files active in the served snapshot (name, reason, until).
         next_change: When the next brake starts or lifts; None when none will.
+        commit: The git commit the served file came from, where the layout says (git-sync's
+            worktree, or a checkout's HEAD); None otherwise.
     """
 
     current_version: int
@@ -45,3 +47,4 @@ class StoreStatus:
     mode: str
     brakes: tuple[BrakeFile, ...] = ()
     next_change: datetime | None = None
+    commit: str | None = None

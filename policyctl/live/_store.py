@@ -20,7 +20,6 @@ import logging
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,8 @@ from ..pipeline import (
     default_overrides_dir,
     default_policy_path,
 )
+from ._forks import forget, remember
+from ._identity import source_commit
 from ._inputs import Inputs, read_inputs
 from ._outcome import (
     Applied,
@@ -106,6 +107,7 @@ class PolicyStore:
         self._overrides = default_overrides_dir(self._path, overrides_dir, environ).absolute()
         self._inputs: Inputs = read_inputs(self._path, self._overrides)
         self._current: PolicySnapshot = self._build(self._inputs)
+        self._commit = source_commit(self._path)
         self._target = WatchTarget(self._path, self._overrides)
         self._watching = watch
         self._poll_interval = poll_interval
@@ -131,7 +133,7 @@ class PolicyStore:
                     self._path,
                 )
             self._start()
-        _live_stores.add(self)
+        remember(self)
 
     def _init_sync(self) -> None:
         # (Re)created after a fork too: a lock held by a thread of the parent stays held forever.
@@ -149,8 +151,7 @@ class PolicyStore:
         )
 
     def _arm(self) -> None:
-        """Wake the worker when the next brake starts or lifts (a millisecond after, so the
-        clock has passed it when the policy is composed again)."""
+        """Wake the worker a millisecond after the next brake edge (the clock is then past it)."""
         edge = self._current.next_change
         deadline = None
         if edge is not None:
@@ -192,6 +193,7 @@ class PolicyStore:
             mode=self._watcher.mode if self._watcher else "off",
             brakes=snap.brakes,
             next_change=snap.next_change,
+            commit=self._commit,
         )
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -263,6 +265,7 @@ class PolicyStore:
         except Exception as e:  # a bug or a fault no rule foresaw: still a refusal, recorded
             log.debug("checking %s failed unexpectedly", self._path, exc_info=True)
             return Refusing(internal_error(e, self._path), inputs.key, inputs.key)
+        self._commit = source_commit(self._path)  # before publishing: status then agrees
         old, self._current = self._current, snap  # the one publication step
         self._inputs = inputs
         self._reloads += 1
@@ -360,7 +363,7 @@ class PolicyStore:
             self._thread.join()
         if self._watcher is not None:
             self._watcher.stop()
-        _live_stores.discard(self)
+        forget(self)
 
     def _restart_after_fork(self) -> None:
         """In a forked child the threads are gone (gunicorn --preload): start them again."""
@@ -385,14 +388,3 @@ class PolicyStore:
 
     def __repr__(self) -> str:
         return f"<PolicyStore {self._path} version={self._current.version}>"
-
-
-_live_stores: weakref.WeakSet[PolicyStore] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for store in list(_live_stores):
-        store._restart_after_fork()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
