@@ -157,6 +157,11 @@ def _reading_commands(command: Callable[..., Any]) -> None:
 def _serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
     overrides_option(p)
+    p.add_argument(
+        "--last-good",
+        metavar="PATH",
+        help="keep every applied policy here, and start from it when the file is unusable",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     p.add_argument("--port", type=port, default=8000)
     p.add_argument(

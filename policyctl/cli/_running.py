@@ -154,7 +154,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sock = listen(args.host, args.port)  # before the store: a usage error costs nothing
     except OSError as e:
         raise UsageError(str(e)) from None
-    app = create_app(args.file, env=env_for(args), overrides_dir=args.overrides_dir)
+    app = create_app(
+        args.file,
+        env=env_for(args),
+        overrides_dir=args.overrides_dir,
+        last_good=args.last_good,
+    )
     host, port = sock.getsockname()[:2]
     version = app.state.policy_store.current().version  # create_app opened it
     _out(

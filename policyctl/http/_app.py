@@ -125,6 +125,7 @@ def router(
             active_overrides=brakes_out(status.brakes),
             next_change=status.next_change,
             commit=status.commit,
+            serving_last_good=status.serving_last_good,
         )
 
     @api.get("/api/policy/risk_mode", response_model=RiskModeOut)

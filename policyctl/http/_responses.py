@@ -75,6 +75,9 @@ class StatusOut(BaseModel):
     commit: str | None = Field(
         description="the git commit the file came from (git-sync worktree, or a checkout's HEAD)"
     )
+    serving_last_good: bool = Field(
+        description="started from the last good policy kept on disk: the file is unusable"
+    )
 
 
 class HealthOut(BaseModel):

@@ -33,6 +33,8 @@ class StoreStatus:
         next_change: When the next brake starts or lifts; None when none will.
         commit: The git commit the served file came from, where the layout says (git-sync's
             worktree, or a checkout's HEAD); None otherwise.
+        serving_last_good: Started from the ``last_good`` file, the policy file being unusable;
+            False once the file itself is applied.
     """
 
     current_version: int
@@ -48,3 +50,4 @@ class StoreStatus:
     brakes: tuple[BrakeFile, ...] = ()
     next_change: datetime | None = None
     commit: str | None = None
+    serving_last_good: bool = False

@@ -36,6 +36,7 @@ from ..pipeline import (
 from ._forks import forget, remember
 from ._identity import source_commit
 from ._inputs import Inputs, read_inputs
+from ._last_good import save, start
 from ._outcome import (
     Applied,
     ErrorSubscriber,
@@ -51,7 +52,7 @@ from ._schedule import Schedule, Trigger, check_timings
 from ._settle import settled, stays_put
 from ._status import StoreStatus
 from ._subscribers import Subscribers
-from ._target import WatchTarget
+from ._target import WatchTarget, warn_if_mount_point
 from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' scripted watcher
 
 __all__ = ["PolicyStore", "StoreStatus", "Subscriber"]
@@ -83,9 +84,14 @@ class PolicyStore:
         overrides_dir: The brakes' directory; default ``$QT_OVERRIDES_DIR``, else
             ``overrides/`` next to the file. Watched like the file; a brake is applied at its
             ``from`` and lifted at its ``until`` by a timer, with no file event needed.
+        last_good: A file where the inputs of every applied policy are kept (atomically). When
+            the policy cannot be used at start, the store starts from what is kept there, if
+            it is intact and valid, reports the error (status degraded), and applies the file
+            as soon as it is valid.
 
     Raises:
-        PolicyError: The first load failed: a service must not start on a policy it cannot read.
+        PolicyError: The first load failed (and nothing usable is kept in ``last_good``): a
+            service must not start on a policy it cannot read.
     """
 
     def __init__(
@@ -98,6 +104,7 @@ class PolicyStore:
         debounce: float = DEFAULT_DEBOUNCE,
         reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL,
         overrides_dir: str | os.PathLike[str] | None = None,
+        last_good: str | os.PathLike[str] | None = None,
     ) -> None:
         check_timings(debounce, reconcile_interval, poll_interval)
         self._env = env
@@ -105,8 +112,10 @@ class PolicyStore:
         # Made absolute once, here: a later os.chdir must not change which file is served.
         self._path = Path(default_policy_path(path, environ)).absolute()
         self._overrides = default_overrides_dir(self._path, overrides_dir, environ).absolute()
-        self._inputs: Inputs = read_inputs(self._path, self._overrides)
-        self._current: PolicySnapshot = self._build(self._inputs)
+        self._keep = None if last_good is None else Path(last_good).absolute()
+        first = start(self._path, self._overrides, self._keep, self._build)
+        self._inputs: Inputs = first.inputs
+        self._current: PolicySnapshot = first.snapshot
         self._commit = source_commit(self._path)
         self._target = WatchTarget(self._path, self._overrides)
         self._watching = watch
@@ -116,22 +125,20 @@ class PolicyStore:
         self._subscribers: Subscribers[Subscriber] = Subscribers()
         self._error_subscribers: Subscribers[ErrorSubscriber] = Subscribers()
         self._reloads = 0
-        self._failures: dict[str, int] = {}
-        self._last_error: PolicyError | None = None
-        self._refused_digest: str | None = None
-        self._refused_since: datetime | None = None
+        self._failures: dict[str, int] = {first.error.kind: 1} if first.error else {}
+        self._last_error: PolicyError | None = first.error
+        self._refused_digest: str | None = first.refused
+        self._refused_since = datetime.now(UTC) if first.error else None
+        self._serving_last_good = first.error is not None
+        if self._keep is not None and first.error is None:
+            save(self._keep, self._inputs)
         self._watcher: _DirectoryWatcher | None = None
         self._thread: threading.Thread | None = None
         self._init_sync()
         self._publish_status()
         self._arm()
         if watch:
-            if os.path.ismount(self._path):
-                log.warning(
-                    "%s is a mount point (a Kubernetes subPath mount?): such mounts never see"
-                    " updates; mount the ConfigMap's directory instead",
-                    self._path,
-                )
+            warn_if_mount_point(self._path)
             self._start()
         remember(self)
 
@@ -194,6 +201,7 @@ class PolicyStore:
             brakes=snap.brakes,
             next_change=snap.next_change,
             commit=self._commit,
+            serving_last_good=self._serving_last_good,
         )
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -267,7 +275,9 @@ class PolicyStore:
             return Refusing(internal_error(e, self._path), inputs.key, inputs.key)
         self._commit = source_commit(self._path)  # before publishing: status then agrees
         old, self._current = self._current, snap  # the one publication step
-        self._inputs = inputs
+        if self._keep is not None and inputs.key != self._inputs.key:
+            save(self._keep, inputs)
+        self._inputs, self._serving_last_good = inputs, False
         self._reloads += 1
         self._clear_refusal()
         self._arm()

@@ -6,12 +6,26 @@ Pure path logic, apart from the watchdog seam, so the Kubernetes ConfigMap layou
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 from ..pipeline import override_name
 from ._schedule import EventKind
 
-__all__ = ["WatchTarget"]
+__all__ = ["WatchTarget", "warn_if_mount_point"]
+
+log = logging.getLogger(__name__)
+
+
+def warn_if_mount_point(path: Path) -> None:
+    """A file that is itself a mount point never sees updates (a Kubernetes subPath mount)."""
+    if os.path.ismount(path):
+        log.warning(
+            "%s is a mount point (a Kubernetes subPath mount?): such mounts never see"
+            " updates; mount the ConfigMap's directory instead",
+            path,
+        )
 
 
 class WatchTarget:

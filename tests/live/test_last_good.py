@@ -1,0 +1,134 @@
+"""Safe start: every applied policy is kept (atomically) in ``last_good``; a store whose file is
+unusable at start serves what is kept, if intact and valid, says so, and takes the file back as
+soon as it is valid. A kept file cut or corrupted at any moment is never used."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import policyctl
+from policyctl import PolicyStore
+
+from ..conftest import VALID
+
+FILE_STATES = ["valid", "invalid", "missing"]
+KEPT_STATES = ["valid", "corrupt", "absent"]
+
+
+def _file(path: Path, state: str, version: int = 7) -> None:
+    if state == "missing":
+        path.unlink(missing_ok=True)
+    elif state == "invalid":
+        path.write_text(VALID.replace("max_positions: 5", "max_positions: 0"))
+    else:
+        path.write_text(VALID.replace("version: 7", f"version: {version}"))
+
+
+def _kept(policy: Path, kept: Path, state: str) -> None:
+    if state == "absent":
+        return
+    _file(policy, "valid", version=3)
+    PolicyStore(policy, env={}, watch=False, last_good=kept).close()  # keeps version 3
+    if state == "corrupt":
+        data = bytearray(kept.read_bytes())
+        data[len(data) // 2] ^= 0x01  # one flipped bit
+        kept.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("file_state", FILE_STATES)
+@pytest.mark.parametrize("kept_state", KEPT_STATES)
+def test_every_combination(tmp_path: Path, file_state: str, kept_state: str) -> None:
+    policy, kept = tmp_path / "policy.yaml", tmp_path / "last-good"
+    _kept(policy, kept, kept_state)
+    _file(policy, file_state)
+    if file_state == "valid":
+        with PolicyStore(policy, env={}, watch=False, last_good=kept) as store:
+            assert store.current().version == 7 and not store.status().serving_last_good
+        with PolicyStore(tmp_path / "nope.yaml", env={}, watch=False, last_good=kept) as store:
+            assert store.current().version == 7
+        return
+    if kept_state != "valid":
+        with pytest.raises(policyctl.PolicyError):
+            PolicyStore(policy, env={}, watch=False, last_good=kept)
+        return
+    with PolicyStore(policy, env={}, watch=False, last_good=kept) as store:
+        status = store.status()
+        assert store.current().version == 3 and status.serving_last_good
+        assert status.last_error is not None and status.failures == 1
+        assert store.current().source == policy.absolute()
+        assert not store.refresh()  # the same bad file: not counted again
+        assert store.status().failures == 1
+        _file(policy, "valid", version=8)
+        assert store.refresh() and store.current().version == 8
+        status = store.status()
+        assert not status.serving_last_good and status.last_error is None
+
+
+def test_a_watching_store_takes_the_file_back_by_itself(tmp_path: Path) -> None:
+    policy, kept = tmp_path / "policy.yaml", tmp_path / "last-good"
+    _kept(policy, kept, "valid")
+    policy.unlink()
+    with PolicyStore(policy, env={}, last_good=kept) as store:
+        assert store.status().serving_last_good
+        _file(policy, "valid", version=9)
+        deadline = time.monotonic() + 10
+        while store.current().version != 9:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert not store.status().serving_last_good
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from policyctl import PolicyStore
+    policy, kept, text = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]).read_text()
+    store = PolicyStore(policy, env={}, watch=False, last_good=kept)
+    print("ready", flush=True)
+    version = 8
+    while True:  # every refresh applies a new version and keeps it
+        policy.write_text(text.replace("version: 7", f"version: {version}"))
+        store.refresh()
+        version += 1
+    """
+)
+
+
+def test_a_kill_at_any_moment_never_leaves_a_kept_file_that_is_used_while_corrupt(
+    tmp_path: Path,
+) -> None:
+    policy, kept, template = tmp_path / "policy.yaml", tmp_path / "last-good", tmp_path / "t"
+    template.write_text(VALID)
+    policy.write_text(VALID)
+    rng = random.Random(1128)
+    for _ in range(8):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(policy), str(kept), str(template)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.01, 0.3))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        policy.write_text("version: [")  # the file is broken: only the kept one can serve
+        with PolicyStore(policy, env={}, watch=False, last_good=kept) as store:
+            assert store.status().serving_last_good and store.current().version >= 7
+        policy.write_text(VALID)
+    # A killed writer's temporary files are never read as the kept one, and go once stale.
+    stale = tmp_path / ".last-good.abc123.tmp"
+    stale.write_text("half a write")
+    os.utime(stale, (time.time() - 120, time.time() - 120))
+    PolicyStore(policy, env={}, watch=False, last_good=kept).close()
+    assert not stale.exists()  # fresh ones (a writer may still be at work) stay
