@@ -41,6 +41,7 @@ from ._escape import out as _out
 from ._help import EXAMPLES, GENERAL, port, positive, seconds
 from ._paths import locate
 from ._propose import add_lane_arguments, add_propose_arguments, cmd_lane, cmd_propose
+from ._rollout import add_rollout_arguments, cmd_rollout
 from ._running import cmd_serve, cmd_watch
 
 __all__ = ["main"]
@@ -265,6 +266,9 @@ def _parser() -> argparse.ArgumentParser:
     add_lane_arguments(
         command("lane", cmd_lane, "auto (may merge without the risk desk), review or invalid")
     )
+    add_rollout_arguments(
+        command("rollout", cmd_rollout, "wait until every replica serves the expected policy")
+    )
     p = command("brake", cmd_brake, "put on, list, lift or prune an emergency brake")
     add_brake_arguments(p)
     overrides_option(p)
@@ -311,7 +315,7 @@ def _setup_logging(debug: bool) -> None:
 def _locate_files(args: argparse.Namespace) -> None:
     """Every command finds its files by one rule (cli/_paths.py); diff and log apply the same
     rule through git, to a path inside the repository."""
-    if args.command in ("diff", "log", "lane"):
+    if args.command in ("diff", "log", "lane", "rollout"):
         return
     if args.command == "validate":
         files = [f if f == "-" else str(locate(f)) for f in args.files]

@@ -1,0 +1,142 @@
+"""``policyctl rollout status``: poll every replica until all serve the expected policy.
+
+On a terminal the table is redrawn in place each round; elsewhere a line is printed each time a
+replica's state changes. Exit 0 once every replica is ``current``; 1 at ``--timeout``, naming
+each laggard and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import printable
+from ._commands import EXIT_INVALID, EXIT_OK, UsageError
+from ._escape import out
+
+if TYPE_CHECKING:
+    from ..live import ReplicaState
+
+__all__ = ["add_rollout_arguments", "cmd_rollout"]
+
+
+def add_rollout_arguments(p: argparse.ArgumentParser) -> None:
+    from ._help import positive, seconds  # noqa: PLC0415
+
+    p.add_argument("action", choices=("status",), help="status: wait until all serve it")
+    p.add_argument("replicas", nargs="*", metavar="URL", help="replica base URLs; - reads stdin")
+    p.add_argument("--replicas-file", metavar="FILE", help="URLs, one per line, or kubectl JSON")
+    p.add_argument("--port", type=positive, default=8000, help="for pods from kubectl JSON")
+    p.add_argument("--expect", metavar="REV", help="the git revision they should serve")
+    p.add_argument("--expect-digest", metavar="SHA256", help="or the policy digest itself")
+    p.add_argument("--file", help="the policy file in the repository, for --expect")
+    p.add_argument("--timeout", type=seconds, default=120.0, help="give up after (seconds)")
+    p.add_argument("--interval", type=seconds, default=1.0, help="between rounds (seconds)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _replicas(args: argparse.Namespace) -> list[str]:
+    from ..live import replicas_from_text  # noqa: PLC0415
+
+    urls = [u for u in args.replicas if u != "-"]
+    try:
+        if "-" in args.replicas:
+            urls += replicas_from_text(sys.stdin.read(), args.port)
+        if args.replicas_file:
+            text = Path(args.replicas_file).read_text(encoding="utf-8")
+            urls += replicas_from_text(text, args.port)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read the replicas: {e}") from None
+    if not urls:
+        raise UsageError("name the replicas: URLs, --replicas-file FILE, or - (stdin)")
+    return list(dict.fromkeys(urls))
+
+
+def _expected(args: argparse.Namespace) -> str:
+    if (args.expect is None) == (args.expect_digest is None):
+        raise UsageError("say what they should serve: --expect REV or --expect-digest SHA256")
+    if args.expect_digest is not None:
+        digest = args.expect_digest.lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise UsageError(f"{printable(args.expect_digest)!r} is not a sha256 digest")
+        return str(digest)
+    from ..pipeline import default_policy_path  # noqa: PLC0415
+    from ..review import GitRepo  # noqa: PLC0415
+
+    repo = GitRepo()
+    data = repo.read(args.expect, repo.relative(default_policy_path(args.file)))
+    return hashlib.sha256(data).hexdigest()
+
+
+def _row(r: ReplicaState) -> str:
+    age = f"{r.age_seconds:.0f}s" if r.age_seconds is not None else "-"
+    digest = (r.digest or "-")[:12]
+    version = "-" if r.version is None else str(r.version)
+    why = f"  {printable(r.why)}" if r.why else ""
+    return f"{printable(r.url):<32} {r.state:<12} {version:>7} {digest:<12} {age:>6}{why}"
+
+
+def cmd_rollout(args: argparse.Namespace) -> int:
+    from ..live import poll_all  # noqa: PLC0415
+
+    urls, expect = _replicas(args), _expected(args)
+    tty = sys.stdout.isatty() and args.format == "text"
+    deadline = time.monotonic() + args.timeout
+    seen: dict[str, str] = {}
+    drawn = 0
+    while True:
+        states = poll_all(urls, expect)
+        done = all(s.state == "current" for s in states)
+        if args.format == "text":
+            if tty:
+                if drawn:
+                    sys.stdout.write(f"\x1b[{drawn}A\x1b[J")  # redraw the table in place
+                header = f"{'REPLICA':<32} {'STATE':<12} {'VERSION':>7} {'DIGEST':<12} {'AGE':>6}"
+                lines = [header, *(_row(s) for s in states)]
+                out("\n".join(lines))
+                drawn = len(lines)
+            for s in states:
+                if not tty and seen.get(s.url) != s.state:
+                    out(_row(s))
+                seen[s.url] = s.state
+            sys.stdout.flush()
+        if done or time.monotonic() >= deadline:
+            break
+        time.sleep(min(args.interval, max(0.0, deadline - time.monotonic())))
+    if args.format == "json":
+        out(
+            json.dumps(
+                {
+                    "expect": expect,
+                    "done": done,
+                    "replicas": [
+                        {
+                            "url": s.url,
+                            "state": s.state,
+                            "version": s.version,
+                            "digest": s.digest,
+                            "age_seconds": s.age_seconds,
+                            "why": s.why,
+                        }
+                        for s in states
+                    ],
+                },
+                indent=2,
+            )
+        )
+    elif done:
+        out(f"all {len(states)} replicas serve {expect[:12]}")
+    else:
+        laggards = [s for s in states if s.state != "current"]
+        out(
+            f"{len(laggards)} of {len(states)} replicas do not serve {expect[:12]} after"
+            f" {args.timeout:g}s:"
+        )
+        for s in laggards:
+            out(f"  {printable(s.url)}: {s.state}{': ' + printable(s.why) if s.why else ''}")
+    return EXIT_OK if done else EXIT_INVALID

@@ -1,0 +1,122 @@
+"""rollout status against five real `policyctl serve` processes on loopback: all current is exit
+0; a replica refusing a bad file, or one killed, is exit 1 with the laggard named and why."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from policyctl.cli import main
+
+from ..conftest import VALID
+
+Capture = pytest.CaptureFixture[str]
+NEW = VALID.replace("version: 7", "version: 8")
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def replicas(tmp_path: Path) -> Iterator[list[tuple[str, Path, subprocess.Popen[str]]]]:
+    running = []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
+    for n in range(5):
+        policy = tmp_path / f"r{n}" / "policy.yaml"
+        policy.parent.mkdir()
+        policy.write_text(VALID)
+        port = _port()
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "policyctl"),
+                "serve",
+                str(policy),
+                "--port",
+                str(port),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        running.append((f"http://127.0.0.1:{port}", policy, proc))
+    for _, _, proc in running:
+        assert proc.stdout is not None and "serving http://" in proc.stdout.readline()
+    yield running
+    for _, _, proc in running:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def _rollout(urls: list[str], text: str, *extra: str) -> int:
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    argv = ["rollout", "status", *urls, "--expect-digest", digest, "--interval", "0.1"]
+    return main([*argv, *extra])
+
+
+def test_all_current_then_laggards_named(
+    replicas: list[tuple[str, Path, subprocess.Popen[str]]], capsys: Capture, tmp_path: Path
+) -> None:
+    urls = [url for url, _, _ in replicas]
+    assert _rollout(urls, VALID, "--timeout", "10") == 0
+    assert "all 5 replicas serve" in capsys.readouterr().out
+    for _, policy, _ in replicas[:3]:
+        policy.write_text(NEW)
+    replicas[3][1].write_text("version: [")
+    replicas[4][2].kill()
+    replicas[4][2].wait()
+    listed = tmp_path / "replicas.txt"
+    listed.write_text("# the fleet\n" + "\n".join(urls) + "\n")
+    assert _rollout([], NEW, "--replicas-file", str(listed), "--timeout", "5") == 1
+    out = capsys.readouterr().out
+    assert "2 of 5 replicas do not serve" in out
+    assert f"{urls[3]}: refusing: refuses the file:" in out
+    assert f"{urls[4]}: unreachable" in out
+    assert _rollout(urls[:3], NEW, "--timeout", "5", "--format", "json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["done"] and {r["state"] for r in doc["replicas"]} == {"current"}
+    assert {r["version"] for r in doc["replicas"]} == {8}
+
+
+def test_kubectl_json_on_stdin_and_usage_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    pods = {"items": [{"status": {"podIP": "127.0.0.1"}}, {"status": {"podIP": "$(reboot)"}}]}
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(pods)))
+    digest = "0" * 64
+    argv = ["rollout", "status", "-", "--port", "9", "--expect-digest", digest, "--timeout", "0.2"]
+    assert main([*argv, "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["url"] for r in doc["replicas"]] == ["http://127.0.0.1:9"]  # the bad IP is dropped
+    assert doc["replicas"][0]["state"] == "unreachable"
+    assert main(["rollout", "status", "http://x", "--expect-digest", "zz"]) == 2
+    assert main(["rollout", "status", "--expect-digest", digest]) == 2
+    assert (
+        main(
+            [
+                "rollout",
+                "status",
+                "file:///etc/passwd",
+                "--expect-digest",
+                digest,
+                "--timeout",
+                "0.1",
+            ]
+        )
+        == 1
+    )
+    assert "not an http(s) URL" in capsys.readouterr().out
