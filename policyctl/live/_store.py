@@ -284,8 +284,7 @@ class PolicyStore:
         return Applied(old, snap, self._subscribers.all)
 
     def _edge_passed(self) -> bool:
-        edge = self._current.next_change
-        return edge is not None and datetime.now(UTC) >= edge
+        return (edge := self._current.next_change) is not None and datetime.now(UTC) >= edge
 
     def _recompose(self) -> Applied | None:
         """A brake starts or lifts: the same files, composed again at the new moment."""
@@ -300,8 +299,9 @@ class PolicyStore:
         return read_inputs(self._path, self._overrides).key
 
     def _stays_put(self, key: str) -> bool:
-        inotify = self._watcher is not None and self._watcher.mode == "inotify"
-        return stays_put(self._schedule, self._read_key, key, self._grace(), barrier=inotify)
+        w = self._watcher
+        barrier = w is not None and w.mode == "inotify" and w.covers(self._path)
+        return stays_put(self._schedule, self._read_key, key, self._grace(), barrier=barrier)
 
     def _refuse(self, error: PolicyError, key: str) -> Refused | None:
         if key == self._refused_digest:

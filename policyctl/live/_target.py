@@ -49,6 +49,11 @@ class WatchTarget:
         wanted = [path.parent]
         if path.parent.parent != path.parent:
             wanted.append(path.parent.parent)
+        # A symlinked directory on the way (git-sync's <root>/current -> .worktrees/<sha>) is
+        # swapped by a rename in ITS parent: watch that parent too, or the swap goes unseen.
+        for ancestor in path.parents:
+            if ancestor.is_symlink() and ancestor.parent not in wanted:
+                wanted.append(ancestor.parent)
         try:
             resolved = path.resolve(strict=True)
         except OSError:
