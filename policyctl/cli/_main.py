@@ -41,7 +41,7 @@ from ._escape import out as _out
 from ._help import EXAMPLES, GENERAL, port, positive, seconds
 from ._paths import locate
 from ._propose import add_lane_arguments, add_propose_arguments, cmd_lane, cmd_propose
-from ._rollout import add_rollout_arguments, cmd_rollout
+from ._rollout import add_rollout_arguments, cmd_doctor, cmd_rollout
 from ._running import cmd_serve, cmd_watch
 
 __all__ = ["main"]
@@ -269,6 +269,9 @@ def _parser() -> argparse.ArgumentParser:
     add_rollout_arguments(
         command("rollout", cmd_rollout, "wait until every replica serves the expected policy")
     )
+    p = command("doctor", cmd_doctor, "what will go wrong for a service reading FILE here")
+    p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
+    overrides_option(p)
     p = command("brake", cmd_brake, "put on, list, lift or prune an emergency brake")
     add_brake_arguments(p)
     overrides_option(p)

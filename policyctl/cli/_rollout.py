@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from ._escape import out
 if TYPE_CHECKING:
     from ..live import ReplicaState
 
-__all__ = ["add_rollout_arguments", "cmd_rollout"]
+__all__ = ["add_rollout_arguments", "cmd_doctor", "cmd_rollout"]
 
 
 def add_rollout_arguments(p: argparse.ArgumentParser) -> None:
@@ -140,3 +141,19 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         for s in laggards:
             out(f"  {printable(s.url)}: {s.state}{': ' + printable(s.why) if s.why else ''}")
     return EXIT_OK if done else EXIT_INVALID
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """What will go wrong for a service reading FILE here: one line per finding, and its fix."""
+    from ..live import examine  # noqa: PLC0415
+    from ..pipeline import default_overrides_dir  # noqa: PLC0415
+
+    path = Path(args.file)
+    overrides = default_overrides_dir(path, args.overrides_dir, os.environ)
+    findings = examine(path, overrides)
+    for f in findings:
+        fix = f"; fix: {printable(f.fix)}" if f.fix else ""
+        out(f"{f.level}: {printable(f.what)}{fix}")
+    problems = sum(f.level == "problem" for f in findings)
+    out(f"{problems} problem(s)" if problems else f"no problem found for {printable(str(path))}")
+    return EXIT_INVALID if problems else EXIT_OK

@@ -1,0 +1,135 @@
+"""``policyctl doctor``: what will go wrong for a service reading this policy file, here.
+
+Each check looks at the machine as the service will see it (the mount, the layout, inotify's
+limits, permissions, the overrides directory, the clock) and returns findings: ``problem``
+(the service will misbehave; doctor exits 1) or ``note`` (worth knowing), each with its fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["Finding", "examine"]
+
+_SHA = re.compile(r"[0-9a-f]{40}")
+_INOTIFY = Path("/proc/sys/fs/inotify")
+_CLOSE_TO_USE = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing doctor found: how serious, what, and what to do."""
+
+    level: Literal["problem", "note"]
+    what: str
+    fix: str = ""
+
+
+def _mount(path: Path) -> Iterator[Finding]:
+    if os.path.ismount(path):
+        yield Finding(
+            "problem",
+            f"{path} is a mount point of its own (a Kubernetes subPath or single-file mount):"
+            " it is copied at start and never updated",
+            "mount the ConfigMap's directory and point QT_POLICY_FILE into it",
+        )
+
+
+def _layout(path: Path) -> Iterator[Finding]:
+    if (path.parent / "..data").is_symlink():
+        yield Finding("note", f"{path} is in a Kubernetes ConfigMap volume (..data swaps)")
+    resolved = path.resolve()
+    commit = next((p for p in reversed(resolved.parent.parts) if _SHA.fullmatch(p)), None)
+    if commit is not None:
+        yield Finding("note", f"{path} is in a git-sync checkout, at commit {commit}")
+
+
+def _readable(path: Path) -> Iterator[Finding]:
+    if not path.exists():
+        yield Finding("problem", f"{path} does not exist", "check QT_POLICY_FILE and the mount")
+    elif not os.access(path, os.R_OK):
+        yield Finding(
+            "problem",
+            f"{path} is not readable by this user (uid {os.getuid()})",
+            "give the service's user or group read access (fsGroup in Kubernetes)",
+        )
+
+
+def _overrides(directory: Path) -> Iterator[Finding]:
+    if not directory.exists():
+        yield Finding("note", f"no overrides directory {directory}: no brake can apply here")
+    elif not directory.is_dir() or not os.access(directory, os.R_OK | os.X_OK):
+        yield Finding(
+            "problem",
+            f"the overrides directory {directory} cannot be read: every reload will be refused",
+            "give the service read and search access to it, or point QT_OVERRIDES_DIR elsewhere",
+        )
+
+
+def _inotify_instances(uid: int) -> int:
+    count = 0
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            if fd_dir.parent.stat().st_uid != uid:
+                continue
+            count += sum(1 for fd in fd_dir.iterdir() if str(fd.readlink()) == "anon_inode:inotify")
+        except OSError:
+            continue
+    return count
+
+
+def _inotify() -> Iterator[Finding]:
+    try:
+        limit = int((_INOTIFY / "max_user_instances").read_text())
+        watches = int((_INOTIFY / "max_user_watches").read_text())
+    except (OSError, ValueError):
+        yield Finding("note", "inotify's limits cannot be read here: the store may have to poll")
+        return
+    used = _inotify_instances(os.getuid())
+    if used >= limit * _CLOSE_TO_USE:
+        yield Finding(
+            "problem",
+            f"{used} of {limit} inotify instances of this user are in use: a new store will"
+            " fall back to polling",
+            "raise fs.inotify.max_user_instances (sysctl), or run fewer watchers per user",
+        )
+    if watches < 1024:
+        yield Finding(
+            "problem",
+            f"fs.inotify.max_user_watches is {watches}: a store needs a few per file",
+            "raise fs.inotify.max_user_watches (sysctl)",
+        )
+
+
+def _clock() -> Iterator[Finding]:
+    now = datetime.now(UTC)
+    if now.year < 2025:
+        yield Finding(
+            "problem",
+            f"the clock says {now:%Y-%m-%dT%H:%M:%SZ}: brakes start and lift by it",
+            "synchronise the clock (NTP)",
+        )
+    drift = abs(now.timestamp() - time.time())
+    if drift > 1:
+        yield Finding("problem", f"the clocks disagree by {drift:.0f} s", "synchronise the clock")
+
+
+def examine(path: Path, overrides: Path) -> list[Finding]:
+    """Every finding for a service reading ``path`` (and brakes from ``overrides``)."""
+    path = path.absolute()
+    checks = (
+        _readable(path),
+        _mount(path),
+        _layout(path) if path.exists() else iter(()),
+        _overrides(overrides.absolute()),
+        _inotify(),
+        _clock(),
+    )
+    return [finding for check in checks for finding in check]
