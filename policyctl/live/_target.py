@@ -37,6 +37,8 @@ class WatchTarget:
         self._path = path
         self._resolved = ""
         self._overrides = str(overrides.absolute()) if overrides is not None else None
+        self._links: set[str] = set()  # symlinked directories on the path (git-sync's link)
+        self._link_parents: set[str] = set()
 
     def directories(self) -> list[Path]:
         """The file's directory, its parent (to see the directory itself come back), the
@@ -51,9 +53,10 @@ class WatchTarget:
             wanted.append(path.parent.parent)
         # A symlinked directory on the way (git-sync's <root>/current -> .worktrees/<sha>) is
         # swapped by a rename in ITS parent: watch that parent too, or the swap goes unseen.
-        for ancestor in path.parents:
-            if ancestor.is_symlink() and ancestor.parent not in wanted:
-                wanted.append(ancestor.parent)
+        links = [a for a in path.parents if a.is_symlink()]
+        self._links = {str(a) for a in links}
+        self._link_parents = {str(a.parent) for a in links}
+        wanted += [a.parent for a in links if a.parent not in wanted]
         try:
             resolved = path.resolve(strict=True)
         except OSError:
@@ -81,10 +84,16 @@ class WatchTarget:
         # grandparent, only the directory itself (deleted, re-created, renamed) matters.
         directory = self._path.absolute().parent
         for event_path in (src, dest):
-            if event_path and (
-                event_path in (str(directory), self._resolved)
-                or Path(event_path).parent != directory.parent
-            ):
+            if not event_path:
+                continue
+            parent = str(Path(event_path).parent)
+            if parent in self._link_parents and parent != str(directory):
+                # Where a symlinked directory is swapped (git-sync's root), only the link
+                # itself matters: not the temporary link made just before the swap.
+                if event_path in self._links:
+                    return True
+                continue
+            if event_path in (str(directory), self._resolved) or Path(parent) != directory.parent:
                 return True
         return False
 

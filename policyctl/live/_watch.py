@@ -149,11 +149,15 @@ class DirectoryWatcher:
             with contextlib.suppress(KeyError, OSError):
                 self._observer.unschedule(self._watches.pop(key))
         wanted: dict[tuple[str, int], Path] = {}
+        inodes: set[int] = set()
         for directory in directories:
             try:
-                wanted[(str(directory), directory.stat().st_ino)] = directory
+                inode = directory.stat().st_ino
             except OSError:
                 continue  # deleted for now: the watch on its parent sees it come back
+            if inode not in inodes:  # one directory reached by two paths: one watch, not two
+                inodes.add(inode)
+                wanted[(str(directory), inode)] = directory
         for key in [k for k in self._watches if k not in wanted]:
             with contextlib.suppress(KeyError, OSError):  # its watch may have ended with it
                 self._observer.unschedule(self._watches.pop(key))
