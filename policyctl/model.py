@@ -39,6 +39,7 @@ __all__ = [
     "MAX_VERSION",
     "NAME_PATTERN",
     "PRINTABLE_PATTERN",
+    "REASON_CODES",
     "SYMBOL_PATTERN",
     "TIMESTAMP_PATTERN",
     "Fraction",
@@ -164,6 +165,8 @@ class SignalVerdict:
 
     allowed: bool
     reasons: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()
+    """Stable machine-readable reasons, one per entry of ``reasons`` (see `REASON_CODES`)."""
 
 
 class GlobalPolicy(BaseModel):
@@ -285,22 +288,27 @@ class GlobalPolicy(BaseModel):
         Returns:
             The verdict, with every reason the signal is refused (none when allowed).
         """
-        reasons = []
+        reasons, codes = [], []
         if symbol not in self._symbols:
             reasons.append(f"symbol {symbol!r} is not in allowed_symbols")
+            codes.append("symbol_not_allowed")
         if strategy not in self._strategies:
             reasons.append(f"strategy {strategy!r} is not in allowed_strategies")
+            codes.append("strategy_not_allowed")
         number = isinstance(confidence, int | float) and not isinstance(confidence, bool)
         if not (number and math.isfinite(confidence)):
             reasons.append(f"confidence {confidence!r} is not a finite number")
+            codes.append("confidence_not_finite")
         elif not 0 <= confidence <= 1:
             reasons.append(f"confidence {confidence:g} is outside 0..1 (a model's confidence)")
+            codes.append("confidence_out_of_range")
         elif confidence < self.global_min_confidence:
             reasons.append(
                 f"confidence {confidence:g} is below global_min_confidence"
                 f" {self.global_min_confidence:g}"
             )
-        return SignalVerdict(allowed=not reasons, reasons=tuple(reasons))
+            codes.append("confidence_below_min")
+        return SignalVerdict(allowed=not reasons, reasons=tuple(reasons), codes=tuple(codes))
 
 
 def _detail(loc: tuple[str | int, ...], kind: str, message: str, value: object) -> InitErrorDetails:
@@ -328,6 +336,18 @@ def _duplicates(policy: GlobalPolicy, field: str) -> list[InitErrorDetails]:
 
 
 FIELD_NAMES: Final = tuple(GlobalPolicy.model_fields)
+
+REASON_CODES: Final = MappingProxyType(
+    {
+        "symbol_not_allowed": "the symbol is not in allowed_symbols",
+        "strategy_not_allowed": "the strategy is not in allowed_strategies",
+        "confidence_not_finite": "the confidence is not a finite number (NaN, infinite, text)",
+        "confidence_out_of_range": "the confidence is outside 0..1",
+        "confidence_below_min": "the confidence is below global_min_confidence",
+    }
+)
+"""Every code a `SignalVerdict` can carry, and what it means. Codes are stable: a new rule
+adds a code, and no code changes its meaning."""
 
 DESCRIPTIONS: Final = MappingProxyType(_DESCRIPTIONS)
 

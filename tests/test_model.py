@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from policyctl import GlobalPolicy, RiskMode
-from policyctl.model import DEFAULTS
+from policyctl.model import DEFAULTS, REASON_CODES
 from policyctl.schema import check_schema, schema_text, write_schema
 
 from .conftest import policy_data
@@ -121,6 +121,30 @@ def test_evaluate_signal() -> None:
     assert "DOGEUSDT" in bad.reasons[0] and "scalp" in bad.reasons[1] and "0.5" in bad.reasons[2]
     nan = policy.evaluate_signal(symbol="BTCUSDT", strategy="breakout", confidence=float("nan"))
     assert not nan.allowed and "finite" in nan.reasons[0]
+
+
+@pytest.mark.parametrize(
+    ("symbol", "strategy", "confidence", "codes"),
+    [
+        ("BTCUSDT", "breakout", 0.7, ()),
+        (
+            "DOGEUSDT",
+            "scalp",
+            0.5,
+            ("symbol_not_allowed", "strategy_not_allowed", "confidence_below_min"),
+        ),
+        ("BTCUSDT", "breakout", float("inf"), ("confidence_not_finite",)),
+        ("BTCUSDT", "breakout", 1.5, ("confidence_out_of_range",)),
+    ],
+)
+def test_every_reason_has_its_stable_code(
+    symbol: str, strategy: str, confidence: float, codes: tuple[str, ...]
+) -> None:
+    verdict = GlobalPolicy.model_validate(_data()).evaluate_signal(
+        symbol=symbol, strategy=strategy, confidence=confidence
+    )
+    assert verdict.codes == codes and len(verdict.reasons) == len(codes)
+    assert set(codes) <= set(REASON_CODES)
 
 
 @pytest.mark.parametrize("confidence", [1.5, -0.1, 100, True])
