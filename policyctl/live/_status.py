@@ -35,6 +35,9 @@ class StoreStatus:
             worktree, or a checkout's HEAD); None otherwise.
         serving_last_good: Started from the ``last_good`` file, the policy file being unusable;
             False once the file itself is applied.
+        decisions_logged: Decisions written to the ``decision_log`` so far.
+        decisions_dropped: Decisions not logged because the log's queue was full (or a write
+            failed): counted, never silent.
     """
 
     current_version: int
@@ -51,3 +54,5 @@ class StoreStatus:
     next_change: datetime | None = None
     commit: str | None = None
     serving_last_good: bool = False
+    decisions_logged: int = 0
+    decisions_dropped: int = 0

@@ -20,36 +20,34 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Self
+from typing import Any, Self
 
 from ..errors import PolicyError
+from ..model import SignalVerdict
 from ..pipeline import (
     PolicySnapshot,
     build_snapshot,
     default_overrides_dir,
     default_policy_path,
 )
+from ._checks import Checks
+from ._decisions import DecisionLog, decision_record
 from ._forks import forget, remember
 from ._identity import source_commit
-from ._inputs import Inputs, read_inputs
+from ._inputs import Inputs
 from ._last_good import save, start
 from ._outcome import (
-    Applied,
     ErrorSubscriber,
-    Moved,
     Outcome,
-    Refused,
-    Refusing,
     Subscriber,
     announce,
     internal_error,
 )
-from ._schedule import Schedule, Trigger, check_timings
-from ._settle import settled, stays_put
+from ._schedule import Schedule, check_timings
 from ._status import StoreStatus
 from ._subscribers import Subscribers
 from ._target import WatchTarget, warn_if_mount_point
@@ -57,7 +55,6 @@ from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' 
 
 __all__ = ["PolicyStore", "StoreStatus", "Subscriber"]
 
-_MAX_ROUNDS = 20  # looks per check before leaving a changing file to the next event
 _MIN_GRACE = 0.02
 
 log = logging.getLogger(__name__)
@@ -69,7 +66,7 @@ or a close-after-write ends the wait at once (see live/_schedule.py for what is 
 DEFAULT_RECONCILE_INTERVAL = 30.0
 
 
-class PolicyStore:
+class PolicyStore(Checks):
     """The live policy: loaded now, then kept current as the file changes.
 
     Args:
@@ -88,6 +85,8 @@ class PolicyStore:
             the policy cannot be used at start, the store starts from what is kept there, if
             it is intact and valid, reports the error (status degraded), and applies the file
             as soon as it is valid.
+        decision_log: A JSON Lines file where `decide` logs each decision (``decision_mask``:
+            context keys whose values are replaced by ``***``).
 
     Raises:
         PolicyError: The first load failed (and nothing usable is kept in ``last_good``): a
@@ -105,6 +104,8 @@ class PolicyStore:
         reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL,
         overrides_dir: str | os.PathLike[str] | None = None,
         last_good: str | os.PathLike[str] | None = None,
+        decision_log: str | os.PathLike[str] | None = None,
+        decision_mask: Iterable[str] = (),
     ) -> None:
         check_timings(debounce, reconcile_interval, poll_interval)
         self._env = env
@@ -113,6 +114,8 @@ class PolicyStore:
         self._path = Path(default_policy_path(path, environ)).absolute()
         self._overrides = default_overrides_dir(self._path, overrides_dir, environ).absolute()
         self._keep = None if last_good is None else Path(last_good).absolute()
+        self._mask = tuple(decision_mask)
+        self._log = None if decision_log is None else DecisionLog(Path(decision_log).absolute())
         first = start(self._path, self._overrides, self._keep, self._build)
         self._inputs: Inputs = first.inputs
         self._current: PolicySnapshot = first.snapshot
@@ -181,28 +184,36 @@ class PolicyStore:
         """
         status = self._status
         mode = self._watcher.mode if self._watcher else "off"
+        if self._log is not None:  # counted on the signal path: read now
+            status = dataclasses.replace(
+                status, decisions_logged=self._log.written, decisions_dropped=self._log.dropped
+            )
         return status if status.mode == mode else dataclasses.replace(status, mode=mode)
 
-    def _publish_status(self) -> None:
-        """Build the status from the state just changed (the caller holds the check lock, or
-        is the constructor) and publish it with one reference assignment."""
+    def decide(
+        self, *, symbol: str, strategy: str, confidence: float, **context: Any
+    ) -> SignalVerdict:
+        """Evaluate a signal against the current policy and, with ``decision_log``, log the
+        decision (off the signal path: see `live/_decisions.py`)."""
         snap = self._current
-        self._status = StoreStatus(
-            current_version=snap.version,
-            digest=snap.digest,
-            source=self._path,
-            reloads=self._reloads,
-            failures=sum(self._failures.values()),
-            failures_by_kind=MappingProxyType(dict(self._failures)),
-            last_error=self._last_error,
-            last_success=snap.loaded_at,
-            refused_since=self._refused_since,
-            mode=self._watcher.mode if self._watcher else "off",
-            brakes=snap.brakes,
-            next_change=snap.next_change,
-            commit=self._commit,
-            serving_last_good=self._serving_last_good,
+        verdict = snap.policy.evaluate_signal(
+            symbol=symbol, strategy=strategy, confidence=confidence
         )
+        if self._log is not None:
+            inputs = {"symbol": symbol, "strategy": strategy, "confidence": confidence}
+            self._log.record(decision_record(snap, verdict, inputs, context, self._mask))
+        return verdict
+
+    def _publish_status(self) -> None:
+        """Publish the status of the state just changed (under the check lock, or in the
+        constructor) with one reference assignment."""
+        snap, failures = self._current, self._failures
+        self._status = StoreStatus(
+            snap.version, snap.digest, self._path, self._reloads, sum(failures.values()),
+            MappingProxyType(dict(failures)), self._last_error, snap.loaded_at,
+            self._refused_since, self._watcher.mode if self._watcher else "off", snap.brakes,
+            snap.next_change, self._commit, self._serving_last_good,
+        )  # fmt: skip
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(old, new)`` after each swap (a file change, or a brake starting or
@@ -228,98 +239,6 @@ class PolicyStore:
         with self._check_lock:
             outcome = self._check("atomic")
         return self._announce(outcome)
-
-    def _check(self, trigger: Trigger) -> Outcome:
-        """Read and decide; the caller holds ``_check_lock`` and announces the outcome.
-
-        Bounded: content that keeps changing is left for the next event or the reconciler, and
-        a closing store stops at once, so neither a writer nor `close()` can keep it looping.
-        """
-        if trigger == "edge":
-            return self._recompose() if self._edge_passed() else None
-        for _ in range(_MAX_ROUNDS):
-            if self._schedule.closed:
-                return None
-            outcome = self._check_once(trigger)
-            if isinstance(outcome, Moved):
-                continue
-            if not isinstance(outcome, Refusing):
-                return outcome
-            if self._settled(outcome.data):
-                return self._refuse(outcome.error, outcome.key)
-        return None
-
-    def _check_once(self, trigger: Trigger) -> Applied | Refusing | Moved | None:
-        if self._schedule.writing:
-            return None  # a write is open: its close (or its timeout) brings us back
-        try:
-            inputs = read_inputs(self._path, self._overrides)
-        except PolicyError as e:
-            return Refusing(e, f"unreadable:{e}", None)
-        if inputs.key == self._inputs.key:
-            self._clear_refusal()  # e.g. a bad change reverted by hand
-            return self._recompose() if self._edge_passed() else None
-        if trigger == "unconfirmed" and not self._stays_put(inputs.key):
-            return Moved()
-        if inputs.key == self._refused_digest:
-            return None  # already counted and reported
-        return self._apply(inputs)
-
-    def _apply(self, inputs: Inputs) -> Applied | Refusing:
-        try:
-            snap = self._build(inputs)
-        except PolicyError as e:
-            return Refusing(e, inputs.key, inputs.key)
-        except Exception as e:  # a bug or a fault no rule foresaw: still a refusal, recorded
-            log.debug("checking %s failed unexpectedly", self._path, exc_info=True)
-            return Refusing(internal_error(e, self._path), inputs.key, inputs.key)
-        self._commit = source_commit(self._path)  # before publishing: status then agrees
-        old, self._current = self._current, snap  # the one publication step
-        if self._keep is not None and inputs.key != self._inputs.key:
-            save(self._keep, inputs)
-        self._inputs, self._serving_last_good = inputs, False
-        self._reloads += 1
-        self._clear_refusal()
-        self._arm()
-        return Applied(old, snap, self._subscribers.all)
-
-    def _edge_passed(self) -> bool:
-        return (edge := self._current.next_change) is not None and datetime.now(UTC) >= edge
-
-    def _recompose(self) -> Applied | None:
-        """A brake starts or lifts: the same files, composed again at the new moment."""
-        outcome = self._apply(self._inputs)
-        if isinstance(outcome, Refusing):  # the environment changed meanwhile: keep serving
-            self._refuse(outcome.error, outcome.key)
-            self._arm()
-            return None
-        return outcome
-
-    def _read_key(self) -> str:
-        return read_inputs(self._path, self._overrides).key
-
-    def _stays_put(self, key: str) -> bool:
-        w = self._watcher
-        barrier = w is not None and w.mode == "inotify" and w.covers(self._path)
-        return stays_put(self._schedule, self._read_key, key, self._grace(), barrier=barrier)
-
-    def _refuse(self, error: PolicyError, key: str) -> Refused | None:
-        if key == self._refused_digest:
-            return None
-        self._refused_digest = key
-        self._refused_since = datetime.now(UTC)
-        self._last_error = error
-        self._failures[error.kind] = self._failures.get(error.kind, 0) + 1
-        self._publish_status()
-        return Refused(error, self._error_subscribers.all)
-
-    def _clear_refusal(self) -> None:
-        changed = self._refused_digest is not None or self._last_error is not None
-        self._refused_digest = None
-        self._refused_since = None
-        self._last_error = None
-        if changed or self._status.reloads != self._reloads:
-            self._publish_status()
 
     def _announce(self, outcome: Outcome) -> bool:
         """Log and notify outside the lock, so a slow subscriber cannot block a check."""
@@ -349,9 +268,6 @@ class PolicyStore:
         how long a refused file must stay put, and the delay of the follow-up look."""
         return max(4 * self._debounce, _MIN_GRACE)
 
-    def _settled(self, refused: str | None) -> bool:
-        return settled(self._schedule, self._read_key, refused, self._grace())
-
     def _run(self) -> None:
         while (trigger := self._schedule.wait_for_work()) is not None:
             try:
@@ -373,6 +289,8 @@ class PolicyStore:
             self._thread.join()
         if self._watcher is not None:
             self._watcher.stop()
+        if self._log is not None:
+            self._log.close()  # everything queued is written
         forget(self)
 
     def _restart_after_fork(self) -> None:

@@ -1,0 +1,78 @@
+"""store.decide: the verdict from the current policy, and with decision_log one JSON line per
+decision, written off the signal path; masked context, JSON-safe values only; drops counted
+when the queue is full; rotation with gzip; close() writes everything queued."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import threading
+from pathlib import Path
+
+from policyctl import PolicyStore
+from policyctl.live._decisions import DecisionLog
+
+from ..conftest import VALID
+
+
+def test_decide_logs_each_decision_with_its_policy(tmp_path: Path) -> None:
+    policy, decisions = tmp_path / "policy.yaml", tmp_path / "log" / "decisions.jsonl"
+    policy.write_text(VALID)
+    with PolicyStore(
+        policy, env={}, watch=False, decision_log=decisions, decision_mask=("account",)
+    ) as store:
+        ok = store.decide(symbol="BTCUSDT", strategy="trend_follow", confidence=0.8, account="A-1")
+        bad = store.decide(
+            symbol="DOGEUSDT", strategy="trend_follow", confidence=float("nan"), order=object()
+        )
+        assert ok.allowed and not bad.allowed
+        digest = store.current().digest
+    records = [json.loads(line) for line in decisions.read_text().splitlines()]
+    assert [r["allowed"] for r in records] == [True, False]
+    first, second = records
+    assert first["context"] == {"account": "***"} and first["version"] == 7
+    assert first["digest"] == digest and first["codes"] == [] and first["overrides"] == []
+    assert second["codes"] == ["symbol_not_allowed", "confidence_not_finite"]
+    assert second["confidence"] == "nan" and second["context"] == {"order": "<object>"}
+    assert store.status().decisions_logged == 2 and store.status().decisions_dropped == 0
+
+
+def test_a_full_queue_drops_and_counts_never_blocks(tmp_path: Path) -> None:
+    fifo = tmp_path / "decisions.jsonl"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader that never reads (yet)
+    log = DecisionLog(fifo, queue_size=2)
+    big = {"pad": "x" * 70_000}  # one line fills the pipe: the writer blocks on the next
+    for _ in range(10):
+        log.record(big)
+    assert log.dropped >= 6  # the writer holds at most one, the queue two
+    os.set_blocking(reader, True)
+
+    def drain() -> None:
+        while os.read(reader, 1 << 20):  # until the writer closes its end
+            pass
+
+    drained = threading.Thread(target=drain)
+    drained.start()
+    log.close()
+    drained.join(timeout=10)
+    assert not drained.is_alive()
+    os.close(reader)
+    assert log.written + log.dropped == 10
+
+
+def test_the_log_rotates_and_compresses(tmp_path: Path) -> None:
+    path = tmp_path / "decisions.jsonl"
+    log = DecisionLog(path, max_bytes=2_000, backups=2)
+    for n in range(200):
+        log.record({"n": n, "pad": "y" * 50})
+    log.close()
+    rotated = sorted(p.name for p in tmp_path.iterdir())
+    assert "decisions.jsonl.1.gz" in rotated and "decisions.jsonl.2.gz" in rotated
+    assert "decisions.jsonl.3.gz" not in rotated  # only `backups` kept
+    with gzip.open(tmp_path / "decisions.jsonl.1.gz", "rt") as f:
+        lines = [json.loads(line) for line in f]
+    assert lines and all(line["pad"] == "y" * 50 for line in lines)
+    last = [json.loads(line) for line in path.read_text().splitlines()]
+    assert last[-1]["n"] == 199  # close() wrote everything queued
