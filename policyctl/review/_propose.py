@@ -276,27 +276,49 @@ def propose(
         )
     if not changes:
         raise EditRefused.single("a proposal changes at least one field")
-    git = GitRepo(Path(repo))
-    refuse_local_edits(git, file)
-    identity = identity_env(author)
-    tip = base_tip(git, base, remote, fetch=push)
-    now = datetime.now(UTC)
-    name = branch or f"policy/proposal-{now:%Y%m%d-%H%M%S}-{tip[:7]}"
-    check_branch(git, name, remote if push else None)
+    git, identity, tip, now, name = prepare(
+        repo, file, author, base, remote, push, branch, "proposal"
+    )
     with open_worktree(git, tip) as tree:
         snap = snapshot_at(tree, tip, file)
         plan = plan_changes(changes, snap, based_on or {}, tip)
         if not plan:
             raise EditRefused.single(f"{base} already holds every proposed value; nothing to do")
         applied = apply_plan(tree, file, snap, plan, now)
-        trailer = {
-            "base": base,
-            "changes": [{"path": p, "value": v, "based_on": b} for p, (v, b) in plan.items()],
-        }
-        commit = commit_tree(tree, file, message, trailer, identity)
+        commit = commit_tree(tree, file, message, trailer_of(base, plan), identity)
     lane = lane_of(applied, [])
     publish(git, name, commit, remote, push, replace=None)
     return Proposal(name, commit, base, tip, applied, lane, push, remote)
+
+
+def prepare(
+    repo: str | Path,
+    file: str,
+    author: str | None,
+    base: str,
+    remote: str,
+    push: bool,
+    branch: str | None,
+    kind: str,
+) -> tuple[GitRepo, dict[str, str], str, datetime, str]:
+    """What every new proposal checks first: the repository (no local edits to the policy),
+    the author, the base's tip (fetched when pushing), the moment, and a free branch name."""
+    git = GitRepo(Path(repo))
+    refuse_local_edits(git, file)
+    identity = identity_env(author)
+    tip = base_tip(git, base, remote, fetch=push)
+    now = datetime.now(UTC)
+    name = branch or f"policy/{kind}-{now:%Y%m%d-%H%M%S}-{tip[:7]}"
+    check_branch(git, name, remote if push else None)
+    return git, identity, tip, now, name
+
+
+def trailer_of(base: str, plan: dict[str, tuple[Any, Any]]) -> dict[str, Any]:
+    """The record a proposal's commit keeps of its changes and what they were based on."""
+    return {
+        "base": base,
+        "changes": [{"path": p, "value": v, "based_on": b} for p, (v, b) in plan.items()],
+    }
 
 
 def check_branch(git: GitRepo, name: str, remote: str | None) -> None:

@@ -9,25 +9,20 @@ file again on the new tip; a brake of the same name there already is a `Proposal
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import ProposalConflict
 from ..pipeline import DEFAULT_POLICY_FILE, default_overrides_dir
 from ._brake_diff import brake_changes
 from ._brakes import write_brake
-from ._git import GitRepo
 from ._lane import lane_of
 from ._propose import (
     BrakeRequest,
     Proposal,
-    base_tip,
-    check_branch,
     commit_tree,
-    identity_env,
     open_worktree,
+    prepare,
     publish,
-    refuse_local_edits,
     snapshot_at,
 )
 
@@ -47,13 +42,7 @@ def propose_brake(
     file: str = DEFAULT_POLICY_FILE,
 ) -> Proposal:
     """Commit ``request`` as a new override file on a new branch off ``base`` and push it."""
-    git = GitRepo(Path(repo))
-    refuse_local_edits(git, file)
-    identity = identity_env(author)
-    tip = base_tip(git, base, remote, fetch=push)
-    now = datetime.now(UTC)
-    name = branch or f"policy/brake-{now:%Y%m%d-%H%M%S}-{tip[:7]}"
-    check_branch(git, name, remote if push else None)
+    git, identity, tip, now, name = prepare(repo, file, author, base, remote, push, branch, "brake")
     with open_worktree(git, tip) as tree:
         snap = snapshot_at(tree, tip, file)
         directory = default_overrides_dir(tree.root / file)

@@ -29,6 +29,7 @@ from ._propose import (
     plan_changes,
     publish,
     snapshot_at,
+    trailer_of,
 )
 
 __all__ = ["refresh_proposal"]
@@ -82,11 +83,7 @@ def refresh_proposal(
         if not plan:
             raise EditRefused.single(f"{base} already holds every value of {branch}; close it")
         applied = apply_plan(tree, file, snap, plan, now)
-        trailer = {
-            "base": base,
-            "changes": [{"path": p, "value": v, "based_on": b} for p, (v, b) in plan.items()],
-        }
-        commit = commit_tree(tree, file, message, trailer, identity_env(author))
+        commit = commit_tree(tree, file, message, trailer_of(base, plan), identity_env(author))
     publish(git, branch, commit, remote, push, replace=old)
     return Proposal(branch, commit, base, tip, applied, lane_of(applied, []), push, remote)
 
