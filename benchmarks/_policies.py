@@ -1,6 +1,38 @@
-"""Generated policies of a given size, shared by the benchmarks."""
+"""What the benchmarks share: generated policies, percentiles, and git with a fixed identity."""
 
 from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+from pathlib import Path
+
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50, p99, the largest, and how many."""
+    ordered = sorted(values)
+    return {
+        "p50": statistics.median(ordered),
+        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        "max": ordered[-1],
+        "n": len(ordered),
+    }
+
+
+def git(cwd: Path, *args: str, data: bytes | None = None) -> str:
+    """Run git in ``cwd`` as the benchmarks' author; its output, stripped."""
+    env = {**os.environ, **IDENTITY}
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, input=data, capture_output=True, check=True, env=env
+    )
+    return result.stdout.decode().strip()
 
 
 def generated_policy(symbols: int) -> bytes:

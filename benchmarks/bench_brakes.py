@@ -13,7 +13,6 @@ floor (how late any timer in a busy process wakes). Target: p99 under 50 ms at b
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from _policies import percentiles
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = (ROOT / "policy" / "policy.yaml").read_text()
@@ -58,16 +59,6 @@ _WORKER = textwrap.dedent(
 
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _percentiles(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "p50": statistics.median(ordered),
-        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
-        "max": ordered[-1],
-        "n": len(ordered),
-    }
 
 
 def run(tmp: Path) -> dict[str, Any]:
@@ -107,9 +98,9 @@ def run(tmp: Path) -> dict[str, Any]:
                 next(t for t, names in report["seen"] if t > begin and name not in names) - end
             )
     return {
-        "from -> current()": _percentiles(on),
-        "until -> current()": _percentiles(off),
-        "plain thread sleeping to the same moment (floor)": _percentiles(floor),
+        "from -> current()": percentiles(on),
+        "until -> current()": percentiles(off),
+        "plain thread sleeping to the same moment (floor)": percentiles(floor),
     }
 
 

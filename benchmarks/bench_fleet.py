@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,16 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _policies import git, percentiles
+
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = (ROOT / "policy" / "policy.yaml").read_text()
 PROCESSES = 50
 RELOADS = 200
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-}
 
 _WORKER = textwrap.dedent(
     """
@@ -70,15 +65,8 @@ _WORKER = textwrap.dedent(
 )
 
 
-def _git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, **IDENTITY}
-    return subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, check=True, text=True, env=env
-    ).stdout.strip()
-
-
 def _swap_to(repo: Path, root: Path, sha: str) -> None:
-    _git(repo, "worktree", "add", "--detach", "-q", str(root / ".worktrees" / sha), sha)
+    git(repo, "worktree", "add", "--detach", "-q", str(root / ".worktrees" / sha), sha)
     (root / "current.tmp").symlink_to(f".worktrees/{sha}")
     (root / "current.tmp").replace(root / "current")
 
@@ -86,15 +74,15 @@ def _swap_to(repo: Path, root: Path, sha: str) -> None:
 def fleet(tmp: Path) -> dict[str, dict[str, float]]:
     repo = tmp / "repo"
     (repo / "policy").mkdir(parents=True)
-    _git(repo, "init", "-q", "-b", "main")
+    git(repo, "init", "-q", "-b", "main")
     (repo / "policy" / "policy.yaml").write_text(POLICY)
-    _git(repo, "add", "-A")
-    _git(repo, "commit", "-qm", "v1")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
     root = tmp / "git"
     root.mkdir()
-    _swap_to(repo, root, _git(repo, "rev-parse", "HEAD"))
+    _swap_to(repo, root, git(repo, "rev-parse", "HEAD"))
     (repo / "policy" / "policy.yaml").write_text(POLICY.replace("version: 1", "version: 2", 1))
-    _git(repo, "commit", "-qam", "v2")
+    git(repo, "commit", "-qam", "v2")
     target = root / "current" / "policy" / "policy.yaml"
     procs = [
         subprocess.Popen(
@@ -108,7 +96,7 @@ def fleet(tmp: Path) -> dict[str, dict[str, float]]:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     time.sleep(0.5)  # every watcher in place
     swapped = time.time()
-    _swap_to(repo, root, _git(repo, "rev-parse", "HEAD"))
+    _swap_to(repo, root, git(repo, "rev-parse", "HEAD"))
     built, told, raw, cpu = [], [], [], []
     for proc in procs:
         out, _ = proc.communicate(timeout=60)
@@ -119,21 +107,12 @@ def fleet(tmp: Path) -> dict[str, dict[str, float]]:
         cpu.append(used)
     cores = os.cpu_count() or 1
     return {
-        "snapshot built (current() a few ms later)": _stats(built),
-        "subscriber told": _stats(told),
-        "floor: the swap's raw inotify event": _stats(raw),
+        "snapshot built (current() a few ms later)": percentiles(built),
+        "subscriber told": percentiles(told),
+        "floor: the swap's raw inotify event": percentiles(raw),
         # From ready to done in each process (the swap, re-watching, this harness's own observer
         # and sleeps): an upper bound on the CPU the swap costs, spread over the cores.
-        "CPU spent in all processes / cores": _stats([sum(cpu) / cores]),
-    }
-
-
-def _stats(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "p50": statistics.median(ordered),
-        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
-        "slowest": ordered[-1],
+        "CPU spent in all processes / cores": percentiles([sum(cpu) / cores]),
     }
 
 
@@ -162,7 +141,7 @@ def main() -> dict[str, Any]:
     for label, row in rows.items():
         print(
             f"  {label:<44} p50 {row['p50'] * 1e3:6.1f}  p99 {row['p99'] * 1e3:6.1f}"
-            f"  slowest {row['slowest'] * 1e3:6.1f}"
+            f"  slowest {row['max'] * 1e3:6.1f}"
         )
     print("  target: p99 < 100 ms")
     extra = cost["with last_good"] - cost["without"]

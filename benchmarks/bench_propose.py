@@ -11,32 +11,19 @@ Target: one propose under 0.5 s.
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from _policies import git
+
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = (ROOT / "policy" / "policy.yaml").read_text()
 COMMITS = 1_000
 TRIALS = 7
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-}
-
-
-def _git(cwd: Path, *args: str, data: bytes | None = None) -> str:
-    env = {**os.environ, **IDENTITY}
-    return subprocess.run(
-        ["git", *args], cwd=cwd, input=data, capture_output=True, check=True, env=env
-    ).stdout.decode()
 
 
 def _history() -> bytes:
@@ -54,21 +41,21 @@ def _history() -> bytes:
 
 
 def _setup(tmp: Path) -> Path:
-    _git(tmp, "init", "-q", "--bare", "-b", "main", "origin.git")
-    _git(tmp / "origin.git", "fast-import", "--quiet", data=_history())
-    _git(tmp, "clone", "-q", str(tmp / "origin.git"), "work")
+    git(tmp, "init", "-q", "--bare", "-b", "main", "origin.git")
+    git(tmp / "origin.git", "fast-import", "--quiet", data=_history())
+    git(tmp, "clone", "-q", str(tmp / "origin.git"), "work")
     return tmp / "work"
 
 
 def _floor(work: Path, n: int) -> None:
     tree = work.parent / f"floor{n}"
-    _git(work, "fetch", "-q", "origin", "refs/heads/main:refs/remotes/origin/main")
-    _git(work, "worktree", "add", "--detach", "-q", str(tree), "origin/main")
+    git(work, "fetch", "-q", "origin", "refs/heads/main:refs/remotes/origin/main")
+    git(work, "worktree", "add", "--detach", "-q", str(tree), "origin/main")
     policy = tree / "policy" / "policy.yaml"
     policy.write_text(policy.read_text().replace("max_positions: 5", f"max_positions: {n % 4 + 1}"))
-    _git(tree, "commit", "-qam", "floor")
-    _git(tree, "push", "-q", "origin", f"HEAD:refs/heads/floor/{n}")
-    _git(work, "worktree", "remove", "--force", str(tree))
+    git(tree, "commit", "-qam", "floor")
+    git(tree, "push", "-q", "origin", f"HEAD:refs/heads/floor/{n}")
+    git(work, "worktree", "remove", "--force", str(tree))
 
 
 def main() -> dict[str, Any]:
@@ -90,7 +77,7 @@ def main() -> dict[str, Any]:
             started = time.perf_counter()
             _floor(work, n)
             floor.append(time.perf_counter() - started)
-        commits = int(_git(work, "rev-list", "--count", "origin/main").strip())
+        commits = int(git(work, "rev-list", "--count", "origin/main").strip())
     result = {
         "commits": commits,
         "propose_s": statistics.median(ours),
