@@ -24,7 +24,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    PrivateAttr,
     StringConstraints,
     ValidationError,
     model_validator,
@@ -169,6 +168,10 @@ class SignalVerdict:
     """Stable machine-readable reasons, one per entry of ``reasons`` (see `REASON_CODES`)."""
 
 
+_ALLOWED: Final = SignalVerdict(allowed=True)  # frozen: one instance serves every allowed signal
+_SETS: Final = "_signal_sets"  # GlobalPolicy.__dict__ key of its allowed lists as sets
+
+
 class GlobalPolicy(BaseModel):
     """The trading platform's global policy, as validated from ``policy/policy.yaml``.
 
@@ -240,16 +243,10 @@ class GlobalPolicy(BaseModel):
         Field(description=_DESCRIPTIONS["last_updated"]),
     ] = None
 
-    # Sets built once per policy so evaluate_signal and the rules are O(1) per lookup.
-    _symbols: frozenset[str] = PrivateAttr(default=frozenset())
-    _strategies: frozenset[str] = PrivateAttr(default=frozenset())
-
     @model_validator(mode="after")
     def _check_rules(self) -> GlobalPolicy:
-        self._symbols = frozenset(self.allowed_symbols)
-        self._strategies = frozenset(self.allowed_strategies)
         errors = [*_duplicates(self, "allowed_symbols"), *_duplicates(self, "allowed_strategies")]
-        for symbol in self.opp_rankings.keys() - self._symbols:
+        for symbol in self.opp_rankings.keys() - self._sets()[2]:
             errors.append(
                 _detail(
                     ("opp_rankings", symbol),
@@ -277,6 +274,26 @@ class GlobalPolicy(BaseModel):
             raise ValidationError.from_exception_data("GlobalPolicy", errors)
         return self
 
+    def _sets(self) -> tuple[Any, Any, frozenset[str], frozenset[str]]:
+        """The allowed lists as sets, built once per policy. Kept in the instance's own
+        ``__dict__``, not a pydantic private attribute: those are read through ``__getattr__``,
+        about 1 µs each, which is most of a decision's cost. Keyed by the lists' identity, so
+        a copy with other lists (``model_copy(update=...)``) builds its own."""
+        sets = self.__dict__.get(_SETS)
+        if (
+            sets is None
+            or sets[0] is not self.allowed_symbols
+            or sets[1] is not self.allowed_strategies
+        ):
+            sets = (
+                self.allowed_symbols,
+                self.allowed_strategies,
+                frozenset(self.allowed_symbols),
+                frozenset(self.allowed_strategies),
+            )
+            self.__dict__[_SETS] = sets
+        return sets
+
     def evaluate_signal(self, *, symbol: str, strategy: str, confidence: float) -> SignalVerdict:
         """Decide whether a signal may trade under this policy.
 
@@ -288,11 +305,26 @@ class GlobalPolicy(BaseModel):
         Returns:
             The verdict, with every reason the signal is refused (none when allowed).
         """
+        sets = self.__dict__.get(_SETS)
+        if (
+            sets is None
+            or sets[0] is not self.allowed_symbols
+            or sets[1] is not self.allowed_strategies
+        ):
+            sets = self._sets()
+        symbols, strategies = sets[2], sets[3]
+        if (  # the common case first, without building any text (this is the signal path)
+            symbol in symbols
+            and strategy in strategies
+            and type(confidence) is float
+            and self.global_min_confidence <= confidence <= 1.0
+        ):
+            return _ALLOWED
         reasons, codes = [], []
-        if symbol not in self._symbols:
+        if symbol not in symbols:
             reasons.append(f"symbol {symbol!r} is not in allowed_symbols")
             codes.append("symbol_not_allowed")
-        if strategy not in self._strategies:
+        if strategy not in strategies:
             reasons.append(f"strategy {strategy!r} is not in allowed_strategies")
             codes.append("strategy_not_allowed")
         number = isinstance(confidence, int | float) and not isinstance(confidence, bool)

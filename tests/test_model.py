@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from policyctl import GlobalPolicy, RiskMode
@@ -202,3 +205,35 @@ def test_schema_states_every_per_field_rule() -> None:
     assert props["opp_rankings"]["additionalProperties"]["maximum"] == 1
     assert props["model_versions"]["additionalProperties"]["type"] == "string"
     assert props["last_updated"]["anyOf"][0]["format"] == "date-time"
+
+
+@given(
+    symbol=st.sampled_from(["BTCUSDT", "ETHUSDT", "DOGEUSDT", ""]),
+    strategy=st.sampled_from(["breakout", "scalp", "trend_follow"]),
+    confidence=st.one_of(st.floats(allow_nan=True), st.integers(-2, 2), st.booleans()),
+)
+def test_the_fast_allowed_path_agrees_with_every_rule(
+    symbol: str, strategy: str, confidence: float
+) -> None:
+    policy = GlobalPolicy.model_validate(_data())
+    verdict = policy.evaluate_signal(symbol=symbol, strategy=strategy, confidence=confidence)
+    number = isinstance(confidence, int | float) and not isinstance(confidence, bool)
+    expected = (
+        symbol in policy.allowed_symbols
+        and strategy in policy.allowed_strategies
+        and number
+        and math.isfinite(confidence)
+        and policy.global_min_confidence <= confidence <= 1
+    )
+    assert verdict.allowed == expected and (verdict.codes == ()) == expected
+
+
+def test_a_copy_with_other_lists_judges_by_its_own_lists() -> None:
+    policy = GlobalPolicy.model_validate(_data())
+    assert policy.evaluate_signal(symbol="BTCUSDT", strategy="breakout", confidence=0.9).allowed
+    narrowed = policy.model_copy(update={"allowed_symbols": ("ETHUSDT",)})
+    verdict = narrowed.evaluate_signal(symbol="BTCUSDT", strategy="breakout", confidence=0.9)
+    assert verdict.codes == ("symbol_not_allowed",)
+    # The cached sets are not fields: neither the dump nor equality sees them.
+    assert "_signal_sets" not in policy.model_dump()
+    assert policy == GlobalPolicy.model_validate(_data())

@@ -76,3 +76,17 @@ def test_the_log_rotates_and_compresses(tmp_path: Path) -> None:
     assert lines and all(line["pad"] == "y" * 50 for line in lines)
     last = [json.loads(line) for line in path.read_text().splitlines()]
     assert last[-1]["n"] == 199  # close() wrote everything queued
+
+
+def test_the_context_is_logged_as_it_was_when_decided(tmp_path: Path) -> None:
+    policy, decisions = tmp_path / "policy.yaml", tmp_path / "decisions.jsonl"
+    policy.write_text(VALID)
+    legs = ["buy"]
+    with PolicyStore(policy, env={}, watch=False, decision_log=decisions) as store:
+        store.decide(
+            symbol="BTCUSDT", strategy="trend_follow", confidence=1, legs=legs, note='a"\n\x1b'
+        )
+        legs.append("sell")  # after the call: the log must not see it
+    (record,) = [json.loads(line) for line in decisions.read_text().splitlines()]
+    assert record["context"] == {"legs": ["buy"], "note": 'a"\n\x1b'}
+    assert record["confidence"] == 1 and record["time"].endswith("Z")
