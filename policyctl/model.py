@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -29,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from .signals import ALLOWED, REASON_CODES, SignalVerdict, refused
 
 __all__ = [
     "DEFAULTS",
@@ -154,21 +155,6 @@ _DESCRIPTIONS: Final = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class SignalVerdict:
-    """Whether a trading signal may proceed under the policy, and every reason it may not.
-
-    A plain frozen dataclass, not a pydantic model: it is built on the signal path, where a
-    pydantic model's validation would cost microseconds per signal for nothing.
-    """
-
-    allowed: bool
-    reasons: tuple[str, ...] = ()
-    codes: tuple[str, ...] = ()
-    """Stable machine-readable reasons, one per entry of ``reasons`` (see `REASON_CODES`)."""
-
-
-_ALLOWED: Final = SignalVerdict(allowed=True)  # frozen: one instance serves every allowed signal
 _SETS: Final = "_signal_sets"  # GlobalPolicy.__dict__ key of its allowed lists as sets
 
 
@@ -305,6 +291,14 @@ class GlobalPolicy(BaseModel):
         Returns:
             The verdict, with every reason the signal is refused (none when allowed).
         """
+        codes = self.signal_codes(symbol, strategy, confidence)
+        if not codes:
+            return ALLOWED
+        return refused(codes, symbol, strategy, confidence, self.global_min_confidence)
+
+    def signal_codes(self, symbol: str, strategy: str, confidence: float, /) -> tuple[str, ...]:
+        """The codes of `evaluate_signal`'s verdict, without its text (empty: allowed): the
+        rules themselves, in one place. Replay calls it millions of times."""
         sets = self.__dict__.get(_SETS)
         if (
             sets is None
@@ -313,34 +307,26 @@ class GlobalPolicy(BaseModel):
         ):
             sets = self._sets()
         symbols, strategies = sets[2], sets[3]
-        if (  # the common case first, without building any text (this is the signal path)
+        if (  # the common case first, with no list built (this is the signal path)
             symbol in symbols
             and strategy in strategies
             and type(confidence) is float
             and self.global_min_confidence <= confidence <= 1.0
         ):
-            return _ALLOWED
-        reasons, codes = [], []
+            return ()
+        codes = []
         if symbol not in symbols:
-            reasons.append(f"symbol {symbol!r} is not in allowed_symbols")
             codes.append("symbol_not_allowed")
         if strategy not in strategies:
-            reasons.append(f"strategy {strategy!r} is not in allowed_strategies")
             codes.append("strategy_not_allowed")
         number = isinstance(confidence, int | float) and not isinstance(confidence, bool)
         if not (number and math.isfinite(confidence)):
-            reasons.append(f"confidence {confidence!r} is not a finite number")
             codes.append("confidence_not_finite")
         elif not 0 <= confidence <= 1:
-            reasons.append(f"confidence {confidence:g} is outside 0..1 (a model's confidence)")
             codes.append("confidence_out_of_range")
         elif confidence < self.global_min_confidence:
-            reasons.append(
-                f"confidence {confidence:g} is below global_min_confidence"
-                f" {self.global_min_confidence:g}"
-            )
             codes.append("confidence_below_min")
-        return SignalVerdict(allowed=not reasons, reasons=tuple(reasons), codes=tuple(codes))
+        return tuple(codes)
 
 
 def _detail(loc: tuple[str | int, ...], kind: str, message: str, value: object) -> InitErrorDetails:
@@ -368,18 +354,6 @@ def _duplicates(policy: GlobalPolicy, field: str) -> list[InitErrorDetails]:
 
 
 FIELD_NAMES: Final = tuple(GlobalPolicy.model_fields)
-
-REASON_CODES: Final = MappingProxyType(
-    {
-        "symbol_not_allowed": "the symbol is not in allowed_symbols",
-        "strategy_not_allowed": "the strategy is not in allowed_strategies",
-        "confidence_not_finite": "the confidence is not a finite number (NaN, infinite, text)",
-        "confidence_out_of_range": "the confidence is outside 0..1",
-        "confidence_below_min": "the confidence is below global_min_confidence",
-    }
-)
-"""Every code a `SignalVerdict` can carry, and what it means. Codes are stable: a new rule
-adds a code, and no code changes its meaning."""
 
 DESCRIPTIONS: Final = MappingProxyType(_DESCRIPTIONS)
 

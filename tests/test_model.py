@@ -237,3 +237,9 @@ def test_a_copy_with_other_lists_judges_by_its_own_lists() -> None:
     # The cached sets are not fields: neither the dump nor equality sees them.
     assert "_signal_sets" not in policy.model_dump()
     assert policy == GlobalPolicy.model_validate(_data())
+
+
+def test_every_code_has_its_sentence_and_meaning() -> None:
+    from policyctl.signals import _SENTENCES
+
+    assert set(_SENTENCES) == set(REASON_CODES)

@@ -41,6 +41,7 @@ from ._escape import out as _out
 from ._help import EXAMPLES, GENERAL, port, positive, seconds
 from ._paths import locate
 from ._propose import add_lane_arguments, add_propose_arguments, cmd_lane, cmd_propose
+from ._replay import add_replay_arguments, cmd_replay
 from ._rollout import add_rollout_arguments, cmd_doctor, cmd_rollout
 from ._running import cmd_serve, cmd_watch
 
@@ -269,6 +270,9 @@ def _parser() -> argparse.ArgumentParser:
     add_rollout_arguments(
         command("rollout", cmd_rollout, "wait until every replica serves the expected policy")
     )
+    add_replay_arguments(
+        command("replay", cmd_replay, "what a change would do to logged decisions")
+    )
     p = command("doctor", cmd_doctor, "what will go wrong for a service reading FILE here")
     p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
     overrides_option(p)
@@ -318,7 +322,7 @@ def _setup_logging(debug: bool) -> None:
 def _locate_files(args: argparse.Namespace) -> None:
     """Every command finds its files by one rule (cli/_paths.py); diff and log apply the same
     rule through git, to a path inside the repository."""
-    if args.command in ("diff", "log", "lane", "rollout"):
+    if args.command in ("diff", "log", "lane", "rollout", "replay"):
         return
     if args.command == "validate":
         files = [f if f == "-" else str(locate(f)) for f in args.files]
