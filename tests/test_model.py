@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from policyctl import GlobalPolicy, RiskMode
 from policyctl.model import DEFAULTS, REASON_CODES
 from policyctl.schema import check_schema, schema_text, write_schema
+from policyctl.signals import _SENTENCES
 
 from .conftest import policy_data
 
@@ -240,6 +241,4 @@ def test_a_copy_with_other_lists_judges_by_its_own_lists() -> None:
 
 
 def test_every_code_has_its_sentence_and_meaning() -> None:
-    from policyctl.signals import _SENTENCES
-
     assert set(_SENTENCES) == set(REASON_CODES)

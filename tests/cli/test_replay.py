@@ -84,7 +84,7 @@ HOSTILE = "\x1b[2J`|<b>x</b>\u202e"
 def test_logged_text_is_escaped_in_every_format(
     tmp_path: Path, sides: tuple[str, str], capsys: Capture, fmt: str
 ) -> None:
-    base, head = sides
+    base, _ = sides
     log = tmp_path / f"{HOSTILE.replace('/', '')}.jsonl"
     log.write_text(_line(symbol="BTCUSDT", strategy=HOSTILE) + _line(symbol=HOSTILE) + "x\x1b\n")
     loose = tmp_path / "loose.yaml"
@@ -112,9 +112,7 @@ def test_generate_writes_a_log_that_replays_cleanly(
     for record in (*records, *again):
         del record["time"]  # the week before now
     assert records == again  # one seed, one log
-    assert {"symbol", "strategy", "confidence", "allowed", "codes", "digest"} <= set(
-        records[0]
-    )
+    assert {"symbol", "strategy", "confidence", "allowed", "codes", "digest"} <= set(records[0])
     assert 0 < sum(not r["allowed"] for r in records) < 250  # mostly allowed, some refused
     assert main(["replay", "s.jsonl.gz", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
