@@ -73,4 +73,16 @@ class StoreCollector:
             labels=["version", "digest", "commit"],
         )
         info.add_metric([str(status.current_version), status.digest, status.commit or ""], 1)
-        return [reloads, failures, version, last, since, refused, active, remaining, info]
+        logged = CounterMetricFamily(
+            "policyctl_decisions_logged", "Decisions written to the decision log (store.decide)"
+        )
+        logged.add_metric([], status.decisions_logged)
+        dropped = CounterMetricFamily(
+            "policyctl_decisions_dropped",
+            "Decisions not logged: the log's queue was full, or a write failed. Alert on any",
+        )
+        dropped.add_metric([], status.decisions_dropped)
+        return [
+            reloads, failures, version, last, since, refused, active, remaining, info, logged,
+            dropped,
+        ]  # fmt: skip

@@ -423,3 +423,29 @@ def test_brakes_show_in_the_policy_status_and_metrics(tmp_path: Path) -> None:
     assert "policyctl_active_overrides 1.0" in metrics
     remaining = re.search(r'policyctl_override_seconds_remaining\{name="calm"\} (\S+)', metrics)
     assert remaining and 3500 < float(remaining.group(1)) <= 3600
+
+
+def test_logged_and_dropped_decisions_are_counted_in_the_metrics(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    app = FastAPI()
+    with PolicyStore(policy, env={}, watch=False, decision_log=tmp_path / "d.jsonl") as store:
+        app.include_router(router(store))
+        for _ in range(3):
+            store.decide(symbol="BTCUSDT", strategy="trend_follow", confidence=0.9)
+        assert store._log is not None
+        store._log.limit = 0  # a full queue: the next decision is dropped, and counted
+        store.decide(symbol="BTCUSDT", strategy="trend_follow", confidence=0.9)
+        store._log.limit = 10
+        deadline = time.monotonic() + 10
+        while store.status().decisions_logged < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+        async def scrape() -> str:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                return (await client.get("/metrics")).text
+
+        metrics = asyncio.run(scrape())
+    assert "policyctl_decisions_logged_total 3.0" in metrics
+    assert "policyctl_decisions_dropped_total 1.0" in metrics
