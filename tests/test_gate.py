@@ -38,6 +38,13 @@ def _steps() -> dict[str, str]:
     return {s["id"]: s["run"] for s in workflow["jobs"]["gate"]["steps"] if "id" in s}
 
 
+def _step_env(step: str) -> dict[str, str]:
+    """The plain ``env:`` values of a step (not the ``${{ }}`` ones, which the tests supply)."""
+    workflow = _reader.parse(WORKFLOW.read_bytes()).data
+    (found,) = [s for s in workflow["jobs"]["gate"]["steps"] if s.get("id") == step]
+    return {k: v for k, v in found.get("env", {}).items() if "${{" not in v}
+
+
 @dataclass
 class Verdict:
     status: int
@@ -133,6 +140,17 @@ class Gate:
         result = _run_step(_steps()["lane"], workspace, temp, env)
         assert result.returncode == 0, result.stdout + result.stderr
         return output.read_text()
+
+    def replay(self, src: Path) -> Verdict:
+        """The replay step on refs/pull/1/merge: its exit status, output and job summary."""
+        workspace, temp = self._checkout(src, "refs/pull/1/merge")
+        result = _run_step(_steps()["replay"], workspace, temp, _step_env("replay"))
+        summary = temp / "summary.md"
+        return Verdict(
+            result.returncode,
+            result.stdout + result.stderr,
+            summary.read_text() if summary.exists() else "",
+        )
 
     def judge(self, src: Path, ref: str = "refs/pull/1/merge") -> Verdict:
         workspace, temp = self._checkout(src, ref)
@@ -328,3 +346,38 @@ def test_every_policyctl_command_in_the_workflow_parses() -> None:
         # Shell around the words: `--` (revisions follow), line continuations, a `2>` redirection.
         words = [w for w in call.split() if w not in ("--", "\\", "2") and w[0] != '"']
         _parser().parse_args(words)  # SystemExit (a test failure) on an unknown option
+
+
+def _sample(confidences: list[float], symbol: str = "BTCUSDT") -> str:
+    return "".join(
+        f'{{"symbol": "{symbol}", "strategy": "trend_follow", "confidence": {c}}}\n'
+        for c in confidences
+    )
+
+
+def test_the_replay_step_summarises_the_base_s_sample(gate: Gate, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _project(src, VALID)
+    with _branch(src, "the services' decision sample"):
+        _write(src, _sample([0.72, 0.75, 0.9, 0.95]), "policy/replay/decisions.jsonl")
+    git(src, "merge", "-q", "pr")
+    tighter = VALID.replace("version: 7", "version: 8").replace("0.70", "0.80")
+    with _branch(src, "tighter, and a sample that would hide it", "tighter"):
+        _write(src, tighter)
+        _write(src, _sample([0.99]), "policy/replay/decisions.jsonl")
+    gate.merge(src, "tighter")
+    verdict = gate.replay(src)
+    assert verdict.status == 0, verdict.output
+    # The base's sample (4 decisions), not the one the pull request brings.
+    assert "would have refused 2 and allowed 0 of 4 decisions" in verdict.summary
+    assert "confidence_below_min" in verdict.summary
+
+
+def test_the_replay_step_without_a_sample_says_so(gate: Gate, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _project(src, VALID)
+    _pr(src, VALID.replace("version: 7", "version: 8"))
+    gate.merge(src, "pr")
+    verdict = gate.replay(src)
+    assert verdict.status == 0 and "no decision sample" in verdict.output
+    assert verdict.markdown == ""

@@ -76,7 +76,7 @@ def test_policy_gate_commands_parse() -> None:
         for line in run.splitlines()
         if line.strip().startswith("gate ")
     ]
-    assert [c[1] for c in commands] == ["validate", "diff"]
+    assert [c[1] for c in commands] == ["validate", "diff", "replay"]
     for command in commands:
         _parser().parse_args([a for a in command[1:] if a != "--"])  # a typo fails here
     assert commands[1][1:] == [
