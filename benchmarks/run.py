@@ -15,6 +15,7 @@ from typing import Any
 
 import bench_brakes
 import bench_compare
+import bench_decisions
 import bench_fleet
 import bench_http
 import bench_load
@@ -93,6 +94,30 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
             propose_ms < 500,
         )
     )
+    decide = results["decisions"]["decide"]
+    paced = decide["sleep-paced"]
+    rows.append(
+        (
+            "store.decide (log on) vs evaluate_signal, p50",
+            f"{decide['ratio']:.2f}x (<= 2x)",
+            decide["ratio"] <= 2,
+        )
+    )
+    rows.append(
+        (
+            "decisions at 200,000/s on one thread",
+            f"{paced['rate']:,.0f}/s, {paced['dropped']:,} dropped (none)",
+            paced["rate"] >= 0.99 * bench_decisions.RATE and paced["dropped"] == 0,
+        )
+    )
+    replayed = results["decisions"]["replay"]
+    rows.append(
+        (
+            "replay of 1,000,000 decisions vs parse only",
+            f"{replayed['ratio']:.2f}x (<= 2.0x), {replayed['replay_s']:.1f} s (< 10)",
+            replayed["ratio"] <= 2 and replayed["replay_s"] < 10,
+        )
+    )
     load = results["read_path"]["load"][-1]
     rows.append(
         (
@@ -123,6 +148,8 @@ def main() -> int:
     results["fleet"] = bench_fleet.main()
     print("\n== proposals ==")
     results["propose"] = bench_propose.main()
+    print("\n== decisions: the log and replay ==")
+    results["decisions"] = bench_decisions.main()
     print("\n== beside the alternatives ==")
     results["compare"] = bench_compare.main()
     print("\n== HTTP view ==")
