@@ -34,8 +34,13 @@ def add_replay_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--base",
         metavar="REV|FILE",
-        help="replay every record under this policy (default: the one each record names, by"
-        " digest in git history; HEAD's when not found)",
+        help="the base of records whose own policy (named by digest) is not in git history"
+        " (default HEAD); with --pin-base, of every record",
+    )
+    p.add_argument(
+        "--pin-base",
+        action="store_true",
+        help="replay every record under --base, whatever policy it names (what a change does)",
     )
     p.add_argument("--head", metavar="REV|FILE", help="the policy to judge (default: working tree)")
     p.add_argument("--file", help="the policy file in the repository, for revisions")
@@ -56,6 +61,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return _generate(args)
     from ..review import LogFiles, log_files, replay  # noqa: PLC0415
 
+    if args.pin_base and args.base is None:
+        raise UsageError("--pin-base replays every record under --base: name it (--base REV)")
     if not args.logs:
         raise UsageError("replay: name the decision logs (files or directories) to replay")
     try:
@@ -63,7 +70,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except FileNotFoundError as e:
         raise UsageError(f"replay: {printable(str(e))}") from None
     logs = LogFiles(files)
-    report = replay(logs, base=args.base, head=args.head, file=args.file)
+    report = replay(logs, base=args.base, pin_base=args.pin_base, head=args.head, file=args.file)
     shown = _as_json(report, len(files))
     if args.format == "json":
         out(json.dumps(shown, indent=2))

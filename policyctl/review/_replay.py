@@ -6,10 +6,10 @@ counted by direction (newly refused: the change tightens; newly allowed: it loos
 symbol and strategy, with a few sample lines each. Memory stays bounded whatever the log's
 size: counts per key are capped (`MAX_KEYS`, the rest under "(other)"), samples per group too.
 
-The base is either one policy for every record (``--base``), or the policy each record names:
-its ``digest`` looked up in the git history of the policy file, with the brakes it names read
-from that revision; a record whose policy is not found there is replayed under ``HEAD``'s, and
-counted as such.
+The base of a record is the policy it names: its ``digest`` looked up in the git history of the
+policy file, with the brakes it names read from that revision; a record whose policy is not
+found there is replayed under ``--base`` (default ``HEAD``), and counted as such. With
+``--pin-base``, every record is replayed under ``--base``.
 """
 
 from __future__ import annotations
@@ -225,6 +225,7 @@ def replay(
     logs: LogFiles,
     *,
     base: str | None = None,
+    pin_base: bool = False,
     head: str | None = None,
     file: str | None = None,
     base_kind: SideKind = "auto",
@@ -234,7 +235,10 @@ def replay(
 
     Args:
         logs: The decision logs (see `LogFiles`); iterated once, streaming.
-        base: A revision or file for every record; None: the policy each record names.
+        base: A revision or file: the base of the records whose own policy is not found in
+            git (default ``HEAD``); with ``pin_base``, of every record.
+        pin_base: Replay every record under ``base``, whatever policy it names (a review's
+            question: what does this change do, beside the policy it changes).
         head: A revision or file; None: the working tree's policy file.
         file: The policy file in the repository, for revisions.
         base_kind: How to read ``base``, as for ``diff``.
@@ -247,12 +251,10 @@ def replay(
     head_policy = _policy(comparison.head, "head")
     head_codes = head_policy.signal_codes
     base_policy = _policy(comparison.base, "base")
-    label = (
-        comparison.base.label if base is not None else f"per record, else {comparison.base.label}"
-    )
+    label = comparison.base.label if pin_base else f"per record, else {comparison.base.label}"
     report = ReplayReport(label, comparison.head.label)
     base_of: Callable[[dict[str, Any]], GlobalPolicy]
-    base_of = (lambda _: base_policy) if base is not None else _ByDigest(base_policy, report, file)
+    base_of = (lambda _: base_policy) if pin_base else _ByDigest(base_policy, report, file)
     refused, allowed = report.newly_refused, report.newly_allowed
     for name, (line, record, symbol, strategy, confidence) in logs:
         before = base_of(record).signal_codes(symbol, strategy, confidence)

@@ -48,6 +48,8 @@ def test_exit_codes_for_gates(tmp_path: Path, sides: tuple[str, str], capsys: Ca
     assert "no decision could be replayed" in err
     assert main(["replay", str(tmp_path / "missing.jsonl"), "--base", base]) == 2
     assert main(["replay", "--base", base]) == 2
+    assert main(["replay", str(log), "--pin-base"]) == 2  # pinned to what?
+    assert main(["replay", str(log), "--base", base, "--pin-base", "--head", head]) == 0
 
 
 def test_an_unknown_revision_is_a_usage_error(

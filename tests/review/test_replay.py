@@ -161,6 +161,11 @@ def test_each_record_is_replayed_under_the_policy_its_digest_names(
     assert report.newly_refused.count == 1 and report.newly_allowed.count == 2
     assert report.unchanged == 2
     assert report.base.startswith("per record")
+    first = git(repo, "rev-list", "--max-parents=0", "HEAD")
+    pinned = replay(LogFiles([log]), base=first, pin_base=True)  # every record under v7
+    assert pinned.by_digest == pinned.fallback == 0 and pinned.mismatched == 2
+    assert pinned.newly_refused.count == 2 and pinned.newly_allowed.count == 0
+    assert pinned.base == f"{first}:policy/policy.yaml"
 
 
 def test_a_real_store_s_log_replays_with_its_own_verdicts(
