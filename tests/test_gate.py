@@ -143,18 +143,16 @@ class Gate:
 
     def replay(self, src: Path) -> Verdict:
         """The replay step on refs/pull/1/merge: its exit status, output and job summary."""
-        workspace, temp = self._checkout(src, "refs/pull/1/merge")
-        result = _run_step(_steps()["replay"], workspace, temp, _step_env("replay"))
-        summary = temp / "summary.md"
-        return Verdict(
-            result.returncode,
-            result.stdout + result.stderr,
-            summary.read_text() if summary.exists() else "",
-        )
+        return self._verdict("replay", src, "refs/pull/1/merge", _step_env("replay"))
 
     def judge(self, src: Path, ref: str = "refs/pull/1/merge") -> Verdict:
+        return self._verdict("verdict", src, ref)
+
+    def _verdict(
+        self, step: str, src: Path, ref: str, env: dict[str, str] | None = None
+    ) -> Verdict:
         workspace, temp = self._checkout(src, ref)
-        result = _run_step(_steps()["verdict"], workspace, temp)
+        result = _run_step(_steps()[step], workspace, temp, env)
         summary = temp / "summary.md"
         return Verdict(
             result.returncode,
