@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from ._target import is_mount_point
+
 __all__ = ["Finding", "examine"]
 
 _SHA = re.compile(r"[0-9a-f]{40}")
@@ -33,7 +35,7 @@ class Finding:
 
 
 def _mount(path: Path) -> Iterator[Finding]:
-    if os.path.ismount(path):
+    if is_mount_point(path):
         yield Finding(
             "problem",
             f"{path} is a mount point of its own (a Kubernetes subPath or single-file mount):"

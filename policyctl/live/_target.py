@@ -8,19 +8,48 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from ..pipeline import override_name
 from ._schedule import EventKind
 
-__all__ = ["WatchTarget", "warn_if_mount_point"]
+__all__ = ["WatchTarget", "is_mount_point", "warn_if_mount_point"]
 
 log = logging.getLogger(__name__)
 
 
+_MOUNTINFO = Path("/proc/self/mountinfo")
+
+
+def _unescape(field: str) -> str:
+    """A mountinfo path: space, tab, newline and backslash are written as octal escapes."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def is_mount_point(path: Path) -> bool:
+    """Whether ``path`` is a mount point of its own: another device than its directory, or
+    (a bind mount from the same filesystem, which a Kubernetes subPath often is) listed as a
+    mount point in /proc/self/mountinfo."""
+    if os.path.ismount(path):
+        return True
+    try:
+        lines = _MOUNTINFO.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+    except OSError:
+        return False  # not Linux, or no /proc: the device test above is all there is
+    try:
+        target = str(path.resolve())  # the kernel lists canonical paths
+    except (OSError, RuntimeError):
+        return False
+    return any(
+        len(fields) > 4 and _unescape(fields[4]) == target
+        for fields in (line.split(" ") for line in lines)
+    )
+
+
 def warn_if_mount_point(path: Path) -> None:
     """A file that is itself a mount point never sees updates (a Kubernetes subPath mount)."""
-    if os.path.ismount(path):
+    if is_mount_point(path):
         log.warning(
             "%s is a mount point (a Kubernetes subPath mount?): such mounts never see"
             " updates; mount the ConfigMap's directory instead",

@@ -3,6 +3,10 @@ layout it is about (real files, a ConfigMap layout, a git-sync layout, permissio
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -52,3 +56,75 @@ def test_layouts_are_named(tmp_path: Path) -> None:
         f.what for f in examine(tmp_path / "git" / "current" / "policy" / "policy.yaml", tmp_path)
     ]
     assert any(f"git-sync checkout, at commit {sha}" in n for n in notes)
+
+
+# The two checks below need what the suite's own user cannot show: a user other than the
+# file's owner, and a mount. They run doctor in a real other user (setpriv) and a real private
+# mount namespace (unshare), and are skipped, saying why, only where those are not permitted.
+
+
+def _runs(command: list[str]) -> bool:
+    try:
+        return subprocess.run(command, capture_output=True, timeout=30, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def test_a_file_the_service_user_cannot_read_is_a_problem() -> None:
+    if not _runs([*AS_NOBODY, sys.executable, "-c", "import policyctl"]):
+        pytest.skip("cannot run a process as another user here (setpriv, as root)")
+    directory = Path(tempfile.mkdtemp(prefix="doctor-"))  # not under pytest's 0700 tmp
+    try:
+        directory.chmod(0o755)
+        policy, overrides = directory / "policy.yaml", directory / "overrides"
+        policy.write_text(VALID)
+        overrides.mkdir(mode=0o700)
+        policy.chmod(0o600)
+        result = subprocess.run(
+            [*AS_NOBODY, sys.executable, "-m", "policyctl", "doctor", str(policy)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=directory,
+            check=False,
+        )
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"{policy} is not readable by this user (uid 65534)" in result.stdout
+        assert f"the overrides directory {overrides} cannot be read" in result.stdout
+        policy.chmod(0o644)
+        overrides.chmod(0o755)
+        result = subprocess.run(
+            [*AS_NOBODY, sys.executable, "-m", "policyctl", "doctor", str(policy)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=directory,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        shutil.rmtree(directory)
+
+
+def test_a_file_mounted_on_its_own_is_a_problem(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    (tmp_path / "overrides").mkdir()
+    mount = 'mount --bind "$1" "$1" && exec "$2" -m policyctl doctor "$1"'
+    unshare = ["unshare", "-m", "--propagation", "private", "sh", "-c"]
+    if not _runs([*unshare, 'mount --bind "$1" "$1"', "probe", str(policy)]):
+        pytest.skip("no private mount namespace here (unshare -m needs CAP_SYS_ADMIN)")
+    result = subprocess.run(
+        [*unshare, mount, "doctor", str(policy), sys.executable],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{policy} is a mount point of its own" in result.stdout
+    assert "mount the ConfigMap's directory" in result.stdout
+    assert main(["doctor", str(policy)]) == 0  # outside the namespace: no mount, no problem
