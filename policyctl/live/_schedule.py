@@ -120,7 +120,10 @@ class Schedule:
                     break
                 self._wake.wait(left)
             trigger: Trigger = "atomic" if self._atomic else "unconfirmed"
-            self._follow_up_at = time.monotonic() + self._grace if self._pending else None
+            # No follow-up after a rename that was seen: nothing of this burst is held back. A
+            # fleet of processes on one host would all look twice at every git-sync swap.
+            follow_up = self._pending and not self._atomic
+            self._follow_up_at = time.monotonic() + self._grace if follow_up else None
             self._pending = self._finished = self._atomic = False
             return None if self.closed else trigger
 
