@@ -67,6 +67,13 @@ EXAMPLE_LINES = {
         "policyctl brake lift rate-decision",
         "policyctl brake prune --dry-run",
     ],
+    "replay": [
+        "policyctl replay /var/log/trading/decisions.jsonl*",
+        "policyctl replay policy/replay/ --base origin/main --pin-base --head HEAD"
+        " --format markdown",
+        "policyctl replay logs/ --fail-on loosen --strict",
+        "policyctl replay --generate 100000 -o sample.jsonl.gz",
+    ],
     "completion": [
         "policyctl completion bash > /etc/bash_completion.d/policyctl",
         "policyctl completion zsh > ~/.zfunc/_policyctl",

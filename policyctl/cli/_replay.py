@@ -165,6 +165,10 @@ def _where(samples: list[dict[str, Any]]) -> str:
     return ", ".join(f"{s['file']}:{s['line']}" for s in samples)
 
 
+def _cells(samples: list[dict[str, Any]]) -> str:
+    return ", ".join(code(f"{s['file']}:{s['line']}") for s in samples)
+
+
 def _text(r: dict[str, Any]) -> str:
     lines = [
         f"replayed {r['records']:,} decisions from {r['files']} file(s);"
@@ -229,7 +233,7 @@ def _markdown(r: dict[str, Any]) -> str:
         for g in flips["groups"][:20]:
             lines.append(
                 f"| {g['count']:,} | {code(g['symbol'])} | {code(g['strategy'])}"
-                f" | {code(g['code'])} | {md(_where(g['samples']))} |"
+                f" | {code(g['code'])} | {_cells(g['samples'])} |"
             )
         if len(flips["groups"]) > 20:
             lines.append(

@@ -92,7 +92,10 @@ def test_a_bare_policyctl_prints_the_help(capsys: Capture) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["validate", "show", "get", "schema", "set", "reset", "diff", "log", "watch", "serve", "env"],
+    [
+        *("validate", "show", "get", "schema", "set", "reset", "diff", "log", "watch", "serve"),
+        *("env", "replay"),
+    ],
 )
 def test_every_command_has_examples(command: str, capsys: Capture) -> None:
     assert main([command, "--help"]) == 0
