@@ -73,6 +73,17 @@ def _runs(command: list[str]) -> bool:
 AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
+def _doctor_as_nobody(policy: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*AS_NOBODY, sys.executable, "-m", "policyctl", "doctor", str(policy)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=policy.parent,
+        check=False,
+    )
+
+
 def test_a_file_the_service_user_cannot_read_is_a_problem() -> None:
     if not _runs([*AS_NOBODY, sys.executable, "-c", "import policyctl"]):
         pytest.skip("cannot run a process as another user here (setpriv, as root)")
@@ -83,27 +94,13 @@ def test_a_file_the_service_user_cannot_read_is_a_problem() -> None:
         policy.write_text(VALID)
         overrides.mkdir(mode=0o700)
         policy.chmod(0o600)
-        result = subprocess.run(
-            [*AS_NOBODY, sys.executable, "-m", "policyctl", "doctor", str(policy)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=directory,
-            check=False,
-        )
+        result = _doctor_as_nobody(policy)
         assert result.returncode == 1, result.stdout + result.stderr
         assert f"{policy} is not readable by this user (uid 65534)" in result.stdout
         assert f"the overrides directory {overrides} cannot be read" in result.stdout
         policy.chmod(0o644)
         overrides.chmod(0o755)
-        result = subprocess.run(
-            [*AS_NOBODY, sys.executable, "-m", "policyctl", "doctor", str(policy)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=directory,
-            check=False,
-        )
+        result = _doctor_as_nobody(policy)
         assert result.returncode == 0, result.stdout + result.stderr
     finally:
         shutil.rmtree(directory)
