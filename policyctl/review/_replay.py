@@ -140,6 +140,7 @@ class _ByDigest:
         self._report = report
         self._file = file
         self._index: dict[str, tuple[str, bytes, str]] | None = None
+        self._repo: GitRepo | None = None  # found once, with the index
         self._cache: dict[object, GlobalPolicy | None] = {}
 
     def __call__(self, record: dict[str, Any]) -> GlobalPolicy:
@@ -159,7 +160,7 @@ class _ByDigest:
 
     def _build_index(self) -> dict[str, tuple[str, bytes, str]]:
         """digest -> (label, bytes, the revision at the end of its life), newest first wins."""
-        repo = GitRepo()
+        repo = self._repo = GitRepo()
         policy = default_policy_path(self._file)
         relative = repo.relative(policy) if policy.is_absolute() else policy.as_posix()
         commits = repo.history(relative)
@@ -189,15 +190,17 @@ class _ByDigest:
         label, data, end = entry
         try:
             policy = build_snapshot(data, Path(label), env={}).policy
-            return _with_brakes(policy, label, end, names) if names else policy
+            if not names:
+                return policy
+            assert self._repo is not None  # an entry was found: the index came from it
+            return _with_brakes(self._repo, policy, label, end, names)
         except PolicyError:
             return None
 
 
 def _with_brakes(
-    policy: GlobalPolicy, label: str, end: str, names: Sequence[str]
+    repo: GitRepo, policy: GlobalPolicy, label: str, end: str, names: Sequence[str]
 ) -> GlobalPolicy | None:
-    repo = GitRepo()
     path = label.partition(":")[2]
     directory = posixpath.join(posixpath.dirname(path), "overrides")
     files = {
