@@ -144,8 +144,9 @@ def _parse_only(path: Path) -> float:
 
 
 def bench_replay(directory: Path) -> dict[str, Any]:
+    from policyctl.decisions import LogFiles, generate  # noqa: PLC0415
     from policyctl.pipeline import load_policy  # noqa: PLC0415
-    from policyctl.review import LogFiles, generate, replay  # noqa: PLC0415
+    from policyctl.review import replay  # noqa: PLC0415
 
     log = directory / "decisions.jsonl"
     started = time.perf_counter()

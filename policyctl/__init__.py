@@ -10,26 +10,32 @@ import importlib
 from typing import TYPE_CHECKING
 
 from .errors import (
+    EditRefused,
     Issue,
     PolicyEnvError,
     PolicyError,
+    PolicyInternalError,
     PolicySourceError,
     PolicySyntaxError,
     PolicyValidationError,
     ProposalConflict,
 )
-from .model import GlobalPolicy, RiskMode, SignalVerdict
+from .model import REASON_CODES, GlobalPolicy, RiskMode, SignalVerdict
 
 if TYPE_CHECKING:
     from .live import PolicyStore, StoreStatus
     from .pipeline import PolicySnapshot, load_policy
-    from .review import Proposal, propose
+    from .propose import BrakeRequest, Proposal, propose
 
 __all__ = [
+    "REASON_CODES",
+    "BrakeRequest",
+    "EditRefused",
     "GlobalPolicy",
     "Issue",
     "PolicyEnvError",
     "PolicyError",
+    "PolicyInternalError",
     "PolicySnapshot",
     "PolicySourceError",
     "PolicyStore",
@@ -55,8 +61,9 @@ _LAZY = {
     "load_policy": "pipeline",
     "PolicyStore": "live",
     "StoreStatus": "live",
-    "propose": "review",
-    "Proposal": "review",
+    "propose": "propose",
+    "Proposal": "propose",
+    "BrakeRequest": "propose",
 }
 
 

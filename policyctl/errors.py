@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Self
+from typing import Final, Self
 
 __all__ = [
+    "UNSAFE_CHARACTERS",
+    "AmbiguousArgument",
+    "EditRefused",
     "Issue",
     "PathPart",
     "PolicyEnvError",
@@ -28,19 +31,25 @@ __all__ = [
 
 PathPart = str | int
 
-# Characters that would let text steer the terminal, the CI log or a reader's eye: C0 and C1
-# controls and DEL (ESC sequences, CR, NUL), the line and paragraph separators, and the
-# bidirectional overrides ("Trojan Source"). model.UNSAFE_CHARACTERS refuses the same set.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+UNSAFE_CHARACTERS: Final = r"\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069"
+"""Characters that would let text steer the terminal, the CI log or a reader's eye, as the
+inside of a regular-expression class: C0 and C1 controls and DEL (ESC sequences, CR, NUL), the
+line and paragraph separators, and the bidirectional overrides ("Trojan Source"). The model
+refuses them in free text; `printable` escapes them wherever text is shown."""
+
+_UNSAFE = re.compile(f"[{UNSAFE_CHARACTERS}]")
+_UNSAFE_BUT_NEWLINE = re.compile(f"(?!\n)[{UNSAFE_CHARACTERS}]")
 
 
-def printable(text: str) -> str:
+def printable(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` with every control character written as an escape (``\\x1b``, ``\\n``,
     ``\\u202e``): untrusted text (a file name, a value, a commit subject) printed through it
-    cannot move the cursor, start a new line or reorder what a reviewer sees."""
-    if not _UNSAFE.search(text):
+    cannot move the cursor, start a new line or reorder what a reviewer sees. With
+    ``keep_newlines``, ``\\n`` stays (a whole report, whose line breaks are its own)."""
+    unsafe = _UNSAFE_BUT_NEWLINE if keep_newlines else _UNSAFE
+    if not unsafe.search(text):
         return text
-    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return unsafe.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def format_path(path: tuple[PathPart, ...]) -> str:
@@ -151,3 +160,17 @@ class PolicyInternalError(PolicyError):
     records it like any refusal, so it is counted, reported and never silently dropped."""
 
     kind = "internal"
+
+
+class EditRefused(PolicyError):
+    """An edit cannot be made as asked (unknown field, a field set by hand that is automatic):
+    the file is untouched. The command line treats it as a usage error."""
+
+    kind = "usage"
+
+
+class AmbiguousArgument(PolicyError):
+    """An argument names both an existing path and a git revision; the command line treats it
+    as a usage error."""
+
+    kind = "usage"

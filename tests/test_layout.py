@@ -1,7 +1,8 @@
-"""The package layout (README, "Repository layout"): one-way arrows, no cycles, small modules.
+"""The package layout (README, "Repository layout"): one-way arrows, no cycles.
 
 The arrows are read from the source (every import, lazy ones inside functions included), and
-checked again at run time in a fresh interpreter, where lazy imports and re-exports show.
+checked again at run time in a fresh interpreter, where lazy imports and re-exports show. A
+module holds one concept whatever its length: size is a question for review, not a test.
 """
 
 from __future__ import annotations
@@ -14,24 +15,26 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parents[1] / "policyctl"
-MAX_LINES = 400
 
-# What each room may import of ours (besides itself). "top" is policyctl/__init__ itself.
+# What each room may import of ours (besides itself), down the README's layout table. "top" is
+# policyctl/__init__ itself.
+_BASE = {"pipeline", "model", "errors"}
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
-    "signals": set(),
-    "model": {"signals"},
-    "schema": {"model", "brake"},
-    "brake": {"model"},
-    "pipeline": {"brake", "model", "errors"},
-    "live": {"pipeline", "brake", "model", "errors"},
-    "review": {"pipeline", "brake", "model", "errors"},
-    "http": {"live", "pipeline", "brake", "model", "errors"},
-    "cli": {"top", "review", "live", "http", "pipeline", "schema", "brake", "model", "errors"},
+    "model": {"errors"},
+    "pipeline": {"model", "errors"},
+    "decisions": _BASE,
+    "live": {"decisions", *_BASE},
+    "review": {"decisions", *_BASE},
+    "edit": {"review", *_BASE},
+    "propose": {"edit", "review", *_BASE},
+    "fleet": {"live", *_BASE},
+    "http": {"live", *_BASE},
+    "cli": {"top", "propose", "edit", "review", "fleet", "live", "decisions", "http", *_BASE},
     "__main__": {"cli"},
-    "top": {"live", "pipeline", "review", "brake", "model", "signals", "errors"},
+    "top": {"propose", "edit", "review", "live", "decisions", *_BASE},
 }
-SUB_PACKAGES = ("pipeline", "live", "review", "cli", "http")
+SUB_PACKAGES = tuple(sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()))
 
 
 def _module_name(path: Path) -> str:
@@ -47,16 +50,12 @@ def _room(module: str) -> str:
     return "top" if len(parts) == 1 else parts[1]
 
 
-def _imports(module: str, *, top_level_only: bool) -> set[str]:
+def _imports(module: str) -> set[str]:
     """Our modules that ``module`` imports (``from pkg import submodule`` counts the submodule)."""
     path = MODULES[module]
     tree = ast.parse(path.read_text(), str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    nodes = tree.body if top_level_only else list(ast.walk(tree))
-    if top_level_only:  # include `if TYPE_CHECKING:` blocks: mypy follows them too
-        nodes = [
-            n for stmt in nodes for n in ([stmt] if not isinstance(stmt, ast.If) else stmt.body)
-        ]
+    nodes = list(ast.walk(tree))  # every import: inside functions and TYPE_CHECKING too
     found: set[str] = set()
     for node in nodes:
         if isinstance(node, ast.Import):
@@ -78,14 +77,20 @@ def test_imports_point_down_the_table(module: str) -> None:
     room = _room(module)
     foreign = {
         target
-        for target in _imports(module, top_level_only=False)
+        for target in _imports(module)
         if _room(target) != room and _room(target) not in ALLOWED[room]
     }
     assert not foreign, f"{module} ({room}) may not import {sorted(foreign)}"
 
 
-def test_no_import_cycle_at_module_level() -> None:
-    graph = {m: _imports(m, top_level_only=True) & set(MODULES) for m in MODULES}
+def test_every_room_is_in_the_table() -> None:
+    assert set(SUB_PACKAGES) <= set(ALLOWED), set(SUB_PACKAGES) - set(ALLOWED)
+
+
+def test_no_import_cycle() -> None:
+    """No circle through any import, those inside functions included: a function-level import
+    hides a cycle from Python at load time, not from a reader."""
+    graph = {m: _imports(m) & set(MODULES) for m in MODULES}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
     def visit(module: str, path: list[str]) -> None:
@@ -104,10 +109,8 @@ def test_no_import_cycle_at_module_level() -> None:
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
-def test_every_module_is_small_and_declares_its_surface(module: str) -> None:
+def test_every_module_says_what_it_is_and_declares_its_surface(module: str) -> None:
     path = MODULES[module]
-    lines = len(path.read_text().splitlines())
-    assert lines <= MAX_LINES, f"{path.name}: {lines} lines, over {MAX_LINES}: two concepts?"
     tree = ast.parse(path.read_text())
     assert ast.get_docstring(tree), f"{module} has no docstring"
     if path.name != "__main__.py":
@@ -145,9 +148,9 @@ def test_the_library_loads_neither_the_cli_nor_the_http_view(statement: str) -> 
     assert "policyctl.review" not in loaded
 
 
-def test_the_model_loads_no_sub_package() -> None:
+def test_the_model_loads_no_other_sub_package() -> None:
     loaded = _loaded_after("import policyctl.model, policyctl.errors")
-    assert not {f"policyctl.{p}" for p in SUB_PACKAGES} & loaded
+    assert not {f"policyctl.{p}" for p in SUB_PACKAGES if p != "model"} & loaded
     # ...and the public names still come from `import policyctl`, lazily where they are heavy.
     names = _loaded_after("from policyctl import PolicyStore, load_policy, PolicySnapshot")
     assert {"policyctl.live", "policyctl.pipeline"} <= names
@@ -159,6 +162,10 @@ def test_the_public_surface_is_what_the_contract_names() -> None:
 
     assert sorted(policyctl.__all__) == sorted(
         [
+            "REASON_CODES",
+            "BrakeRequest",
+            "EditRefused",
+            "PolicyInternalError",
             "GlobalPolicy",
             "Issue",
             "PolicyEnvError",

@@ -13,9 +13,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from policyctl import GlobalPolicy, RiskMode
-from policyctl.model import DEFAULTS, REASON_CODES
-from policyctl.schema import check_schema, schema_text, write_schema
-from policyctl.signals import _SENTENCES
+from policyctl.model import DEFAULTS, REASON_CODES, check_schema, schema_text, write_schema
+from policyctl.model._signals import _SENTENCES
 
 from .conftest import policy_data
 

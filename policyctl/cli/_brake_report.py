@@ -32,7 +32,7 @@ def effective_differs(comparison: Comparison) -> bool:
 
 
 def brake_json(change: BrakeChange) -> dict[str, Any]:
-    override = change.brake.override
+    override = change.brake.content
     return {
         "name": change.name,
         "file": str(change.brake.path),
@@ -50,7 +50,7 @@ def brake_lines(comparison: Comparison, describe: Any) -> list[str]:
     if comparison.brakes:
         lines.append("brakes:")
         for b in comparison.brakes:
-            o = b.brake.override
+            o = b.brake.content
             window = f"from {o.start} " if o.start else ""
             lines.append(
                 f"  {b.direction:<9} {_SIGN[b.action]} {printable(b.name)} ({window}until"
@@ -75,7 +75,7 @@ def brake_markdown(comparison: Comparison) -> list[str]:
             "| --- | --- | --- | --- |",
         ]
         for b in comparison.brakes:
-            o = b.brake.override
+            o = b.brake.content
             flag = "**LOOSENS**" if b.direction == "loosens" else b.direction
             window = f"{code(o.start)} → " if o.start else ""
             out.append(
@@ -100,8 +100,8 @@ def render_brake_log(entries: Sequence[BrakeLogEntry], fmt: str) -> str:
                     "action": e.action,
                     "name": e.name,
                     "reason": e.brake.reason if e.brake else None,
-                    "from": e.brake.override.start if e.brake else None,
-                    "until": e.brake.override.until if e.brake else None,
+                    "from": e.brake.content.start if e.brake else None,
+                    "until": e.brake.content.until if e.brake else None,
                     "valid": e.error is None and e.brake is not None,
                     "errors": [issue_json(i, e.error.kind) for i in e.error.issues]
                     if e.error
@@ -120,7 +120,7 @@ def render_brake_log(entries: Sequence[BrakeLogEntry], fmt: str) -> str:
             f" {e.action} {printable(e.name)}"
         )
         if e.brake is not None:
-            o = e.brake.override
+            o = e.brake.content
             window = f"from {o.start} " if o.start else ""
             head += f" ({window}until {o.until}): {printable(o.reason)}"
         elif e.error is not None:

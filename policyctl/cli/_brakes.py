@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import printable
 from ..pipeline import BrakeFile, load_policy
-from ._commands import EXIT_OK, UsageError
 from ._escape import out
+from ._exit import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from ..review import BrakeResult
+    from ..edit import BrakeResult
 
 __all__ = ["add_brake_arguments", "cmd_brake"]
 
@@ -120,7 +120,7 @@ def _window(args: argparse.Namespace) -> tuple[datetime | None, datetime]:
 
 
 def _write(policy: Path, assignments: list[tuple[str, str]], args: argparse.Namespace) -> int:
-    from ..review import write_brake  # noqa: PLC0415
+    from ..edit import write_brake  # noqa: PLC0415
 
     start, until = _window(args)
     if args.propose:
@@ -132,7 +132,7 @@ def _write(policy: Path, assignments: list[tuple[str, str]], args: argparse.Name
         until=until,
         start=start,
         name=args.name,
-        overrides_dir=Path(args.overrides_dir) if args.overrides_dir else None,
+        brakes_dir=Path(args.brakes_dir) if args.brakes_dir else None,
         dry_run=args.dry_run,
     )
     _report(result, "written", args.dry_run)
@@ -145,13 +145,14 @@ def _propose(
     until: datetime,
     args: argparse.Namespace,
 ) -> int:
-    from ..review import BrakeRequest, propose, read_set_value  # noqa: PLC0415
+    from ..edit import read_set_value  # noqa: PLC0415
+    from ..model import parse_path  # noqa: PLC0415
+    from ..propose import BrakeRequest, propose  # noqa: PLC0415
     from ._propose import report_proposal  # noqa: PLC0415
 
     settings = {}
     for path, text in assignments:
-        field, _, key = path.partition(".")
-        settings[path] = read_set_value("<command line>", (field, key) if key else (field,), text)
+        settings[path] = read_set_value("<command line>", parse_path(path).parts, text)
     request = BrakeRequest(settings, args.reason, until, start, args.name)
     result = propose(
         request, message=f"brake: {args.reason}", author=args.author, push=not args.no_push
@@ -165,7 +166,7 @@ def _report(result: BrakeResult, done: str, dry_run: bool) -> None:
 
     note = " (dry run: nothing written)" if dry_run else ""
     out(f"{printable(str(result.path))}: brake {printable(result.brake.name)} {done}{note}")
-    override = result.brake.override
+    override = result.brake.content
     now = datetime.now(UTC)
     start = override.start or "now"
     if done == "lifted":
@@ -184,22 +185,22 @@ def _report(result: BrakeResult, done: str, dry_run: bool) -> None:
 
 
 def _lift(policy: Path, name: str, args: argparse.Namespace) -> int:
-    from ..review import lift_brake  # noqa: PLC0415
+    from ..edit import lift_brake  # noqa: PLC0415
 
-    overrides = Path(args.overrides_dir) if args.overrides_dir else None
-    result = lift_brake(policy, name, overrides_dir=overrides, dry_run=args.dry_run)
+    overrides = Path(args.brakes_dir) if args.brakes_dir else None
+    result = lift_brake(policy, name, brakes_dir=overrides, dry_run=args.dry_run)
     _report(result, "lifted", args.dry_run)
     return EXIT_OK
 
 
 def _prune(policy: Path, args: argparse.Namespace) -> int:
-    from ..review import prune_brakes  # noqa: PLC0415
+    from ..edit import prune_brakes  # noqa: PLC0415
 
-    overrides = Path(args.overrides_dir) if args.overrides_dir else None
-    removed = prune_brakes(policy, overrides_dir=overrides, dry_run=args.dry_run)
+    overrides = Path(args.brakes_dir) if args.brakes_dir else None
+    removed = prune_brakes(policy, brakes_dir=overrides, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for brake in removed:
-        out(f"{verb} {printable(str(brake.path))} (expired at {brake.override.until})")
+        out(f"{verb} {printable(str(brake.path))} (expired at {brake.content.until})")
     if not removed:
         out("no expired brakes")
     return EXIT_OK
@@ -212,16 +213,16 @@ def _row(brake: BrakeFile, now: datetime) -> dict[str, Any]:
         "name": brake.name,
         "file": str(brake.path),
         "state": brake.state(now),
-        "from": brake.override.start,
-        "until": brake.override.until,
+        "from": brake.content.start,
+        "until": brake.content.until,
         "seconds_left": max(0, int((brake.ends - now).total_seconds())),
         "reason": brake.reason,
-        "set": {k: plain_value(v) for k, v in brake.override.settings.given().items()},
+        "set": {k: plain_value(v) for k, v in brake.content.settings.given().items()},
     }
 
 
 def _list(policy: Path, args: argparse.Namespace) -> int:
-    snap = load_policy(policy, env={}, overrides_dir=args.overrides_dir)
+    snap = load_policy(policy, env={}, brakes_dir=args.brakes_dir)
     now = snap.loaded_at
     rows = [_row(b, now) for b in snap.brake_files]
     if args.format == "json":

@@ -9,8 +9,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from ..model import LIST_FIELDS
 from ..pipeline import PolicySnapshot
-from ..review import LIST_FIELDS, Change, Comparison, LogEntry, Side, plain_value
+from ..review import Change, Comparison, LogEntry, Side, plain_value
 from ._brake_report import brake_json, brake_lines, brake_markdown
 from ._escape import code, md, printable
 from ._report import commit_json, issue_json

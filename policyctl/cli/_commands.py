@@ -17,33 +17,36 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import PolicyEnvError, PolicyError, PolicySourceError
-from ..model import FIELD_NAMES
+from ..model import (
+    FIELD_NAMES,
+    SCHEMA_PATHS,
+    SchemaKind,
+    check_schema,
+    parse_path,
+    schema_text,
+    write_schema,
+)
 from ..pipeline import (
     MAX_BYTES,
     POLICY_FILE_VARIABLE,
     VARIABLES,
     PolicySnapshot,
+    brake_name,
     build_snapshot,
     default_policy_path,
     load_policy,
     near_misses,
-    override_name,
-    overrides,
-    parse_override,
+    parse_brake,
+    read_env,
     read_source,
     yaml_scalar,
 )
-from ..schema import SCHEMA_PATHS, SchemaKind, check_schema, schema_text, write_schema
 from ._escape import err, out, printable
+from ._exit import EXIT_INVALID, EXIT_OK, EXIT_USAGE, UsageError
 from ._paths import locate
 from ._report import FileResult, render_validation, to_yaml
 
 __all__ = [
-    "EXIT_BUG",
-    "EXIT_INVALID",
-    "EXIT_OK",
-    "EXIT_USAGE",
-    "UsageError",
     "cmd_diff",
     "cmd_env",
     "cmd_get",
@@ -54,13 +57,6 @@ __all__ = [
     "env_for",
     "now_utc",
 ]
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
-
-
-class UsageError(Exception):
-    """A bad command line or an unknown path: exit 2."""
-
 
 _out = out  # every report goes through the escaping net (see _escape)
 
@@ -84,11 +80,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 data = sys.stdin.buffer.read(MAX_BYTES + 1)
                 snap = build_snapshot(data, Path("<stdin>"), env=env)
                 name = "<stdin>"  # noqa: PLW2901 (the name reported)
-            elif Path(name).parent.name == "overrides" and override_name(Path(name).name):
+            elif Path(name).parent.name == "overrides" and brake_name(Path(name).name):
                 results.append(_validate_brake(Path(name)))  # one brake file on its own
                 continue
             else:
-                snap = load_policy(name, env=env, overrides_dir=args.overrides_dir)
+                snap = load_policy(name, env=env, brakes_dir=args.brakes_dir)
         except PolicyError as e:
             results.append(FileResult(name, error=e))
             status = max(status, EXIT_USAGE if isinstance(e, PolicySourceError) else EXIT_INVALID)
@@ -100,9 +96,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _validate_brake(path: Path) -> FileResult:
     now = datetime.now(UTC)
-    brake = parse_override(read_source(path), path, now)
+    brake = parse_brake(read_source(path), path, now)
     expired = brake.state(now) == "expired"
-    warning = ((str(path), f"expired at {brake.override.until}; remove it: policyctl brake prune"),)
+    warning = ((str(path), f"expired at {brake.content.until}; remove it: policyctl brake prune"),)
     return FileResult(str(path), warnings=warning if expired else ())
 
 
@@ -111,7 +107,7 @@ def _warnings(snap: PolicySnapshot) -> tuple[tuple[str, str], ...]:
     tightened since the brake was written). Not errors: the policy is still what it says."""
     paths = {b.name: str(b.path) for b in snap.brake_files}
     out = [
-        (str(b.path), f"expired at {b.override.until}; remove it: policyctl brake prune")
+        (str(b.path), f"expired at {b.content.until}; remove it: policyctl brake prune")
         for b in snap.brake_files
         if b.state(snap.loaded_at) == "expired"
     ]
@@ -134,7 +130,7 @@ def _braked_by(snap: PolicySnapshot, field: str) -> str | None:
     }
     if not names:
         return None
-    until = {b.name: b.override.until for b in snap.brakes}
+    until = {b.name: b.content.until for b in snap.brakes}
     return ", ".join(f"brake {printable(n)} until {until.get(n, '?')}" for n in sorted(names))
 
 
@@ -143,7 +139,7 @@ def _origins(snap: PolicySnapshot) -> dict[str, str]:
     for name in FIELD_NAMES:
         at = snap.positions.get((name,), key=True) if snap.positions.contains((name,)) else None
         from_file = f"{printable(str(snap.source))}:{at[0]}" if at else None
-        variable = snap.overrides.get(name)
+        variable = snap.env.get(name)
         brake = _braked_by(snap, name)
         if name == "opp_rankings" and snap.dropped_rankings and from_file:
             dropped = ", ".join(printable(s) for s in snap.dropped_rankings)
@@ -161,16 +157,17 @@ def _origins(snap: PolicySnapshot) -> dict[str, str]:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    snap = load_policy(args.file, env=env_for(args), overrides_dir=args.overrides_dir)
+    snap = load_policy(args.file, env=env_for(args), brakes_dir=args.brakes_dir)
     data = snap.policy.model_dump(mode="json", exclude_none=True)
     if args.format == "json":
         doc: dict[str, Any] = {
             "policy": snap.policy.model_dump(mode="json"),  # every field, null included
             "digest": snap.digest,
             "source": str(snap.source),
-            "overrides": dict(snap.overrides),
+            "env": dict(snap.env),
+            "overrides": dict(snap.env),  # the first name of "env", kept for existing readers
             "brakes": [
-                {"name": b.name, "reason": b.reason, "until": b.override.until} for b in snap.brakes
+                {"name": b.name, "reason": b.reason, "until": b.content.until} for b in snap.brakes
             ],
         }
         if args.explain:
@@ -180,12 +177,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     header = f"# {printable(str(snap.source))} (sha256 {snap.digest[:12]})"
     for brake in snap.brakes:
         header += (
-            f"\n# brake {printable(brake.name)} until {brake.override.until}:"
+            f"\n# brake {printable(brake.name)} until {brake.content.until}:"
             f" {printable(brake.reason)}"
         )
-    if snap.overrides:
+    if snap.env:
         header += "\n# overridden by the environment: " + ", ".join(
-            f"{f} <- {v}" for f, v in snap.overrides.items()
+            f"{f} <- {v}" for f, v in snap.env.items()
         )
     comments = {k: f"from {v}" for k, v in _origins(snap).items()} if args.explain else None
     _out(header + "\n" + to_yaml(data, comments))
@@ -198,10 +195,9 @@ _INDEX = re.compile(r"-?[0-9]{1,9}")
 def _lookup(data: dict[str, Any], path: str) -> Any:
     # The field name never holds a dot; what follows the first dot is one map key or list index
     # (symbols such as BRK.B and model names may hold dots themselves).
-    field, _, rest = path.partition(".")
-    if "[" in field and field.endswith("]"):
-        field, _, index = field[:-1].partition("[")
-        rest = index
+    where = parse_path(path)
+    field = where.field
+    rest = str(where.index) if where.index is not None else where.key or ""
     if field not in data:
         close = difflib.get_close_matches(field, FIELD_NAMES, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"fields: {', '.join(FIELD_NAMES)}"
@@ -221,7 +217,7 @@ def _lookup(data: dict[str, Any], path: str) -> Any:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    snap = load_policy(args.file, env=env_for(args), overrides_dir=args.overrides_dir)
+    snap = load_policy(args.file, env=env_for(args), brakes_dir=args.brakes_dir)
     value = _lookup(snap.policy.model_dump(mode="json"), args.path)
     if isinstance(value, dict | list):
         _out(json.dumps(value))
@@ -282,7 +278,7 @@ def cmd_env(args: argparse.Namespace) -> int:
         problem = None
         if value:
             try:
-                overrides({variable.name: value})
+                read_env({variable.name: value})
             except PolicyEnvError as e:
                 problem = e.issues[0].message
                 status = EXIT_INVALID

@@ -12,12 +12,13 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..errors import printable
+from ..model import MAP_FIELDS
 from ..pipeline import default_policy_path
-from ._commands import EXIT_OK, UsageError
 from ._escape import err, out
+from ._exit import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from ..review import EditResult
+    from ..edit import EditResult
 
 __all__ = ["cmd_add", "cmd_remove", "cmd_reset", "cmd_set", "cmd_unset"]
 
@@ -57,7 +58,7 @@ def _assignments(words: list[str]) -> tuple[list[tuple[str, str]], str | None]:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    from ..review import set_values  # noqa: PLC0415
+    from ..edit import set_values  # noqa: PLC0415
     from ._paths import locate  # noqa: PLC0415
 
     assignments, file = _assignments(args.words)
@@ -66,7 +67,7 @@ def cmd_set(args: argparse.Namespace) -> int:
     status = _report_edit(result)
     # Setting a whole map replaces it (as the file would read); say so when entries went, since
     # QT_MODEL_VERSIONS merges and a reader may expect the same.
-    whole = {p for p, _ in assignments if p in ("opp_rankings", "model_versions")}
+    whole = {p for p, _ in assignments if p in MAP_FIELDS}
     for field in sorted(whole):
         gone = [c.key for c in result.changes if c.field == field and c.action == "removed"]
         if gone:
@@ -79,28 +80,28 @@ def cmd_set(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    from ..review import add_item  # noqa: PLC0415
+    from ..edit import add_item  # noqa: PLC0415
 
     path = default_policy_path(args.file)
     return _report_edit(add_item(path, args.path, args.item, dry_run=args.dry_run))
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from ..review import remove_item_value  # noqa: PLC0415
+    from ..edit import remove_item_value  # noqa: PLC0415
 
     path = default_policy_path(args.file)
     return _report_edit(remove_item_value(path, args.path, args.item, dry_run=args.dry_run))
 
 
 def cmd_unset(args: argparse.Namespace) -> int:
-    from ..review import unset_path  # noqa: PLC0415
+    from ..edit import unset_path  # noqa: PLC0415
 
     path = default_policy_path(args.file)
     return _report_edit(unset_path(path, args.path, dry_run=args.dry_run))
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
-    from ..review import reset_policy  # noqa: PLC0415
+    from ..edit import reset_policy  # noqa: PLC0415
 
     if not (args.yes or args.dry_run or _confirmed("reset every field to the defaults")):
         raise UsageError(

@@ -17,16 +17,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import __version__
-from ..errors import PolicyError, PolicySourceError
+from ..errors import PolicyError
 from ..pipeline import POLICY_FILE_VARIABLE
 from ._brakes import add_brake_arguments, cmd_brake
 from ._colour import configure as configure_colour
 from ._commands import (
-    EXIT_BUG,
-    EXIT_INVALID,
-    EXIT_OK,
-    EXIT_USAGE,
-    UsageError,
     cmd_diff,
     cmd_env,
     cmd_get,
@@ -38,6 +33,7 @@ from ._commands import (
 from ._editing import cmd_add, cmd_remove, cmd_reset, cmd_set, cmd_unset
 from ._escape import err, terminal
 from ._escape import out as _out
+from ._exit import EXIT_BUG, EXIT_OK, EXIT_USAGE, UsageError, exit_status
 from ._help import EXAMPLES, GENERAL, port, positive, seconds
 from ._paths import locate
 from ._propose import add_lane_arguments, add_propose_arguments, cmd_lane, cmd_propose
@@ -114,11 +110,13 @@ def _global_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def overrides_option(p: argparse.ArgumentParser) -> None:
+def brakes_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--overrides-dir",
+        "--brakes-dir",
+        "--overrides-dir",  # its first name, kept for existing scripts
+        dest="brakes_dir",
         metavar="DIR",
-        help="the brakes (override files); default: $QT_OVERRIDES_DIR, else overrides/ next to"
+        help="the brake files' directory; default: $QT_OVERRIDES_DIR, else overrides/ next to"
         " the policy file",
     )
 
@@ -127,21 +125,21 @@ def _reading_commands(command: Callable[..., Any]) -> None:
     p = command("validate", cmd_validate, "check policy files against every rule")
     p.add_argument("files", nargs="*", metavar="FILE", help=_FILE_HELP + "; - reads stdin")
     p.add_argument("--with-env", action="store_true", help="also apply this QT_* environment")
-    overrides_option(p)
+    brakes_option(p)
     p.add_argument("--format", choices=("text", "json", "github"), default="text")
 
     p = command("show", cmd_show, "print the effective policy (file + environment)")
     p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
     p.add_argument("--format", choices=("yaml", "json"), default="yaml")
     p.add_argument("--explain", action="store_true", help="say where each value came from")
-    overrides_option(p)
+    brakes_option(p)
     p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
 
     p = command("get", cmd_get, "print one value, e.g. risk_mode or model_versions.lstm")
     p.add_argument("path", metavar="PATH")
     p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
     p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
-    overrides_option(p)
+    brakes_option(p)
 
     p = command("schema", cmd_schema, "print, write or check the committed JSON Schema")
     mode = p.add_mutually_exclusive_group()
@@ -158,7 +156,7 @@ def _reading_commands(command: Callable[..., Any]) -> None:
 
 def _serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
-    overrides_option(p)
+    brakes_option(p)
     p.add_argument(
         "--last-good",
         metavar="PATH",
@@ -275,14 +273,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p = command("doctor", cmd_doctor, "what will go wrong for a service reading FILE here")
     p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
-    overrides_option(p)
+    brakes_option(p)
     p = command("brake", cmd_brake, "put on, list, lift or prune an emergency brake")
     add_brake_arguments(p)
-    overrides_option(p)
+    brakes_option(p)
     p = command("watch", cmd_watch, "follow the file: one line per applied or refused change")
     p.add_argument("file", nargs="?", metavar="FILE", help=_FILE_HELP)
     p.add_argument("--poll", type=seconds, metavar="SECONDS", help="poll instead of inotify")
-    overrides_option(p)
+    brakes_option(p)
     p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
 
     _serve_arguments(command("serve", cmd_serve, "serve the live policy read-only over HTTP"))
@@ -382,12 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         err(f"error: {e}")
         return EXIT_USAGE
-    except PolicySourceError as e:
-        err(str(e))
-        return EXIT_USAGE
     except PolicyError as e:
         err(str(e))
-        return int(getattr(e, "exit_status", EXIT_INVALID))
+        return exit_status(e)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import printable
-from ._commands import EXIT_INVALID, EXIT_OK, UsageError
 from ._escape import out
+from ._exit import EXIT_INVALID, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from ..review import Proposal
+    from ..propose import Proposal
 
 __all__ = [
     "add_lane_arguments",
@@ -51,7 +51,8 @@ def add_lane_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _changes(args: argparse.Namespace) -> dict[str, Any]:
-    from ..review import read_set_value  # noqa: PLC0415
+    from ..edit import read_set_value  # noqa: PLC0415
+    from ..model import parse_path  # noqa: PLC0415
 
     changes: dict[str, Any] = {}
     if args.from_json:
@@ -66,13 +67,12 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
         path, equals, text = word.partition("=")
         if not equals or not path:
             raise UsageError(f"{printable(word)!r}: a change is PATH=VALUE (risk_mode=DEFENSIVE)")
-        field, _, key = path.partition(".")
-        changes[path] = read_set_value("<command line>", (field, key) if key else (field,), text)
+        changes[path] = read_set_value("<command line>", parse_path(path).parts, text)
     return changes
 
 
 def cmd_propose(args: argparse.Namespace) -> int:
-    from ..review import propose, refresh_proposal  # noqa: PLC0415
+    from ..propose import propose, refresh_proposal  # noqa: PLC0415
 
     push = not args.no_push
     if args.refresh:

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ._commands import EXIT_INVALID, EXIT_OK, UsageError
 from ._escape import code, err, md, out, printable
+from ._exit import EXIT_INVALID, EXIT_OK, UsageError
 from ._help import positive
 from ._paths import locate
 
@@ -59,7 +59,8 @@ def add_replay_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     if args.generate is not None:
         return _generate(args)
-    from ..review import LogFiles, log_files, replay  # noqa: PLC0415
+    from ..decisions import LogFiles, log_files  # noqa: PLC0415
+    from ..review import replay  # noqa: PLC0415
 
     if args.pin_base and args.base is None:
         raise UsageError("--pin-base replays every record under --base: name it (--base REV)")
@@ -110,8 +111,8 @@ def _output(path: str | None) -> Iterator[BinaryIO]:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from ..decisions import generate  # noqa: PLC0415
     from ..pipeline import load_policy  # noqa: PLC0415
-    from ..review import generate  # noqa: PLC0415
 
     if args.logs:
         raise UsageError("--generate writes a log; it reads none (drop the LOG arguments)")

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import printable
-from ._commands import EXIT_INVALID, EXIT_OK, UsageError
 from ._escape import out
+from ._exit import EXIT_INVALID, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from ..live import ReplicaState
+    from ..fleet import ReplicaState
 
 __all__ = ["add_rollout_arguments", "cmd_doctor", "cmd_rollout"]
 
@@ -42,7 +42,7 @@ def add_rollout_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _replicas(args: argparse.Namespace) -> list[str]:
-    from ..live import replicas_from_text  # noqa: PLC0415
+    from ..fleet import replicas_from_text  # noqa: PLC0415
 
     urls = [u for u in args.replicas if u != "-"]
     try:
@@ -83,7 +83,7 @@ def _row(r: ReplicaState) -> str:
 
 
 def cmd_rollout(args: argparse.Namespace) -> int:
-    from ..live import poll_all  # noqa: PLC0415
+    from ..fleet import poll_all  # noqa: PLC0415
 
     urls, expect = _replicas(args), _expected(args)
     tty = sys.stdout.isatty() and args.format == "text"
@@ -145,11 +145,11 @@ def cmd_rollout(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """What will go wrong for a service reading FILE here: one line per finding, and its fix."""
-    from ..live import examine  # noqa: PLC0415
-    from ..pipeline import default_overrides_dir  # noqa: PLC0415
+    from ..fleet import examine  # noqa: PLC0415
+    from ..pipeline import default_brakes_dir  # noqa: PLC0415
 
     path = Path(args.file)
-    overrides = default_overrides_dir(path, args.overrides_dir, os.environ)
+    overrides = default_brakes_dir(path, args.brakes_dir, os.environ)
     findings = examine(path, overrides)
     for f in findings:
         fix = f"; fix: {printable(f.fix)}" if f.fix else ""

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 from ..errors import PolicyEnvError, PolicyError
 from ..model import FIELD_NAMES
 from ..pipeline import PolicySnapshot
-from ._commands import EXIT_OK, UsageError, env_for, now_utc
+from ._commands import env_for, now_utc
 from ._escape import out as _out
 from ._escape import printable
+from ._exit import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from ..live import PolicyStore
@@ -41,7 +42,7 @@ def _open_store_when_valid(args: argparse.Namespace, stop: threading.Event) -> P
                 args.file,
                 env=env_for(args),
                 poll_interval=args.poll,
-                overrides_dir=args.overrides_dir,
+                brakes_dir=args.brakes_dir,
             )
         except PolicyError as e:
             if isinstance(e, PolicyEnvError):
@@ -73,7 +74,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         for brake in new.brakes:
             if brake.name not in before:
                 _out(
-                    f"{now_utc()} brake {printable(brake.name)} on until {brake.override.until}:"
+                    f"{now_utc()} brake {printable(brake.name)} on until {brake.content.until}:"
                     f" {printable(brake.reason)}"
                 )
         for brake in old.brakes:
@@ -157,7 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(
         args.file,
         env=env_for(args),
-        overrides_dir=args.overrides_dir,
+        brakes_dir=args.brakes_dir,
         last_good=args.last_good,
     )
     host, port = sock.getsockname()[:2]

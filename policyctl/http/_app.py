@@ -62,7 +62,7 @@ class _BodyCache:
             # reading one file under different QT_* variables, or a replica before and after a
             # brake starts, serve different bodies, so those add the body's own hash to it.
             tag = snap.digest
-            if snap.overrides or snap.brake_files:
+            if snap.env or snap.brake_files:
                 tag += "-" + hashlib.sha256(data).hexdigest()[:16]
             entry = (snap, data, f'"{tag}"')
             self._entry = entry  # one reference swap: a racing request just rebuilds it

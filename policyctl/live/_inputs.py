@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..pipeline import inputs_digest, read_overrides, read_source
+from ..pipeline import inputs_digest, read_brakes, read_source
 
 __all__ = ["Inputs", "read_inputs"]
 
@@ -32,6 +32,6 @@ class Inputs:
 def read_inputs(path: Path, overrides: Path) -> Inputs:
     """Read everything once. Raises PolicyError when a file cannot be read."""
     data = read_source(path)
-    brakes = tuple(read_overrides(overrides))
+    brakes = tuple(read_brakes(overrides))
     digest = hashlib.sha256(data).hexdigest()
     return Inputs(data, brakes, digest, inputs_digest(digest, brakes) or digest)

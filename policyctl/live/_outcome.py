@@ -104,7 +104,7 @@ def announce(outcome: Outcome, path: Path, kept_version: int) -> bool:
     before, after = {b.name for b in old.brakes}, {b.name for b in new.brakes}
     for brake in new.brakes:
         if brake.name not in before:
-            log.info("brake %s is on until %s: %s", brake.name, brake.override.until, brake.reason)
+            log.info("brake %s is on until %s: %s", brake.name, brake.content.until, brake.reason)
     for brake in old.brakes:
         if brake.name not in after:
             log.info("brake %s lifted", brake.name)

@@ -27,16 +27,16 @@ from time import time as now
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
 
+from ..decisions import DecisionLog, freeze_context
 from ..errors import PolicyError
 from ..model import SignalVerdict
 from ..pipeline import (
     PolicySnapshot,
     build_snapshot,
-    default_overrides_dir,
+    default_brakes_dir,
     default_policy_path,
 )
 from ._checks import Checks
-from ._decisions import DecisionLog, freeze_context
 from ._forks import forget, remember
 from ._identity import source_commit
 from ._inputs import Inputs
@@ -79,7 +79,7 @@ class PolicyStore(Checks):
             filesystems, where inotify sees nothing).
         debounce: Seconds of quiet after a write event before the file is read.
         reconcile_interval: Seconds between checks made whatever the events say.
-        overrides_dir: The brakes' directory; default ``$QT_OVERRIDES_DIR``, else
+        brakes_dir: The brakes' directory; default ``$QT_OVERRIDES_DIR``, else
             ``overrides/`` next to the file. Watched like the file; a brake is applied at its
             ``from`` and lifted at its ``until`` by a timer, with no file event needed.
         last_good: A file where the inputs of every applied policy are kept (atomically). When
@@ -103,7 +103,7 @@ class PolicyStore(Checks):
         poll_interval: float | None = None,
         debounce: float = DEFAULT_DEBOUNCE,
         reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL,
-        overrides_dir: str | os.PathLike[str] | None = None,
+        brakes_dir: str | os.PathLike[str] | None = None,
         last_good: str | os.PathLike[str] | None = None,
         decision_log: str | os.PathLike[str] | None = None,
         decision_mask: Iterable[str] = (),
@@ -113,7 +113,7 @@ class PolicyStore(Checks):
         environ = os.environ if env is None else env
         # Made absolute once, here: a later os.chdir must not change which file is served.
         self._path = Path(default_policy_path(path, environ)).absolute()
-        self._overrides = default_overrides_dir(self._path, overrides_dir, environ).absolute()
+        self._overrides = default_brakes_dir(self._path, brakes_dir, environ).absolute()
         self._keep = None if last_good is None else Path(last_good).absolute()
         first = start(self._path, self._overrides, self._keep, self._build)
         self._log = None  # opened once the store has a policy: a failed start leaves no thread

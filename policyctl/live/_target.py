@@ -11,7 +11,7 @@ import os
 import re
 from pathlib import Path
 
-from ..pipeline import override_name
+from ..pipeline import brake_name
 from ._schedule import EventKind
 
 __all__ = ["WatchTarget", "is_mount_point", "warn_if_mount_point"]
@@ -146,7 +146,7 @@ class WatchTarget:
             return "changed"
         if event_type == "moved":
             return "changed" if src in ours and dest not in ours else "renamed"
-        if brake and not is_directory and override_name(Path(src).name):
+        if brake and not is_directory and brake_name(Path(src).name):
             # An override file written in place holds checks back until it is closed, as the
             # policy file does (a ConfigMap's ..data swap is a move, above).
             if event_type == "closed":

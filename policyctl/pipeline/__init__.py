@@ -12,26 +12,26 @@ are private; other rooms use the names below.
 from __future__ import annotations
 
 from ._brakes import (
-    MAX_OVERRIDES,
-    OVERRIDE_NAME,
-    OVERRIDES_DIR_VARIABLE,
+    BRAKE_NAME,
+    BRAKES_DIR_VARIABLE,
+    MAX_BRAKES,
     BrakeFile,
     BrakeState,
-    default_overrides_dir,
-    override_name,
-    parse_override,
-    read_overrides,
+    brake_name,
+    default_brakes_dir,
+    parse_brake,
+    read_brakes,
 )
-from ._brakes import select as select_overrides
+from ._brakes import select as select_brakes
 from ._compose import Composition, compose
 from ._env import (
     POLICY_FILE_VARIABLE,
     VARIABLES,
-    EnvOverrides,
+    EnvValues,
     EnvVariable,
     near_misses,
-    overrides,
     parse_value,
+    read_env,
 )
 from ._loader import (
     DEFAULT_POLICY_FILE,
@@ -47,36 +47,36 @@ from ._scalars import yaml_scalar
 from ._source import read_source
 
 __all__ = [
+    "BRAKES_DIR_VARIABLE",
+    "BRAKE_NAME",
     "DEFAULT_POLICY_FILE",
+    "MAX_BRAKES",
     "MAX_BYTES",
-    "MAX_OVERRIDES",
-    "OVERRIDES_DIR_VARIABLE",
-    "OVERRIDE_NAME",
     "POLICY_FILE_VARIABLE",
     "VARIABLES",
     "BrakeFile",
     "BrakeState",
     "Composition",
     "Document",
-    "EnvOverrides",
+    "EnvValues",
     "EnvVariable",
     "PolicySnapshot",
     "PositionMap",
+    "brake_name",
     "build_snapshot",
     "compose",
-    "default_overrides_dir",
+    "default_brakes_dir",
     "default_policy_path",
     "inputs_digest",
     "load_policy",
     "near_misses",
-    "override_name",
-    "overrides",
-    "parse_override",
+    "parse_brake",
     "parse_value",
     "parse_yaml",
-    "read_overrides",
+    "read_brakes",
+    "read_env",
     "read_source",
     "read_value",
-    "select_overrides",
+    "select_brakes",
     "yaml_scalar",
 ]

@@ -1,4 +1,4 @@
-"""Override files: found in a directory, read by the strict reader, validated, located.
+"""Brake files: found in a directory, read by the strict reader, validated, located.
 
 Each file in the overrides directory (``policy/overrides/`` by default, next to the policy) is
 one brake, named after its file (``rate-decision.yaml`` is ``rate-decision``). Hidden entries
@@ -21,30 +21,30 @@ from typing import Any, Final, Literal
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from ..brake import BRAKE_FIELDS, MAX_DURATION, Override
 from ..errors import Issue, PathPart, PolicyError, PolicySourceError, PolicyValidationError
+from ..model import BRAKE_FIELDS, BRAKES_DIR_NAME, MAX_DURATION, Brake
 from . import _reader
 from ._messages import describe
 from ._source import read_source
 
 __all__ = [
-    "MAX_OVERRIDES",
-    "OVERRIDES_DIR_VARIABLE",
-    "OVERRIDE_NAME",
+    "BRAKES_DIR_VARIABLE",
+    "BRAKE_NAME",
+    "MAX_BRAKES",
     "BrakeFile",
     "BrakeState",
-    "default_overrides_dir",
-    "override_name",
-    "parse_override",
-    "read_overrides",
+    "brake_name",
+    "default_brakes_dir",
+    "parse_brake",
+    "read_brakes",
     "select",
 ]
 
-OVERRIDES_DIR_VARIABLE: Final = "QT_OVERRIDES_DIR"
-MAX_OVERRIDES: Final = 64
+BRAKES_DIR_VARIABLE: Final = "QT_OVERRIDES_DIR"
+MAX_BRAKES: Final = 64
 """Most override files read: a brake is an exception, and each one costs every reload."""
 
-OVERRIDE_NAME: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+BRAKE_NAME: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 """What an override file may be called (without .yaml): lower-case, safe in any shell."""
 _SUFFIXES = (".yaml", ".yml")
 _TOP_KEYS = ("reason", "from", "until", "set")
@@ -59,26 +59,26 @@ class BrakeFile:
     Attributes:
         name: The file's name without its suffix; how the override is called everywhere.
         path: The file.
-        override: Its validated content.
+        content: Its validated content.
         digest: sha256 of its bytes.
     """
 
     name: str
     path: Path
-    override: Override
+    content: Brake
     digest: str
 
     @property
     def reason(self) -> str:
-        return self.override.reason
+        return self.content.reason
 
     @property
     def starts(self) -> datetime | None:
-        return self.override.starts
+        return self.content.starts
 
     @property
     def ends(self) -> datetime:
-        return self.override.ends
+        return self.content.ends
 
     def state(self, now: datetime) -> BrakeState:
         """``active`` from ``from`` (inclusive) until ``until`` (exclusive)."""
@@ -88,30 +88,30 @@ class BrakeFile:
         return "scheduled" if starts is not None and now < starts else "active"
 
 
-def default_overrides_dir(
+def default_brakes_dir(
     policy: Path, directory: str | os.PathLike[str] | None = None, environ: Mapping[str, str] = {}
 ) -> Path:
     """The overrides directory: ``directory`` if given, else ``$QT_OVERRIDES_DIR``, else
     ``overrides/`` next to the policy file."""
     if directory is not None:
         return Path(directory)
-    chosen = environ.get(OVERRIDES_DIR_VARIABLE)
-    return Path(chosen) if chosen else policy.parent / "overrides"
+    chosen = environ.get(BRAKES_DIR_VARIABLE)
+    return Path(chosen) if chosen else policy.parent / BRAKES_DIR_NAME
 
 
-def override_name(file_name: str) -> str | None:
+def brake_name(file_name: str) -> str | None:
     """The override a directory entry holds, or None when it is not an override file."""
     if file_name.startswith(".") or not file_name.endswith(_SUFFIXES):
         return None
     return file_name.rsplit(".", 1)[0]
 
 
-def read_overrides(directory: Path) -> list[tuple[Path, bytes]]:
+def read_brakes(directory: Path) -> list[tuple[Path, bytes]]:
     """The override files' bytes, sorted by name; none when the directory does not exist.
 
     Raises:
         PolicySourceError: The directory or a file in it cannot be read, a name is not a
-            valid override name, or there are more than `MAX_OVERRIDES` files.
+            valid override name, or there are more than `MAX_BRAKES` files.
     """
     try:
         entries = sorted(entry.name for entry in os.scandir(directory))
@@ -133,30 +133,30 @@ def read_overrides(directory: Path) -> list[tuple[Path, bytes]]:
 
 def select(entries: Sequence[str], directory: Path) -> list[str]:
     """Which directory entries are override files, checked: a name that is not a valid
-    override name, or more than `MAX_OVERRIDES` files, is an error (PolicySourceError)."""
+    override name, or more than `MAX_BRAKES` files, is an error (PolicySourceError)."""
     files = []
     for entry in entries:
-        name = override_name(entry)
+        name = brake_name(entry)
         if name is None:
             continue
-        if not OVERRIDE_NAME.fullmatch(name):
+        if not BRAKE_NAME.fullmatch(name):
             raise PolicySourceError.single(
                 f"{entry!r} is not a valid override file name: lower-case letters, digits"
                 " and . _ -, at most 64 characters, ending in .yaml",
                 source=str(directory / entry),
             )
         files.append(entry)
-    if len(files) > MAX_OVERRIDES:
+    if len(files) > MAX_BRAKES:
         raise PolicySourceError.single(
-            f"{len(files)} override files, over the limit of {MAX_OVERRIDES}; prune expired"
+            f"{len(files)} override files, over the limit of {MAX_BRAKES}; prune expired"
             " ones (policyctl brake prune)",
             source=str(directory),
         )
     return files
 
 
-def parse_override(data: bytes, path: Path, now: datetime) -> BrakeFile:
-    """One override file through the strict reader and the `Override` model.
+def parse_brake(data: bytes, path: Path, now: datetime) -> BrakeFile:
+    """One override file through the strict reader and the `Brake` model.
 
     ``now`` decides the one rule that depends on the clock: an override with no ``from``
     starts now, so it may last at most `MAX_DURATION` from now.
@@ -170,7 +170,7 @@ def parse_override(data: bytes, path: Path, now: datetime) -> BrakeFile:
     except PolicyError as e:
         raise type(e)(Issue(i.path, i.line, i.column, i.message, name) for i in e.issues) from None
     try:
-        override = Override.model_validate(document.data)
+        override = Brake.model_validate(document.data)
     except ValidationError as e:
         raise _located(e, document.positions, name) from None
     if override.start is None and override.ends - now > MAX_DURATION:
@@ -183,7 +183,7 @@ def parse_override(data: bytes, path: Path, now: datetime) -> BrakeFile:
             line=at[0] if at else None,
             column=at[1] if at else None,
         )
-    stem = override_name(path.name) or path.stem
+    stem = brake_name(path.name) or path.stem
     return BrakeFile(stem, path, override, hashlib.sha256(data).hexdigest())
 
 

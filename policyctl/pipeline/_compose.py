@@ -18,9 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..brake import RISK_ORDER
 from ..errors import PolicyValidationError
-from ..model import GlobalPolicy, RiskMode
+from ..model import LIST_FIELDS, RISK_ORDER, GlobalPolicy, RiskMode
 from ._brakes import BrakeFile
 
 __all__ = ["Composition", "compose"]
@@ -96,7 +95,7 @@ def _shown(value: Any) -> str:
 def _pins(fold: _Fold, active: Sequence[BrakeFile]) -> None:
     pinned: dict[str, tuple[str, str]] = {}
     for brake in active:
-        for model, version in (brake.override.settings.model_versions or {}).items():
+        for model, version in (brake.content.settings.model_versions or {}).items():
             if model in pinned and pinned[model][1] != version:
                 other, theirs = pinned[model]
                 raise PolicyValidationError.single(
@@ -112,7 +111,7 @@ def _pins(fold: _Fold, active: Sequence[BrakeFile]) -> None:
             fold.values["model_versions"][model] = version
             fold.claim(f"model_versions.{model}", name)
             for brake in active:
-                pins = brake.override.settings.model_versions or {}
+                pins = brake.content.settings.model_versions or {}
                 if brake.name != name and pins.get(model) == version:
                     fold.claim(f"model_versions.{model}", brake.name)
 
@@ -126,7 +125,7 @@ def compose(base: GlobalPolicy, active: Sequence[BrakeFile]) -> Composition:
     if not active:
         return Composition(base, MappingProxyType({}), (), ())
     fold = _Fold(base)
-    given = [(b.name, b.override.settings) for b in active]
+    given = [(b.name, b.content.settings) for b in active]
     rank = RISK_ORDER.index
     fold.scalar(
         "risk_mode",
@@ -140,7 +139,7 @@ def compose(base: GlobalPolicy, active: Sequence[BrakeFile]) -> Composition:
     ):
         brakes = [(n, getattr(s, field)) for n, s in given if getattr(s, field) is not None]
         fold.scalar(field, brakes, stricter)
-    for field in ("allowed_symbols", "allowed_strategies"):
+    for field in LIST_FIELDS:
         fold.listed(
             field, [(n, getattr(s, field)) for n, s in given if getattr(s, field) is not None]
         )

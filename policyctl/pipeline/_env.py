@@ -21,11 +21,11 @@ from ..model import RiskMode
 __all__ = [
     "POLICY_FILE_VARIABLE",
     "VARIABLES",
-    "EnvOverrides",
+    "EnvValues",
     "EnvVariable",
     "near_misses",
-    "overrides",
     "parse_value",
+    "read_env",
 ]
 
 POLICY_FILE_VARIABLE: Final = "QT_POLICY_FILE"
@@ -60,7 +60,7 @@ _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)
 
 
 @dataclass(frozen=True, slots=True)
-class EnvOverrides:
+class EnvValues:
     """What the environment changes: parsed values by field, and the variable behind each."""
 
     values: Mapping[str, Any] = field(default_factory=dict)
@@ -183,14 +183,14 @@ def parse_value(kind: str, text: str) -> Any:
     return value
 
 
-def overrides(environ: Mapping[str, str]) -> EnvOverrides:
+def read_env(environ: Mapping[str, str]) -> EnvValues:
     """Read the recognised ``QT_*`` variables from ``environ``.
 
     Args:
         environ: The environment (``os.environ`` or a plain mapping). Empty values count as unset.
 
     Returns:
-        The parsed overrides and their provenance.
+        The parsed values and their provenance.
 
     Raises:
         PolicyEnvError: A variable's value cannot be parsed for its field; every such variable is
@@ -218,7 +218,7 @@ def overrides(environ: Mapping[str, str]) -> EnvOverrides:
         raw[variable.field] = text
     if issues:
         raise PolicyEnvError(issues)
-    return EnvOverrides(values, sources, raw)
+    return EnvValues(values, sources, raw)
 
 
 def _shown(text: str) -> str:

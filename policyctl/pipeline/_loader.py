@@ -26,9 +26,9 @@ from ..errors import (
 )
 from ..model import GlobalPolicy
 from . import _reader
-from ._brakes import BrakeFile, default_overrides_dir, parse_override, read_overrides
+from ._brakes import BrakeFile, default_brakes_dir, parse_brake, read_brakes
 from ._compose import compose
-from ._env import POLICY_FILE_VARIABLE, EnvOverrides, near_misses, overrides
+from ._env import POLICY_FILE_VARIABLE, EnvValues, near_misses, read_env
 from ._messages import describe
 from ._source import read_source
 
@@ -62,7 +62,8 @@ class PolicySnapshot:
         version: The policy's ``version``.
         digest: sha256 hex digest of the file's bytes.
         source: The file read.
-        overrides: Field name -> environment variable, for each field the environment changed.
+        env: Field name -> ``QT_*`` variable, for each field the environment changed
+            (``overrides`` is the same mapping, under its first name).
         loaded_at: When the snapshot was built (timezone-aware, UTC).
         positions: Where each value sits in the file (for ``show --explain`` and diffs).
         dropped_rankings: Ranked symbols left out because the environment or a brake no
@@ -81,7 +82,7 @@ class PolicySnapshot:
     version: int
     digest: str
     source: Path
-    overrides: Mapping[str, str]
+    env: Mapping[str, str]
     loaded_at: datetime
     positions: _reader.PositionMap = field(repr=False, compare=False)
     dropped_rankings: tuple[str, ...] = ()
@@ -92,6 +93,11 @@ class PolicySnapshot:
     next_change: datetime | None = None
     inputs_digest: str = ""
     file_policy: GlobalPolicy | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def overrides(self) -> Mapping[str, str]:
+        """`env`, under the name the first releases gave it (kept for existing callers)."""
+        return self.env
 
     @property
     def effective_digest(self) -> str:
@@ -114,14 +120,14 @@ def load_policy(
     path: str | os.PathLike[str] | None = None,
     *,
     env: Mapping[str, str] | None = None,
-    overrides_dir: str | os.PathLike[str] | None = None,
+    brakes_dir: str | os.PathLike[str] | None = None,
 ) -> PolicySnapshot:
     """Read, validate and snapshot a policy file, with its active brakes applied.
 
     Args:
         path: The policy file; default ``$QT_POLICY_FILE`` or ``policy/policy.yaml``.
         env: Environment for ``QT_*`` overrides: None reads ``os.environ``, ``{}`` ignores it.
-        overrides_dir: The brakes' directory; default ``$QT_OVERRIDES_DIR``, else
+        brakes_dir: The brakes' directory; default ``$QT_OVERRIDES_DIR``, else
             ``overrides/`` next to the policy file (absent: no brakes).
 
     Returns:
@@ -136,7 +142,7 @@ def load_policy(
     environ = os.environ if env is None else env
     source = default_policy_path(path, environ)
     data = read_source(source)
-    brakes = read_overrides(default_overrides_dir(source, overrides_dir, environ))
+    brakes = read_brakes(default_brakes_dir(source, brakes_dir, environ))
     return build_snapshot(data, source, env=environ, brakes=brakes)
 
 
@@ -157,7 +163,7 @@ def build_snapshot(
         env: As in `load_policy`.
         digest: sha256 hex of ``data`` when the caller already has it (the store hashes
             first, to skip unchanged content), so it is not computed twice.
-        brakes: The override files (path, bytes), as `read_overrides` gives them.
+        brakes: The override files (path, bytes), as `read_brakes` gives them.
         now: The moment that decides which brakes are active; default: now.
     """
     environ = os.environ if env is None else env
@@ -166,19 +172,19 @@ def build_snapshot(
         document = _reader.parse(data)
     except PolicyError as e:
         raise type(e)(Issue(i.path, i.line, i.column, i.message, name) for i in e.issues) from None
-    env_overrides = overrides(environ)
+    env_values = read_env(environ)
     _warn_near_misses(environ)
-    merged = env_overrides.merge(document.data)
-    dropped = _narrow_rankings(document.data, merged, env_overrides.sources)
-    sources = dict(env_overrides.sources)
+    merged = env_values.merge(document.data)
+    dropped = _narrow_rankings(document.data, merged, env_values.sources)
+    sources = dict(env_values.sources)
     if dropped:
         sources["opp_rankings"] = sources["allowed_symbols"]
     try:
         policy = GlobalPolicy.model_validate(merged)
     except ValidationError as e:
-        raise _located(e, document.positions, env_overrides, name) from None
+        raise _located(e, document.positions, env_values, name) from None
     moment = now or datetime.now(UTC)
-    files = tuple(parse_override(b, p, moment) for p, b in brakes)
+    files = tuple(parse_brake(b, p, moment) for p, b in brakes)
     active = tuple(f for f in files if f.state(moment) == "active")
     braked = compose(policy, active)
     digest = digest or hashlib.sha256(data).hexdigest()
@@ -187,7 +193,7 @@ def build_snapshot(
         version=policy.version,
         digest=digest,
         source=source,
-        overrides=MappingProxyType(sources),
+        env=MappingProxyType(sources),
         loaded_at=moment,
         positions=document.positions,
         dropped_rankings=(*dropped, *braked.dropped_rankings),
@@ -242,16 +248,16 @@ def _warn_near_misses(environ: Mapping[str, str]) -> None:
             log.warning("environment variable %s is not recognised; did you mean %s?", name, known)
 
 
-def _env_owner(path: tuple[PathPart, ...], ov: EnvOverrides) -> str | None:
+def _env_owner(path: tuple[PathPart, ...], env_values: EnvValues) -> str | None:
     """The variable that supplied the value at ``path``, if the environment did."""
-    variable = ov.sources.get(str(path[0])) if path else None
+    variable = env_values.sources.get(str(path[0])) if path else None
     if variable and path[0] == "model_versions" and len(path) > 1:
-        return variable if path[1] in ov.values["model_versions"] else None
+        return variable if path[1] in env_values.values["model_versions"] else None
     return variable
 
 
 def _located(
-    error: ValidationError, positions: _reader.PositionMap, ov: EnvOverrides, name: str
+    error: ValidationError, positions: _reader.PositionMap, env_values: EnvValues, name: str
 ) -> PolicyError:
     issues: list[Issue] = []
     env_fault = False
@@ -260,11 +266,12 @@ def _located(
         is_key = bool(loc) and loc[-1] == "[key]"
         path: tuple[PathPart, ...] = tuple(loc[:-1] if is_key else loc)
         kind = detail["type"]
-        owner = _env_owner(path, ov)
-        involved = [ov.sources[f] for f in _CROSS_FIELD.get(kind, ()) if f in ov.sources]
+        owner = _env_owner(path, env_values)
+        sources = env_values.sources
+        involved = [sources[f] for f in _CROSS_FIELD.get(kind, ()) if f in sources]
         if owner and kind not in _CROSS_FIELD:
             env_fault = True
-            raw = ov.raw[str(path[0])]
+            raw = env_values.raw[str(path[0])]
             message = f"{raw!r}: {describe(detail, None)}"
             issues.append(Issue(path, None, None, message, source=owner))
             continue

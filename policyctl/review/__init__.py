@@ -1,76 +1,55 @@
-"""The git side: revisions and history, the semantic diff and its risk directions, and the
-comment-keeping ``set`` / ``reset`` edits, and writing brakes.
+"""Review: the policy as git knows it, and what a change does to risk. Revisions and history,
+two sides compared, the semantic diff and its directions, the audit log, lanes, and decisions
+replayed under a base and a head.
 
-May import: ``policyctl.pipeline``, ``policyctl.model``, ``policyctl.errors``. Never ``live``,
-``cli`` or ``http``. Modules with a leading underscore are private; other rooms use the names
-below.
+- `_git`: revisions and history (`GitRepo`).
+- `_diff`: semantic changes between two policies, each with its direction.
+- `_brake_diff`: brake files between two sides.
+- `_compare`: ``diff``'s two sides (files, revisions, the working tree).
+- `_history`: ``log``, the audit trail.
+- `_lane`: which changes may merge without the risk desk.
+- `_replay`: logged decisions judged under two policies.
+
+May import: ``policyctl.decisions``, ``policyctl.pipeline``, ``policyctl.model``,
+``policyctl.errors``. Never ``live``, ``edit``, ``propose``, ``fleet``, ``cli`` or ``http``.
+Modules with a leading underscore are private; other rooms use the names below.
 """
 
 from __future__ import annotations
 
 from ._brake_diff import BrakeChange, brake_changes
-from ._brakes import BrakeResult, lift_brake, prune_brakes, stamp, write_brake
-from ._compare import Comparison, Side, compare
-from ._diff import LIST_FIELDS, Change, Direction, apply_changes, diff_policies, plain_value
-from ._edit import EditRefused, EditResult, reset_policy, set_value, set_values
-from ._generate import generate
+from ._compare import Comparison, Side, SideKind, compare
+from ._diff import Change, Direction, apply_changes, created_changes, diff_policies, plain_value
 from ._git import Commit, GitRepo
 from ._history import BrakeLogEntry, LogEntry, audit_log, brake_log
 from ._lane import Lane, LaneVerdict, lane, lane_of
-from ._ops import add_item, remove_item_value, unset_path
-from ._propose import BrakeRequest, Proposal, ProposalConflict, propose
-from ._records import LogFiles, Problem, log_files
-from ._refresh import refresh_proposal
 from ._replay import Flips, Group, ReplayReport, replay
-from ._values import read_set_value
 
 __all__ = [
-    "LIST_FIELDS",
     "BrakeChange",
     "BrakeLogEntry",
-    "BrakeRequest",
-    "BrakeResult",
     "Change",
     "Commit",
     "Comparison",
     "Direction",
-    "EditRefused",
-    "EditResult",
     "Flips",
     "GitRepo",
     "Group",
     "Lane",
     "LaneVerdict",
     "LogEntry",
-    "LogFiles",
-    "Problem",
-    "Proposal",
-    "ProposalConflict",
     "ReplayReport",
     "Side",
-    "add_item",
+    "SideKind",
     "apply_changes",
     "audit_log",
     "brake_changes",
     "brake_log",
     "compare",
+    "created_changes",
     "diff_policies",
-    "generate",
     "lane",
     "lane_of",
-    "lift_brake",
-    "log_files",
     "plain_value",
-    "propose",
-    "prune_brakes",
-    "read_set_value",
-    "refresh_proposal",
-    "remove_item_value",
     "replay",
-    "reset_policy",
-    "set_value",
-    "set_values",
-    "stamp",
-    "unset_path",
-    "write_brake",
 ]

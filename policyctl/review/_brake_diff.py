@@ -1,4 +1,4 @@
-"""Override files between two sides of a diff: added, changed, removed, each with its direction.
+"""Brake files between two sides of a diff: added, changed, removed, each with its direction.
 
 A brake's direction is its effect, judged against the head's policy before brakes: adding one
 tightens (or is neutral, when every value it sets is already as tight, or it expired); removing

@@ -14,31 +14,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from ..errors import PolicyError, PolicySourceError
+from ..errors import AmbiguousArgument, PolicyError, PolicySourceError
 from ..pipeline import (
     PolicySnapshot,
     build_snapshot,
     default_policy_path,
-    read_overrides,
+    read_brakes,
     read_source,
-    select_overrides,
+    select_brakes,
 )
 from ._brake_diff import BrakeChange, brake_changes
 from ._diff import Change, created_changes, diff_policies
 from ._git import GitRepo
 
-__all__ = ["AmbiguousArgument", "Comparison", "Side", "SideKind", "compare"]
+__all__ = ["Comparison", "Side", "SideKind", "compare"]
 
 SideKind = Literal["auto", "file", "revision"]
 """How to read a side's argument: ``file`` and ``revision`` are explicit; ``auto`` reads an
 existing path as a file, anything else as a revision, and refuses a name that is both."""
-
-
-class AmbiguousArgument(PolicyError):
-    """An argument names both an existing path and a git revision: a usage error, exit 2."""
-
-    kind = "usage"
-    exit_status = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +55,7 @@ class Comparison:
     Attributes:
         changes: The policy's own changes (the files, before brakes): what stays when every
             brake has lifted, and what ``--require-bump`` judges.
-        brakes: Override files added, changed or removed, each with its direction.
+        brakes: Brake files added, changed or removed, each with its direction.
         effective: The changes to the policy in force now (files and active brakes).
     """
 
@@ -126,13 +119,13 @@ def _snapshot_side(label: str, data: bytes, brakes: Brakes) -> Side:
 
 
 def _brakes_on_disk(policy: Path) -> Brakes:
-    return read_overrides(policy.parent / "overrides")
+    return read_brakes(policy.parent / "overrides")
 
 
 def _brakes_at(repo: GitRepo, sha: str, file: str) -> Brakes:
     directory = posixpath.join(posixpath.dirname(file), "overrides")
     found = {p.name: (p, b) for p, b in repo.read_directory(sha, directory)}
-    chosen = select_overrides(sorted(found), Path(directory))
+    chosen = select_brakes(sorted(found), Path(directory))
     return [(Path(f"{sha[:12]}:{found[n][0].as_posix()}"), found[n][1]) for n in chosen]
 
 

@@ -12,10 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..model import FIELD_NAMES, GlobalPolicy, RiskMode
+from ..model import FIELD_NAMES, LIST_FIELDS, MAP_FIELDS, GlobalPolicy, RiskMode
 
 __all__ = [
-    "LIST_FIELDS",
     "Change",
     "Direction",
     "apply_changes",
@@ -31,8 +30,6 @@ Action = Literal["changed", "added", "removed", "reordered"]
 _RISK = {RiskMode.DEFENSIVE: 0, RiskMode.NORMAL: 1, RiskMode.AGGRESSIVE: 2}
 # For numeric fields: +1 if a higher value means more risk, -1 if less.
 _NUMERIC_RISK = {"max_risk_per_trade": 1, "max_positions": 1, "global_min_confidence": -1}
-LIST_FIELDS = ("allowed_strategies", "allowed_symbols")  # adding an item loosens
-_MAPS = ("opp_rankings", "model_versions")  # neutral either way
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +115,7 @@ def diff_policies(old: GlobalPolicy, new: GlobalPolicy) -> list[Change]:
         before, after = getattr(old, name), getattr(new, name)
         if name in LIST_FIELDS:
             changes += _list_changes(name, before, after)
-        elif name in _MAPS:
+        elif name in MAP_FIELDS:
             changes += _map_changes(name, before, after)
         elif before != after:
             if name == "risk_mode":
@@ -143,7 +140,7 @@ def created_changes(new: GlobalPolicy) -> list[Change]:
         value = getattr(new, name)
         if name in LIST_FIELDS:
             changes += [Change(name, k, "added", None, k, "loosens") for k in value]
-        elif name in _MAPS:
+        elif name in MAP_FIELDS:
             changes += [Change(name, k, "added", None, v, "neutral") for k, v in value.items()]
         elif value is not None:
             direction: Direction = (

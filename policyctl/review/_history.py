@@ -11,9 +11,9 @@ from ..errors import PolicyError
 from ..pipeline import (
     BrakeFile,
     PolicySnapshot,
+    brake_name,
     build_snapshot,
-    override_name,
-    parse_override,
+    parse_brake,
 )
 from ._diff import Change, diff_policies
 from ._git import Commit, GitRepo
@@ -100,7 +100,7 @@ def brake_log(repo: GitRepo, policy: str, limit: int | None = None) -> list[Brak
     entries = []
     for commit, files in history:
         for status, path in files:
-            name = override_name(posixpath.basename(path))
+            name = brake_name(posixpath.basename(path))
             if name is None or status not in _ACTIONS:
                 continue
             key = f"{commit.parent}:{path}" if status == "D" else f"{commit.sha}:{path}"
@@ -110,7 +110,7 @@ def brake_log(repo: GitRepo, policy: str, limit: int | None = None) -> list[Brak
                 try:
                     # Judged at the commit's moment: "7 days from now" means from then.
                     when = datetime.fromisoformat(commit.date).astimezone(UTC)
-                    brake = parse_override(data, Path(f"{commit.short}:{path}"), when)
+                    brake = parse_brake(data, Path(f"{commit.short}:{path}"), when)
                 except PolicyError as e:
                     error = e
             entries.append(BrakeLogEntry(commit, _ACTIONS[status], name, brake, error))

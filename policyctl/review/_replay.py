@@ -23,12 +23,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..decisions import LogFiles, Problem, brakes_of
 from ..errors import PolicyError
 from ..model import GlobalPolicy
-from ..pipeline import build_snapshot, compose, default_policy_path, override_name, parse_override
+from ..pipeline import brake_name, build_snapshot, compose, default_policy_path, parse_brake
 from ._compare import Side, SideKind, compare
 from ._git import GitRepo
-from ._records import LogFiles, Problem
 
 __all__ = ["Flips", "Group", "ReplayReport", "replay"]
 
@@ -144,7 +144,7 @@ class _ByDigest:
         self._cache: dict[object, GlobalPolicy | None] = {}
 
     def __call__(self, record: dict[str, Any]) -> GlobalPolicy:
-        digest, names = record.get("digest"), record.get("overrides")
+        digest, names = record.get("digest"), brakes_of(record)
         key: object = digest if type(digest) is str else None
         if names:  # a list of brake names, else the record's policy cannot be known
             good = type(names) is list and all(type(n) is str for n in names)
@@ -204,12 +204,12 @@ def _with_brakes(
     path = label.partition(":")[2]
     directory = posixpath.join(posixpath.dirname(path), "overrides")
     files = {
-        override_name(p.name): (p, b) for p, b in repo.read_directory(repo.resolve(end), directory)
+        brake_name(p.name): (p, b) for p, b in repo.read_directory(repo.resolve(end), directory)
     }
     if not all(n in files for n in names):
         return None
     now = datetime.now(UTC)
-    braked = [parse_override(files[n][1], files[n][0], now) for n in names]
+    braked = [parse_brake(files[n][1], files[n][0], now) for n in names]
     return compose(policy, braked).policy
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from policyctl import PolicyEnvError
 from policyctl.cli import main
-from policyctl.pipeline import overrides
+from policyctl.pipeline import read_env
 
 from ..conftest import Writer
 
@@ -18,7 +18,7 @@ Capture = pytest.CaptureFixture[str]
 
 
 def test_a_blank_variable_counts_as_unset() -> None:
-    assert overrides({"QT_RISK_MODE": " ", "QT_MAX_POSITIONS": "\t"}).values == {}
+    assert read_env({"QT_RISK_MODE": " ", "QT_MAX_POSITIONS": "\t"}).values == {}
 
 
 def test_an_empty_model_map_is_not_an_override(
@@ -45,7 +45,7 @@ def test_no_env_ignores_a_malformed_variable(
 
 def test_a_list_for_model_versions_gets_a_model_example() -> None:
     with pytest.raises(PolicyEnvError, match=r'like \{"lstm": "3.10"\}'):
-        overrides({"QT_MODEL_VERSIONS": "[]"})
+        read_env({"QT_MODEL_VERSIONS": "[]"})
 
 
 def test_a_percentage_for_a_fraction_says_how_to_write_it(write: Writer, capsys: Capture) -> None:

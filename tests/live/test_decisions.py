@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from policyctl import PolicyStore
-from policyctl.live._decisions import DecisionLog
+from policyctl.decisions import DecisionLog
 
 from ..conftest import VALID
 

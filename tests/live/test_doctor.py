@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from policyctl.cli import main
-from policyctl.live import examine
+from policyctl.fleet import examine
 
 from ..conftest import VALID
 

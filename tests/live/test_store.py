@@ -142,7 +142,7 @@ def test_env_is_applied_on_every_reload(path: Path) -> None:
     env = {"QT_MAX_POSITIONS": "3"}
     with PolicyStore(path, env=env, watch=False) as store:
         assert store.current().policy.max_positions == 3
-        assert store.current().overrides == {"max_positions": "QT_MAX_POSITIONS"}
+        assert store.current().env == {"max_positions": "QT_MAX_POSITIONS"}
         path.write_text(_v(8, **{"max_risk_per_trade: 0.01": "max_risk_per_trade: 0.5"}))
         assert not store.refresh()  # 0.5 * 3 positions > 100%: refused, with the variable named
         error = store.status().last_error

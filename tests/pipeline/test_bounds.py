@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import policyctl
 from policyctl.cli import main
 from policyctl.model import MAX_POSITIONS, MAX_VERSION
-from policyctl.pipeline import overrides
+from policyctl.pipeline import read_env
 
 from ..conftest import VALID, Writer
 
@@ -99,7 +99,7 @@ def test_any_integer_gives_a_snapshot_or_a_policy_error(
 )
 def test_odd_environment_values_are_policy_env_errors(variable: str, value: str, says: str) -> None:
     with pytest.raises(policyctl.PolicyEnvError) as caught:
-        overrides({variable: value})
+        read_env({variable: value})
     issue = caught.value.issues[0]
     assert issue.source == variable and says in issue.message
     assert len(issue.message) < 300  # a huge value is quoted by its start and its length

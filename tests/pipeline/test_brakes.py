@@ -1,4 +1,4 @@
-"""Override files: read by the strict reader, validated, located; which ones are active when.
+"""Brake files: read by the strict reader, validated, located; which ones are active when.
 
 Every file in cases/overrides/ is refused with its expected line, column and message, and the
 real check-jsonschema on the committed override schema agrees unless the case says why not.
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import policyctl
-from policyctl.pipeline import build_snapshot, parse_override, read_overrides
+from policyctl.pipeline import build_snapshot, parse_brake, read_brakes
 
 from ..conftest import VALID
 
@@ -48,7 +48,7 @@ def policy(tmp_path: Path) -> Path:
 def snapshot(
     policy: Path, now: datetime = NOW, env: dict[str, str] | None = None
 ) -> policyctl.PolicySnapshot:
-    brakes = read_overrides(policy.parent / "overrides")
+    brakes = read_brakes(policy.parent / "overrides")
     return build_snapshot(policy.read_bytes(), policy, env=env or {}, brakes=brakes, now=now)
 
 
@@ -57,7 +57,7 @@ def test_a_bad_override_is_located(case: Path) -> None:
     match = _EXPECT.search(case.read_text())
     assert match, f"{case.name} has no '# expect:' line"
     with pytest.raises(policyctl.PolicyError) as caught:
-        parse_override(case.read_bytes(), case, NOW)
+        parse_brake(case.read_bytes(), case, NOW)
     first = caught.value.issues[0]
     assert first.source == str(case)
     assert (first.line, first.column) == (int(match[1]), int(match[2])), str(caught.value)
@@ -99,7 +99,7 @@ def test_load_policy_reads_the_overrides_next_to_the_file(policy: Path) -> None:
     brake(policy.parent / "overrides", "stop", body("{max_positions: 1}", until=until))
     assert policyctl.load_policy(policy, env={}).policy.max_positions == 1
     elsewhere = policy.parent / "mounted"
-    assert policyctl.load_policy(policy, env={}, overrides_dir=elsewhere).policy.max_positions == 5
+    assert policyctl.load_policy(policy, env={}, brakes_dir=elsewhere).policy.max_positions == 5
     env = {"QT_OVERRIDES_DIR": str(elsewhere)}
     assert policyctl.load_policy(policy, env=env).policy.max_positions == 5
 

@@ -10,8 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policyctl.brake import Override
-from policyctl.model import GlobalPolicy
+from policyctl.model import Brake, GlobalPolicy
 from policyctl.pipeline import BrakeFile, compose
 from policyctl.review import diff_policies
 
@@ -58,7 +57,7 @@ def brakes(draw: st.DrawFn) -> list[BrakeFile]:
         }
         chosen = draw(st.lists(st.sampled_from(sorted(candidates)), min_size=1, unique=True))
         values = {name: draw(candidates[name]) for name in chosen}
-        override = Override.model_validate(
+        override = Brake.model_validate(
             {"reason": "property", "until": "2026-11-28T20:00:00Z", "set": values}
         )
         name = f"b{index}"

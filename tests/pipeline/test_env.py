@@ -7,7 +7,7 @@ import logging
 import pytest
 
 import policyctl
-from policyctl.pipeline import near_misses, overrides
+from policyctl.pipeline import near_misses, read_env
 
 from ..conftest import VALID, Writer
 
@@ -32,7 +32,8 @@ def test_each_variable_overrides_its_field(
 ) -> None:
     snap = policyctl.load_policy(write(), env={name: value})
     assert getattr(snap.policy, field) == expected
-    assert snap.overrides == {field: name}
+    assert snap.env == {field: name}
+    assert snap.overrides is snap.env  # the first name, kept for existing callers
 
 
 def test_model_versions_merge_key_by_key(write: Writer) -> None:
@@ -42,7 +43,7 @@ def test_model_versions_merge_key_by_key(write: Writer) -> None:
 
 def test_empty_value_counts_as_unset(write: Writer) -> None:
     snap = policyctl.load_policy(write(), env={"QT_MAX_POSITIONS": "", "QT_RISK_MODE": ""})
-    assert snap.policy.max_positions == 5 and snap.overrides == {}
+    assert snap.policy.max_positions == 5 and snap.env == {}
 
 
 @pytest.mark.parametrize(
@@ -115,14 +116,14 @@ def test_near_misses_are_warned_and_other_qt_variables_left_alone(
     ]
     with caplog.at_level(logging.WARNING, logger="policyctl"):
         snap = policyctl.load_policy(write(), env=env)
-    assert snap.policy.max_positions == 5 and snap.overrides == {}
+    assert snap.policy.max_positions == 5 and snap.env == {}
     assert "QT_MAX_POSITION is not recognised; did you mean QT_MAX_POSITIONS?" in caplog.text
     assert "QT_QPA_PLATFORM" not in caplog.text
 
 
 def test_every_bad_variable_is_reported_at_once() -> None:
     with pytest.raises(policyctl.PolicyEnvError) as e:
-        overrides({"QT_MAX_POSITIONS": "x", "QT_RISK_MODE": "y"})
+        read_env({"QT_MAX_POSITIONS": "x", "QT_RISK_MODE": "y"})
     assert {i.source for i in e.value.issues} == {"QT_MAX_POSITIONS", "QT_RISK_MODE"}
 
 
@@ -137,7 +138,7 @@ def test_narrowing_symbols_through_the_environment_drops_their_rankings(write: W
     snap = policyctl.load_policy(path, env={"QT_ALLOWED_SYMBOLS": "BTCUSDT"})
     assert dict(snap.policy.opp_rankings) == {"BTCUSDT": 0.92}
     assert snap.dropped_rankings == ("ETHUSDT", "SOLUSDT")
-    assert snap.overrides["opp_rankings"] == "QT_ALLOWED_SYMBOLS"
+    assert snap.env["opp_rankings"] == "QT_ALLOWED_SYMBOLS"
 
 
 def test_the_files_own_ranking_rule_stays(write: Writer) -> None:

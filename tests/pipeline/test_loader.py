@@ -24,7 +24,7 @@ def test_snapshot(write: Writer) -> None:
     assert snap.version == 7 == snap.policy.version
     assert snap.digest == hashlib.sha256(VALID.encode()).hexdigest()
     assert snap.source == path
-    assert snap.overrides == {}
+    assert snap.env == {}
     assert snap.loaded_at.tzinfo is not None and snap.loaded_at >= before
     with pytest.raises(AttributeError):
         snap.version = 8  # type: ignore[misc]

@@ -15,7 +15,8 @@ import pytest
 
 import policyctl
 from policyctl.cli import main
-from policyctl.review import EditRefused, reset_policy, set_value
+from policyctl.edit import reset_policy, set_value
+from policyctl.errors import EditRefused
 
 NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ import pytest
 
 import policyctl
 from policyctl.cli import main
-from policyctl.review import set_value
+from policyctl.edit import set_value
 
 from ..conftest import VALID
 

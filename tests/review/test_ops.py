@@ -10,7 +10,7 @@ import pytest
 
 import policyctl
 from policyctl.cli import main
-from policyctl.review import add_item, remove_item_value, unset_path
+from policyctl.edit import add_item, remove_item_value, unset_path
 
 from ..conftest import VALID
 

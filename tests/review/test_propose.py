@@ -14,7 +14,7 @@ import pytest
 
 from policyctl.cli import main
 from policyctl.errors import PolicyError, PolicySourceError, ProposalConflict
-from policyctl.review import BrakeRequest, propose, refresh_proposal
+from policyctl.propose import BrakeRequest, propose, refresh_proposal
 
 from ..cli.test_json_shapes import _documented
 from ..conftest import VALID

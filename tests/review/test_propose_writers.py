@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from policyctl.pipeline import build_snapshot
-from policyctl.review import compare, lane, refresh_proposal
+from policyctl.propose import refresh_proposal
+from policyctl.review import compare, lane
 
 from ..conftest import VALID
 from .test_git import committed_repo, git

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from policyctl import PolicyStore
-from policyctl.review import LogFiles, log_files, replay
+from policyctl.decisions import LogFiles, log_files
+from policyctl.review import replay
 from policyctl.review._replay import MAX_KEYS
 
 from ..conftest import VALID

@@ -12,21 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProposalConflict
-from ..pipeline import DEFAULT_POLICY_FILE, default_overrides_dir
-from ._diff import diff_policies
-from ._errors import EditRefused
-from ._git import GitRepo
-from ._lane import lane_of
-from ._propose import (
+from ..errors import EditRefused, ProposalConflict
+from ..pipeline import DEFAULT_POLICY_FILE, default_brakes_dir
+from ..review import GitRepo, diff_policies, lane_of
+from ._change import apply_plan, plan_changes
+from ._worktree import (
     TRAILER,
     Proposal,
-    apply_plan,
     base_tip,
     commit_tree,
     identity_env,
     open_worktree,
-    plan_changes,
     publish,
     snapshot_at,
     trailer_of,
@@ -99,7 +95,7 @@ def _refresh_brake(
     """A brake proposal on a moved base: the same override file, written on the new tip."""
     branch, base, tip, remote = where
     name = str(recorded["brake"])
-    relative = (default_overrides_dir(Path(file)) / f"{name}.yaml").as_posix()
+    relative = (default_brakes_dir(Path(file)) / f"{name}.yaml").as_posix()
     author = git.run("log", "-1", "--format=%an <%ae>", old).strip()
     message = git.run("log", "-1", "--format=%B", old).split(TRAILER)[0]
     with open_worktree(git, tip) as tree:

@@ -29,7 +29,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from .signals import ALLOWED, REASON_CODES, SignalVerdict, refused
+from ..errors import UNSAFE_CHARACTERS
+from ._signals import ALLOWED, REASON_CODES, SignalVerdict, refused
 
 __all__ = [
     "DEFAULTS",
@@ -72,7 +73,6 @@ SYMBOL_PATTERN: Final = r"^[A-Z0-9][A-Z0-9._/-]{0,31}$"
 NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # No control characters, line separators or bidirectional overrides in free text: a value is
 # printed to terminals, CI logs and markdown summaries (errors.printable escapes the same set).
-UNSAFE_CHARACTERS: Final = r"\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028-\u202e\u2066-\u2069"
 PRINTABLE_PATTERN: Final = rf"^[^{UNSAFE_CHARACTERS}]*$"
 _UNSAFE_CHARACTER = re.compile(rf"[{UNSAFE_CHARACTERS}]")
 TIMESTAMP_PATTERN: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$"

@@ -8,26 +8,22 @@ asked for, or nothing is written.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from yaml.nodes import MappingNode, SequenceNode
 
+from ..errors import EditRefused
+from ..model import LIST_FIELDS, MAP_FIELDS, parse_path
 from ..pipeline import PositionMap, build_snapshot, read_source, yaml_scalar
+from ..review import plain_value
 from ._collections import append_item, remove_item
-from ._diff import plain_value
 from ._edit import EditResult, edit_file
-from ._errors import EditRefused
 from ._splice import Splice, node_end
 from ._values import read_item
 
 __all__ = ["add_item", "remove_item_value", "unset_path"]
-
-_LISTS = ("allowed_strategies", "allowed_symbols")
-_MAPS = ("opp_rankings", "model_versions")
-_INDEXED = re.compile(r"(\w+)\[(-?[0-9]{1,9})\]")
 
 
 def _collection(
@@ -48,8 +44,8 @@ def add_item(
     path: Path, field: str, item: str, *, now: datetime | None = None, dry_run: bool = False
 ) -> EditResult:
     """Add ``item`` at the end of the list ``field`` (allowed_symbols, allowed_strategies)."""
-    if field not in _LISTS:
-        raise EditRefused.single(f"add works on {' and '.join(_LISTS)}, not {field!r}")
+    if field not in LIST_FIELDS:
+        raise EditRefused.single(f"add works on {' and '.join(LIST_FIELDS)}, not {field!r}")
     item = read_item(str(path), field, item)
     items = list(_current(path, field))
     if item in items:
@@ -68,8 +64,8 @@ def remove_item_value(
     path: Path, field: str, item: str, *, now: datetime | None = None, dry_run: bool = False
 ) -> EditResult:
     """Remove ``item`` from the list ``field``."""
-    if field not in _LISTS:
-        raise EditRefused.single(f"remove works on {' and '.join(_LISTS)}, not {field!r}")
+    if field not in LIST_FIELDS:
+        raise EditRefused.single(f"remove works on {' and '.join(LIST_FIELDS)}, not {field!r}")
     item = read_item(str(path), field, item)
     items = list(_current(path, field))
     if item not in items:
@@ -81,21 +77,19 @@ def unset_path(
     path: Path, field_path: str, *, now: datetime | None = None, dry_run: bool = False
 ) -> EditResult:
     """Remove a map entry (``model_versions.lstm``) or a list item (``allowed_symbols[1]``)."""
-    indexed = _INDEXED.fullmatch(field_path)
-    field, _, key = field_path.partition(".")
-    if indexed:
-        field = indexed.group(1)
-    if field not in (*_LISTS, *_MAPS) or not (key or indexed):
+    where = parse_path(field_path)
+    field, key, index = where.field, where.key, where.index
+    if field not in (*LIST_FIELDS, *MAP_FIELDS) or not (key or index is not None):
         raise EditRefused.single(
             f"{field_path!r}: unset removes a map entry (model_versions.lstm) or a list item"
             " (allowed_symbols[1])"
         )
     current = _current(path, field)
-    if indexed:
-        if field not in _LISTS or not -len(current) <= int(indexed.group(2)) < len(current):
+    if index is not None:
+        if field not in LIST_FIELDS or not -len(current) <= index < len(current):
             raise EditRefused.single(f"{field_path!r} names no item", source=str(path))
-        return _remove(path, field, int(indexed.group(2)) % len(current), now, dry_run)
-    if field not in _MAPS or key not in current:
+        return _remove(path, field, index % len(current), now, dry_run)
+    if field not in MAP_FIELDS or key not in current:
         raise EditRefused.single(f"{field_path!r} names no entry", source=str(path))
     return _remove(path, field, list(current).index(key), now, dry_run)
 

@@ -15,23 +15,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..brake import BRAKE_FIELDS
-from ..errors import Issue, PolicyError, PolicyValidationError
+from ..errors import EditRefused, Issue, PolicyError, PolicyValidationError
+from ..model import BRAKE_FIELDS, parse_path
 from ..pipeline import (
-    OVERRIDE_NAME,
+    BRAKE_NAME,
     BrakeFile,
     PolicySnapshot,
     PositionMap,
+    brake_name,
     build_snapshot,
-    default_overrides_dir,
-    override_name,
-    parse_override,
-    read_overrides,
+    default_brakes_dir,
+    parse_brake,
+    read_brakes,
     read_source,
     yaml_scalar,
 )
-from ._diff import Change, diff_policies
-from ._errors import EditRefused
+from ..review import Change, diff_policies
 from ._values import read_set_value
 from ._write import source_errors, write_atomically, write_new
 
@@ -69,8 +68,11 @@ def stamp(moment: datetime) -> str:
 def _settings(source: str, assignments: list[tuple[str, str]]) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for field_path, text in assignments:
-        field, dot, key = field_path.partition(".")
-        if field not in BRAKE_FIELDS or (dot and field != "model_versions") or (dot and not key):
+        where = parse_path(field_path)
+        field, key = where.field, where.key
+        entry = key is not None and field == "model_versions"  # model_versions.NAME pins one
+        dotted = key is not None or where.index is not None
+        if field not in BRAKE_FIELDS or (dotted and not entry) or key == "":
             raise EditRefused.single(
                 f"a brake cannot set {field_path!r}: it sets "
                 + ", ".join(BRAKE_FIELDS)
@@ -129,7 +131,7 @@ def write_brake(
     until: datetime,
     start: datetime | None = None,
     name: str | None = None,
-    overrides_dir: Path | None = None,
+    brakes_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
     now: datetime | None = None,
     dry_run: bool = False,
@@ -142,10 +144,10 @@ def write_brake(
     """
     environ = {} if env is None else env
     moment = now or datetime.now(UTC)
-    directory = default_overrides_dir(policy, overrides_dir, environ)
+    directory = default_brakes_dir(policy, brakes_dir, environ)
     settings = _settings(str(directory), assignments)
     name = name or f"{(start or moment):%Y%m%d-%H%M}-{next(iter(settings))}".lower()
-    if not OVERRIDE_NAME.fullmatch(name):
+    if not BRAKE_NAME.fullmatch(name):
         raise EditRefused.single(
             f"{name!r} is not a brake name: lower-case letters, digits and . _ -, at most 64"
             " characters, starting with a letter or digit",
@@ -154,7 +156,7 @@ def write_brake(
     path = directory / f"{name}.yaml"
     data = _text(name, reason, start, until, settings).encode()
     try:
-        brake = parse_override(data, path, moment)
+        brake = parse_brake(data, path, moment)
     except PolicyError as e:  # the file does not exist: its lines and columns would mislead
         raise type(e)(
             Issue(i.path, None, None, i.message, f"{path} (not written)") for i in e.issues
@@ -164,7 +166,7 @@ def write_brake(
             f"until {stamp(until)} has already passed", source=str(path), path=("until",)
         )
     with source_errors(path):
-        existing = read_overrides(directory)
+        existing = read_brakes(directory)
     if any(p.name == path.name for p, _ in existing) or path.exists():
         raise EditRefused.single(
             f"a brake named {name!r} exists already; choose another with --name",
@@ -184,7 +186,7 @@ def write_brake(
 
 def _create(path: Path, data: bytes) -> None:
     """Write a new file atomically, never over an existing one (``link`` fails if it exists)."""
-    if override_name(path.name) is None:
+    if brake_name(path.name) is None:
         raise EditRefused.single(f"{path.name!r} is not an override file name", source=str(path))
     path.parent.mkdir(exist_ok=True)  # the overrides directory, next to the policy
     try:
@@ -196,17 +198,17 @@ def _create(path: Path, data: bytes) -> None:
 
 
 def _find(
-    policy: Path, name: str, overrides_dir: Path | None, env: Mapping[str, str]
+    policy: Path, name: str, brakes_dir: Path | None, env: Mapping[str, str]
 ) -> tuple[Path, list[tuple[Path, bytes]], BrakeFile, datetime]:
-    directory = default_overrides_dir(policy, overrides_dir, env)
+    directory = default_brakes_dir(policy, brakes_dir, env)
     with source_errors(directory):
-        existing = read_overrides(directory)
+        existing = read_brakes(directory)
     now = datetime.now(UTC)
     for path, data in existing:
-        brake = parse_override(data, path, now)
+        brake = parse_brake(data, path, now)
         if brake.name == name:
             return path, existing, brake, now
-    names = ", ".join(parse_override(d, p, now).name for p, d in existing) or "none"
+    names = ", ".join(parse_brake(d, p, now).name for p, d in existing) or "none"
     raise EditRefused.single(f"no brake named {name!r} (brakes: {names})", source=str(directory))
 
 
@@ -214,18 +216,18 @@ def lift_brake(
     policy: Path,
     name: str,
     *,
-    overrides_dir: Path | None = None,
+    brakes_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
     dry_run: bool = False,
 ) -> BrakeResult:
     """End the brake ``name`` now: an active one's ``until`` becomes now, a scheduled one is
     removed. Raises EditRefused for an unknown or already expired brake."""
     environ = {} if env is None else env
-    path, existing, brake, now = _find(policy, name, overrides_dir, environ)
+    path, existing, brake, now = _find(policy, name, brakes_dir, environ)
     state = brake.state(now)
     if state == "expired":
         raise EditRefused.single(
-            f"brake {name!r} already lifted at {brake.override.until}; policyctl brake prune"
+            f"brake {name!r} already lifted at {brake.content.until}; policyctl brake prune"
             " removes expired files",
             source=str(path),
         )
@@ -254,16 +256,16 @@ def lift_brake(
 def prune_brakes(
     policy: Path,
     *,
-    overrides_dir: Path | None = None,
+    brakes_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
     dry_run: bool = False,
 ) -> list[BrakeFile]:
     """Remove the files of expired brakes; return them."""
     environ = {} if env is None else env
-    directory = default_overrides_dir(policy, overrides_dir, environ)
+    directory = default_brakes_dir(policy, brakes_dir, environ)
     now = datetime.now(UTC)
     with source_errors(directory):
-        files = [parse_override(d, p, now) for p, d in read_overrides(directory)]
+        files = [parse_brake(d, p, now) for p, d in read_brakes(directory)]
         expired = [b for b in files if b.state(now) == "expired"]
         if not dry_run:
             for brake in expired:

@@ -10,8 +10,8 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ..errors import EditRefused
 from ..pipeline import PositionMap, yaml_scalar
-from ._errors import EditRefused
 
 __all__ = [
     "Splice",

@@ -1,7 +1,7 @@
 """The committed JSON Schemas: generated from the models, written and checked for drift.
 
 ``schemas/global_policy.schema.json`` (the policy, `GlobalPolicy`) and
-``schemas/override.schema.json`` (one brake, `Override`) are what editors (yaml-language-server)
+``schemas/override.schema.json`` (one brake, `Brake`) are what editors (yaml-language-server)
 and generic checkers (check-jsonschema) validate against, so they must never fall behind the
 models.
 """
@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from .brake import Override
-from .model import GlobalPolicy
+from ._brake import Brake
+from ._policy import GlobalPolicy
 
 __all__ = [
     "OVERRIDE_SCHEMA_PATH",
@@ -31,7 +31,7 @@ SchemaKind = Literal["policy", "override"]
 SCHEMA_PATH = Path("schemas/global_policy.schema.json")
 OVERRIDE_SCHEMA_PATH = Path("schemas/override.schema.json")
 SCHEMA_PATHS: dict[SchemaKind, Path] = {"policy": SCHEMA_PATH, "override": OVERRIDE_SCHEMA_PATH}
-_MODELS: dict[SchemaKind, type[BaseModel]] = {"policy": GlobalPolicy, "override": Override}
+_MODELS: dict[SchemaKind, type[BaseModel]] = {"policy": GlobalPolicy, "override": Brake}
 
 
 def schema_text(kind: SchemaKind = "policy") -> str:

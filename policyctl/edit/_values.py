@@ -16,19 +16,11 @@ import shlex
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import PathPart, PolicySyntaxError, PolicyValidationError
+from ..errors import PathPart, PolicySyntaxError, PolicyValidationError, format_path
+from ..model import LIST_FIELDS
 from ..pipeline import PositionMap, read_value
 
 __all__ = ["read_item", "read_set_value"]
-
-_LISTS = ("allowed_strategies", "allowed_symbols")
-
-
-def _shown(path: tuple[PathPart, ...]) -> str:
-    out = str(path[0])
-    for part in path[1:]:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
 
 
 def _text_slots(path: tuple[PathPart, ...], value: Any) -> Iterator[tuple[PathPart, ...]]:
@@ -37,7 +29,7 @@ def _text_slots(path: tuple[PathPart, ...], value: Any) -> Iterator[tuple[PathPa
     if len(path) > 1 or field == "risk_mode":  # one list item, one model version, the mode
         if field != "opp_rankings":
             yield ()
-    elif field in _LISTS and isinstance(value, list):
+    elif field in LIST_FIELDS and isinstance(value, list):
         yield from ((i,) for i in range(len(value)))
     elif field == "model_versions" and isinstance(value, dict):
         yield from ((k,) for k in value)
@@ -95,11 +87,11 @@ def read_set_value(source: str, path: tuple[PathPart, ...], text: str) -> Any:
             quoted = f'{text[:start]}"{written}"{text[end:]}'.strip()
             raise PolicyValidationError.single(
                 f"{written} would be a number (as in the file), but this is text;"
-                f" quote it: policyctl set {_shown(path)} {shlex.quote(quoted)}",
+                f" quote it: policyctl set {format_path(path)} {shlex.quote(quoted)}",
                 source=source,
                 path=path + inner,
             )
-    if len(path) == 1 and path[0] in _LISTS and isinstance(value, str):
+    if len(path) == 1 and path[0] in LIST_FIELDS and isinstance(value, str):
         items = ", ".join(part.strip() for part in value.split(","))
         raise PolicyValidationError.single(
             "this is a list; write it as in the file:"

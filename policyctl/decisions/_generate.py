@@ -8,18 +8,17 @@ verdict and policy exactly as ``store.decide`` would log them. Seeded: one seed,
 
 from __future__ import annotations
 
-import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 from ..pipeline import PolicySnapshot
+from ._record import policy_part, record_json
 
 __all__ = ["generate"]
 
 _OTHER_SYMBOLS = ("DOGEUSDT", "SHIBUSDT", "PEPEUSDT", "XRPUSDT")
 _OTHER_STRATEGIES = ("scalp", "martingale")
-_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 def generate(snapshot: PolicySnapshot, count: int, out: BinaryIO, *, seed: int = 0) -> None:
@@ -29,13 +28,7 @@ def generate(snapshot: PolicySnapshot, count: int, out: BinaryIO, *, seed: int =
     symbols = list(policy.allowed_symbols) or list(_OTHER_SYMBOLS)
     strategies = list(policy.allowed_strategies) or list(_OTHER_STRATEGIES)
     models = list(policy.model_versions) or ["model"]
-    tail = _encode(
-        {
-            "version": snapshot.version,
-            "digest": snapshot.digest,
-            "overrides": [b.name for b in snapshot.brakes],
-        }
-    )[1:]
+    policy_text = policy_part(snapshot.version, snapshot.digest, [b.name for b in snapshot.brakes])
     start = datetime.now(UTC) - timedelta(days=7)
     step = timedelta(days=7) / max(count, 1)
     batch: list[str] = []
@@ -45,16 +38,17 @@ def generate(snapshot: PolicySnapshot, count: int, out: BinaryIO, *, seed: int =
         confidence = round(rng.betavariate(6, 2.2), 4)
         verdict = policy.evaluate_signal(symbol=symbol, strategy=strategy, confidence=confidence)
         when = start + step * n + timedelta(microseconds=rng.randrange(1000))
-        record = {
-            "time": when.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-            "symbol": symbol,
-            "strategy": strategy,
-            "confidence": confidence,
-            "context": {"signal_id": f"s-{n:08d}", "model": rng.choice(models)},
-            "allowed": verdict.allowed,
-            "codes": list(verdict.codes),
-        }
-        batch.append(_encode(record)[:-1] + "," + tail + "\n")
+        record = record_json(
+            time=when.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            symbol=symbol,
+            strategy=strategy,
+            confidence=confidence,
+            context={"signal_id": f"s-{n:08d}", "model": rng.choice(models)},
+            allowed=verdict.allowed,
+            codes=verdict.codes,
+            policy=policy_text,
+        )
+        batch.append(record + "\n")
         if len(batch) >= 4096:
             out.write("".join(batch).encode())
             batch.clear()

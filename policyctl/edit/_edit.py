@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +23,14 @@ from typing import Any
 
 from yaml.nodes import SequenceNode
 
-from ..errors import PolicyError, PolicySourceError, PolicySyntaxError, PolicyValidationError
-from ..model import DEFAULTS, FIELD_NAMES
+from ..errors import (
+    EditRefused,
+    PolicyError,
+    PolicySourceError,
+    PolicySyntaxError,
+    PolicyValidationError,
+)
+from ..model import DEFAULTS, FIELD_NAMES, LIST_FIELDS, MAP_FIELDS, parse_path
 from ..pipeline import (
     PolicySnapshot,
     PositionMap,
@@ -34,9 +39,8 @@ from ..pipeline import (
     read_source,
     yaml_scalar,
 )
+from ..review import Change, diff_policies, plain_value
 from ._baseline import committed_version
-from ._diff import Change, diff_policies, plain_value
-from ._errors import EditRefused
 from ._splice import (
     Splice,
     apply_splices,
@@ -173,18 +177,14 @@ def edit_file(
 # --- the two edits ---------------------------------------------------------------------------
 
 
-_ITEM = re.compile(r"(\w+)\[(-?[0-9]{1,9})\]")
-
-
 def _parse_set(source: str, field_path: str, value: str) -> tuple[tuple[str | int, ...], str, Any]:
-    item = _ITEM.fullmatch(field_path)
-    if item is not None:  # one list item: allowed_symbols[0]
-        field, index = item.group(1), int(item.group(2))
-        if field not in ("allowed_symbols", "allowed_strategies"):
+    where = parse_path(field_path)
+    field, key, index = where.field, where.key, where.index
+    if index is not None:  # one list item: allowed_symbols[0]
+        if field not in LIST_FIELDS:
             raise EditRefused.single(f"{field} is not a list; no item {index}", source=source)
         return (field, index), field, read_set_value(source, (field, index), value)
-    field, dot, key = field_path.partition(".")
-    if dot and not key:
+    if key == "":
         raise EditRefused.single(
             f"{field_path!r} names no entry (nothing after the dot); name one, e.g."
             f" {field}.lstm, or set the whole field: policyctl set {field} ...",
@@ -198,7 +198,7 @@ def _parse_set(source: str, field_path: str, value: str) -> tuple[tuple[str | in
         raise EditRefused.single(
             "last_updated is set by every edit; it cannot be set by hand", source=source
         )
-    if key and field not in ("opp_rankings", "model_versions"):
+    if key and field not in MAP_FIELDS:
         raise EditRefused.single(
             f"{field} has no entries; set it whole: policyctl set {field} ...", source=source
         )

@@ -1,4 +1,4 @@
-"""Reading decision logs (``store.decide``'s JSON Lines) for replay: streamed, never trusted.
+"""Reading decision logs (records as `_record` defines them) for replay: streamed, never trusted.
 
 Files are read one line at a time, plain or gzip (told by the content's magic bytes, not the
 name), so memory does not grow with the log. A line that is not a decision is skipped and
@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ._record import INPUTS
+
 __all__ = ["LogFiles", "Problem", "Record", "log_files"]
 
 MAX_LINE = 1 << 20  # a decision is a few hundred bytes: a longer line is not one
 KEPT_PROBLEMS = 50  # shown with line numbers; the rest are counted
 _GZIP_MAGIC = b"\x1f\x8b"
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_SYMBOL, _STRATEGY, _CONFIDENCE = INPUTS
 
 Record = tuple[int, dict[str, Any], str, str, float]
 """(line number, the record, symbol, strategy, confidence): a line fit to replay."""
@@ -132,8 +135,8 @@ class LogFiles:
             if type(record) is not dict:
                 self.skip(name, number, f"not a JSON object but {_json_type(record)}")
                 continue
-            symbol, strategy = record.get("symbol"), record.get("strategy")
-            confidence = record.get("confidence")
+            symbol, strategy = record.get(_SYMBOL), record.get(_STRATEGY)
+            confidence = record.get(_CONFIDENCE)
             if type(symbol) is str and type(strategy) is str and type(confidence) is float:
                 self.records += 1
                 yield number, record, symbol, strategy, confidence
@@ -164,13 +167,13 @@ def _parse(scan: Any, line: bytes) -> object:
 
 
 def _invalid(symbol: object, strategy: object, confidence: object) -> str | None:
-    for key, value in (("symbol", symbol), ("strategy", strategy)):
+    for key, value in ((_SYMBOL, symbol), (_STRATEGY, strategy)):
         if value is None:
             return f"no {key!r}"
         if type(value) is not str:
             return f"{key!r} is {_json_type(value)}, not text"
     if confidence is None:
-        return "no 'confidence'"
+        return f"no {_CONFIDENCE!r}"
     if type(confidence) is int or (type(confidence) is str and confidence in _NON_FINITE):
         return None
     return f"'confidence' is {_json_type(confidence)}, not a number"

@@ -1,4 +1,4 @@
-"""`Override`: one emergency brake, a time-boxed file in ``policy/overrides/``, tightening only.
+"""`Brake`: one emergency brake, a time-boxed file in ``policy/overrides/``, tightening only.
 
 An override names the risk fields (and ``model_versions``, to pin a model back) with the values
 it wants for a while::
@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from .model import (
+from ._policy import (
     MAX_POSITIONS,
     NAME_PATTERN,
     PRINTABLE_PATTERN,
@@ -50,8 +50,8 @@ __all__ = [
     "BRAKE_FIELDS",
     "MAX_DURATION",
     "RISK_ORDER",
+    "Brake",
     "BrakeSettings",
-    "Override",
     "parse_time",
 ]
 
@@ -157,14 +157,14 @@ Reason = Annotated[
 ]
 
 
-class Override(BaseModel):
+class Brake(BaseModel):
     """One override file, as validated on its own (the clock plays no part here)."""
 
     model_config = ConfigDict(
         frozen=True,
         extra="forbid",
         populate_by_name=True,
-        title="Override",
+        title="Brake",
         json_schema_extra={
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "description": (
@@ -180,7 +180,7 @@ class Override(BaseModel):
     settings: Annotated[BrakeSettings, Field(alias="set")]
 
     @model_validator(mode="after")
-    def _check_rules(self) -> Override:
+    def _check_rules(self) -> Brake:
         errors = []
         if not self.reason.strip():
             errors.append(_say(("reason",), "reason", "reason is blank; say why", self.reason))
@@ -217,7 +217,7 @@ class Override(BaseModel):
                     )
                 )
         if errors:
-            raise ValidationError.from_exception_data("Override", errors)
+            raise ValidationError.from_exception_data("Brake", errors)
         return self
 
     @property

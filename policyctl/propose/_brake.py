@@ -9,15 +9,17 @@ file again on the new tip; a brake of the same name there already is a `Proposal
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from ..edit import write_brake
 from ..errors import ProposalConflict
-from ..pipeline import DEFAULT_POLICY_FILE, default_overrides_dir
-from ._brake_diff import brake_changes
-from ._brakes import write_brake
-from ._lane import lane_of
-from ._propose import (
-    BrakeRequest,
+from ..pipeline import DEFAULT_POLICY_FILE, default_brakes_dir
+from ..review import brake_changes, lane_of
+from ._worktree import (
     Proposal,
     commit_tree,
     open_worktree,
@@ -26,7 +28,18 @@ from ._propose import (
     snapshot_at,
 )
 
-__all__ = ["propose_brake"]
+__all__ = ["BrakeRequest", "propose_brake"]
+
+
+@dataclass(frozen=True, slots=True)
+class BrakeRequest:
+    """A brake to propose: what it sets (values as ``set`` takes them), why, and when."""
+
+    settings: Mapping[str, Any]
+    reason: str
+    until: datetime
+    start: datetime | None = None
+    name: str | None = field(default=None)
 
 
 def propose_brake(
@@ -45,7 +58,7 @@ def propose_brake(
     git, identity, tip, now, name = prepare(repo, file, author, base, remote, push, branch, "brake")
     with open_worktree(git, tip) as tree:
         snap = snapshot_at(tree, tip, file)
-        directory = default_overrides_dir(tree.root / file)
+        directory = default_brakes_dir(tree.root / file)
         taken = request.name is not None and (directory / f"{request.name}.yaml").exists()
         if taken:
             raise ProposalConflict.single(

@@ -1,15 +1,9 @@
-"""``policyctl.propose``: a change turned into a commit on a branch, through the ``set`` pipeline.
+"""What every proposal shares: a temporary worktree of the base's tip, the author, the commit
+with its trailer, and the push of a new branch.
 
 The work happens in a temporary git worktree of the base branch's tip: never in the caller's
-working tree or index, never in a checkout a service reads. The edit is `set_values` (comments
-kept, ``version`` raised by one from the base, ``last_updated`` stamped), or `write_brake`; the
-result is validated, committed with the caller's identity and pushed as a new branch.
-
-Each change records the value it was based on (the caller's, or the base's), in a trailer of
-the commit message. A proposal made or refreshed on a base that moved re-applies each change
-semantically on the new tip: a field still at its recorded value is changed again (the version
-raised again from the new tip), a field already at the proposed value is left, and a field the
-base changed to anything else is a `ProposalConflict`; then nothing is pushed.
+working tree or index, never in a checkout a service reads. The commit's trailer records each
+change and the value it was based on, so that a refresh can re-apply it on a moved base.
 """
 
 from __future__ import annotations
@@ -18,28 +12,30 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import Issue, PolicyError, PolicySourceError, ProposalConflict
-from ..pipeline import DEFAULT_POLICY_FILE, PolicySnapshot, build_snapshot
-from ._diff import Change, plain_value
-from ._edit import set_values
-from ._errors import EditRefused
-from ._git import GitRepo
-from ._lane import lane_of
+from ..errors import EditRefused, PolicySourceError
+from ..pipeline import PolicySnapshot, build_snapshot
+from ..review import Change, GitRepo
 
 __all__ = [
     "TRAILER",
-    "BrakeRequest",
     "Proposal",
-    "ProposalConflict",
+    "base_tip",
+    "check_branch",
+    "commit_tree",
+    "identity_env",
     "open_worktree",
-    "propose",
+    "prepare",
+    "publish",
+    "refuse_local_edits",
+    "snapshot_at",
+    "trailer_of",
 ]
 
 TRAILER = "Policyctl-Proposal: "
@@ -55,7 +51,7 @@ class Proposal:
         commit: The proposal's commit.
         base: The base branch's name; ``base_commit`` the tip it was made on.
         changes: The semantic changes to the policy, each with its direction.
-        brakes: Override files the proposal adds (their names).
+        brakes: Brake files the proposal adds (their names).
         lane: ``auto`` when nothing loosens, ``review`` otherwise (see `lane_of`).
         pushed: Whether the branch was pushed.
         remote: Where it was pushed.
@@ -70,26 +66,6 @@ class Proposal:
     pushed: bool
     remote: str
     brakes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class BrakeRequest:
-    """A brake to propose: what it sets (values as ``set`` takes them), why, and when."""
-
-    settings: Mapping[str, Any]
-    reason: str
-    until: datetime
-    start: datetime | None = None
-    name: str | None = field(default=None)
-
-
-def _value_at(snap: PolicySnapshot, path: str) -> Any:
-    policy = snap.file_policy or snap.policy
-    field, _, key = path.partition(".")
-    value = getattr(policy, field, None)
-    if key:
-        return plain_value(value.get(key)) if isinstance(value, Mapping) else None
-    return plain_value(value)
 
 
 def identity_env(author: str | None) -> dict[str, str]:
@@ -147,30 +123,6 @@ def snapshot_at(repo: GitRepo, sha: str, file: str) -> PolicySnapshot:
     return build_snapshot(repo.read(sha, file), Path(f"{sha[:12]}:{file}"), env={})
 
 
-def plan_changes(
-    changes: Mapping[str, Any], snap: PolicySnapshot, based_on: Mapping[str, Any], tip: str
-) -> dict[str, tuple[Any, Any]]:
-    """{path: (value, based_on)} of the changes still to make on the tip; ProposalConflict
-    when the tip moved a field away from what a change was based on."""
-    plan = {}
-    for path, value in changes.items():
-        wanted = plain_value(value)
-        current = _value_at(snap, path)
-        base_value = based_on.get(path, current)
-        if current == wanted:
-            continue  # the base says it already
-        if current != base_value:
-            raise ProposalConflict.single(
-                f"{path} was changed to {json.dumps(current)} on the base (commit {tip[:12]}),"
-                f" while this proposal changes it from {json.dumps(base_value)} to"
-                f" {json.dumps(wanted)}; make a new proposal from the new value",
-                source=str(snap.source),
-                path=tuple(path.split(".", 1)),
-            )
-        plan[path] = (wanted, base_value)
-    return plan
-
-
 def commit_tree(
     tree: GitRepo, file: str, message: str, trailer: dict[str, Any], env: dict[str, str]
 ) -> str:
@@ -198,28 +150,6 @@ def _fallback_identity(tree: GitRepo) -> dict[str, str]:
         }
 
 
-def apply_plan(
-    tree: GitRepo, file: str, snap: PolicySnapshot, plan: dict[str, tuple[Any, Any]], now: datetime
-) -> list[Change]:
-    assignments = [(p, json.dumps(v)) for p, (v, _) in plan.items()]
-    assignments.append(("version", str(snap.version + 1)))  # one bump, from this tip
-    try:
-        return set_values(tree.root / file, assignments, now=now).changes
-    except PolicyError as e:  # say where as the user knows it, not the temporary worktree
-        root = str(tree.root)
-        label = str(snap.source)
-        raise type(e)(
-            Issue(
-                i.path,
-                i.line,
-                i.column,
-                i.message,
-                (i.source or "").replace(f"{root}/{file}", label) or label,
-            )
-            for i in e.issues
-        ) from None
-
-
 def refuse_local_edits(git: GitRepo, file: str) -> None:
     """Uncommitted edits to the policy here would not be in the proposal, which starts from
     the base branch: say so rather than surprise."""
@@ -230,65 +160,6 @@ def refuse_local_edits(git: GitRepo, file: str) -> None:
             " branch, not from this checkout: commit or stash them, or propose those values",
             source=str(git.root),
         )
-
-
-def propose(
-    changes: Mapping[str, Any] | BrakeRequest,
-    *,
-    message: str,
-    repo: str | Path = ".",
-    base: str = "main",
-    remote: str = "origin",
-    branch: str | None = None,
-    author: str | None = None,
-    push: bool = True,
-    based_on: Mapping[str, Any] | None = None,
-    file: str = DEFAULT_POLICY_FILE,
-) -> Proposal:
-    """Turn ``changes`` (``{"risk_mode": "DEFENSIVE", "model_versions.lstm": "3.11"}``, values
-    as the file holds them, or a `BrakeRequest`) into a commit on a new branch off ``base``, and
-    push it.
-
-    Args:
-        based_on: The values the caller read (path -> value), so that a base changed since is
-            a `ProposalConflict` instead of a lost update; default: the base's values.
-
-    Raises:
-        ProposalConflict: The base changed a proposed field to another value; nothing pushed.
-        PolicyError: The change is invalid, a path unknown, the base or the repository
-            missing, the push rejected; nothing is left behind.
-    """
-    if not message.strip():
-        raise EditRefused.single("a proposal needs a message (-m): why the change")
-    if not isinstance(changes, Mapping):  # a brake (BrakeRequest): its own module
-        from ._propose_brake import propose_brake  # noqa: PLC0415 (it builds on this module)
-
-        return propose_brake(
-            changes,
-            message=message,
-            repo=repo,
-            base=base,
-            remote=remote,
-            branch=branch,
-            author=author,
-            push=push,
-            file=file,
-        )
-    if not changes:
-        raise EditRefused.single("a proposal changes at least one field")
-    git, identity, tip, now, name = prepare(
-        repo, file, author, base, remote, push, branch, "proposal"
-    )
-    with open_worktree(git, tip) as tree:
-        snap = snapshot_at(tree, tip, file)
-        plan = plan_changes(changes, snap, based_on or {}, tip)
-        if not plan:
-            raise EditRefused.single(f"{base} already holds every proposed value; nothing to do")
-        applied = apply_plan(tree, file, snap, plan, now)
-        commit = commit_tree(tree, file, message, trailer_of(base, plan), identity)
-    lane = lane_of(applied, [])
-    publish(git, name, commit, remote, push, replace=None)
-    return Proposal(name, commit, base, tip, applied, lane, push, remote)
 
 
 def prepare(

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from ._target import is_mount_point
+from ..live import is_mount_point
 
 __all__ = ["Finding", "examine"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import PolicyError
 from ..pipeline import build_snapshot
-from ._git import GitRepo
+from ..review import GitRepo
 
 __all__ = ["committed_version"]
 

@@ -1,0 +1,92 @@
+"""The model: what a valid policy and a valid brake are, the verdicts on signals, and the
+fields' names and PATH grammar. Pure rules: no file, no clock, no git.
+
+- `_policy`: `GlobalPolicy` and its rules, `RiskMode`, the field types and patterns.
+- `_brake`: `Brake`, one brake file as validated on its own.
+- `_signals`: `SignalVerdict` and its stable reason codes.
+- `_fields`: the PATH grammar, which fields are lists or maps, the brakes' directory name.
+- `_schema`: the committed JSON Schemas, generated from the models.
+
+May import: ``policyctl.errors`` (and pydantic). Never another sub-package. Modules with a
+leading underscore are private; other rooms use the names below.
+"""
+
+from __future__ import annotations
+
+from ._brake import BRAKE_FIELDS, MAX_DURATION, RISK_ORDER, Brake, BrakeSettings, parse_time
+from ._fields import BRAKES_DIR_NAME, LIST_FIELDS, MAP_FIELDS, FieldPath, parse_path
+from ._policy import (
+    DEFAULTS,
+    DESCRIPTIONS,
+    FIELD_NAMES,
+    MAX_POSITIONS,
+    MAX_VERSION,
+    NAME_PATTERN,
+    PRINTABLE_PATTERN,
+    SYMBOL_PATTERN,
+    TIMESTAMP_PATTERN,
+    Fraction,
+    GlobalPolicy,
+    Name,
+    RiskMode,
+    Symbol,
+    Timestamp,
+    Version,
+    check_printable,
+    closed_map,
+    read_only,
+)
+from ._schema import (
+    OVERRIDE_SCHEMA_PATH,
+    SCHEMA_PATH,
+    SCHEMA_PATHS,
+    SchemaKind,
+    check_schema,
+    schema_text,
+    write_schema,
+)
+from ._signals import ALLOWED, REASON_CODES, SignalVerdict, refused
+
+__all__ = [
+    "ALLOWED",
+    "BRAKES_DIR_NAME",
+    "BRAKE_FIELDS",
+    "DEFAULTS",
+    "DESCRIPTIONS",
+    "FIELD_NAMES",
+    "LIST_FIELDS",
+    "MAP_FIELDS",
+    "MAX_DURATION",
+    "MAX_POSITIONS",
+    "MAX_VERSION",
+    "NAME_PATTERN",
+    "OVERRIDE_SCHEMA_PATH",
+    "PRINTABLE_PATTERN",
+    "REASON_CODES",
+    "RISK_ORDER",
+    "SCHEMA_PATH",
+    "SCHEMA_PATHS",
+    "SYMBOL_PATTERN",
+    "TIMESTAMP_PATTERN",
+    "Brake",
+    "BrakeSettings",
+    "FieldPath",
+    "Fraction",
+    "GlobalPolicy",
+    "Name",
+    "RiskMode",
+    "SchemaKind",
+    "SignalVerdict",
+    "Symbol",
+    "Timestamp",
+    "Version",
+    "check_printable",
+    "check_schema",
+    "closed_map",
+    "parse_path",
+    "parse_time",
+    "read_only",
+    "refused",
+    "schema_text",
+    "write_schema",
+]
