@@ -9,7 +9,7 @@ Importing this package starts no thread.
 from __future__ import annotations
 
 from ._store import DEFAULT_RECONCILE_INTERVAL, PolicyStore, StoreStatus, Subscriber
-from ._target import is_mount_point
+from ._watch import is_mount_point
 
 __all__ = [
     "DEFAULT_RECONCILE_INTERVAL",

@@ -5,12 +5,17 @@ policy, because a snapshot is immutable and is published by a single reference a
 
 One worker thread does every check. It wakes on a filesystem event (watchdog, behind
 `_DirectoryWatcher`), on `refresh()`, or every ``reconcile_interval`` seconds (catching lost
-inotify events); `Schedule` decides when, `_settle` whether bytes can be trusted. A check reads
-the file and the override files whole at one moment (following symlinks, so the Kubernetes
+inotify events); `Schedule` decides when, `settled` whether bytes can be trusted. A check reads
+the file and the brake files whole at one moment (following symlinks, so the Kubernetes
 ConfigMap ``..data`` swap is seen), and builds a snapshot only when their key changed. At a
 brake's ``from`` or ``until`` the worker wakes by itself and composes the same bytes again. A
 bad file is counted and reported once per distinct content; the last good snapshot stays.
 `status()` is published like the snapshot, so it never waits on a check.
+
+One class, in one module: the store's parts below (fork safety, subscribers, the status, what a
+check decided, when bytes have settled) exist only for it. Its neighbours are the watch seam
+(`_watch`), the schedule (`_schedule`), the inputs read at one moment (`_inputs`), the kept
+last good state (`_last_good`) and the served commit (`_identity`).
 """
 
 from __future__ import annotations
@@ -20,45 +25,276 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from time import time as now
 from types import MappingProxyType, TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from ..decisions import DecisionLog, freeze_context
-from ..errors import PolicyError
+from ..errors import PolicyError, PolicyInternalError
 from ..model import SignalVerdict
 from ..pipeline import (
+    BrakeFile,
     PolicySnapshot,
     build_snapshot,
     default_brakes_dir,
     default_policy_path,
 )
-from ._checks import Checks
-from ._forks import forget, remember
 from ._identity import source_commit
-from ._inputs import Inputs
+from ._inputs import Inputs, read_inputs
 from ._last_good import save, start
-from ._outcome import (
-    ErrorSubscriber,
-    Outcome,
-    Subscriber,
-    announce,
-    internal_error,
-)
-from ._schedule import Schedule, check_timings
-from ._status import StoreStatus
-from ._subscribers import Subscribers
-from ._target import WatchTarget, warn_if_mount_point
+from ._schedule import Schedule, Trigger, check_timings
 from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' scripted watcher
+from ._watch import WatchTarget, warn_if_mount_point
 
-__all__ = ["PolicyStore", "StoreStatus", "Subscriber"]
+__all__ = ["DEFAULT_RECONCILE_INTERVAL", "PolicyStore", "StoreStatus", "Subscriber"]
+
+log = logging.getLogger(__name__)
+
+
+# --- stores in a forked child (gunicorn --preload) start their threads again ---------
+
+
+class _Restartable(Protocol):
+    def _restart_after_fork(self) -> None: ...
+
+
+_live: weakref.WeakSet[_Restartable] = weakref.WeakSet()
+
+
+def remember(store: _Restartable) -> None:
+    _live.add(store)
+
+
+def forget(store: _Restartable) -> None:
+    _live.discard(store)
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_live):
+        store._restart_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+C = TypeVar("C", bound=Callable[..., object])
+
+
+# --- subscribers: added and removed under a lock, read as one immutable tuple ---------
+
+
+class Subscribers(Generic[C]):
+    """Callbacks, published as a tuple: an outcome carries the tuple as it was when decided."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.all: tuple[C, ...] = ()
+
+    def add(self, callback: C) -> Callable[[], None]:
+        """Add ``callback``; return the function that removes it."""
+        with self._lock:
+            self.all = (*self.all, callback)
+
+        def remove() -> None:
+            with self._lock:
+                self.all = tuple(c for c in self.all if c is not callback)
+
+        return remove
+
+    def after_fork(self) -> None:
+        """A lock held by a thread of the parent stays held forever in the child."""
+        self._lock = threading.Lock()
+
+
+# --- the status: read consistently, published like the snapshot ----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStatus:
+    """A consistent view of the store's health.
+
+    Attributes:
+        current_version: ``version`` of the snapshot being served.
+        digest: sha256 of the file content being served.
+        source: The policy file.
+        reloads: Snapshots applied after the first load.
+        failures: Distinct refused contents (invalid, unreadable or missing file).
+        failures_by_kind: ``failures`` split by the error's kind: ``source`` (unreadable or
+            missing), ``syntax``, ``validation``, ``env``.
+        last_error: Why the file on disk is refused now; None when it is being served.
+        last_success: When the served snapshot was loaded.
+        refused_since: When the refused content was first seen; None when healthy.
+        mode: ``"inotify"``, ``"polling"`` or ``"off"`` (``watch=False``).
+        brakes: The override files active in the served snapshot (name, reason, until).
+        next_change: When the next brake starts or lifts; None when none will.
+        commit: The git commit the served file came from, where the layout says (git-sync's
+            worktree, or a checkout's HEAD); None otherwise.
+        serving_last_good: Started from the ``last_good`` file, the policy file being unusable;
+            False once the file itself is applied.
+        decisions_logged: Decisions written to the ``decision_log`` so far.
+        decisions_dropped: Decisions not logged because the log's queue was full (or a write
+            failed): counted, never silent.
+    """
+
+    current_version: int
+    digest: str
+    source: Path
+    reloads: int
+    failures: int
+    failures_by_kind: Mapping[str, int]
+    last_error: PolicyError | None
+    last_success: datetime
+    refused_since: datetime | None
+    mode: str
+    brakes: tuple[BrakeFile, ...] = ()
+    next_change: datetime | None = None
+    commit: str | None = None
+    serving_last_good: bool = False
+    decisions_logged: int = 0
+    decisions_dropped: int = 0
+
+
+Subscriber = Callable[[PolicySnapshot, PolicySnapshot], object]
+ErrorSubscriber = Callable[[PolicyError], object]
+
+
+# --- what one check decided, as small typed values ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """A new snapshot was published."""
+
+    old: PolicySnapshot
+    new: PolicySnapshot
+    subscribers: tuple[Subscriber, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusing:
+    """The file is refused, unless it turns out to be still changing (see ``_settled``).
+
+    ``key`` identifies the refused content (its key, or the read error); ``data`` is the key
+    of the refused content as read again (`Inputs.key`), None when it could not be read.
+    """
+
+    error: PolicyError
+    key: str
+    data: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A refusal was recorded: a distinct bad content, counted and reported once."""
+
+    error: PolicyError
+    subscribers: tuple[ErrorSubscriber, ...]
+
+
+Outcome = Applied | Refused | None
+"""What a check announces: nothing (no change, or a refusal already reported) is None."""
+
+
+class Moved:
+    """The content moved while the check waited for it to stay put: look again."""
+
+
+def internal_error(error: Exception, path: Path) -> PolicyInternalError:
+    """A failure no rule foresaw, as a refusal: counted, reported, health degraded."""
+    return PolicyInternalError.single(
+        f"internal error while checking the file: {type(error).__name__}: {error}"
+        " (the last good policy stays; see the log for details)",
+        source=str(path),
+    )
+
+
+def announce(outcome: Outcome, path: Path, kept_version: int) -> bool:
+    """Log an outcome and call its subscribers (never under the store's lock); return whether
+    a new snapshot was applied."""
+    if outcome is None:
+        return False
+    if isinstance(outcome, Refused):
+        log.error(
+            "refused a change to %s; keeping version %s:\n%s", path, kept_version, outcome.error
+        )
+        _call(outcome.subscribers, outcome.error)
+        return False
+    old, new = outcome.old, outcome.new
+    if new.version < old.version:
+        log.warning(
+            "%s: version went down from %s to %s (a revert?); applied",
+            path,
+            old.version,
+            new.version,
+        )
+    elif new.digest != old.digest:
+        log.info("%s: applied version %s (sha256 %s)", path, new.version, new.digest[:12])
+    before, after = {b.name for b in old.brakes}, {b.name for b in new.brakes}
+    for brake in new.brakes:
+        if brake.name not in before:
+            log.info("brake %s is on until %s: %s", brake.name, brake.content.until, brake.reason)
+    for brake in old.brakes:
+        if brake.name not in after:
+            log.info("brake %s lifted", brake.name)
+    _call(outcome.subscribers, old, new)
+    return True
+
+
+def _call(callbacks: tuple[Callable[..., object], ...], *args: object) -> None:
+    for callback in callbacks:
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("policy subscriber %r raised; the others still run", callback)
+
+
+_BARRIER_TIMEOUT = 0.5
+
+
+# --- whether content on disk has settled: the two waits a check makes -----------------
+
+
+def stays_put(
+    schedule: Schedule, read: Callable[[], str], key: str, grace: float, *, barrier: bool
+) -> bool:
+    """With no event saying the writer is done: the same content (``read()`` gives its key)
+    after ``grace``, and (with ``barrier``, i.e. inotify) no write reported up to the close of
+    the policy file by that second read."""
+    if not schedule.sleep(grace):
+        return False
+    reads_before = schedule.reads
+    try:
+        again = read()
+    except PolicyError:
+        return False
+    if barrier:
+        # A directory not watched yet (just swapped in) reports nothing: after the timeout the
+        # stay-put rule alone decides, as with polling.
+        schedule.reported_through(reads_before, _BARRIER_TIMEOUT)
+    return again == key and not schedule.writing
+
+
+def settled(schedule: Schedule, read: Callable[[], str], refused: str | None, grace: float) -> bool:
+    """Whether the file still holds the refused bytes after ``grace``: an in-place write can
+    be read between its truncate and its write, and that half-written state must not be
+    counted and reported as a refused change. Valid content is applied without this wait."""
+    if not schedule.sleep(grace):
+        return False
+    try:
+        return read() == refused
+    except PolicyError:
+        return refused is None
+
+
+_MAX_ROUNDS = 20  # looks per check before leaving a changing file to the next event
+
 
 _MIN_GRACE = 0.02
 
-log = logging.getLogger(__name__)
 
 DEFAULT_DEBOUNCE = 0.005
 """Quiet time after a write event before reading: coalesces truncate-then-write bursts. A rename
@@ -67,7 +303,10 @@ or a close-after-write ends the wait at once (see live/_schedule.py for what is 
 DEFAULT_RECONCILE_INTERVAL = 30.0
 
 
-class PolicyStore(Checks):
+# --- the store --------------------------------------------------------------------------
+
+
+class PolicyStore:
     """The live policy: loaded now, then kept current as the file changes.
 
     Args:
@@ -113,16 +352,16 @@ class PolicyStore(Checks):
         environ = os.environ if env is None else env
         # Made absolute once, here: a later os.chdir must not change which file is served.
         self._path = Path(default_policy_path(path, environ)).absolute()
-        self._overrides = default_brakes_dir(self._path, brakes_dir, environ).absolute()
+        self._brakes_dir = default_brakes_dir(self._path, brakes_dir, environ).absolute()
         self._keep = None if last_good is None else Path(last_good).absolute()
-        first = start(self._path, self._overrides, self._keep, self._build)
+        first = start(self._path, self._brakes_dir, self._keep, self._build)
         self._log = None  # opened once the store has a policy: a failed start leaves no thread
         if decision_log is not None:
             self._log = DecisionLog(Path(decision_log).absolute(), mask=decision_mask)
         self._inputs: Inputs = first.inputs
         self._current: PolicySnapshot = first.snapshot
         self._commit = source_commit(self._path)
-        self._target = WatchTarget(self._path, self._overrides)
+        self._target = WatchTarget(self._path, self._brakes_dir)
         self._watching = watch
         self._poll_interval = poll_interval
         self._debounce = debounce
@@ -323,3 +562,100 @@ class PolicyStore(Checks):
 
     def __repr__(self) -> str:
         return f"<PolicyStore {self._path} version={self._current.version}>"
+
+    # --- checks: read the inputs, decide, publish or refuse (under the check lock) ---
+
+    def _check(self, trigger: Trigger) -> Outcome:
+        """Read and decide; the caller holds ``_check_lock`` and announces the outcome.
+
+        Bounded: content that keeps changing is left for the next event or the reconciler, and
+        a closing store stops at once, so neither a writer nor `close()` can keep it looping.
+        """
+        if trigger == "edge":
+            return self._recompose() if self._edge_passed() else None
+        for _ in range(_MAX_ROUNDS):
+            if self._schedule.closed:
+                return None
+            outcome = self._check_once(trigger)
+            if isinstance(outcome, Moved):
+                continue
+            if not isinstance(outcome, Refusing):
+                return outcome
+            if self._settled(outcome.data):
+                return self._refuse(outcome.error, outcome.key)
+        return None
+
+    def _check_once(self, trigger: Trigger) -> Applied | Refusing | Moved | None:
+        if self._schedule.writing:
+            return None  # a write is open: its close (or its timeout) brings us back
+        try:
+            inputs = read_inputs(self._path, self._brakes_dir)
+        except PolicyError as e:
+            return Refusing(e, f"unreadable:{e}", None)
+        if inputs.key == self._inputs.key:
+            self._clear_refusal()  # e.g. a bad change reverted by hand
+            return self._recompose() if self._edge_passed() else None
+        if trigger == "unconfirmed" and not self._stays_put(inputs.key):
+            return Moved()
+        if inputs.key == self._refused_digest:
+            return None  # already counted and reported
+        return self._apply(inputs)
+
+    def _apply(self, inputs: Inputs) -> Applied | Refusing:
+        try:
+            snap = self._build(inputs)
+        except PolicyError as e:
+            return Refusing(e, inputs.key, inputs.key)
+        except Exception as e:  # a bug or a fault no rule foresaw: still a refusal, recorded
+            log.debug("checking %s failed unexpectedly", self._path, exc_info=True)
+            return Refusing(internal_error(e, self._path), inputs.key, inputs.key)
+        self._commit = source_commit(self._path)  # before publishing: status then agrees
+        old, self._current = self._current, snap  # the one publication step
+        if self._keep is not None and inputs.key != self._inputs.key:
+            save(self._keep, inputs)
+        self._inputs, self._serving_last_good = inputs, False
+        self._reloads += 1
+        self._clear_refusal()
+        self._arm()
+        return Applied(old, snap, self._subscribers.all)
+
+    def _edge_passed(self) -> bool:
+        return (edge := self._current.next_change) is not None and datetime.now(UTC) >= edge
+
+    def _recompose(self) -> Applied | None:
+        """A brake starts or lifts: the same files, composed again at the new moment."""
+        outcome = self._apply(self._inputs)
+        if isinstance(outcome, Refusing):  # the environment changed meanwhile: keep serving
+            self._refuse(outcome.error, outcome.key)
+            self._arm()
+            return None
+        return outcome
+
+    def _read_key(self) -> str:
+        return read_inputs(self._path, self._brakes_dir).key
+
+    def _stays_put(self, key: str) -> bool:
+        w = self._watcher
+        barrier = w is not None and w.mode == "inotify" and w.covers(self._path)
+        return stays_put(self._schedule, self._read_key, key, self._grace(), barrier=barrier)
+
+    def _refuse(self, error: PolicyError, key: str) -> Refused | None:
+        if key == self._refused_digest:
+            return None
+        self._refused_digest = key
+        self._refused_since = datetime.now(UTC)
+        self._last_error = error
+        self._failures[error.kind] = self._failures.get(error.kind, 0) + 1
+        self._publish_status()
+        return Refused(error, self._error_subscribers.all)
+
+    def _clear_refusal(self) -> None:
+        changed = self._refused_digest is not None or self._last_error is not None
+        self._refused_digest = None
+        self._refused_since = None
+        self._last_error = None
+        if changed or self._status.reloads != self._reloads:
+            self._publish_status()
+
+    def _settled(self, refused: str | None) -> bool:
+        return settled(self._schedule, self._read_key, refused, self._grace())
