@@ -55,7 +55,8 @@ class _BodyCache:
             body = {
                 **snap.policy.model_dump(mode="json"),
                 "digest": snap.digest,
-                "active_overrides": [b.model_dump(mode="json") for b in brakes_out(snap.brakes)],
+                "brakes": (brakes := [b.model_dump(mode="json") for b in brakes_out(snap.brakes)]),
+                "active_overrides": brakes,  # the first name of "brakes", kept for old readers
             }
             data = json.dumps(body, separators=(",", ":")).encode()
             # The ETag is the file's digest, and names the effective policy too: two replicas
@@ -122,7 +123,8 @@ def router(
             reloads=status.reloads,
             failures=status.failures,
             last_error=error_out(status.last_error),
-            active_overrides=brakes_out(status.brakes),
+            brakes=(brakes := brakes_out(status.brakes)),
+            active_overrides=brakes,
             next_change=status.next_change,
             commit=status.commit,
             serving_last_good=status.serving_last_good,

@@ -56,17 +56,20 @@ class StoreCollector:
         refused.add_metric(
             [], max(0.0, now - status.refused_since.timestamp()) if status.refused_since else 0.0
         )
-        active = GaugeMetricFamily(
-            "policyctl_active_overrides", "Brakes (override files) in force in the policy served"
+        # Each brake metric also under its first name (override), for existing dashboards.
+        active, old_active = (
+            GaugeMetricFamily(name, "Brakes in force in the policy served")
+            for name in ("policyctl_active_brakes", "policyctl_active_overrides")
         )
-        active.add_metric([], len(status.brakes))
-        remaining = GaugeMetricFamily(
-            "policyctl_override_seconds_remaining",
-            "Seconds until each active brake lifts by itself",
-            labels=["name"],
+        remaining, old_remaining = (
+            GaugeMetricFamily(name, "Seconds until each active brake lifts", labels=["name"])
+            for name in ("policyctl_brake_seconds_remaining", "policyctl_override_seconds_remaining")
         )
+        for family in (active, old_active):
+            family.add_metric([], len(status.brakes))
         for brake in status.brakes:
-            remaining.add_metric([brake.name], max(0.0, brake.ends.timestamp() - now))
+            for family in (remaining, old_remaining):
+                family.add_metric([brake.name], max(0.0, brake.ends.timestamp() - now))
         info = GaugeMetricFamily(
             "policyctl_policy_info",
             "What this replica serves (always 1): count replicas by digest to see them agree",
@@ -84,5 +87,5 @@ class StoreCollector:
         dropped.add_metric([], status.decisions_dropped)
         return [
             reloads, failures, version, last, since, refused, active, remaining, info, logged,
-            dropped,
+            dropped, old_active, old_remaining,
         ]  # fmt: skip

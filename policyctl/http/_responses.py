@@ -47,7 +47,10 @@ class PolicyOut(BaseModel):
     model_versions: dict[str, str]
     last_updated: str | None
     digest: str = Field(description="sha256 of the policy file; the ETag starts with it")
-    active_overrides: list[BrakeOut] = Field(description="brakes in force, each until when")
+    brakes: list[BrakeOut] = Field(description="brakes in force, each until when")
+    active_overrides: list[BrakeOut] = Field(
+        description="the same as `brakes`, under its first name (kept for existing readers)"
+    )
 
 
 class ErrorOut(BaseModel):
@@ -68,8 +71,11 @@ class StatusOut(BaseModel):
     reloads: int
     failures: int
     last_error: ErrorOut | None = Field(description="set while a bad change is pending")
-    active_overrides: list[BrakeOut] = Field(
+    brakes: list[BrakeOut] = Field(
         description="brakes in force now: each lifts by itself at `until`"
+    )
+    active_overrides: list[BrakeOut] = Field(
+        description="the same as `brakes`, under its first name (kept for existing readers)"
     )
     next_change: datetime | None = Field(description="when the next brake starts or lifts")
     commit: str | None = Field(

@@ -69,6 +69,11 @@ class BrakeFile:
     digest: str
 
     @property
+    def override(self) -> Brake:
+        """`content`, under the name the first releases gave it (kept for existing callers)."""
+        return self.content
+
+    @property
     def reason(self) -> str:
         return self.content.reason
 

@@ -417,11 +417,14 @@ def test_brakes_show_in_the_policy_status_and_metrics(tmp_path: Path) -> None:
         served, status, metrics = asyncio.run(fetch())
     brake = {"name": "calm", "reason": "CPI print", "until": until}
     assert served.json()["risk_mode"] == "DEFENSIVE"
-    assert served.json()["active_overrides"] == [brake]
+    assert served.json()["brakes"] == [brake] == served.json()["active_overrides"]
     assert served.headers["etag"].startswith(f'"{store.current().digest}-')
-    assert status.json()["active_overrides"] == [brake] and status.json()["next_change"] == until
-    assert "policyctl_active_overrides 1.0" in metrics
-    remaining = re.search(r'policyctl_override_seconds_remaining\{name="calm"\} (\S+)', metrics)
+    assert status.json()["brakes"] == [brake] and status.json()["next_change"] == until
+    assert status.json()["active_overrides"] == [brake]  # the first name, kept
+    assert "policyctl_active_brakes 1.0" in metrics and "policyctl_active_overrides 1.0" in metrics
+    old = re.search(r'policyctl_override_seconds_remaining\{name="calm"\} (\S+)', metrics)
+    assert old is not None and 0 < float(old.group(1)) <= 3600
+    remaining = re.search(r'policyctl_brake_seconds_remaining\{name="calm"\} (\S+)', metrics)
     assert remaining and 3500 < float(remaining.group(1)) <= 3600
 
 
