@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from policyctl.cli import main
-from policyctl.cli._main import _parser
+from policyctl.cli._main import parser as _parser
 from policyctl.pipeline import _reader
 
 ROOT = Path(__file__).parent.parent

@@ -10,21 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import printable
 from ._escape import out
-from ._exit import EXIT_INVALID, EXIT_OK, UsageError
+from ._exit import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from ..propose import Proposal
 
-__all__ = [
-    "add_lane_arguments",
-    "add_propose_arguments",
-    "cmd_lane",
-    "cmd_propose",
-    "report_proposal",
-]
+__all__ = ["add_arguments", "report_proposal", "run"]
 
 
-def add_propose_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "words",
         nargs="*",
@@ -40,13 +34,6 @@ def add_propose_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo", default=".", help="the repository (default: here)")
     p.add_argument("--no-push", action="store_true", help="leave the branch here, unpushed")
     p.add_argument("--refresh", metavar="BRANCH", help="re-apply a proposal on its moved base")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-
-
-def add_lane_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("base", metavar="BASE", help="the base revision (e.g. origin/main)")
-    p.add_argument("head", nargs="?", metavar="HEAD", help="revision (default: working tree)")
-    p.add_argument("--file", help="the policy file in the repository")
     p.add_argument("--format", choices=("text", "json"), default="text")
 
 
@@ -71,7 +58,7 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
     return changes
 
 
-def cmd_propose(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..propose import propose, refresh_proposal  # noqa: PLC0415
 
     push = not args.no_push
@@ -140,19 +127,3 @@ def report_proposal(result: Proposal, fmt: str) -> None:
         )
     else:
         out(f"push it when ready: git push {printable(result.remote)} {printable(result.branch)}")
-
-
-def cmd_lane(args: argparse.Namespace) -> int:
-    from ..review import compare, lane  # noqa: PLC0415
-
-    comparison = compare(
-        args.base, args.head, args.file, base_kind="revision", head_kind="revision"
-    )
-    verdict = lane(comparison)
-    if args.format == "json":
-        out(json.dumps({"lane": verdict.lane, "reasons": list(verdict.reasons)}, indent=2))
-    else:
-        out(verdict.lane)
-        for reason in verdict.reasons:
-            out(f"  {printable(reason)}")
-    return EXIT_OK if verdict.lane == "auto" else EXIT_INVALID

@@ -24,10 +24,10 @@ from ._paths import locate
 if TYPE_CHECKING:
     from ..review import Flips, ReplayReport
 
-__all__ = ["add_replay_arguments", "cmd_replay"]
+__all__ = ["add_arguments", "run"]
 
 
-def add_replay_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "logs", nargs="*", metavar="LOG", help="decision logs (.jsonl, .jsonl.gz) or directories"
     )
@@ -56,7 +56,7 @@ def add_replay_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="PATH", help="with --generate: where (.gz: gzip)")
 
 
-def cmd_replay(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     if args.generate is not None:
         return _generate(args)
     from ..decisions import LogFiles, log_files  # noqa: PLC0415

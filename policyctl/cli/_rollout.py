@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -23,10 +22,10 @@ from ._exit import EXIT_INVALID, EXIT_OK, UsageError
 if TYPE_CHECKING:
     from ..fleet import ReplicaState
 
-__all__ = ["add_rollout_arguments", "cmd_doctor", "cmd_rollout"]
+__all__ = ["add_arguments", "run"]
 
 
-def add_rollout_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     from ._help import positive, seconds  # noqa: PLC0415
 
     p.add_argument("action", choices=("status",), help="status: wait until all serve it")
@@ -82,7 +81,7 @@ def _row(r: ReplicaState) -> str:
     return f"{printable(r.url):<32} {r.state:<12} {version:>7} {digest:<12} {age:>6}{why}"
 
 
-def cmd_rollout(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..fleet import poll_all  # noqa: PLC0415
 
     urls, expect = _replicas(args), _expected(args)
@@ -141,19 +140,3 @@ def cmd_rollout(args: argparse.Namespace) -> int:
         for s in laggards:
             out(f"  {printable(s.url)}: {s.state}{': ' + printable(s.why) if s.why else ''}")
     return EXIT_OK if done else EXIT_INVALID
-
-
-def cmd_doctor(args: argparse.Namespace) -> int:
-    """What will go wrong for a service reading FILE here: one line per finding, and its fix."""
-    from ..fleet import examine  # noqa: PLC0415
-    from ..pipeline import default_brakes_dir  # noqa: PLC0415
-
-    path = Path(args.file)
-    overrides = default_brakes_dir(path, args.brakes_dir, os.environ)
-    findings = examine(path, overrides)
-    for f in findings:
-        fix = f"; fix: {printable(f.fix)}" if f.fix else ""
-        out(f"{f.level}: {printable(f.what)}{fix}")
-    problems = sum(f.level == "problem" for f in findings)
-    out(f"{problems} problem(s)" if problems else f"no problem found for {printable(str(path))}")
-    return EXIT_INVALID if problems else EXIT_OK

@@ -63,7 +63,10 @@ class StoreCollector:
         )
         remaining, old_remaining = (
             GaugeMetricFamily(name, "Seconds until each active brake lifts", labels=["name"])
-            for name in ("policyctl_brake_seconds_remaining", "policyctl_override_seconds_remaining")
+            for name in (
+                "policyctl_brake_seconds_remaining",
+                "policyctl_override_seconds_remaining",
+            )
         )
         for family in (active, old_active):
             family.add_metric([], len(status.brakes))

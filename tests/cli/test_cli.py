@@ -216,7 +216,7 @@ def test_internal_error_hides_traceback_unless_debug(
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("policyctl.cli._commands.load_policy", boom)
+    monkeypatch.setattr("policyctl.cli._show.load_policy", boom)
     assert main(["show", str(write())]) == 3
     assert "internal error" in capsys.readouterr().err
     with pytest.raises(RuntimeError):

@@ -31,7 +31,7 @@ def test_debug_works_after_the_command(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("policyctl.cli._commands.load_policy", broken)
+    monkeypatch.setattr("policyctl.cli._show.load_policy", broken)
     assert main(["show", str(write())]) == 3
     with pytest.raises(RuntimeError, match="a bug"):
         main(["show", str(write()), "--debug"])

@@ -1,4 +1,4 @@
-"""The commands that keep running: ``watch`` (one line per change) and ``serve`` (HTTP)."""
+"""``policyctl watch``: a store on the file, one line per applied or refused change."""
 
 from __future__ import annotations
 
@@ -12,15 +12,16 @@ from typing import TYPE_CHECKING
 from ..errors import PolicyEnvError, PolicyError
 from ..model import FIELD_NAMES
 from ..pipeline import PolicySnapshot
-from ._commands import env_for, now_utc
 from ._escape import out as _out
 from ._escape import printable
-from ._exit import EXIT_OK, UsageError
+from ._exit import EXIT_OK
 
 if TYPE_CHECKING:
     from ..live import PolicyStore
+from ._arguments import FILE_HELP, brakes_option, env_for, now_utc
+from ._help import seconds
 
-__all__ = ["cmd_serve", "cmd_watch"]
+__all__ = ["add_arguments", "run"]
 
 
 # --- watch --------------------------------------------------------------------------------
@@ -64,7 +65,7 @@ class _NoRefusalLog(logging.Filter):
         return not record.getMessage().startswith("refused a change")
 
 
-def cmd_watch(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     refusing = threading.Event()  # set by a refusal, cleared by an applied version
 
     def applied(old: PolicySnapshot, new: PolicySnapshot) -> None:
@@ -144,35 +145,9 @@ def _follow_recoveries(
             sys.stdout.flush()
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    try:
-        from ..http import create_app, listen, serve  # noqa: PLC0415
-    except ImportError as e:
-        raise UsageError(
-            f"serve needs the 'serve' extra ({e.name} is missing): pip install 'policyctl[serve]'"
-        ) from None
-    try:
-        sock = listen(args.host, args.port)  # before the store: a usage error costs nothing
-    except OSError as e:
-        raise UsageError(str(e)) from None
-    app = create_app(
-        args.file,
-        env=env_for(args),
-        brakes_dir=args.brakes_dir,
-        last_good=args.last_good,
-    )
-    host, port = sock.getsockname()[:2]
-    version = app.state.policy_store.current().version  # create_app opened it
-    _out(
-        f"{now_utc()} serving http://{host}:{port} (policy {printable(str(args.file))},"
-        f" version {version}); SIGTERM or Ctrl-C to stop"
-    )
-    sys.stdout.flush()
-    # uvicorn handles SIGTERM and SIGINT: it stops accepting, runs the lifespan shutdown (which
-    # closes the store), then re-raises the signal to whatever handler was there before it.
-    # Ours records that the shutdown was clean, so a SIGTERM from Kubernetes exits 0.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, frame: None)
-    serve(app, sock, header_timeout=args.header_timeout, log_level=args.log_level)
-    _out(f"{now_utc()} stopped")
-    return EXIT_OK
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """This command's arguments."""
+    p.add_argument("file", nargs="?", metavar="FILE", help=FILE_HELP)
+    p.add_argument("--poll", type=seconds, metavar="SECONDS", help="poll instead of inotify")
+    brakes_option(p)
+    p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")

@@ -20,13 +20,14 @@ from ._exit import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from ..edit import BrakeResult
+from ._arguments import brakes_option
 
-__all__ = ["add_brake_arguments", "cmd_brake"]
+__all__ = ["add_arguments", "run"]
 
 _ACTIONS = ("list", "lift", "prune")
 
 
-def add_brake_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     from ._help import duration, moment  # noqa: PLC0415
 
     p.add_argument(
@@ -52,6 +53,7 @@ def add_brake_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--author", help="with --propose: 'Name <email>' of who proposes")
     p.add_argument("--no-push", action="store_true", help="with --propose: do not push")
+    brakes_option(p)
 
 
 def _left(until: datetime, now: datetime) -> str:
@@ -75,7 +77,7 @@ def _split(words: list[str], action: str) -> tuple[list[str], str | None]:
     return rest[:takes], (rest[takes] if len(rest) > takes else None)
 
 
-def cmd_brake(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from ._paths import locate  # noqa: PLC0415
 
     words: list[str] = args.words

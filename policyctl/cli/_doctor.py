@@ -1,0 +1,40 @@
+"""``policyctl doctor``: what will go wrong for a service reading this policy file, here."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import printable
+from ._escape import out
+from ._exit import EXIT_INVALID, EXIT_OK
+
+if TYPE_CHECKING:
+    pass
+from ._arguments import FILE_HELP, brakes_option
+
+__all__ = ["add_arguments", "run"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """What will go wrong for a service reading FILE here: one line per finding, and its fix."""
+    from ..fleet import examine  # noqa: PLC0415
+    from ..pipeline import default_brakes_dir  # noqa: PLC0415
+
+    path = Path(args.file)
+    overrides = default_brakes_dir(path, args.brakes_dir, os.environ)
+    findings = examine(path, overrides)
+    for f in findings:
+        fix = f"; fix: {printable(f.fix)}" if f.fix else ""
+        out(f"{f.level}: {printable(f.what)}{fix}")
+    problems = sum(f.level == "problem" for f in findings)
+    out(f"{problems} problem(s)" if problems else f"no problem found for {printable(str(path))}")
+    return EXIT_INVALID if problems else EXIT_OK
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """This command's arguments."""
+    p.add_argument("file", nargs="?", metavar="FILE", help=FILE_HELP)
+    brakes_option(p)

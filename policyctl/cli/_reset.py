@@ -1,0 +1,44 @@
+"""``policyctl reset``: every field back to the built-in defaults, as a new version."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from ..pipeline import default_policy_path
+from ._exit import UsageError
+
+if TYPE_CHECKING:
+    pass
+from ._arguments import FILE_HELP
+from ._editing import report_edit
+
+__all__ = ["add_arguments", "run"]
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..edit import reset_policy  # noqa: PLC0415
+
+    if not (args.yes or args.dry_run or _confirmed("reset every field to the defaults")):
+        raise UsageError(
+            "reset replaces every field with the built-in defaults, under which nothing may"
+            " trade; confirm with --yes, or see it first with --dry-run"
+        )
+    path = default_policy_path(args.file)
+    return report_edit(reset_policy(path, dry_run=args.dry_run))
+
+
+def _confirmed(what: str) -> bool:
+    """Ask on a terminal; never where no one can answer (a script, CI)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    answer = input(f"{what}? Nothing may trade under them. [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """This command's arguments."""
+    p.add_argument("file", nargs="?", metavar="FILE", help=FILE_HELP)
+    p.add_argument("--yes", action="store_true", help="confirm: nothing may trade afterwards")
+    p.add_argument("--dry-run", action="store_true", help="print the change, write nothing")

@@ -1,0 +1,63 @@
+"""``policyctl set``: edit values in place, comments kept, version raised once per change."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from ..model import MAP_FIELDS
+from ._escape import err
+from ._exit import UsageError
+
+if TYPE_CHECKING:
+    pass
+from ._editing import report_edit
+
+__all__ = ["add_arguments", "run"]
+
+
+def _assignments(words: list[str]) -> tuple[list[tuple[str, str]], str | None]:
+    """``PATH VALUE [FILE]``, or ``PATH=VALUE... [FILE]`` (a path never holds '=')."""
+    if "=" not in words[0]:
+        if len(words) not in (2, 3):
+            raise UsageError("set takes PATH VALUE [FILE], or PATH=VALUE... [FILE]")
+        return [(words[0], words[1])], (words[2] if len(words) == 3 else None)
+    file = None if "=" in words[-1] else words[-1]
+    pairs = words[:-1] if file is not None else words
+    if any("=" not in w for w in pairs):
+        raise UsageError("with PATH=VALUE, every assignment needs '=' (and FILE comes last)")
+    return [(w.partition("=")[0], w.partition("=")[2]) for w in pairs], file
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..edit import set_values  # noqa: PLC0415
+    from ._paths import locate  # noqa: PLC0415
+
+    assignments, file = _assignments(args.words)
+    path = locate(file)
+    result = set_values(path, assignments, dry_run=args.dry_run)
+    status = report_edit(result)
+    # Setting a whole map replaces it (as the file would read); say so when entries went, since
+    # QT_MODEL_VERSIONS merges and a reader may expect the same.
+    whole = {p for p, _ in assignments if p in MAP_FIELDS}
+    for field in sorted(whole):
+        gone = [c.key for c in result.changes if c.field == field and c.action == "removed"]
+        if gone:
+            err(
+                f"note: set {field} replaced the whole map, removing {len(gone)} entr"
+                f"{'y' if len(gone) == 1 else 'ies'}; to change one entry:"
+                f" policyctl set {field}.KEY VALUE"
+            )
+    return status
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """This command's arguments."""
+    p.add_argument(
+        "words",
+        nargs="+",
+        metavar="PATH VALUE [FILE] | PATH=VALUE... [FILE]",
+        help="a field (max_positions), a map entry (model_versions.lstm) or a list item"
+        " (allowed_symbols[0]) and its value; several PATH=VALUE make one change",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the change, write nothing")

@@ -1,0 +1,83 @@
+"""``policyctl validate``: every rule, on the files alone unless --with-env."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..errors import PolicyError, PolicySourceError
+from ..pipeline import (
+    MAX_BYTES,
+    PolicySnapshot,
+    brake_name,
+    build_snapshot,
+    default_policy_path,
+    load_policy,
+    parse_brake,
+    read_source,
+)
+from ._arguments import FILE_HELP, brakes_option
+from ._escape import out
+from ._exit import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from ._report import FileResult, render_validation
+
+__all__ = ["add_arguments", "run"]
+
+
+def run(args: argparse.Namespace) -> int:
+    env = os.environ if args.with_env else {}
+    files = args.files or [str(default_policy_path())]
+    results = []
+    status = EXIT_OK
+    for name in files:
+        try:
+            if name == "-":  # stdin, read as a file would be (the same size limit)
+                data = sys.stdin.buffer.read(MAX_BYTES + 1)
+                snap = build_snapshot(data, Path("<stdin>"), env=env)
+                name = "<stdin>"  # noqa: PLW2901 (the name reported)
+            elif Path(name).parent.name == "overrides" and brake_name(Path(name).name):
+                results.append(_validate_brake(Path(name)))  # one brake file on its own
+                continue
+            else:
+                snap = load_policy(name, env=env, brakes_dir=args.brakes_dir)
+        except PolicyError as e:
+            results.append(FileResult(name, error=e))
+            status = max(status, EXIT_USAGE if isinstance(e, PolicySourceError) else EXIT_INVALID)
+        else:
+            results.append(FileResult(name, snap.version, snap.digest, warnings=_warnings(snap)))
+    out(render_validation(results, args.format))
+    return status
+
+
+def _validate_brake(path: Path) -> FileResult:
+    now = datetime.now(UTC)
+    brake = parse_brake(read_source(path), path, now)
+    expired = brake.state(now) == "expired"
+    warning = ((str(path), f"expired at {brake.content.until}; remove it: policyctl brake prune"),)
+    return FileResult(str(path), warnings=warning if expired else ())
+
+
+def _warnings(snap: PolicySnapshot) -> tuple[tuple[str, str], ...]:
+    """Brakes that do nothing: expired, or values looser than the policy (which may have been
+    tightened since the brake was written). Not errors: the policy is still what it says."""
+    paths = {b.name: str(b.path) for b in snap.brake_files}
+    out = [
+        (str(b.path), f"expired at {b.content.until}; remove it: policyctl brake prune")
+        for b in snap.brake_files
+        if b.state(snap.loaded_at) == "expired"
+    ]
+    for note in snap.brake_notes:
+        name, _, message = note.partition(": ")
+        out.append((paths.get(name, str(snap.source)), message))
+    return tuple(out)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """This command's arguments."""
+    p.add_argument("files", nargs="*", metavar="FILE", help=FILE_HELP + "; - reads stdin")
+    p.add_argument("--with-env", action="store_true", help="also apply this QT_* environment")
+    brakes_option(p)
+    p.add_argument("--format", choices=("text", "json", "github"), default="text")
