@@ -8,6 +8,7 @@ module holds one concept whatever its length: size is a question for review, not
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -215,3 +216,25 @@ def test_the_runtime_imports_only_its_declared_dependencies() -> None:
         line.strip().strip('",').split(">")[0].split("<")[0] for line in dependencies.splitlines()
     }
     assert names - {""} == {"pyyaml", "pydantic", "watchdog", "shtab"}
+
+
+def _layout_row(room: str) -> str:
+    readme = (PACKAGE.parent / "README.md").read_text()
+    match = re.search(rf"^\| `policyctl/{room}/` \| (.*) \|$", readme, re.M)
+    assert match, f"the README's layout table has no row for policyctl/{room}/"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("room", SUB_PACKAGES)
+def test_the_readme_layout_table_names_every_module_of_each_room(room: str) -> None:
+    """The table cannot drift: each room's row names exactly its modules, and the rooms it
+    says it uses are the ones the arrows allow."""
+    row = _layout_row(room)
+    named = set(re.findall(r"`(_[a-z_]+)`", row))
+    modules = {p.stem for p in (PACKAGE / room).glob("_*.py") if p.name != "__init__.py"}
+    assert named == modules, (
+        f"README names {sorted(named - modules)}, misses {sorted(modules - named)}"
+    )
+    uses = re.search(r"Uses ((?:`\w+`(?:, )?)+)", row)
+    if uses:
+        assert set(re.findall(r"`(\w+)`", uses.group(1))) == ALLOWED[room]
