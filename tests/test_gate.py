@@ -25,8 +25,8 @@ from markdown_it import MarkdownIt
 
 from policyctl.pipeline import _reader
 
-from .conftest import VALID
-from .review.test_git import GIT_ENV, git
+from .support.git import GIT_ENV, git
+from .support.policy import VALID
 
 ROOT = Path(__file__).parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "policy.yml"

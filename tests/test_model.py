@@ -17,7 +17,7 @@ from policyctl.model import DEFAULTS, REASON_CODES
 from policyctl.schema import check_schema, schema_text, write_schema
 from policyctl.signals import _SENTENCES
 
-from .conftest import policy_data
+from .support.policy import policy_data
 
 ROOT = Path(__file__).parent.parent
 

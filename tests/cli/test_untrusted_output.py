@@ -22,8 +22,8 @@ from markdown_it import MarkdownIt
 import policyctl
 from policyctl.cli import main
 
-from ..conftest import policy_data
-from ..review.test_git import git
+from ..support.git import git
+from ..support.policy import policy_data
 
 Capture = pytest.CaptureFixture[str]
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")

@@ -29,7 +29,7 @@ from schemathesis.core.result import Ok
 from policyctl import PolicyStore
 from policyctl.http import create_app, lifespan, router
 
-from ..conftest import VALID
+from ..support.policy import VALID
 
 DEADLINE = 10.0
 

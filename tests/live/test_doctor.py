@@ -14,7 +14,7 @@ import pytest
 from policyctl.cli import main
 from policyctl.live import examine
 
-from ..conftest import VALID
+from ..support.policy import VALID
 
 Capture = pytest.CaptureFixture[str]
 

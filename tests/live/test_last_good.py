@@ -18,7 +18,7 @@ import pytest
 import policyctl
 from policyctl import PolicyStore
 
-from ..conftest import VALID
+from ..support.policy import VALID
 
 FILE_STATES = ["valid", "invalid", "missing"]
 KEPT_STATES = ["valid", "corrupt", "absent"]

@@ -18,7 +18,7 @@ import pytest
 import policyctl
 from policyctl.pipeline import build_snapshot, parse_override, read_overrides
 
-from ..conftest import VALID
+from ..support.policy import VALID
 
 CASES = sorted((Path(__file__).parents[1] / "cases" / "overrides").glob("*.yaml"))
 SCHEMA = Path(__file__).parents[2] / "schemas" / "override.schema.json"

@@ -16,8 +16,8 @@ import pytest
 from policyctl.pipeline import build_snapshot
 from policyctl.review import compare, lane, refresh_proposal
 
-from ..conftest import VALID
-from .test_git import committed_repo, git
+from ..support.git import committed_repo, git
+from ..support.policy import VALID
 
 ROUNDS = 10
 WRITER = textwrap.dedent(

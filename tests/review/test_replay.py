@@ -22,8 +22,8 @@ from policyctl import PolicyStore
 from policyctl.review import LogFiles, log_files, replay
 from policyctl.review._replay import MAX_KEYS
 
-from ..conftest import VALID
-from .test_git import commit, committed_repo, git
+from ..support.git import commit, committed_repo, git
+from ..support.policy import VALID
 
 
 def _line(symbol: str = "BTCUSDT", confidence: Any = 0.75, **extra: Any) -> str:
