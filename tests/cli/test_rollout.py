@@ -69,6 +69,7 @@ def _rollout(urls: list[str], text: str, *extra: str) -> int:
     return main([*argv, *extra])
 
 
+@pytest.mark.slow  # rollout against 5 real `policyctl serve` processes
 def test_all_current_then_laggards_named(
     replicas: list[tuple[str, Path, subprocess.Popen[str]]], capsys: Capture, tmp_path: Path
 ) -> None:

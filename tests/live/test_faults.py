@@ -51,6 +51,7 @@ def _rewrite_in_place(path: str, versions: int, seed: int) -> None:
                     threading.Event().wait(pause)
 
 
+@pytest.mark.slow  # soak: 2,000 rewrites by a writer process
 def test_in_place_rewrites_never_serve_a_version_nobody_wrote(tmp_path: Path) -> None:
     """Soak: 2,000 in-place rewrites with pauses between chunks, where each prefix is a valid
     policy; 4 reader threads record every snapshot served: each is one complete version."""

@@ -104,6 +104,7 @@ _WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # soak: 8 writer processes killed at random
 def test_a_kill_at_any_moment_never_leaves_a_kept_file_that_is_used_while_corrupt(
     tmp_path: Path,
 ) -> None:

@@ -19,6 +19,9 @@ from policyctl.review import compare, lane, refresh_proposal
 from ..support.git import committed_repo, git
 from ..support.policy import VALID
 
+# Multi-process writers: 3 processes, 30 proposals through real git (tens of seconds).
+pytestmark = pytest.mark.slow
+
 ROUNDS = 10
 WRITER = textwrap.dedent(
     """

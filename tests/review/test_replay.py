@@ -198,6 +198,7 @@ _WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # soak: 3 logging processes killed mid-write
 def test_kill_9_while_logging_never_corrupts_a_written_line(tmp_path: Path) -> None:
     (tmp_path / "policy.yaml").write_text(VALID)
     log = tmp_path / "decisions.jsonl"
