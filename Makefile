@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-quick lint bench clean
 
 # A .venv left by another Python (or whose interpreter is gone) would break every target until
 # `make clean`: notice it and start afresh.
@@ -40,6 +40,12 @@ lint: $(VENV)/.installed-dev
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# The inner loop while editing: every test but those marked slow (real pip install, soaks,
+# multi-process writers, real servers; see `markers` in pyproject.toml), and no lint. `make test`,
+# which CI runs, still runs them all.
+test-quick: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # Figures, not tests: prints a table and writes benchmarks/results.json.
 bench: $(VENV)/.installed-dev

@@ -17,8 +17,8 @@ import pytest
 from policyctl import PolicyStore
 from policyctl.pipeline import _reader
 
-from .conftest import VALID
-from .review.test_git import committed_repo, git
+from .support.git import committed_repo, git
+from .support.policy import VALID
 
 ROOT = Path(__file__).parents[1]
 DEPLOY = ROOT / "deploy"

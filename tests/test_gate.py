@@ -25,8 +25,8 @@ from markdown_it import MarkdownIt
 
 from policyctl.pipeline import _reader
 
-from .conftest import VALID
-from .review.test_git import GIT_ENV, git
+from .support.git import GIT_ENV, git
+from .support.policy import VALID
 
 ROOT = Path(__file__).parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "policy.yml"
@@ -161,6 +161,9 @@ class Gate:
         )
 
 
+# Every test that uses it is marked slow: a real pip install (seconds to tens of seconds, by the
+# network), then git and the workflow's bash steps per case. The quick loop keeps the two that
+# read the workflow without running it.
 @pytest.fixture(scope="module")
 def gate_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The workflow's install step, run for real once: a venv with the hash-pinned wheels."""
@@ -203,6 +206,7 @@ def test_install_step_pins_every_wheel_by_hash() -> None:
     assert "--require-hashes" in _steps()["install"]
 
 
+@pytest.mark.slow
 def test_an_honest_loosening_without_a_bump_fails(gate: Gate, tmp_path: Path) -> None:
     src = tmp_path / "src"
     _project(src, VALID)
@@ -214,6 +218,7 @@ def test_an_honest_loosening_without_a_bump_fails(gate: Gate, tmp_path: Path) ->
     assert "version did not rise (7 -> 7); set version: 8" in verdict.summary
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("decoy", ["HEAD", "origin/main", "HEAD^1"])
 def test_a_decoy_file_named_like_a_revision_changes_nothing(
     gate: Gate, tmp_path: Path, decoy: str
@@ -230,6 +235,7 @@ def test_a_decoy_file_named_like_a_revision_changes_nothing(
     assert "risk_mode" in verdict.summary and "max_positions" in verdict.summary
 
 
+@pytest.mark.slow
 def test_the_checker_comes_from_the_base(gate: Gate, tmp_path: Path) -> None:
     src = tmp_path / "src"
     _project(src, VALID)
@@ -253,6 +259,7 @@ def test_the_checker_comes_from_the_base(gate: Gate, tmp_path: Path) -> None:
     assert "LOOSENS" in verdict.summary and "--require-bump fails" in verdict.summary
 
 
+@pytest.mark.slow
 def test_a_loosening_with_a_bump_passes_and_lists_the_loosening_first(
     gate: Gate, tmp_path: Path
 ) -> None:
@@ -268,6 +275,7 @@ def test_a_loosening_with_a_bump_passes_and_lists_the_loosening_first(
     assert "require-bump" not in verdict.summary
 
 
+@pytest.mark.slow
 def test_two_prs_from_one_base_fail_the_second_time_on_the_merge_queue(
     gate: Gate, tmp_path: Path
 ) -> None:
@@ -290,6 +298,7 @@ def test_two_prs_from_one_base_fail_the_second_time_on_the_merge_queue(
     assert "global_min_confidence" in verdict.summary
 
 
+@pytest.mark.slow
 def test_a_pr_that_adds_the_policy_shows_every_field(gate: Gate, tmp_path: Path) -> None:
     src = tmp_path / "src"
     _project(src, None)
@@ -302,6 +311,7 @@ def test_a_pr_that_adds_the_policy_shows_every_field(gate: Gate, tmp_path: Path)
     assert "LOOSENS" in verdict.summary
 
 
+@pytest.mark.slow
 def test_a_pr_that_moves_the_policy_into_place_diffs_the_content(
     gate: Gate, tmp_path: Path
 ) -> None:
@@ -319,6 +329,7 @@ def test_a_pr_that_moves_the_policy_into_place_diffs_the_content(
     assert "2 change(s): 0 loosen risk, 1 tighten, 1 neutral." in verdict.summary
 
 
+@pytest.mark.slow
 def test_the_lane_step_sorts_pull_requests(gate: Gate, tmp_path: Path) -> None:
     src = tmp_path / "src"
     _project(src, VALID)
@@ -353,6 +364,7 @@ def _sample(confidences: list[float], symbol: str = "BTCUSDT") -> str:
     )
 
 
+@pytest.mark.slow
 def test_the_replay_step_summarises_the_base_s_sample(gate: Gate, tmp_path: Path) -> None:
     src = tmp_path / "src"
     _project(src, VALID)
@@ -371,6 +383,7 @@ def test_the_replay_step_summarises_the_base_s_sample(gate: Gate, tmp_path: Path
     assert "confidence_below_min" in verdict.summary
 
 
+@pytest.mark.slow
 def test_the_replay_step_without_a_sample_says_so(gate: Gate, tmp_path: Path) -> None:
     src = tmp_path / "src"
     _project(src, VALID)

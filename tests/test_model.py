@@ -16,7 +16,7 @@ from policyctl import GlobalPolicy, RiskMode
 from policyctl.model import DEFAULTS, REASON_CODES, check_schema, schema_text, write_schema
 from policyctl.model._signals import _SENTENCES
 
-from .conftest import policy_data
+from .support.policy import policy_data
 
 ROOT = Path(__file__).parent.parent
 

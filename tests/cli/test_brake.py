@@ -12,7 +12,7 @@ import pytest
 import policyctl
 from policyctl.cli import main
 
-from ..conftest import VALID
+from ..support.policy import VALID
 
 Capture = pytest.CaptureFixture[str]
 

@@ -16,7 +16,7 @@ import pytest
 import policyctl
 from policyctl.cli import main
 
-from ..conftest import VALID, Writer
+from ..support.policy import VALID, Writer
 
 ROOT = Path(__file__).parents[2]
 Capture = pytest.CaptureFixture[str]

@@ -12,7 +12,7 @@ from policyctl import PolicyEnvError
 from policyctl.cli import main
 from policyctl.pipeline import read_env
 
-from ..conftest import Writer
+from ..support.policy import Writer
 
 Capture = pytest.CaptureFixture[str]
 

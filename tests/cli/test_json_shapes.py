@@ -4,7 +4,6 @@ checking one shape (a key added or dropped fails here first)."""
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,11 +12,11 @@ import pytest
 
 from policyctl.cli import main
 
-from ..conftest import VALID, Writer
-from ..review.test_git import git
+from ..support.git import git
+from ..support.policy import VALID, Writer
+from ..support.readme import documented
 
 Capture = pytest.CaptureFixture[str]
-README = (Path(__file__).parents[2] / "README.md").read_text()
 ISSUE = {"file", "variable", "line", "column", "path", "message", "kind"}
 CHANGE = {"field", "key", "path", "action", "old", "new", "direction"}
 SIDE = {"label", "valid", "version", "digest", "errors"}
@@ -28,19 +27,12 @@ def _json(capsys: Capture, *argv: str) -> Any:
     return json.loads(capsys.readouterr().out)
 
 
-def _documented(name: str) -> set[str]:
-    """The keys the README's JSON section gives for ``name`` (a line `name`: {"a", "b"})."""
-    match = re.search(rf"^- `{re.escape(name)}`: `\{{(.*?)\}}`", README, re.M)
-    assert match, f"the README documents no JSON shape {name!r}"
-    return set(re.findall(r'"(\w+)"', match.group(1)))
-
-
 def test_validate_shape(write: Writer, capsys: Capture) -> None:
     bad = write(VALID.replace("max_positions: 5", "max_positions: true"))
     doc = _json(capsys, "validate", "--format", "json", str(bad))
-    assert set(doc) == _documented("validate") == {"valid", "files"}
-    assert set(doc["files"][0]) == _documented("validate file")
-    assert set(doc["files"][0]["errors"][0]) == _documented("issue") == ISSUE
+    assert set(doc) == documented("validate") == {"valid", "files"}
+    assert set(doc["files"][0]) == documented("validate file")
+    assert set(doc["files"][0]["errors"][0]) == documented("issue") == ISSUE
 
 
 def test_environment_issue_names_its_variable(
@@ -62,7 +54,7 @@ def test_a_document_level_issue_has_a_null_path(tmp_path: Path, capsys: Capture)
 def test_show_shape(write: Writer, capsys: Capture) -> None:
     no_stamp = VALID.replace('last_updated: "2026-11-27T10:00:00Z"\n', "")
     doc = _json(capsys, "show", "--format", "json", "--explain", "--no-env", str(write(no_stamp)))
-    assert set(doc) == _documented("show")
+    assert set(doc) == documented("show")
     assert doc["policy"]["last_updated"] is None  # every field, null included
 
 
@@ -78,15 +70,15 @@ def test_brake_shapes(write: Writer, capsys: Capture) -> None:
     policy = write()
     _brakes(policy)
     listed = _json(capsys, "brake", "list", "--format", "json", str(policy))
-    assert set(listed) == _documented("brake list")
-    assert set(listed["brakes"][0]) == _documented("brake")
+    assert set(listed) == documented("brake list")
+    assert set(listed["brakes"][0]) == documented("brake")
     assert listed["brakes"][0]["set"] == {"risk_mode": "DEFENSIVE", "max_positions": 9}
     shown = _json(capsys, "show", "--format", "json", "--no-env", str(policy))
-    assert set(shown["brakes"][0]) == _documented("show brake")
+    assert set(shown["brakes"][0]) == documented("show brake")
     assert shown["policy"]["risk_mode"] == "DEFENSIVE"
     checked = _json(capsys, "validate", "--format", "json", str(policy))
     warning = checked["files"][0]["warnings"][0]
-    assert set(warning) == _documented("warning")
+    assert set(warning) == documented("warning")
     assert "max_positions 9 is looser" in warning["message"]
 
 
@@ -99,10 +91,10 @@ def test_diff_shape(write: Writer, tmp_path: Path, capsys: Capture) -> None:
     doc = _json(
         capsys, "diff", "--base-file", str(base), "--head-file", str(head), "--format", "json"
     )
-    assert set(doc) == _documented("diff")
-    assert set(doc["base"]) == _documented("diff side") == SIDE
-    assert set(doc["changes"][0]) == _documented("change") == CHANGE
-    assert set(doc["brakes"][0]) == _documented("diff brake")
+    assert set(doc) == documented("diff")
+    assert set(doc["base"]) == documented("diff side") == SIDE
+    assert set(doc["changes"][0]) == documented("change") == CHANGE
+    assert set(doc["brakes"][0]) == documented("diff brake")
     assert set(doc["effective"][0]) == CHANGE
 
 
@@ -114,15 +106,15 @@ def test_log_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capt
     git(tmp_path, "commit", "-qm", "first")
     monkeypatch.chdir(tmp_path)
     doc = _json(capsys, "log", "--format", "json")
-    assert set(doc[0]) == _documented("log entry")
+    assert set(doc[0]) == documented("log entry")
 
 
 def test_env_shape(monkeypatch: pytest.MonkeyPatch, capsys: Capture) -> None:
     monkeypatch.setenv("QT_MAX_POSITION", "3")  # a near miss
     doc = _json(capsys, "env", "--format", "json")
-    assert set(doc) == _documented("env")
-    assert set(doc["variables"][0]) == _documented("env variable")
-    assert set(doc["near_misses"][0]) == _documented("env near miss")
+    assert set(doc) == documented("env")
+    assert set(doc["variables"][0]) == documented("env variable")
+    assert set(doc["near_misses"][0]) == documented("env near miss")
 
 
 def test_brake_log_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture) -> None:
@@ -134,4 +126,4 @@ def test_brake_log_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
     git(tmp_path, "commit", "-qm", "policy and a brake")
     monkeypatch.chdir(tmp_path)
     (entry,) = _json(capsys, "log", "--brakes", "--format", "json")
-    assert set(entry) == _documented("log brake")
+    assert set(entry) == documented("log brake")

@@ -12,7 +12,7 @@ import pytest
 
 from policyctl.cli import main
 
-from ..conftest import VALID
+from ..support.policy import VALID
 
 Capture = pytest.CaptureFixture[str]
 EXE = str(Path(sys.executable).parent / "policyctl")

@@ -9,8 +9,8 @@ import pytest
 import policyctl
 from policyctl.cli import main
 
-from ..conftest import VALID
-from ..review.test_git import git
+from ..support.git import git
+from ..support.policy import VALID
 
 Capture = pytest.CaptureFixture[str]
 

@@ -12,9 +12,9 @@ import pytest
 
 from policyctl.cli import main
 
-from ..conftest import VALID
-from ..review.test_git import committed_repo
-from .test_json_shapes import _documented
+from ..support.git import committed_repo
+from ..support.policy import VALID
+from ..support.readme import documented
 
 Capture = pytest.CaptureFixture[str]
 TIGHTER = VALID.replace("global_min_confidence: 0.70", "global_min_confidence: 0.8")
@@ -69,14 +69,14 @@ def test_json_shape(tmp_path: Path, sides: tuple[str, str], capsys: Capture) -> 
     log.write_bytes(gzip.compress((_line() * 2 + "{}\n").encode()))
     assert main(["replay", str(log), "--base", base, "--head", head, "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == _documented("replay")
-    assert set(doc["newly_refused"]) == set(doc["newly_allowed"]) == _documented("replay flips")
+    assert set(doc) == documented("replay")
+    assert set(doc["newly_refused"]) == set(doc["newly_allowed"]) == documented("replay flips")
     (group,) = doc["newly_refused"]["groups"]
-    assert set(group) == _documented("replay group")
+    assert set(group) == documented("replay group")
     assert group["count"] == 2 and group["code"] == "confidence_below_min"
     assert set(group["samples"][0]) == {"file", "line", "time", "confidence"}
     (problem,) = doc["problems"]
-    assert set(problem) == _documented("replay problem") and problem["line"] == 3
+    assert set(problem) == documented("replay problem") and problem["line"] == 3
 
 
 HOSTILE = "\x1b[2J`|<b>x</b>\u202e"

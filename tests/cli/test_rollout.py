@@ -17,8 +17,8 @@ import pytest
 
 from policyctl.cli import main
 
-from ..conftest import VALID
-from .test_json_shapes import _documented
+from ..support.policy import VALID
+from ..support.readme import documented
 
 Capture = pytest.CaptureFixture[str]
 NEW = VALID.replace("version: 7", "version: 8")
@@ -69,6 +69,7 @@ def _rollout(urls: list[str], text: str, *extra: str) -> int:
     return main([*argv, *extra])
 
 
+@pytest.mark.slow  # rollout against 5 real `policyctl serve` processes
 def test_all_current_then_laggards_named(
     replicas: list[tuple[str, Path, subprocess.Popen[str]]], capsys: Capture, tmp_path: Path
 ) -> None:
@@ -89,7 +90,7 @@ def test_all_current_then_laggards_named(
     assert f"{urls[4]}: unreachable" in out
     assert _rollout(urls[:3], NEW, "--timeout", "5", "--format", "json") == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == _documented("rollout status")
+    assert set(doc) == documented("rollout status")
     assert set(doc["replicas"][0]) == {"url", "state", "version", "digest", "age_seconds", "why"}
     assert doc["done"] and {r["state"] for r in doc["replicas"]} == {"current"}
     assert {r["version"] for r in doc["replicas"]} == {8}

@@ -22,8 +22,8 @@ from markdown_it import MarkdownIt
 import policyctl
 from policyctl.cli import main
 
-from ..conftest import policy_data
-from ..review.test_git import git
+from ..support.git import git
+from ..support.policy import policy_data
 
 Capture = pytest.CaptureFixture[str]
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
@@ -141,6 +141,7 @@ def test_validate_output_of_any_policy_is_clean(data: dict[str, Any], capsys: Ca
                 assert all(line.startswith("::error ") for line in out.splitlines()), out
 
 
+@pytest.mark.slow  # a sweep: every command and format, 50 policies (validate's stays quick)
 @_SETTINGS
 @given(data=valid_policies())
 def test_every_output_of_a_valid_policy_is_clean(data: dict[str, Any], capsys: Capture) -> None:
@@ -159,6 +160,7 @@ def test_every_output_of_a_valid_policy_is_clean(data: dict[str, Any], capsys: C
         _markdown_table_is_whole(markdown, list(data["model_versions"].values()))
 
 
+@pytest.mark.slow  # real git: two commits in a new repository per example
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -8,8 +8,8 @@ import pytest
 
 from policyctl.cli import main
 
-from ..conftest import VALID, Writer
-from ..review.test_git import git
+from ..support.git import git
+from ..support.policy import VALID, Writer
 
 Capture = pytest.CaptureFixture[str]
 

@@ -18,7 +18,7 @@ import pytest
 from policyctl import PolicyStore
 from policyctl.cli import main
 
-from ..conftest import VALID
+from ..support.policy import VALID
 
 Capture = pytest.CaptureFixture[str]
 

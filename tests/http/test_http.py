@@ -29,7 +29,7 @@ from schemathesis.core.result import Ok
 from policyctl import PolicyStore
 from policyctl.http import create_app, lifespan, router
 
-from ..conftest import VALID
+from ..support.policy import VALID
 
 DEADLINE = 10.0
 
@@ -40,6 +40,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# A test that starts one (a `policyctl serve` process: a fresh interpreter with the server stack,
+# about a second) is marked slow, but for the smoke set the quick loop keeps: read routes, HEAD,
+# the write routes' 405 and their advice, its quoting, ETag/304. The in-process tests further down
+# (routes, metrics, brakes, OpenAPI conformance) all stay quick.
 class Server:
     def __init__(self, policy: Path, *extra: str) -> None:
         self.policy = policy
@@ -162,6 +166,7 @@ def test_etag_and_304(server: Server) -> None:
     assert server.client.get("/api/policy", headers={"If-None-Match": '"x"'}).status_code == 200
 
 
+@pytest.mark.slow
 def test_change_on_disk_is_served_and_bad_change_degrades(server: Server) -> None:
     old_etag = server.client.get("/api/policy").headers["etag"]
     server.policy.write_text(VALID.replace("version: 7", "version: 8"))
@@ -190,11 +195,13 @@ def test_change_on_disk_is_served_and_bad_change_degrades(server: Server) -> Non
     server.wait_for("/healthz", lambda b: b["status"] == "ok")
 
 
+@pytest.mark.slow
 def test_sigterm_shuts_down_cleanly(server: Server) -> None:
     code, err = server.stop()
     assert code == 0 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_serve_with_an_invalid_policy_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "policy.yaml"
     bad.write_text(VALID.replace("NORMAL", "PANIC"))
@@ -281,7 +288,11 @@ READ_ROUTES = [
 ]
 
 
-@pytest.mark.parametrize("route", READ_ROUTES)
+# One route through a real server in the quick loop; the other six are slow.
+@pytest.mark.parametrize(
+    "route",
+    [pytest.param(r, marks=[] if r == "/api/policy" else [pytest.mark.slow]) for r in READ_ROUTES],
+)
 def test_every_read_route_answers_head(server: Server, route: str) -> None:
     get, head = server.client.get(route), server.client.head(route)
     assert get.status_code == head.status_code == 200
@@ -295,6 +306,7 @@ def _half_sent(port: int) -> socket.socket:
     return sock
 
 
+@pytest.mark.slow
 def test_slow_clients_are_cut_off_and_healthz_answers_meanwhile(tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text(VALID)
@@ -341,6 +353,7 @@ def test_schemathesis_sees_every_read_route() -> None:
     assert sorted(op.path for op in OPERATIONS) == sorted(READ_ROUTES)
 
 
+@pytest.mark.slow
 def test_serve_says_where_and_what_it_serves_and_when_it_stops(tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text(VALID)
@@ -354,6 +367,7 @@ def test_serve_says_where_and_what_it_serves_and_when_it_stops(tmp_path: Path) -
     assert '"GET /healthz HTTP/1.1" 200' in out + err  # the access log at --log-level info
 
 
+@pytest.mark.slow
 def test_docs_are_served_from_installed_files(server: Server) -> None:
     page = server.client.get("/docs").text
     assets = re.findall(r'(?:src|href)="([^"]+)"', page)

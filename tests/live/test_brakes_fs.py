@@ -12,7 +12,7 @@ from pathlib import Path
 
 from policyctl import PolicySnapshot, PolicyStore
 
-from .conftest import DEADLINE, Watching, _v
+from ..support.live import DEADLINE, Watching, versioned
 
 
 def _at(moment: datetime) -> str:
@@ -153,7 +153,7 @@ def _configmap(directory: Path, files: dict[str, str], stamp: str) -> None:
 
 def test_overrides_from_a_configmap(tmp_path: Path, open_store: Callable[[Path], Watching]) -> None:
     policy_dir, overrides = tmp_path / "policy", tmp_path / "policy" / "overrides"
-    _configmap(policy_dir, {"policy.yaml": _v(7)}, "2026_11_28_10_00_00.1")
+    _configmap(policy_dir, {"policy.yaml": versioned(7)}, "2026_11_28_10_00_00.1")
     _configmap(overrides, {}, "2026_11_28_10_00_00.1")
     w = open_store(policy_dir / "policy.yaml")
     edges = Edges(w.store)
@@ -184,7 +184,7 @@ def test_a_short_window_in_a_configmap(
     tmp_path: Path, open_store: Callable[[Path], Watching]
 ) -> None:
     policy_dir, overrides = tmp_path / "policy", tmp_path / "policy" / "overrides"
-    _configmap(policy_dir, {"policy.yaml": _v(7)}, "2026_11_28_10_00_00.1")
+    _configmap(policy_dir, {"policy.yaml": versioned(7)}, "2026_11_28_10_00_00.1")
     now = datetime.now(UTC)
     start, until = now + timedelta(seconds=0.3), now + timedelta(seconds=0.6)
     brake = _override("{risk_mode: DEFENSIVE}", start, until)

@@ -13,7 +13,7 @@ from pathlib import Path
 from policyctl import PolicyStore
 from policyctl.decisions import DecisionLog
 
-from ..conftest import VALID
+from ..support.policy import VALID
 
 
 def test_decide_logs_each_decision_with_its_policy(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from policyctl.cli import main
 from policyctl.fleet import examine
 
-from ..conftest import VALID
+from ..support.policy import VALID
 
 Capture = pytest.CaptureFixture[str]
 

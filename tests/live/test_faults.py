@@ -25,13 +25,13 @@ import policyctl
 from policyctl import PolicySnapshot, PolicyStore
 from policyctl.live._schedule import Trigger
 
-from ..conftest import VALID
-from .conftest import DEADLINE, Watching, _v
+from ..support.live import DEADLINE, Watching, versioned
+from ..support.policy import VALID
 
 
 def _complete(version: int) -> str:
     """A version whose prefix without its last line is itself a valid policy (the trap)."""
-    return _v(version).replace('last_updated: "2026-11-27T10:00:00Z"\n', "") + (
+    return versioned(version).replace('last_updated: "2026-11-27T10:00:00Z"\n', "") + (
         f'last_updated: "2026-11-27T10:{version // 60 % 60:02d}:{version % 60:02d}Z"\n'
     )
 
@@ -51,6 +51,7 @@ def _rewrite_in_place(path: str, versions: int, seed: int) -> None:
                     threading.Event().wait(pause)
 
 
+@pytest.mark.slow  # soak: 2,000 rewrites by a writer process
 def test_in_place_rewrites_never_serve_a_version_nobody_wrote(tmp_path: Path) -> None:
     """Soak: 2,000 in-place rewrites with pauses between chunks, where each prefix is a valid
     policy; 4 reader threads record every snapshot served: each is one complete version."""
@@ -116,14 +117,14 @@ def test_a_relative_path_is_fixed_when_the_store_opens(
     here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
     for directory, version in ((here, 7), (elsewhere, 9)):
         (directory / "policy").mkdir(parents=True)
-        (directory / "policy" / "policy.yaml").write_text(_v(version))
+        (directory / "policy" / "policy.yaml").write_text(versioned(version))
     monkeypatch.chdir(here)
     with PolicyStore("policy/policy.yaml", env={}, watch=False) as store:
         monkeypatch.chdir(elsewhere)
         store.refresh()
         assert store.current().version == 7
         assert store.current().source == here / "policy" / "policy.yaml"
-        (here / "policy" / "policy.yaml").write_text(_v(8))
+        (here / "policy" / "policy.yaml").write_text(versioned(8))
         assert store.refresh() and store.current().version == 8
 
 
@@ -214,7 +215,7 @@ def test_a_running_store_refuses_a_file_replaced_by_a_non_regular_one(
         assert "not a regular file" in str(watching.refused[0])
         assert store.status().failures_by_kind["source"] == 1
         fixed = tmp_path / "fixed"
-        fixed.write_text(_v(8))
+        fixed.write_text(versioned(8))
         fixed.replace(path)
         watching.wait_version(8)  # the worker was never stuck
 
@@ -231,7 +232,7 @@ def test_an_unexpected_exception_in_a_check_is_a_recorded_failure(
             raise OverflowError("int too large to convert to float")
 
         monkeypatch.setattr("policyctl.live._store.build_snapshot", overflow)
-        path.write_text(_v(8))
+        path.write_text(versioned(8))
         watching.wait_for(lambda: bool(watching.refused))
         status = store.status()
         assert status.failures_by_kind == {"internal": 1}
@@ -264,7 +265,7 @@ def test_a_store_past_the_inotify_limit_polls_instead(tmp_path: Path) -> None:
     with _inotify_instances_exhausted(), PolicyStore(path, env={}) as store:
         assert store.status().mode == "polling"
         watching = Watching(store)
-        path.write_text(_v(8))
+        path.write_text(versioned(8))
         watching.wait_version(8)
 
 

@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from policyctl import PolicyStore
 from policyctl.http import router
 
-from ..conftest import VALID
-from ..review.test_git import committed_repo, git
+from ..support.git import committed_repo, git
+from ..support.policy import VALID
 
 
 def test_a_checkout_names_its_head(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 import policyctl
 from policyctl import PolicyStore
 
-from ..conftest import VALID
+from ..support.policy import VALID
 
 FILE_STATES = ["valid", "invalid", "missing"]
 KEPT_STATES = ["valid", "corrupt", "absent"]
@@ -104,6 +104,7 @@ _WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # soak: 8 writer processes killed at random
 def test_a_kill_at_any_moment_never_leaves_a_kept_file_that_is_used_while_corrupt(
     tmp_path: Path,
 ) -> None:

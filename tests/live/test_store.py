@@ -16,7 +16,7 @@ from policyctl import PolicySnapshot, PolicyStore
 from policyctl.live._schedule import EventKind, Trigger
 from policyctl.live._watch import Classifier, DirectoryWatcher
 
-from ..conftest import VALID, Writer
+from ..support.policy import VALID, Writer
 
 DEADLINE = 10.0
 

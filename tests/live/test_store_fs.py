@@ -20,17 +20,17 @@ from watchdog.observers import Observer
 import policyctl
 from policyctl import PolicyStore
 
-from .conftest import DEADLINE, Watching, _v
+from ..support.live import DEADLINE, Watching, versioned
 
 
 def test_in_place_write(policy: Path, open_store: Callable[[Path], Watching]) -> None:
     w = open_store(policy)
-    policy.write_text(_v(8))
+    policy.write_text(versioned(8))
     w.wait_version(8)
     with policy.open("r+") as f:  # truncate, then rewrite through the same descriptor
         f.truncate(0)
         f.flush()
-        f.write(_v(9))
+        f.write(versioned(9))
     w.wait_version(9)
     assert w.store.status().failures == 0
 
@@ -38,7 +38,7 @@ def test_in_place_write(policy: Path, open_store: Callable[[Path], Watching]) ->
 def test_temp_file_then_rename(policy: Path, open_store: Callable[[Path], Watching]) -> None:
     w = open_store(policy)
     tmp = policy.with_name(".policy.yaml.swp")
-    tmp.write_text(_v(8))
+    tmp.write_text(versioned(8))
     tmp.replace(policy)
     w.wait_version(8)
 
@@ -47,7 +47,7 @@ def test_vim_style_backup_and_rename(policy: Path, open_store: Callable[[Path], 
     w = open_store(policy)
     backup = policy.with_name("policy.yaml~")
     policy.rename(backup)  # vim's 'backupcopy=no': move the original away, write anew
-    policy.write_text(_v(8))
+    policy.write_text(versioned(8))
     backup.unlink()
     w.wait_version(8)
 
@@ -58,7 +58,7 @@ def test_delete_then_recreate(policy: Path, open_store: Callable[[Path], Watchin
     w.wait_for(lambda: bool(w.refused))
     assert isinstance(w.store.status().last_error, policyctl.PolicySourceError)
     assert w.store.current().version == 7
-    policy.write_text(_v(8))
+    policy.write_text(versioned(8))
     w.wait_version(8)
     assert w.store.status().last_error is None
 
@@ -67,7 +67,7 @@ def _configmap(directory: Path, version: int, stamp: str) -> None:
     """Lay out or swap a Kubernetes ConfigMap volume as the kubelet does (atomic_writer.go)."""
     data_dir = directory / f"..{stamp}"
     data_dir.mkdir()
-    (data_dir / "policy.yaml").write_text(_v(version))
+    (data_dir / "policy.yaml").write_text(versioned(version))
     tmp_link = directory / "..data_tmp"
     tmp_link.symlink_to(data_dir.name)
     old = (directory / "..data").resolve() if (directory / "..data").exists() else None
@@ -95,9 +95,9 @@ def test_directory_deleted_and_back(policy: Path, open_store: Callable[[Path], W
     shutil.rmtree(policy.parent)
     w.wait_for(lambda: bool(w.refused))
     policy.parent.mkdir()
-    policy.write_text(_v(8))
+    policy.write_text(versioned(8))
     w.wait_version(8)
-    policy.write_text(_v(9))  # and the new directory is watched from now on
+    policy.write_text(versioned(9))  # and the new directory is watched from now on
     w.wait_version(9)
 
 
@@ -105,12 +105,12 @@ def test_invalid_change_keeps_last_good_then_recovers(
     policy: Path, open_store: Callable[[Path], Watching]
 ) -> None:
     w = open_store(policy)
-    policy.write_text(_v(8).replace("risk_mode: NORMAL", "risk_mode: PANIC"))
+    policy.write_text(versioned(8).replace("risk_mode: NORMAL", "risk_mode: PANIC"))
     w.wait_for(lambda: bool(w.refused))
     assert w.store.current().version == 7
     assert w.refused[0].issues[0].line == 3
     tmp = policy.with_name("policy.tmp")
-    tmp.write_text(_v(9))
+    tmp.write_text(versioned(9))
     tmp.replace(policy)
     w.wait_version(9)
     assert w.applied == [(7, 9)] and len(w.refused) == 1
@@ -121,11 +121,11 @@ def test_unchanged_content_notifies_nobody(
 ) -> None:
     w = open_store(policy)
     policy.touch()
-    policy.write_text(_v(7))
+    policy.write_text(versioned(7))
     tmp = policy.with_name("same.tmp")
-    tmp.write_text(_v(7))
+    tmp.write_text(versioned(7))
     tmp.replace(policy)
-    policy.write_text(_v(8))  # a real change after the non-changes: the first one we hear of
+    policy.write_text(versioned(8))  # a real change after the non-changes: the first one we hear of
     w.wait_version(8)
     assert w.applied == [(7, 8)]
     assert w.store.status().reloads == 1
@@ -154,10 +154,10 @@ def test_storm_of_writes_with_readers(policy: Path, open_store: Callable[[Path],
     try:
         for version in range(8, 208):  # 200 writes, alternating in-place and rename
             if version % 2:
-                policy.write_text(_v(version))
+                policy.write_text(versioned(version))
             else:
                 tmp = policy.with_name(f".tmp{version}")
-                tmp.write_text(_v(version))
+                tmp.write_text(versioned(version))
                 tmp.replace(policy)
         w.wait_version(207)
     finally:
@@ -187,7 +187,7 @@ def test_forked_child_keeps_reloading(policy: Path) -> None:
             finally:
                 os._exit(code)
         os.read(ready_r, 1)
-        policy.write_text(_v(8))
+        policy.write_text(versioned(8))
         os.write(go_w, b"1")
         _, status = os.waitpid(pid, 0)
         for fd in (ready_r, ready_w, go_r, go_w):
@@ -215,7 +215,7 @@ def test_inotify_limit_falls_back_to_polling(
         assert store.status().mode == "polling"
         assert "inotify unavailable" in caplog.text
         w = Watching(store)
-        policy.write_text(_v(8))
+        policy.write_text(versioned(8))
         w.wait_version(8)
 
 

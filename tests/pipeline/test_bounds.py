@@ -14,7 +14,7 @@ from policyctl.cli import main
 from policyctl.model import MAX_POSITIONS, MAX_VERSION
 from policyctl.pipeline import read_env
 
-from ..conftest import VALID, Writer
+from ..support.policy import VALID, Writer
 
 Capture = pytest.CaptureFixture[str]
 HUGE = "9" * 401

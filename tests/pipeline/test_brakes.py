@@ -18,7 +18,7 @@ import pytest
 import policyctl
 from policyctl.pipeline import build_snapshot, parse_brake, read_brakes
 
-from ..conftest import VALID
+from ..support.policy import VALID
 
 CASES = sorted((Path(__file__).parents[1] / "cases" / "overrides").glob("*.yaml"))
 SCHEMA = Path(__file__).parents[2] / "schemas" / "override.schema.json"
@@ -64,6 +64,7 @@ def test_a_bad_override_is_located(case: Path) -> None:
     assert first.message.startswith(match[3]), str(caught.value)
 
 
+@pytest.mark.slow  # one check-jsonschema process per case (test_cases.py runs it once, quick)
 def test_check_jsonschema_agrees_on_the_override_schema(tmp_path: Path) -> None:
     exe = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
     assert exe, "check-jsonschema is a dev dependency"

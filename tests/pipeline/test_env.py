@@ -9,7 +9,7 @@ import pytest
 import policyctl
 from policyctl.pipeline import near_misses, read_env
 
-from ..conftest import VALID, Writer
+from ..support.policy import VALID, Writer
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import policyctl
 from policyctl.pipeline import build_snapshot
 
-from ..conftest import VALID, Writer
+from ..support.policy import VALID, Writer
 
 
 def test_snapshot(write: Writer) -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from policyctl.cli import main
 
-from ..conftest import VALID
-from .test_git import committed_repo, git
+from ..support.git import committed_repo, git
+from ..support.policy import VALID
 
 Capture = pytest.CaptureFixture[str]
 LOOSER = VALID.replace("version: 7", "version: 8").replace("NORMAL", "AGGRESSIVE")

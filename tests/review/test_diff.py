@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from policyctl import GlobalPolicy
 from policyctl.review import Change, apply_changes, diff_policies
 
-from ..conftest import policy_data
+from ..support.policy import policy_data
 
 
 def _policy(**changes: Any) -> GlobalPolicy:

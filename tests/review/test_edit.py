@@ -211,6 +211,7 @@ def test_reset(policy: Path) -> None:
     assert text.startswith("# yaml-language-server") and "# trailing comment" in text
 
 
+@pytest.mark.slow  # multi-process writers: 10 `policyctl set` processes
 def test_concurrent_sets_in_two_processes_never_lose_an_update(policy: Path) -> None:
     exe = str(Path(sys.executable).parent / "policyctl")
     env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}

@@ -17,7 +17,7 @@ import policyctl
 from policyctl.cli import main
 from policyctl.edit import set_value
 
-from ..conftest import VALID
+from ..support.policy import VALID
 
 Capture = pytest.CaptureFixture[str]
 BLOCK_VERSIONS = VALID.replace(

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from policyctl.cli import main
 from policyctl.review import compare, lane
 
-from ..cli.test_json_shapes import _documented
-from ..conftest import VALID
-from .test_git import committed_repo, git
+from ..support.git import committed_repo, git
+from ..support.policy import VALID
+from ..support.readme import documented
 
 UNTIL = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 EDITS = [
@@ -83,7 +83,7 @@ def test_lane_json_and_exit_codes(
     monkeypatch.chdir(repo)
     assert main(["lane", "HEAD^1", "HEAD", "--format", "json"]) == 1
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == _documented("lane")
+    assert set(doc) == documented("lane")
     assert doc == {
         "lane": "review",
         "reasons": ["risk_mode changed: loosens"],

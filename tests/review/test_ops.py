@@ -12,7 +12,7 @@ import policyctl
 from policyctl.cli import main
 from policyctl.edit import add_item, remove_item_value, unset_path
 
-from ..conftest import VALID
+from ..support.policy import VALID
 
 Capture = pytest.CaptureFixture[str]
 BLOCK = (

@@ -16,9 +16,9 @@ from policyctl.cli import main
 from policyctl.errors import PolicyError, PolicySourceError, ProposalConflict
 from policyctl.propose import BrakeRequest, propose, refresh_proposal
 
-from ..cli.test_json_shapes import _documented
-from ..conftest import VALID
-from .test_git import committed_repo, git
+from ..support.git import committed_repo, git
+from ..support.policy import VALID
+from ..support.readme import documented
 
 Capture = pytest.CaptureFixture[str]
 
@@ -145,7 +145,7 @@ def test_the_command_line(clone: Path, capsys: Capture, tmp_path: Path) -> None:
     argv = ["propose", "--from-json", str(rankings), "-m", "weekly rankings", "--format", "json"]
     assert main([*argv, "--author", "ranker <ranker@desk.example>"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == _documented("propose")
+    assert set(doc) == documented("propose")
     assert doc["lane"] == "auto" and doc["pushed"] and doc["branch"] in _remote_branches(clone)
     assert (
         main(["propose", "risk_mode=AGGRESSIVE", "-m", "risk on", "--no-push", "--branch", "x"])

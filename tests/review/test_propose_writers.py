@@ -17,8 +17,11 @@ from policyctl.pipeline import build_snapshot
 from policyctl.propose import refresh_proposal
 from policyctl.review import compare, lane
 
-from ..conftest import VALID
-from .test_git import committed_repo, git
+from ..support.git import committed_repo, git
+from ..support.policy import VALID
+
+# Multi-process writers: 3 processes, 30 proposals through real git (tens of seconds).
+pytestmark = pytest.mark.slow
 
 ROUNDS = 10
 WRITER = textwrap.dedent(

@@ -23,8 +23,8 @@ from policyctl.decisions import LogFiles, log_files
 from policyctl.review import replay
 from policyctl.review._replay import MAX_KEYS
 
-from ..conftest import VALID
-from .test_git import commit, committed_repo, git
+from ..support.git import commit, committed_repo, git
+from ..support.policy import VALID
 
 
 def _line(symbol: str = "BTCUSDT", confidence: Any = 0.75, **extra: Any) -> str:
@@ -199,6 +199,7 @@ _WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # soak: 3 logging processes killed mid-write
 def test_kill_9_while_logging_never_corrupts_a_written_line(tmp_path: Path) -> None:
     (tmp_path / "policy.yaml").write_text(VALID)
     log = tmp_path / "decisions.jsonl"

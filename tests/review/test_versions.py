@@ -10,8 +10,8 @@ import pytest
 import policyctl
 from policyctl.cli import main
 
-from ..conftest import VALID
-from .test_git import committed_repo, git
+from ..support.git import committed_repo, git
+from ..support.policy import VALID
 
 Capture = pytest.CaptureFixture[str]
 
