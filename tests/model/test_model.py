@@ -16,9 +16,9 @@ from policyctl import GlobalPolicy, RiskMode
 from policyctl.model import DEFAULTS, REASON_CODES, check_schema, schema_text, write_schema
 from policyctl.model._signals import _SENTENCES
 
-from .support.policy import policy_data
+from ..support.policy import policy_data
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 
 
 _data = policy_data
