@@ -20,10 +20,10 @@ from .errors import (
     PolicyValidationError,
     ProposalConflict,
 )
-from .model import REASON_CODES, GlobalPolicy, RiskMode, SignalVerdict
 
 if TYPE_CHECKING:
     from .live import PolicyStore, StoreStatus
+    from .model import REASON_CODES, GlobalPolicy, RiskMode, SignalVerdict
     from .pipeline import PolicySnapshot, load_policy
     from .propose import BrakeRequest, Proposal, propose
 
@@ -53,10 +53,15 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-# Where each lazily imported name lives. The store pulls in watchdog, which `policyctl validate`
-# never needs; and importing `policyctl.model` (which runs this file) must load no sub-package,
-# so that the dependency arrows stay one-way even at run time.
+# Where each lazily imported name lives. The model pulls in pydantic, which `policyctl --help`
+# never needs; the store pulls in watchdog, which `policyctl validate` never needs; and
+# importing `policyctl.model` (which runs this file) must load no other sub-package, so that the
+# dependency arrows stay one-way even at run time.
 _LAZY = {
+    "REASON_CODES": "model",
+    "GlobalPolicy": "model",
+    "RiskMode": "model",
+    "SignalVerdict": "model",
     "PolicySnapshot": "pipeline",
     "load_policy": "pipeline",
     "PolicyStore": "live",

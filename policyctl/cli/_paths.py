@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..pipeline import default_policy_path
-
 __all__ = ["locate", "repository_root"]
 
 
@@ -25,6 +23,8 @@ def repository_root(start: Path) -> Path | None:
 
 def locate(path: str | None) -> Path:
     """``path`` (None: ``$QT_POLICY_FILE`` or the default policy file) by the rule above."""
+    from ..pipeline import default_policy_path  # noqa: PLC0415 (not for --help: pydantic)
+
     chosen = default_policy_path(path)
     if chosen.is_absolute() or chosen.exists():
         return chosen
