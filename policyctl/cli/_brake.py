@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--until", type=moment, help="when it lifts: 2026-11-28T20:00:00Z")
     p.add_argument("--from", dest="start", type=moment, help="when it starts (default: now)")
     p.add_argument("--reason", help="why (required): shown to everyone the brake stops")
-    p.add_argument("--name", help="the file's name in the overrides directory")
+    p.add_argument("--name", help="the file's name in the brakes' directory")
     p.add_argument("--format", choices=("text", "json"), default="text", help="for list")
     p.add_argument("--dry-run", action="store_true", help="print the change, write nothing")
     p.add_argument(
@@ -189,8 +189,8 @@ def _report(result: BrakeResult, done: str, dry_run: bool) -> None:
 def _lift(policy: Path, name: str, args: argparse.Namespace) -> int:
     from ..edit import lift_brake  # noqa: PLC0415
 
-    overrides = Path(args.brakes_dir) if args.brakes_dir else None
-    result = lift_brake(policy, name, brakes_dir=overrides, dry_run=args.dry_run)
+    directory = Path(args.brakes_dir) if args.brakes_dir else None
+    result = lift_brake(policy, name, brakes_dir=directory, dry_run=args.dry_run)
     _report(result, "lifted", args.dry_run)
     return EXIT_OK
 
@@ -198,8 +198,8 @@ def _lift(policy: Path, name: str, args: argparse.Namespace) -> int:
 def _prune(policy: Path, args: argparse.Namespace) -> int:
     from ..edit import prune_brakes  # noqa: PLC0415
 
-    overrides = Path(args.brakes_dir) if args.brakes_dir else None
-    removed = prune_brakes(policy, brakes_dir=overrides, dry_run=args.dry_run)
+    directory = Path(args.brakes_dir) if args.brakes_dir else None
+    removed = prune_brakes(policy, brakes_dir=directory, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for brake in removed:
         out(f"{verb} {printable(str(brake.path))} (expired at {brake.content.until})")

@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import default_brakes_dir  # noqa: PLC0415
 
     path = Path(args.file)
-    overrides = default_brakes_dir(path, args.brakes_dir, os.environ)
-    findings = examine(path, overrides)
+    brakes_dir = default_brakes_dir(path, args.brakes_dir, os.environ)
+    findings = examine(path, brakes_dir)
     for f in findings:
         fix = f"; fix: {printable(f.fix)}" if f.fix else ""
         out(f"{f.level}: {printable(f.what)}{fix}")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import PolicyError, PolicySourceError
+from ..model import BRAKES_DIR_NAME
 from ..pipeline import (
     MAX_BYTES,
     PolicySnapshot,
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
                 data = sys.stdin.buffer.read(MAX_BYTES + 1)
                 snap = build_snapshot(data, Path("<stdin>"), env=env)
                 name = "<stdin>"  # noqa: PLW2901 (the name reported)
-            elif Path(name).parent.name == "overrides" and brake_name(Path(name).name):
+            elif Path(name).parent.name == BRAKES_DIR_NAME and brake_name(Path(name).name):
                 results.append(_validate_brake(Path(name)))  # one brake file on its own
                 continue
             else:

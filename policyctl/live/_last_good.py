@@ -39,7 +39,7 @@ def save(path: Path, inputs: Inputs) -> None:
     document = {
         "format": _FORMAT,
         "policy": base64.b64encode(inputs.data).decode(),
-        "overrides": [[p.name, base64.b64encode(b).decode()] for p, b in inputs.brakes],
+        "brakes": [[p.name, base64.b64encode(b).decode()] for p, b in inputs.brakes],
     }
     payload = json.dumps(document, separators=(",", ":")).encode()
     data = hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
@@ -74,7 +74,7 @@ def _remove_stale(path: Path) -> None:
                 tmp.unlink()
 
 
-def load(path: Path, overrides: Path) -> Inputs | None:
+def load(path: Path, brakes_dir: Path) -> Inputs | None:
     """The inputs kept in ``path``, or None when it is absent, unreadable or not intact."""
     try:
         raw = path.read_bytes()
@@ -90,8 +90,9 @@ def load(path: Path, overrides: Path) -> Inputs | None:
             return None
         data = base64.b64decode(document["policy"], validate=True)
         brakes = tuple(
-            (overrides / str(name), base64.b64decode(text, validate=True))
-            for name, text in document["overrides"]
+            (brakes_dir / str(name), base64.b64decode(text, validate=True))
+            # "overrides": the key's first name, in files kept by earlier versions
+            for name, text in document["brakes" if "brakes" in document else "overrides"]
         )
     except (ValueError, KeyError, TypeError) as e:
         log.warning("%s cannot be read (%s); not used", path, e)
@@ -112,7 +113,7 @@ class Start:
 
 
 def start(
-    path: Path, overrides: Path, keep: Path | None, build: Callable[[Inputs], PolicySnapshot]
+    path: Path, brakes_dir: Path, keep: Path | None, build: Callable[[Inputs], PolicySnapshot]
 ) -> Start:
     """The file's inputs when they are valid; else, with ``keep``, the last good ones kept there.
 
@@ -120,10 +121,10 @@ def start(
         PolicyError: The file cannot be used and nothing intact and valid is kept.
     """
     try:
-        inputs = read_inputs(path, overrides)
+        inputs = read_inputs(path, brakes_dir)
         return Start(inputs, build(inputs))
     except PolicyError as error:
-        kept = load(keep, overrides) if keep is not None else None
+        kept = load(keep, brakes_dir) if keep is not None else None
         if kept is None:
             raise
         try:
@@ -131,7 +132,7 @@ def start(
         except PolicyError:
             raise error from None
         try:
-            refused = read_inputs(path, overrides).key
+            refused = read_inputs(path, brakes_dir).key
         except PolicyError as e:
             refused = f"unreadable:{e}"  # as a check names an unreadable file
         log.warning(

@@ -1,4 +1,4 @@
-"""The pipeline: bytes -> strict YAML 1.2 reader -> env overrides -> GlobalPolicy -> brakes ->
+"""The pipeline: bytes -> strict YAML 1.2 reader -> env (``QT_*``) -> GlobalPolicy -> brakes ->
 snapshot.
 
 The only way in: every command, the store, the diff and every edit turn bytes into a policy

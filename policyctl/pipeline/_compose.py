@@ -1,5 +1,5 @@
 """Brakes on a policy: the most restrictive value wins, so the result can never loosen anything
-and does not depend on the order of the overrides.
+and does not depend on the order of the brakes.
 
 Per field: the most defensive risk mode; the lowest risk per trade and position count; the
 highest confidence threshold; the intersection of the symbol and strategy lists, in the policy's

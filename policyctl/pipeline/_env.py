@@ -1,4 +1,4 @@
-"""``QT_*`` environment overrides: the table, strict parsing, provenance and near-miss warnings.
+"""Env: the ``QT_*`` variables: the table, strict parsing, provenance and near-miss warnings.
 
 This module only parses: a value that cannot be read for its field raises `PolicyEnvError` here;
 ranges and cross-field rules are checked by the model on the merged policy (the one pipeline),
@@ -68,7 +68,7 @@ class EnvValues:
     raw: Mapping[str, str] = field(default_factory=dict)
 
     def merge(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """The file's data with the overrides applied: maps key by key, all else replaced."""
+        """The file's data with the environment's values: maps key by key, all else replaced."""
         merged = dict(data)
         for name, value in self.values.items():
             base = merged.get(name)

@@ -1,4 +1,4 @@
-"""The one pipeline: bytes -> strict YAML -> env overrides -> GlobalPolicy -> PolicySnapshot.
+"""The one pipeline: bytes -> strict YAML -> env (``QT_*``) -> GlobalPolicy -> PolicySnapshot.
 
 Every way of getting a policy (``validate``, ``show``, the store, ``diff``, ``set`` before it
 writes) goes through `build_snapshot`, so there is exactly one definition of "valid".
@@ -126,7 +126,7 @@ def load_policy(
 
     Args:
         path: The policy file; default ``$QT_POLICY_FILE`` or ``policy/policy.yaml``.
-        env: Environment for ``QT_*`` overrides: None reads ``os.environ``, ``{}`` ignores it.
+        env: Environment for the ``QT_*`` variables: None reads ``os.environ``, ``{}`` ignores it.
         brakes_dir: The brakes' directory; default ``$QT_OVERRIDES_DIR``, else
             ``overrides/`` next to the policy file (absent: no brakes).
 

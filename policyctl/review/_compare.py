@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import AmbiguousArgument, PolicyError, PolicySourceError
+from ..model import BRAKES_DIR_NAME
 from ..pipeline import (
     PolicySnapshot,
     build_snapshot,
@@ -119,11 +120,11 @@ def _snapshot_side(label: str, data: bytes, brakes: Brakes) -> Side:
 
 
 def _brakes_on_disk(policy: Path) -> Brakes:
-    return read_brakes(policy.parent / "overrides")
+    return read_brakes(policy.parent / BRAKES_DIR_NAME)
 
 
 def _brakes_at(repo: GitRepo, sha: str, file: str) -> Brakes:
-    directory = posixpath.join(posixpath.dirname(file), "overrides")
+    directory = posixpath.join(posixpath.dirname(file), BRAKES_DIR_NAME)
     found = {p.name: (p, b) for p, b in repo.read_directory(sha, directory)}
     chosen = select_brakes(sorted(found), Path(directory))
     return [(Path(f"{sha[:12]}:{found[n][0].as_posix()}"), found[n][1]) for n in chosen]

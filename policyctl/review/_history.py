@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import PolicyError
+from ..model import BRAKES_DIR_NAME
 from ..pipeline import (
     BrakeFile,
     PolicySnapshot,
@@ -86,8 +87,8 @@ _ACTIONS = {"A": "added", "M": "changed", "D": "removed"}
 
 def brake_log(repo: GitRepo, policy: str, limit: int | None = None) -> list[BrakeLogEntry]:
     """The brakes' history, newest first: each override file each commit touched, with the
-    reason it gave. ``policy`` is the policy file's repository path (the overrides sit beside)."""
-    directory = posixpath.join(posixpath.dirname(policy), "overrides")
+    reason it gave. ``policy`` is the policy file's repository path (the brake files sit beside)."""
+    directory = posixpath.join(posixpath.dirname(policy), BRAKES_DIR_NAME)
     history = [
         (commit, [(s, p) for s, p in files if posixpath.dirname(p) == directory])
         for commit, files in repo.directory_history(directory, limit)

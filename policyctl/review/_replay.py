@@ -25,7 +25,7 @@ from typing import Any
 
 from ..decisions import LogFiles, Problem, brakes_of
 from ..errors import PolicyError
-from ..model import GlobalPolicy
+from ..model import BRAKES_DIR_NAME, GlobalPolicy
 from ..pipeline import brake_name, build_snapshot, compose, default_policy_path, parse_brake
 from ._compare import Side, SideKind, compare
 from ._git import GitRepo
@@ -202,7 +202,7 @@ def _with_brakes(
     repo: GitRepo, policy: GlobalPolicy, label: str, end: str, names: Sequence[str]
 ) -> GlobalPolicy | None:
     path = label.partition(":")[2]
-    directory = posixpath.join(posixpath.dirname(path), "overrides")
+    directory = posixpath.join(posixpath.dirname(path), BRAKES_DIR_NAME)
     files = {
         brake_name(p.name): (p, b) for p, b in repo.read_directory(repo.resolve(end), directory)
     }

@@ -4,6 +4,8 @@ soon as it is valid. A kept file cut or corrupted at any moment is never used.""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 import signal
@@ -11,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -133,3 +136,23 @@ def test_a_kill_at_any_moment_never_leaves_a_kept_file_that_is_used_while_corrup
     os.utime(stale, (time.time() - 120, time.time() - 120))
     PolicyStore(policy, env={}, watch=False, last_good=kept).close()
     assert not stale.exists()  # fresh ones (a writer may still be at work) stay
+
+
+def test_a_kept_file_of_an_earlier_version_is_read(tmp_path: Path) -> None:
+    """Files kept before the brakes' key was renamed name it "overrides": still served."""
+    policy, kept = tmp_path / "policy.yaml", tmp_path / "last-good"
+    (tmp_path / "overrides").mkdir()
+    until = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    brake = f'{{reason: calm, until: "{until}", set: {{max_positions: 2}}}}\n'
+    (tmp_path / "overrides" / "calm.yaml").write_text(brake)
+    _kept(policy, kept, "valid")
+    payload = kept.read_bytes().partition(b"\n")[2]
+    document = json.loads(payload)
+    assert "brakes" in document
+    document["overrides"] = document.pop("brakes")
+    old = json.dumps(document).encode()
+    kept.write_bytes(hashlib.sha256(old).hexdigest().encode() + b"\n" + old)
+    _file(policy, "invalid")
+    with PolicyStore(policy, env={}, watch=False, last_good=kept) as store:
+        assert store.status().serving_last_good
+        assert store.current().version == 3 and store.current().policy.max_positions == 2
