@@ -30,7 +30,8 @@ def describe_change(change: Change) -> str:
     """One change on one line: ``max_positions: 5 -> 4``, ``allowed_symbols: + SOLUSDT``."""
     path = printable(change.path)
     if change.field in LIST_FIELDS and change.action in ("added", "removed"):
-        return f"{change.field}: {'+' if change.action == 'added' else '-'} {path.split('.', 1)[1]}"
+        sign = "+" if change.action == "added" else "-"
+        return f"{change.field}: {sign} {printable(str(change.key))}"
     if change.action == "added":
         return f"{path}: + {printable(value_text(change.new))}"
     if change.action == "removed":

@@ -1,0 +1,53 @@
+"""One definition of the decision record: the writer, the generator and the reader agree with
+`policyctl.decisions` KEYS and FORMAT, and older records (no ``format``, brakes under
+``overrides``) still read the same."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from policyctl import PolicyStore, load_policy
+from policyctl.decisions import FORMAT, KEYS, LogFiles, brakes_of, format_of, generate
+
+from ..support.policy import VALID
+
+
+def _with_brake(tmp_path: Path) -> Path:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    (tmp_path / "overrides").mkdir()
+    until = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (tmp_path / "overrides" / "cpi.yaml").write_text(
+        f'reason: cpi\nuntil: "{until}"\nset: {{max_positions: 2}}\n'
+    )
+    return policy
+
+
+def test_the_writer_writes_every_key_in_order(tmp_path: Path) -> None:
+    policy, log = _with_brake(tmp_path), tmp_path / "decisions.jsonl"
+    with PolicyStore(policy, env={}, watch=False, decision_log=log) as store:
+        store.decide(symbol="BTCUSDT", strategy="trend_follow", confidence=0.8, signal="s-1")
+    record = json.loads(log.read_text())
+    assert tuple(record) == KEYS
+    assert record["format"] == FORMAT and brakes_of(record) == ["cpi"] == record["overrides"]
+
+
+def test_the_generator_writes_the_same_record(tmp_path: Path) -> None:
+    snapshot = load_policy(_with_brake(tmp_path), env={})
+    out = io.BytesIO()
+    generate(snapshot, 20, out, seed=1)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(records) == 20 and all(tuple(r) == KEYS for r in records)
+    assert {tuple(brakes_of(r)) for r in records} == {("cpi",)}
+
+
+def test_an_older_record_reads_as_format_1_with_its_brakes(tmp_path: Path) -> None:
+    old = {"symbol": "BTCUSDT", "strategy": "x", "confidence": 0.5, "overrides": ["cpi"]}
+    assert format_of(old) == 1 and brakes_of(old) == ["cpi"]
+    log = tmp_path / "old.jsonl"
+    log.write_text(json.dumps(old) + "\n")
+    files = LogFiles([log])
+    assert [record for _, (_, record, *_) in files] == [old] and files.records == 1
