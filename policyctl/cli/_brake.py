@@ -13,10 +13,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..edit import lift_brake, prune_brakes, read_set_value, write_brake
 from ..errors import printable
+from ..model import parse_path
 from ..pipeline import BrakeFile, load_policy
+from ..propose import BrakeRequest, propose
+from ..review import plain_value
+from ._changes import describe_change
 from ._escape import out
 from ._exit import EXIT_OK, UsageError
+from ._help import duration, moment
+from ._paths import locate
+from ._propose import report_proposal
 
 if TYPE_CHECKING:
     from ..edit import BrakeResult
@@ -28,7 +36,6 @@ _ACTIONS = ("list", "lift", "prune")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ._help import duration, moment  # noqa: PLC0415
 
     p.add_argument(
         "words",
@@ -78,7 +85,6 @@ def _split(words: list[str], action: str) -> tuple[list[str], str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._paths import locate  # noqa: PLC0415
 
     words: list[str] = args.words
     usage = (
@@ -122,7 +128,6 @@ def _window(args: argparse.Namespace) -> tuple[datetime | None, datetime]:
 
 
 def _write(policy: Path, assignments: list[tuple[str, str]], args: argparse.Namespace) -> int:
-    from ..edit import write_brake  # noqa: PLC0415
 
     start, until = _window(args)
     if args.propose:
@@ -147,10 +152,6 @@ def _propose(
     until: datetime,
     args: argparse.Namespace,
 ) -> int:
-    from ..edit import read_set_value  # noqa: PLC0415
-    from ..model import parse_path  # noqa: PLC0415
-    from ..propose import BrakeRequest, propose  # noqa: PLC0415
-    from ._propose import report_proposal  # noqa: PLC0415
 
     settings = {}
     for path, text in assignments:
@@ -164,7 +165,6 @@ def _propose(
 
 
 def _report(result: BrakeResult, done: str, dry_run: bool) -> None:
-    from ._changes import describe_change  # noqa: PLC0415
 
     note = " (dry run: nothing written)" if dry_run else ""
     out(f"{printable(str(result.path))}: brake {printable(result.brake.name)} {done}{note}")
@@ -187,7 +187,6 @@ def _report(result: BrakeResult, done: str, dry_run: bool) -> None:
 
 
 def _lift(policy: Path, name: str, args: argparse.Namespace) -> int:
-    from ..edit import lift_brake  # noqa: PLC0415
 
     directory = Path(args.brakes_dir) if args.brakes_dir else None
     result = lift_brake(policy, name, brakes_dir=directory, dry_run=args.dry_run)
@@ -196,7 +195,6 @@ def _lift(policy: Path, name: str, args: argparse.Namespace) -> int:
 
 
 def _prune(policy: Path, args: argparse.Namespace) -> int:
-    from ..edit import prune_brakes  # noqa: PLC0415
 
     directory = Path(args.brakes_dir) if args.brakes_dir else None
     removed = prune_brakes(policy, brakes_dir=directory, dry_run=args.dry_run)
@@ -209,7 +207,6 @@ def _prune(policy: Path, args: argparse.Namespace) -> int:
 
 
 def _row(brake: BrakeFile, now: datetime) -> dict[str, Any]:
-    from ..review import plain_value  # noqa: PLC0415
 
     return {
         "name": brake.name,

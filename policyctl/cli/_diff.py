@@ -8,7 +8,7 @@ import argparse
 import json
 from typing import Any, Literal
 
-from ..review import BrakeChange, Change, Comparison, Side
+from ..review import BrakeChange, Change, Comparison, Side, compare
 from ._changes import describe_change, sorted_changes, summary, value_text
 from ._escape import code, err, md, out, printable
 from ._exit import EXIT_INVALID, EXIT_OK, UsageError
@@ -60,7 +60,6 @@ def _diff_sides(args: argparse.Namespace) -> tuple[Slot, Slot]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..review import compare  # noqa: PLC0415
 
     base, head = _diff_sides(args)
     comparison = compare(base[0], head[0], args.file, base_kind=base[1], head_kind=head[1])

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import printable
+from ..fleet import examine
+from ..pipeline import default_brakes_dir
 from ._escape import out
 from ._exit import EXIT_INVALID, EXIT_OK
 
@@ -20,8 +22,6 @@ __all__ = ["add_arguments", "run"]
 
 def run(args: argparse.Namespace) -> int:
     """What will go wrong for a service reading FILE here: one line per finding, and its fix."""
-    from ..fleet import examine  # noqa: PLC0415
-    from ..pipeline import default_brakes_dir  # noqa: PLC0415
 
     path = Path(args.file)
     brakes_dir = default_brakes_dir(path, args.brakes_dir, os.environ)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import printable
+from ._changes import describe_change
 from ._escape import out
 from ._exit import EXIT_OK
 
@@ -31,7 +32,6 @@ def report_edit(result: EditResult) -> int:
     before = f"version {result.old.version}" if result.old else "an invalid file"
     note = " (dry run: nothing written)" if result.dry_run else ""
     _out(f"{printable(str(result.path))}: {before} -> version {result.new.version}{note}")
-    from ._changes import describe_change  # noqa: PLC0415
 
     for change in result.changes:
         _out(f"  {change.direction:<9} {describe_change(change)}")

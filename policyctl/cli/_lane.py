@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 from ..errors import printable
+from ..review import compare, lane
 from ._escape import out
 from ._exit import EXIT_INVALID, EXIT_OK
 
@@ -24,7 +25,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..review import compare, lane  # noqa: PLC0415
 
     comparison = compare(
         args.base, args.head, args.file, base_kind="revision", head_kind="revision"

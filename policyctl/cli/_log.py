@@ -12,7 +12,7 @@ from ..pipeline import (
     PolicySnapshot,
     default_policy_path,
 )
-from ..review import BrakeLogEntry, LogEntry
+from ..review import BrakeLogEntry, GitRepo, LogEntry, audit_log, brake_log
 from ._arguments import FILE_HELP
 from ._changes import describe_change, sorted_changes
 from ._escape import out, printable
@@ -24,13 +24,10 @@ __all__ = ["add_arguments", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..review import GitRepo, audit_log  # noqa: PLC0415
 
     repo = GitRepo()
     path = repo.relative(default_policy_path(args.file))
     if args.brakes:
-        from ..review import brake_log  # noqa: PLC0415
-
         out(render_brake_log(brake_log(repo, path, args.n), args.format))
         return EXIT_OK
     out(render_log(audit_log(repo, path, args.n), args.format))

@@ -8,7 +8,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..edit import read_set_value
 from ..errors import printable
+from ..model import parse_path
+from ..propose import propose, refresh_proposal
+from ._changes import describe_change
 from ._escape import out
 from ._exit import EXIT_OK, UsageError
 
@@ -38,8 +42,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _changes(args: argparse.Namespace) -> dict[str, Any]:
-    from ..edit import read_set_value  # noqa: PLC0415
-    from ..model import parse_path  # noqa: PLC0415
 
     changes: dict[str, Any] = {}
     if args.from_json:
@@ -59,7 +61,6 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..propose import propose, refresh_proposal  # noqa: PLC0415
 
     push = not args.no_push
     if args.refresh:
@@ -104,7 +105,6 @@ def report_proposal(result: Proposal, fmt: str) -> None:
             )
         )
         return
-    from ._changes import describe_change  # noqa: PLC0415
 
     where = f"pushed to {printable(result.remote)}" if result.pushed else "not pushed"
     out(

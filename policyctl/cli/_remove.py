@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from ..edit import remove_item_value
 from ..pipeline import default_policy_path
 
 if TYPE_CHECKING:
@@ -16,7 +17,6 @@ __all__ = ["add_arguments", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..edit import remove_item_value  # noqa: PLC0415
 
     path = default_policy_path(args.file)
     return report_edit(remove_item_value(path, args.path, args.item, dry_run=args.dry_run))

@@ -16,6 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from ..decisions import LogFiles, generate, log_files
+from ..pipeline import load_policy
+from ..review import replay
 from ._escape import code, err, md, out, printable
 from ._exit import EXIT_INVALID, EXIT_OK, UsageError
 from ._help import positive
@@ -59,8 +62,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.generate is not None:
         return _generate(args)
-    from ..decisions import LogFiles, log_files  # noqa: PLC0415
-    from ..review import replay  # noqa: PLC0415
 
     if args.pin_base and args.base is None:
         raise UsageError("--pin-base replays every record under --base: name it (--base REV)")
@@ -111,8 +112,6 @@ def _output(path: str | None) -> Iterator[BinaryIO]:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from ..decisions import generate  # noqa: PLC0415
-    from ..pipeline import load_policy  # noqa: PLC0415
 
     if args.logs:
         raise UsageError("--generate writes a log; it reads none (drop the LOG arguments)")

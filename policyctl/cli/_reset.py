@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from ..edit import reset_policy
 from ..pipeline import default_policy_path
 from ._exit import UsageError
 
@@ -18,7 +19,6 @@ __all__ = ["add_arguments", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..edit import reset_policy  # noqa: PLC0415
 
     if not (args.yes or args.dry_run or _confirmed("reset every field to the defaults")):
         raise UsageError(

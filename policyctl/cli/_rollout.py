@@ -16,8 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import printable
+from ..fleet import poll_all, replicas_from_text
+from ..pipeline import default_policy_path
+from ..review import GitRepo
 from ._escape import out
 from ._exit import EXIT_INVALID, EXIT_OK, UsageError
+from ._help import positive, seconds
 
 if TYPE_CHECKING:
     from ..fleet import ReplicaState
@@ -26,7 +30,6 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ._help import positive, seconds  # noqa: PLC0415
 
     p.add_argument("action", choices=("status",), help="status: wait until all serve it")
     p.add_argument("replicas", nargs="*", metavar="URL", help="replica base URLs; - reads stdin")
@@ -41,7 +44,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _replicas(args: argparse.Namespace) -> list[str]:
-    from ..fleet import replicas_from_text  # noqa: PLC0415
 
     urls = [u for u in args.replicas if u != "-"]
     try:
@@ -65,8 +67,6 @@ def _expected(args: argparse.Namespace) -> str:
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise UsageError(f"{printable(args.expect_digest)!r} is not a sha256 digest")
         return str(digest)
-    from ..pipeline import default_policy_path  # noqa: PLC0415
-    from ..review import GitRepo  # noqa: PLC0415
 
     repo = GitRepo()
     data = repo.read(args.expect, repo.relative(default_policy_path(args.file)))
@@ -82,7 +82,6 @@ def _row(r: ReplicaState) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..fleet import poll_all  # noqa: PLC0415
 
     urls, expect = _replicas(args), _expected(args)
     tty = sys.stdout.isatty() and args.format == "text"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from ..edit import set_values
 from ..model import MAP_FIELDS
 from ._escape import err
 from ._exit import UsageError
+from ._paths import locate
 
 if TYPE_CHECKING:
     pass
@@ -30,8 +32,6 @@ def _assignments(words: list[str]) -> tuple[list[tuple[str, str]], str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..edit import set_values  # noqa: PLC0415
-    from ._paths import locate  # noqa: PLC0415
 
     assignments, file = _assignments(args.words)
     path = locate(file)

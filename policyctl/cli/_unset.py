@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from ..edit import unset_path
 from ..pipeline import default_policy_path
 
 if TYPE_CHECKING:
@@ -16,7 +17,6 @@ __all__ = ["add_arguments", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..edit import unset_path  # noqa: PLC0415
 
     path = default_policy_path(args.file)
     return report_edit(unset_path(path, args.path, dry_run=args.dry_run))

@@ -10,6 +10,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from ..errors import PolicyEnvError, PolicyError
+from ..live import PolicyStore
 from ..model import FIELD_NAMES
 from ..pipeline import PolicySnapshot
 from ._escape import out as _out
@@ -34,7 +35,6 @@ def _changed_fields(old: PolicySnapshot, new: PolicySnapshot) -> list[str]:
 def _open_store_when_valid(args: argparse.Namespace, stop: threading.Event) -> PolicyStore | None:
     """Like ``tail -F``: a missing or invalid file at start is waited for, said once per
     distinct problem, not a reason to exit. None when stopped while waiting."""
-    from ..live import PolicyStore  # noqa: PLC0415 (watchdog only for the commands that watch)
 
     said = ""
     while not stop.is_set():
