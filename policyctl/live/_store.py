@@ -450,10 +450,11 @@ class PolicyStore:
                 log.drop()
         return verdict
 
-    def _publish_status(self) -> None:
+    def _publish_status(self, snap: PolicySnapshot | None = None) -> None:
         """Publish the status of the state just changed (under the check lock, or in the
-        constructor) with one reference assignment."""
-        snap, failures = self._current, self._failures
+        constructor) with one reference assignment; ``snap``: the snapshot about to be served
+        (default: the one served)."""
+        snap, failures = snap or self._current, self._failures
         self._status = StoreStatus(
             snap.version, snap.digest, self._path, self._reloads, sum(failures.values()),
             MappingProxyType(dict(failures)), self._last_error, snap.loaded_at,
@@ -609,13 +610,15 @@ class PolicyStore:
         except Exception as e:  # a bug or a fault no rule foresaw: still a refusal, recorded
             log.debug("checking %s failed unexpectedly", self._path, exc_info=True)
             return Refusing(internal_error(e, self._path), inputs.key, inputs.key)
-        self._commit = source_commit(self._path)  # before publishing: status then agrees
-        old, self._current = self._current, snap  # the one publication step
-        if self._keep is not None and inputs.key != self._inputs.key:
-            save(self._keep, inputs)
-        self._inputs, self._serving_last_good = inputs, False
+        self._commit = source_commit(self._path)
+        kept, self._inputs, self._serving_last_good = self._inputs, inputs, False
         self._reloads += 1
-        self._clear_refusal()
+        self._refused_digest = self._refused_since = self._last_error = None
+        # The status first: a reader who sees the new snapshot then sees its status too.
+        self._publish_status(snap)
+        old, self._current = self._current, snap  # the one publication step
+        if self._keep is not None and inputs.key != kept.key:
+            save(self._keep, inputs)
         self._arm()
         return Applied(old, snap, self._subscribers.all)
 
