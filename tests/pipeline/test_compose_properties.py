@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -65,6 +66,7 @@ def brakes(draw: st.DrawFn) -> list[BrakeFile]:
     return out
 
 
+@pytest.mark.slow  # a sweep: 300 generated examples
 @settings(max_examples=300, deadline=None)
 @given(policies(), brakes(), st.randoms(use_true_random=False))
 def test_brakes_never_loosen_and_their_order_does_not_matter(

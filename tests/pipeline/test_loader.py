@@ -100,6 +100,7 @@ _FIELDS = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow  # a sweep: 300 generated examples
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_FIELDS)
 def test_any_yaml_shaped_policy_gives_a_snapshot_or_a_policy_error(data: dict[str, object]) -> None:

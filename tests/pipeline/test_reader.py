@@ -81,6 +81,7 @@ _SCALAR_TEXT = st.one_of(
 )
 
 
+@pytest.mark.slow  # a sweep: 300 generated examples
 @settings(max_examples=300, deadline=None)
 @given(_SCALAR_TEXT)
 def test_any_plain_scalar_agrees_with_ruamel(text: str) -> None:
@@ -209,6 +210,7 @@ _JSONISH = st.recursive(
 )
 
 
+@pytest.mark.slow  # a sweep: 300 generated examples
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_any_bytes_give_a_document_or_a_syntax_error(data: bytes) -> None:
@@ -220,6 +222,7 @@ def test_any_bytes_give_a_document_or_a_syntax_error(data: bytes) -> None:
         assert isinstance(doc.data, dict)
 
 
+@pytest.mark.slow  # a sweep: 300 generated examples
 @settings(max_examples=300, deadline=None)
 @given(_JSONISH)
 def test_json_is_read_back_as_the_same_data(value: object) -> None:

@@ -135,6 +135,7 @@ def policies(draw: st.DrawFn) -> GlobalPolicy:
     )
 
 
+@pytest.mark.slow  # a sweep: 300 generated examples
 @settings(max_examples=300, deadline=None)
 @given(policies(), policies())
 def test_applying_the_diff_gives_the_new_policy(a: GlobalPolicy, b: GlobalPolicy) -> None:
