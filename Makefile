@@ -29,7 +29,11 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# An editable install leaves our modules uncompiled (a wheel install compiles them): compile
+# them here, so that a command's start-up is what an installed policyctl's is (with
+# PYTHONDONTWRITEBYTECODE set, Python would otherwise compile every module on every start).
 run: $(VENV)/.installed
+	$(BIN)/python -m compileall -q policyctl
 	$(BIN)/policyctl validate policy/policy.yaml
 	$(BIN)/policyctl show --explain policy/policy.yaml
 
@@ -49,6 +53,7 @@ test-quick: $(VENV)/.installed-dev
 
 # Figures, not tests: prints a table and writes benchmarks/results.json.
 bench: $(VENV)/.installed-dev
+	$(BIN)/python -m compileall -q policyctl
 	cd benchmarks && ../$(BIN)/python run.py
 
 clean:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import gc
 import importlib
 import logging
 import os
 import re
 import signal
 import sys
+import types
 from collections.abc import Sequence
 from typing import Any, Final, Protocol, cast
 
@@ -199,7 +201,35 @@ def _split_at_dashdash(argv: list[str]) -> tuple[list[str], list[str] | None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv is not None:
+        return _run(list(argv), whole_process=False)
+    # The process's own command line (the console script, ``python -m policyctl``).
+    _no_pydantic_plugins()
+    # A garbage collection while the modules load finds nothing to free (they are kept to the
+    # end), and the full collection at exit only delays it: none until the command runs, and
+    # none of what is loaded at exit.
+    gc.disable()
+    try:
+        return _run(sys.argv[1:], whole_process=True)
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+def _no_pydantic_plugins() -> None:
+    """A command line runs no pydantic plugins (they are for services: tracing, metrics), unless
+    the environment asks for them. pydantic's loader then answers "none", but imports
+    importlib.metadata (email, zipfile, csv: ~15 ms) and scans every installed package's entry
+    points to find that out: stand in for it with the same answer (tests/cli/test_start.py
+    holds the stand-in to pydantic's own answer)."""
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if os.environ["PYDANTIC_DISABLE_PLUGINS"] in ("__all__", "1", "true"):
+        loader = types.ModuleType("pydantic.plugin._loader")
+        loader.get_plugins = tuple  # type: ignore[attr-defined]
+        sys.modules.setdefault("pydantic.plugin._loader", loader)
+
+
+def _run(argv: list[str], *, whole_process: bool) -> int:
     if not argv:  # a bare `policyctl`: the whole help, not one usage line (still exit 2, as git)
         _out(parser("").format_help())
         return EXIT_USAGE
@@ -220,6 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _locate_files(args)
         configure_colour(args.color)
         _setup_logging(args.debug)
+        if whole_process:
+            gc.freeze()  # what is loaded by now stays: no collection needs to look at it
+            gc.enable()
         status = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
         return status

@@ -13,7 +13,9 @@ leading underscore are private; other rooms use the names below.
 
 from __future__ import annotations
 
-from ._brake import BRAKE_FIELDS, MAX_DURATION, RISK_ORDER, Brake, BrakeSettings, parse_time
+import importlib
+from typing import TYPE_CHECKING
+
 from ._fields import BRAKES_DIR_NAME, LIST_FIELDS, MAP_FIELDS, FieldPath, parse_path
 from ._policy import (
     DEFAULTS,
@@ -23,6 +25,7 @@ from ._policy import (
     MAX_VERSION,
     NAME_PATTERN,
     PRINTABLE_PATTERN,
+    RISK_ORDER,
     SYMBOL_PATTERN,
     TIMESTAMP_PATTERN,
     Fraction,
@@ -36,16 +39,19 @@ from ._policy import (
     closed_map,
     read_only,
 )
-from ._schema import (
-    OVERRIDE_SCHEMA_PATH,
-    SCHEMA_PATH,
-    SCHEMA_PATHS,
-    SchemaKind,
-    check_schema,
-    schema_text,
-    write_schema,
-)
 from ._signals import ALLOWED, REASON_CODES, SignalVerdict, refused
+
+if TYPE_CHECKING:
+    from ._brake import BRAKE_FIELDS, MAX_DURATION, Brake, BrakeSettings, parse_time
+    from ._schema import (
+        OVERRIDE_SCHEMA_PATH,
+        SCHEMA_PATH,
+        SCHEMA_PATHS,
+        SchemaKind,
+        check_schema,
+        schema_text,
+        write_schema,
+    )
 
 __all__ = [
     "ALLOWED",
@@ -90,3 +96,36 @@ __all__ = [
     "schema_text",
     "write_schema",
 ]
+
+# Loaded when first asked for: the brake models cost every start-up that reads no brake file
+# (``policyctl validate`` of a policy alone), and the schemas only ``policyctl schema`` needs.
+_LAZY = {
+    **dict.fromkeys(
+        ("BRAKE_FIELDS", "MAX_DURATION", "Brake", "BrakeSettings", "parse_time"), "_brake"
+    ),
+    **dict.fromkeys(
+        (
+            "OVERRIDE_SCHEMA_PATH",
+            "SCHEMA_PATH",
+            "SCHEMA_PATHS",
+            "SchemaKind",
+            "check_schema",
+            "schema_text",
+            "write_schema",
+        ),
+        "_schema",
+    ),
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'policyctl.model' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -49,7 +49,6 @@ from ._policy import (
 __all__ = [
     "BRAKE_FIELDS",
     "MAX_DURATION",
-    "RISK_ORDER",
     "Brake",
     "BrakeSettings",
     "parse_time",
@@ -68,9 +67,6 @@ BRAKE_FIELDS: Final = (
     "model_versions",
 )
 """What an override may set: the risk fields, and model versions (pinning a model back)."""
-
-RISK_ORDER: Final = (RiskMode.AGGRESSIVE, RiskMode.NORMAL, RiskMode.DEFENSIVE)
-"""Risk modes from loosest to most defensive: of several, the last one wins."""
 
 
 def parse_time(value: str) -> datetime:
@@ -99,8 +95,13 @@ def _no_nulls(schema: dict[str, Any]) -> None:
 class BrakeSettings(BaseModel):
     """The values an override sets; every field optional, at least one given."""
 
+    # Built when first used: `validate` of a policy without brakes never needs it.
     model_config = ConfigDict(
-        frozen=True, extra="forbid", title="BrakeSettings", json_schema_extra=_no_nulls
+        frozen=True,
+        extra="forbid",
+        title="BrakeSettings",
+        json_schema_extra=_no_nulls,
+        defer_build=True,
     )
 
     @model_validator(mode="before")
@@ -164,6 +165,7 @@ class Brake(BaseModel):
         frozen=True,
         extra="forbid",
         populate_by_name=True,
+        defer_build=True,
         title="Brake",
         json_schema_extra={
             "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -16,16 +16,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from .. import model
 from ..errors import Issue, PathPart, PolicyError, PolicySourceError, PolicyValidationError
-from ..model import BRAKE_FIELDS, BRAKES_DIR_NAME, MAX_DURATION, Brake
+from ..model import BRAKES_DIR_NAME
 from . import _reader
 from ._messages import describe
 from ._source import read_source
+
+if TYPE_CHECKING:
+    from ..model import Brake
 
 __all__ = [
     "BRAKES_DIR_VARIABLE",
@@ -175,14 +179,14 @@ def parse_brake(data: bytes, path: Path, now: datetime) -> BrakeFile:
     except PolicyError as e:
         raise type(e)(Issue(i.path, i.line, i.column, i.message, name) for i in e.issues) from None
     try:
-        override = Brake.model_validate(document.data)
+        override = model.Brake.model_validate(document.data)  # the model is built now
     except ValidationError as e:
         raise _located(e, document.positions, name) from None
-    if override.start is None and override.ends - now > MAX_DURATION:
+    if override.start is None and override.ends - now > model.MAX_DURATION:
         at = document.positions.get(("until",))
         raise PolicyValidationError.single(
-            f"until {override.until} is more than {MAX_DURATION.days} days from now, and with no"
-            " 'from' the override starts now; a brake is for an event",
+            f"until {override.until} is more than {model.MAX_DURATION.days} days from now, and"
+            " with no 'from' the brake starts now; a brake is for an event",
             source=name,
             path=("until",),
             line=at[0] if at else None,
@@ -213,7 +217,7 @@ def _message(detail: ErrorDetails, raw: str | None) -> str:
         if inside:
             return (
                 f"{key!r} cannot be set by an override: it names only "
-                + ", ".join(BRAKE_FIELDS)
+                + ", ".join(model.BRAKE_FIELDS)
                 + (
                     " (a brake never changes the version or the rankings)"
                     if key in ("version", "opp_rankings", "last_updated")

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..model import FIELD_NAMES, LIST_FIELDS, MAP_FIELDS, GlobalPolicy, RiskMode
+from ..model import FIELD_NAMES, LIST_FIELDS, MAP_FIELDS, RISK_ORDER, GlobalPolicy, RiskMode
 
 __all__ = [
     "Change",
@@ -27,7 +27,7 @@ Direction = Literal["loosens", "tightens", "neutral"]
 Action = Literal["changed", "added", "removed", "reordered"]
 
 # Risk rank: higher is more risk.
-_RISK = {RiskMode.DEFENSIVE: 0, RiskMode.NORMAL: 1, RiskMode.AGGRESSIVE: 2}
+_RISK = {mode: len(RISK_ORDER) - i for i, mode in enumerate(RISK_ORDER)}  # more is looser
 # For numeric fields: +1 if a higher value means more risk, -1 if less.
 _NUMERIC_RISK = {"max_risk_per_trade": 1, "max_positions": 1, "global_min_confidence": -1}
 
