@@ -18,16 +18,13 @@ from ._colour import colour_directions
 
 __all__ = ["code", "err", "github", "md", "out", "printable", "terminal"]
 
-_NOT_NEWLINE = re.compile(
-    "[\\x00-\\x09\\x0b-\\x1f\\x7f-\\x9f\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069]"
-)
 _MD_PUNCTUATION = re.compile(r"([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
 _SPAN_BREAKERS = re.compile(r"[`|\\]")
 
 
 def terminal(text: str) -> str:
     """``text`` with every control character escaped except ``\\n``, the format's own breaks."""
-    return _NOT_NEWLINE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return printable(text, keep_newlines=True)
 
 
 def out(text: str) -> None:
