@@ -36,7 +36,6 @@ _ACTIONS = ("list", "lift", "prune")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-
     p.add_argument(
         "words",
         nargs="*",
@@ -85,7 +84,6 @@ def _split(words: list[str], action: str) -> tuple[list[str], str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-
     words: list[str] = args.words
     usage = (
         "brake takes FIELD=VALUE... (with --for or --until, and --reason), or list, lift NAME,"
@@ -128,7 +126,6 @@ def _window(args: argparse.Namespace) -> tuple[datetime | None, datetime]:
 
 
 def _write(policy: Path, assignments: list[tuple[str, str]], args: argparse.Namespace) -> int:
-
     start, until = _window(args)
     if args.propose:
         return _propose(assignments, start, until, args)
@@ -165,7 +162,6 @@ def _propose(
 
 
 def _report(result: BrakeResult, done: str, dry_run: bool) -> None:
-
     note = " (dry run: nothing written)" if dry_run else ""
     out(f"{printable(str(result.path))}: brake {printable(result.brake.name)} {done}{note}")
     override = result.brake.content
@@ -187,7 +183,6 @@ def _report(result: BrakeResult, done: str, dry_run: bool) -> None:
 
 
 def _lift(policy: Path, name: str, args: argparse.Namespace) -> int:
-
     directory = Path(args.brakes_dir) if args.brakes_dir else None
     result = lift_brake(policy, name, brakes_dir=directory, dry_run=args.dry_run)
     _report(result, "lifted", args.dry_run)
@@ -195,7 +190,6 @@ def _lift(policy: Path, name: str, args: argparse.Namespace) -> int:
 
 
 def _prune(policy: Path, args: argparse.Namespace) -> int:
-
     directory = Path(args.brakes_dir) if args.brakes_dir else None
     removed = prune_brakes(policy, brakes_dir=directory, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
@@ -207,7 +201,6 @@ def _prune(policy: Path, args: argparse.Namespace) -> int:
 
 
 def _row(brake: BrakeFile, now: datetime) -> dict[str, Any]:
-
     return {
         "name": brake.name,
         "file": str(brake.path),

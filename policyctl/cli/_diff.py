@@ -60,7 +60,6 @@ def _diff_sides(args: argparse.Namespace) -> tuple[Slot, Slot]:
 
 
 def run(args: argparse.Namespace) -> int:
-
     base, head = _diff_sides(args)
     comparison = compare(base[0], head[0], args.file, base_kind=base[1], head_kind=head[1])
     problem = comparison.bump_problem() if args.require_bump else None

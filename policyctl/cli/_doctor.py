@@ -5,17 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import printable
 from ..fleet import examine
 from ..pipeline import default_brakes_dir
+from ._arguments import FILE_HELP, brakes_option
 from ._escape import out
 from ._exit import EXIT_INVALID, EXIT_OK
-
-if TYPE_CHECKING:
-    pass
-from ._arguments import FILE_HELP, brakes_option
 
 __all__ = ["add_arguments", "run"]
 

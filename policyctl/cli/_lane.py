@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING
 
 from ..errors import printable
 from ..review import compare, lane
 from ._escape import out
 from ._exit import EXIT_INVALID, EXIT_OK
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["add_arguments", "run"]
 
@@ -25,7 +21,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     comparison = compare(
         args.base, args.head, args.file, base_kind="revision", head_kind="revision"
     )

@@ -24,7 +24,6 @@ __all__ = ["add_arguments", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
-
     repo = GitRepo()
     path = repo.relative(default_policy_path(args.file))
     if args.brakes:

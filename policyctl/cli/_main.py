@@ -172,6 +172,8 @@ def _locate_files(args: argparse.Namespace) -> None:
     rule through git, to a path inside the repository."""
     if args.command in ("diff", "log", "lane", "rollout", "replay"):
         return
+    if args.command == "validate" and args.rev is not None:
+        return  # paths in the repository, read from git (validate --rev)
     if args.command == "validate":
         files = [f if f == "-" else str(locate(f)) for f in args.files]
         args.files = files or [str(locate(None))]

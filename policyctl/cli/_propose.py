@@ -42,7 +42,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _changes(args: argparse.Namespace) -> dict[str, Any]:
-
     changes: dict[str, Any] = {}
     if args.from_json:
         try:
@@ -61,7 +60,6 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-
     push = not args.no_push
     if args.refresh:
         if args.words or args.from_json:

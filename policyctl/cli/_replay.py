@@ -112,7 +112,6 @@ def _output(path: str | None) -> Iterator[BinaryIO]:
 
 
 def _generate(args: argparse.Namespace) -> int:
-
     if args.logs:
         raise UsageError("--generate writes a log; it reads none (drop the LOG arguments)")
     if args.output is None and sys.stdout.isatty():

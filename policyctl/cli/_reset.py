@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from ..edit import reset_policy
 from ..pipeline import default_policy_path
-from ._exit import UsageError
-
-if TYPE_CHECKING:
-    pass
 from ._arguments import FILE_HELP
 from ._editing import report_edit
+from ._exit import UsageError
 
 __all__ = ["add_arguments", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
-
     if not (args.yes or args.dry_run or _confirmed("reset every field to the defaults")):
         raise UsageError(
             "reset replaces every field with the built-in defaults, under which nothing may"

@@ -30,7 +30,6 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-
     p.add_argument("action", choices=("status",), help="status: wait until all serve it")
     p.add_argument("replicas", nargs="*", metavar="URL", help="replica base URLs; - reads stdin")
     p.add_argument("--replicas-file", metavar="FILE", help="URLs, one per line, or kubectl JSON")
@@ -44,7 +43,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _replicas(args: argparse.Namespace) -> list[str]:
-
     urls = [u for u in args.replicas if u != "-"]
     try:
         if "-" in args.replicas:
@@ -82,7 +80,6 @@ def _row(r: ReplicaState) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-
     urls, expect = _replicas(args), _expected(args)
     tty = sys.stdout.isatty() and args.format == "text"
     deadline = time.monotonic() + args.timeout

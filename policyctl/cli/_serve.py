@@ -5,16 +5,12 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from typing import TYPE_CHECKING
 
+from ._arguments import FILE_HELP, brakes_option, env_for, now_utc
 from ._escape import out as _out
 from ._escape import printable
 from ._exit import EXIT_OK, UsageError
 from ._help import port
-
-if TYPE_CHECKING:
-    pass
-from ._arguments import FILE_HELP, brakes_option, env_for, now_utc
 
 __all__ = ["add_arguments", "run"]
 

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from ..edit import set_values
 from ..model import MAP_FIELDS
+from ._editing import report_edit
 from ._escape import err
 from ._exit import UsageError
 from ._paths import locate
-
-if TYPE_CHECKING:
-    pass
-from ._editing import report_edit
 
 __all__ = ["add_arguments", "run"]
 
@@ -32,7 +28,6 @@ def _assignments(words: list[str]) -> tuple[list[tuple[str, str]], str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-
     assignments, file = _assignments(args.words)
     path = locate(file)
     result = set_values(path, assignments, dry_run=args.dry_run)

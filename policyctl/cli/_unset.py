@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from ..edit import unset_path
 from ..pipeline import default_policy_path
-
-if TYPE_CHECKING:
-    pass
 from ._arguments import FILE_HELP
 from ._editing import report_edit
 
@@ -17,7 +13,6 @@ __all__ = ["add_arguments", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
-
     path = default_policy_path(args.file)
     return report_edit(unset_path(path, args.path, dry_run=args.dry_run))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +31,8 @@ __all__ = ["add_arguments", "run"]
 
 def run(args: argparse.Namespace) -> int:
     env = os.environ if args.with_env else {}
+    if args.rev is not None:
+        return _at_revision(args, env)
     files = args.files or [str(default_policy_path())]
     results = []
     status = EXIT_OK
@@ -48,7 +51,45 @@ def run(args: argparse.Namespace) -> int:
             results.append(FileResult(name, error=e))
             status = max(status, EXIT_USAGE if isinstance(e, PolicySourceError) else EXIT_INVALID)
         else:
-            results.append(FileResult(name, snap.version, snap.digest, warnings=_warnings(snap)))
+            notes = _warnings(snap) + _links(Path(name), snap)
+            results.append(FileResult(name, snap.version, snap.digest, warnings=notes))
+    out(render_validation(results, args.format))
+    return status
+
+
+def _links(path: Path, snap: PolicySnapshot) -> tuple[tuple[str, str], ...]:
+    """Symbolic links on disk, said plainly: what is validated (and served) is the target, while
+    a review reads git's objects, where such a link is refused. A ConfigMap volume's links
+    (``policy.yaml -> ..data/policy.yaml``) are its layout, not a surprise."""
+    files = [path, *(b.path for b in snap.brake_files)]
+    return tuple(
+        (str(f), f"a symbolic link to {f.readlink()}: validated as the target's content")
+        for f in files
+        if f.is_symlink() and not (f.parent / "..data").is_symlink()
+    )
+
+
+def _at_revision(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """The files as git's objects hold them at ``--rev``: what a review judges (a symbolic link
+    is refused there, never followed), named by their paths in the repository."""
+    # git's side only here: validating files on disk loads none of it.
+    from ..review import GitRepo, policy_at  # noqa: PLC0415
+
+    repo = GitRepo()
+    sha = repo.resolve(args.rev)  # an unknown revision: a usage error (exit 2)
+    results, status = [], EXIT_OK
+    for name in args.files or [None]:
+        file = default_policy_path(name).as_posix()
+        if Path(file).is_absolute():
+            file = repo.relative(Path(file))
+        try:
+            data, brakes = policy_at(repo, sha, file)
+            snap = build_snapshot(data, Path(file), env=env, brakes=brakes)
+        except PolicyError as e:
+            results.append(FileResult(file, error=e))
+            status = max(status, EXIT_INVALID)
+        else:
+            results.append(FileResult(file, snap.version, snap.digest, warnings=_warnings(snap)))
     out(render_validation(results, args.format))
     return status
 
@@ -82,3 +123,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--with-env", action="store_true", help="also apply this QT_* environment")
     brakes_option(p)
     p.add_argument("--format", choices=("text", "json", "github"), default="text")
+    p.add_argument(
+        "--rev",
+        metavar="REV",
+        help="validate the files as git holds them at REV (paths in the repository), as a"
+        " review judges them: a symbolic link or submodule under the policy's directory is"
+        " refused, never followed",
+    )

@@ -45,8 +45,15 @@ def _mount(path: Path) -> Iterator[Finding]:
 
 
 def _layout(path: Path) -> Iterator[Finding]:
-    if (path.parent / "..data").is_symlink():
+    configmap = (path.parent / "..data").is_symlink()
+    if configmap:
         yield Finding("note", f"{path} is in a Kubernetes ConfigMap volume (..data swaps)")
+    elif path.is_symlink():
+        yield Finding(
+            "note",
+            f"{path} is a symbolic link to {path.readlink()}: the store serves the target's"
+            " content (in git, a link under the policy's directory is refused by review)",
+        )
     resolved = path.resolve()
     commit = next((p for p in reversed(resolved.parent.parts) if _SHA.fullmatch(p)), None)
     if commit is not None:

@@ -18,7 +18,7 @@ Modules with a leading underscore are private; other rooms use the names below.
 from __future__ import annotations
 
 from ._brake_diff import BrakeChange, brake_changes
-from ._compare import Comparison, Side, SideKind, compare
+from ._compare import Comparison, Side, SideKind, compare, policy_at, tree_problems
 from ._diff import Change, Direction, apply_changes, created_changes, diff_policies, plain_value
 from ._git import Commit, GitRepo
 from ._history import BrakeLogEntry, LogEntry, audit_log, brake_log
@@ -51,5 +51,7 @@ __all__ = [
     "lane",
     "lane_of",
     "plain_value",
+    "policy_at",
     "replay",
+    "tree_problems",
 ]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from ..errors import AmbiguousArgument, PolicyError, PolicySourceError
+from ..errors import AmbiguousArgument, Issue, PolicyError, PolicySourceError
 from ..model import BRAKES_DIR_NAME
 from ..pipeline import (
     PolicySnapshot,
@@ -28,7 +28,13 @@ from ._brake_diff import BrakeChange, brake_changes
 from ._diff import Change, created_changes, diff_policies
 from ._git import GitRepo
 
-__all__ = ["Comparison", "Side", "SideKind", "compare"]
+__all__ = [
+    "Comparison",
+    "Side",
+    "SideKind",
+    "compare",
+    "tree_problems",
+]
 
 SideKind = Literal["auto", "file", "revision"]
 """How to read a side's argument: ``file`` and ``revision`` are explicit; ``auto`` reads an
@@ -111,6 +117,66 @@ def _kind_of(argument: str, kind: SideKind, option: str) -> Literal["file", "rev
 
 Brakes = list[tuple[Path, bytes]]
 
+_FILE_MODES = ("100644", "100755")
+_KINDS = {"120000": "a symbolic link", "160000": "a submodule", "040000": "a directory"}
+
+
+def _kind(mode: str) -> str:
+    return _KINDS.get(mode, f"not a regular file (git mode {mode})")
+
+
+def tree_problems(repo: GitRepo, sha: str, file: str) -> list[str]:
+    """Why the policy at commit ``sha`` cannot be judged from git's objects: an entry under the
+    policy's directory that is not a regular file where what deploys would follow it. For a
+    symbolic link git holds the link's text, while a checkout, a ConfigMap built from it and
+    every store read the target: what would be reviewed is not what would be served."""
+    folder = posixpath.dirname(file)
+    brakes = posixpath.join(folder, BRAKES_DIR_NAME)
+    problems = []
+    direct = repo.modes(sha, [file, brakes, f"{brakes}/"])
+    if file in direct and direct[file] not in _FILE_MODES:
+        problems.append(f"{file} is {_kind(direct[file])}; the policy must be a regular file")
+    if brakes in direct and direct[brakes] != "040000":
+        problems.append(
+            f"{brakes} is {_kind(direct[brakes])}; the brakes' place must be a directory"
+        )
+    for path, mode in sorted(direct.items()):
+        if path.startswith(f"{brakes}/") and mode not in _FILE_MODES:
+            problems.append(f"{path} is {_kind(mode)}; a brake must be a regular file")
+    below = repo.modes(sha, [f"{folder}/" if folder else "."], recursive=True)
+    for path, mode in sorted(below.items()):
+        if mode not in _FILE_MODES and path not in direct:
+            problems.append(f"{path} is {_kind(mode)}; nothing under {folder or '.'}/ may be")
+    return problems
+
+
+def policy_at(repo: GitRepo, revision: str, file: str) -> tuple[bytes, Brakes]:
+    """The policy file and its brake files at ``revision``, as git's objects hold them (what
+    a review judges), each named by its path in the repository.
+
+    Raises:
+        PolicySourceError: The revision or the file does not exist, or an entry under the
+            policy's directory is not a regular file (see `tree_problems`).
+    """
+    sha = repo.resolve(revision)
+    problems = tree_problems(repo, sha, file)
+    if problems:
+        raise PolicySourceError(Issue((), None, None, p, file) for p in problems)
+    data = repo.read(sha, file)
+    directory = posixpath.join(posixpath.dirname(file), BRAKES_DIR_NAME)
+    found = dict(repo.read_directory(sha, directory))
+    chosen = select_brakes(sorted(p.name for p in found), Path(directory))
+    return data, [(Path(directory) / name, found[Path(directory) / name]) for name in chosen]
+
+
+def _git_side(repo: GitRepo, sha: str, label: str, file: str) -> Side | None:
+    """An invalid side when the tree at ``sha`` cannot be judged (see `tree_problems`)."""
+    problems = tree_problems(repo, sha, file)
+    if not problems:
+        return None
+    error = PolicySourceError(Issue((), None, None, p, f"{sha[:12]}:{file}") for p in problems)
+    return Side(label, None, error)
+
 
 def _snapshot_side(label: str, data: bytes, brakes: Brakes) -> Side:
     try:
@@ -140,6 +206,9 @@ def _base_side(
         return _snapshot_side(argument, read_source(path), _brakes_on_disk(path))
     assert repo is not None
     sha = repo.resolve(argument)  # PolicySourceError for an unknown revision
+    refused = _git_side(repo, sha, f"{argument}:{file}", file)
+    if refused is not None:
+        return refused
     data = repo.read_many([f"{sha}:{file}"])[0]
     if data is not None:
         return _snapshot_side(f"{argument}:{file}", data, _brakes_at(repo, sha, file))
@@ -161,8 +230,11 @@ def _head_side(argument: str | None, kind: SideKind, file: str, repo: GitRepo | 
     if argument is None:
         path = repo.root / file
         return _snapshot_side(f"{file} (working tree)", read_source(path), _brakes_on_disk(path))
-    data = repo.read(argument, file)  # names the revision as given when the file is absent
     sha = repo.resolve(argument)
+    refused = _git_side(repo, sha, f"{argument}:{file}", file)
+    if refused is not None:
+        return refused
+    data = repo.read(argument, file)  # names the revision as given when the file is absent
     return _snapshot_side(f"{argument}:{file}", data, _brakes_at(repo, sha, file))
 
 

@@ -152,6 +152,19 @@ class GitRepo:
         contents = self.read_many([f"{sha}:{p}" for p in paths])
         return [(Path(p), c) for p, c in zip(paths, contents, strict=True) if c is not None]
 
+    def modes(self, sha: str, paths: Sequence[str], *, recursive: bool = False) -> dict[str, str]:
+        """The tree entries at ``paths`` (a path ending in ``/`` lists its directory's entries)
+        at commit ``sha``: path -> git mode (``100644`` a file, ``120000`` a symbolic link,
+        ``160000`` a submodule, ``040000`` a directory)."""
+        flags = ["-r"] if recursive else []
+        listing = self._git("ls-tree", "-z", *flags, sha, "--", *paths)
+        modes = {}
+        for entry in listing.split("\0"):
+            meta, _, path = entry.partition("\t")
+            if path:
+                modes[path] = meta.split(" ")[0]
+        return modes
+
     def read(self, revision: str, path: str) -> bytes:
         """The file at ``revision``; `PolicySourceError` if the revision or the file is absent."""
         sha = self.resolve(revision)

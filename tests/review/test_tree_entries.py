@@ -1,0 +1,159 @@
+"""What a review reads is what deploys: an entry under the policy's directory that is not a
+regular file (a symbolic link, a submodule, a directory where a file belongs) makes that side
+invalid in ``diff``, ``lane`` and ``validate --rev``; on disk, a link is said plainly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from policyctl.cli import main
+
+from ..support.git import committed_repo, git
+from ..support.policy import VALID
+
+Capture = pytest.CaptureFixture[str]
+LOOSE = VALID.replace("NORMAL", "AGGRESSIVE").replace("max_positions: 5", "max_positions: 50")
+# A name that is itself a tight policy in YAML's flow style: git's blob for a symbolic link is
+# its target's name, so a reader of git's objects would see this tight policy.
+TIGHT_NAME = (
+    "{version: 8, risk_mode: DEFENSIVE, allowed_strategies: [trend_follow], allowed_symbols:"
+    " [BTCUSDT], max_risk_per_trade: 0.005, max_positions: 1, global_min_confidence: 0.9,"
+    " opp_rankings: {}, model_versions: {}}"
+)
+
+
+def _until() -> str:
+    return (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    repo = committed_repo(tmp_path / "repo", VALID)
+    brakes = repo / "policy" / "overrides"
+    brakes.mkdir()
+    (brakes / "calm.yaml").write_text(
+        f'reason: calm\nuntil: "{_until()}"\nset: {{max_positions: 2}}\n'
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a brake")
+    git(repo, "checkout", "-q", "-b", "pr")
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def _commit(repo: Path) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "the pull request")
+
+
+def _policy_is_a_link(repo: Path) -> None:
+    policy = repo / "policy"
+    (policy / TIGHT_NAME).write_text(LOOSE.replace("version: 7", "version: 8"))
+    (policy / "policy.yaml").unlink()
+    (policy / "policy.yaml").symlink_to(TIGHT_NAME)
+
+
+def _brake_is_a_link(repo: Path) -> None:
+    brakes = repo / "policy" / "overrides"
+    (repo / "elsewhere.yaml").write_text((brakes / "calm.yaml").read_text())
+    (brakes / "calm.yaml").unlink()
+    (brakes / "calm.yaml").symlink_to("../../elsewhere.yaml")
+
+
+def _brakes_dir_is_a_link(repo: Path) -> None:
+    brakes = repo / "policy" / "overrides"
+    (brakes / "calm.yaml").rename(repo / "calm.yaml")
+    brakes.rmdir()
+    (repo / "empty").mkdir()
+    (repo / "empty" / ".keep").write_text("")
+    brakes.symlink_to("../empty")
+
+
+def _submodule(repo: Path) -> None:
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{head},policy/vendor")
+    git(repo, "commit", "-qm", "a submodule")  # staged by hand: `add -A` would drop it
+
+
+def _policy_is_a_directory(repo: Path) -> None:
+    (repo / "policy" / "policy.yaml").unlink()
+    (repo / "policy" / "policy.yaml").mkdir()
+    (repo / "policy" / "policy.yaml" / "x.yaml").write_text(VALID)
+
+
+CASES: dict[str, tuple[Callable[[Path], None], str]] = {
+    "policy-link": (_policy_is_a_link, "policy/policy.yaml is a symbolic link"),
+    "brake-link": (_brake_is_a_link, "policy/overrides/calm.yaml is a symbolic link"),
+    "brakes-dir-link": (_brakes_dir_is_a_link, "policy/overrides is a symbolic link"),
+    "submodule": (_submodule, "policy/vendor is a submodule"),
+    "policy-directory": (_policy_is_a_directory, "policy/policy.yaml is a directory"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_head_is_invalid_everywhere_a_review_looks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture, case: str
+) -> None:
+    repo = _repo(tmp_path, monkeypatch)
+    change, said = CASES[case]
+    change(repo)
+    if case != "submodule":
+        _commit(repo)
+    capsys.readouterr()
+    assert main(["diff", "main", "pr", "--"]) == 1
+    assert said in capsys.readouterr().out
+    assert main(["lane", "main", "pr"]) == 1
+    lane = capsys.readouterr().out
+    assert lane.startswith("invalid") and said in lane
+    assert main(["validate", "--rev", "pr", "--format", "github"]) == 1
+    assert said in capsys.readouterr().out
+    assert main(["validate", "--rev", "main"]) == 0
+
+
+def test_the_trick_of_the_issue_no_longer_reads_tight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    """The link's target name is a tight policy: git's object for the link reads as one."""
+    repo = _repo(tmp_path, monkeypatch)
+    _policy_is_a_link(repo)
+    _commit(repo)
+    blob = git(repo, "cat-file", "-p", "pr:policy/policy.yaml")
+    assert blob == TIGHT_NAME  # what a reader of git's objects would have judged
+    capsys.readouterr()
+    assert main(["diff", "main", "pr", "--format", "json", "--"]) == 1
+    assert '"valid": false' in capsys.readouterr().out
+
+
+def test_a_link_in_the_base_makes_the_base_invalid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    repo = _repo(tmp_path, monkeypatch)
+    _brake_is_a_link(repo)
+    _commit(repo)
+    git(repo, "checkout", "-q", "-b", "next")
+    (repo / "policy" / "policy.yaml").write_text(VALID.replace("version: 7", "version: 8"))
+    _commit(repo)
+    capsys.readouterr()
+    assert main(["lane", "pr", "next"]) == 1
+    assert "is a symbolic link" in capsys.readouterr().out
+
+
+def test_on_disk_a_link_is_said_plainly_and_a_configmap_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "real.yaml").write_text(VALID)
+    (linked / "policy.yaml").symlink_to("real.yaml")
+    assert main(["validate", str(linked / "policy.yaml")]) == 0
+    assert "a symbolic link to real.yaml" in capsys.readouterr().out
+    volume = tmp_path / "volume"  # a ConfigMap volume: policy.yaml -> ..data/policy.yaml
+    (volume / "..2026_12_04").mkdir(parents=True)
+    (volume / "..2026_12_04" / "policy.yaml").write_text(VALID)
+    (volume / "..data").symlink_to("..2026_12_04")
+    (volume / "policy.yaml").symlink_to("..data/policy.yaml")
+    assert main(["validate", str(volume / "policy.yaml")]) == 0
+    assert "symbolic link" not in capsys.readouterr().out
