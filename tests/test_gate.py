@@ -392,3 +392,26 @@ def test_the_replay_step_without_a_sample_says_so(gate: Gate, tmp_path: Path) ->
     verdict = gate.replay(src)
     assert verdict.status == 0 and "no decision sample" in verdict.output
     assert verdict.markdown == ""
+
+
+@pytest.mark.slow
+def test_a_symlinked_policy_is_invalid_to_the_gate(gate: Gate, tmp_path: Path) -> None:
+    """The link's name is a tight policy (git's blob for a link is its target's name); the
+    file it points to is loose. Everything that deploys follows the link: the gate refuses."""
+    src = tmp_path / "src"
+    _project(src, VALID)
+    tight = (
+        "{version: 8, risk_mode: DEFENSIVE, allowed_strategies: [trend_follow],"
+        " allowed_symbols: [BTCUSDT], max_risk_per_trade: 0.005, max_positions: 1,"
+        " global_min_confidence: 0.9, opp_rankings: {}, model_versions: {}}"
+    )
+    with _branch(src, "tighten (it says)"):
+        _write(src, LOOSER.replace("version: 7", "version: 8"), f"policy/{tight}")
+        (src / "policy" / "policy.yaml").unlink()
+        (src / "policy" / "policy.yaml").symlink_to(tight)
+    gate.merge(src, "pr")
+    verdict = gate.judge(src)
+    assert verdict.status == 1, verdict.output
+    assert "policy/policy.yaml is a symbolic link" in verdict.output
+    assert "0 loosen risk" not in verdict.summary
+    assert gate.lane(src) == "lane=invalid\n"
