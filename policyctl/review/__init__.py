@@ -17,9 +17,17 @@ Modules with a leading underscore are private; other rooms use the names below.
 
 from __future__ import annotations
 
-from ._brake_diff import BrakeChange, brake_changes
+from ._brake_diff import BrakeChange, brake_changes, weakenings
 from ._compare import Comparison, Side, SideKind, compare, policy_at, tree_problems
-from ._diff import Change, Direction, apply_changes, created_changes, diff_policies, plain_value
+from ._diff import (
+    Change,
+    Direction,
+    apply_changes,
+    created_changes,
+    diff_policies,
+    plain_value,
+    value_direction,
+)
 from ._git import Commit, GitRepo
 from ._history import BrakeLogEntry, LogEntry, audit_log, brake_log
 from ._lane import Lane, LaneVerdict, lane, lane_of
@@ -54,4 +62,6 @@ __all__ = [
     "policy_at",
     "replay",
     "tree_problems",
+    "value_direction",
+    "weakenings",
 ]

@@ -8,15 +8,16 @@ starts later, or sets a looser value than before, and tightens when it does the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..model import GlobalPolicy
+from ..model import LIST_FIELDS, GlobalPolicy
 from ..pipeline import BrakeFile, compose
-from ._diff import Direction, diff_policies
+from ._diff import Direction, diff_policies, value_direction
 
-__all__ = ["BrakeChange", "brake_changes"]
+__all__ = ["BrakeChange", "brake_changes", "weakenings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,9 @@ class BrakeChange:
         direction: ``tightens``, ``loosens`` or ``neutral``, by its effect.
         brake: The brake as the head has it (as the base had it, when removed).
         why: A short explanation of the direction.
+        weakens: How the change lifts or weakens the brake as written, whatever its effect
+            today (removed, ends earlier, starts later, a looser or dropped value); empty when
+            it does not. A lane sends any of these to review.
     """
 
     name: str
@@ -36,6 +40,33 @@ class BrakeChange:
     direction: Direction
     brake: BrakeFile
     why: str
+    weakens: tuple[str, ...] = ()
+
+
+def weakenings(old: BrakeFile, new: BrakeFile | None) -> tuple[str, ...]:
+    """How ``new`` lifts or weakens the brake ``old`` as written (None: removed), judged on
+    the files alone: an expired brake or one looser than the policy today still counts, since
+    what it holds back can change with the next pull request."""
+    if new is None:
+        return ("removed",)
+    out = []
+    if new.ends < old.ends:
+        out.append("ends earlier")
+    if new.starts is not None and (old.starts is None or new.starts > old.starts):
+        out.append("starts later")
+    before, after = old.content.settings.given(), new.content.settings.given()
+    for field, value in before.items():
+        if field not in after:
+            out.append(f"no longer sets {field}")
+        elif field in LIST_FIELDS:
+            if set(after[field]) - set(value):
+                out.append(f"allows more {field}")
+        elif field == "model_versions":
+            if any(after[field].get(model) != pin for model, pin in value.items()):
+                out.append("unpins or changes a pinned model")
+        elif value_direction(field, value, after[field]) == "loosens":
+            out.append(f"a looser {field}")
+    return tuple(out)
 
 
 def _effect(policy: GlobalPolicy, brake: BrakeFile) -> set[str]:
@@ -102,4 +133,9 @@ def brake_changes(
             out.append(BrakeChange(name, "removed", "loosens" if loose else "neutral", old, why))
         elif old is not None and new is not None:
             out.append(_changed(policy, old, new, now))
-    return out
+    return [
+        dataclasses.replace(c, weakens=weakenings(before[c.name], after.get(c.name)))
+        if c.name in before
+        else c
+        for c in out
+    ]

@@ -21,6 +21,7 @@ __all__ = [
     "created_changes",
     "diff_policies",
     "plain_value",
+    "value_direction",
 ]
 
 Direction = Literal["loosens", "tightens", "neutral"]
@@ -83,6 +84,16 @@ def _direction(sign: float) -> Direction:
     return "loosens" if sign > 0 else "tightens" if sign < 0 else "neutral"
 
 
+def value_direction(field: str, before: Any, after: Any) -> Direction:
+    """What changing one value of ``field`` from ``before`` to ``after`` does to risk: the
+    mode and the three limits have a direction; every other field is neutral."""
+    if field == "risk_mode":
+        return _direction(_RISK[after] - _RISK[before])
+    if field in _NUMERIC_RISK:
+        return _direction((after - before) * _NUMERIC_RISK[field])
+    return "neutral"  # version, last_updated
+
+
 def _list_changes(field: str, old: Sequence[str], new: Sequence[str]) -> list[Change]:
     old_set, new_set = set(old), set(new)
     changes = [Change(field, k, "removed", k, None, "tightens") for k in old if k not in new_set]
@@ -118,12 +129,7 @@ def diff_policies(old: GlobalPolicy, new: GlobalPolicy) -> list[Change]:
         elif name in MAP_FIELDS:
             changes += _map_changes(name, before, after)
         elif before != after:
-            if name == "risk_mode":
-                direction = _direction(_RISK[after] - _RISK[before])
-            elif name in _NUMERIC_RISK:
-                direction = _direction((after - before) * _NUMERIC_RISK[name])
-            else:
-                direction = "neutral"  # version, last_updated
+            direction = value_direction(name, before, after)
             changes.append(Change(name, None, "changed", before, after, direction))
     return changes
 

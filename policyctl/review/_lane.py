@@ -2,7 +2,9 @@
 
 ``auto`` when every change to the policy (its own, each brake's, and the policy in force now)
 is neutral or tightens; ``review`` when anything loosens; ``invalid`` when the head is not a
-valid policy. A brake added or extended counts by its effect (see `brake_changes`).
+valid policy. A brake added or extended counts by its effect (see `brake_changes`); a brake
+removed, shortened or weakened is ``review`` whatever its effect today (a brake that holds
+nothing back now may be what holds back the next change).
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ class LaneVerdict:
 
 def _loosening(changes: Iterable[Change], brakes: Iterable[BrakeChange]) -> list[str]:
     out = [f"{c.path} {c.action}: loosens" for c in changes if c.direction == "loosens"]
-    out += [
-        f"brake {b.name} {b.action}: loosens ({b.why})" for b in brakes if b.direction == "loosens"
-    ]
+    for b in brakes:
+        if b.direction == "loosens":
+            out.append(f"brake {b.name} {b.action}: loosens ({b.why})")
+        elif b.weakens:  # whatever its effect today: what it holds back can change tomorrow
+            out.append(f"brake {b.name} {b.action}: {', '.join(b.weakens)} (lifted by review only)")
     return out
 
 

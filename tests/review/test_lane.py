@@ -130,3 +130,72 @@ def test_lane_is_auto_exactly_when_diff_finds_no_loosening(
     loosening = [c for c in doc["changes"] + doc["effective"] if c["direction"] == "loosens"]
     loosening += [b for b in doc["brakes"] if b["direction"] == "loosens"]
     assert (got == "auto") == (not loosening)
+
+
+def _brake_file(until: datetime, settings_text: str, start: datetime | None = None) -> str:
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    begins = f'from: "{start.strftime(stamp)}"\n' if start else ""
+    return f'reason: "r"\n{begins}until: "{until.strftime(stamp)}"\nset: {settings_text}\n'
+
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+DAY = timedelta(days=1)
+# (the base's brake, the head's brake or None, the lane): the base's brake holds nothing back
+# today (the policy is already as tight, or it expired) in every weakening case but the first.
+BRAKE_EDITS = {
+    "removed, in force": (_brake_file(NOW + DAY, "{max_positions: 2}"), None, "review"),
+    "removed, no effect today": (_brake_file(NOW + DAY, "{max_positions: 9}"), None, "review"),
+    "removed, expired": (
+        _brake_file(NOW - DAY, "{max_positions: 2}", NOW - 2 * DAY),
+        None,
+        "review",
+    ),
+    "shortened, no effect today": (
+        _brake_file(NOW + 2 * DAY, "{max_positions: 9}"),
+        _brake_file(NOW + DAY, "{max_positions: 9}"),
+        "review",
+    ),
+    "weakened, no effect today": (
+        _brake_file(NOW + DAY, "{max_positions: 8}"),
+        _brake_file(NOW + DAY, "{max_positions: 9}"),
+        "review",
+    ),
+    "drops a field, no effect today": (
+        _brake_file(NOW + DAY, "{max_positions: 9, risk_mode: NORMAL}"),
+        _brake_file(NOW + DAY, "{max_positions: 9}"),
+        "review",
+    ),
+    "unpins a model": (
+        _brake_file(NOW + DAY, '{model_versions: {lstm: "3.10"}}'),
+        _brake_file(NOW + DAY, '{model_versions: {lstm: "3.11"}}'),
+        "review",
+    ),
+    "starts later": (
+        _brake_file(NOW + DAY, "{max_positions: 2}", NOW + DAY / 2),
+        _brake_file(NOW + DAY, "{max_positions: 2}", NOW + DAY * 3 / 4),
+        "review",
+    ),
+    "extended and tightened": (
+        _brake_file(NOW + DAY, "{max_positions: 3}"),
+        _brake_file(NOW + 2 * DAY, "{max_positions: 2, risk_mode: DEFENSIVE}"),
+        "auto",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BRAKE_EDITS))
+def test_a_brake_is_lifted_or_weakened_only_by_review(tmp_path: Path, case: str) -> None:
+    """Whatever its effect today: a brake that holds nothing back now may be what holds back
+    the next change (a pull request queued behind this one)."""
+    old, new, expected = BRAKE_EDITS[case]
+    sides = {}
+    for side, text in (("base", old), ("head", new)):
+        (tmp_path / side / "overrides").mkdir(parents=True)
+        (tmp_path / side / "policy.yaml").write_text(VALID)
+        if text is not None:
+            (tmp_path / side / "overrides" / "b.yaml").write_text(text)
+        sides[side] = str(tmp_path / side / "policy.yaml")
+    verdict = lane(compare(sides["base"], sides["head"], base_kind="file", head_kind="file"))
+    assert verdict.lane == expected, verdict.reasons
+    if expected == "review":
+        assert any(r.startswith("brake b ") for r in verdict.reasons), verdict.reasons
