@@ -415,3 +415,19 @@ def test_a_symlinked_policy_is_invalid_to_the_gate(gate: Gate, tmp_path: Path) -
     assert "policy/policy.yaml is a symbolic link" in verdict.output
     assert "0 loosen risk" not in verdict.summary
     assert gate.lane(src) == "lane=invalid\n"
+
+
+@pytest.mark.slow
+def test_a_tightening_that_swaps_the_replay_sample_waits_for_review(
+    gate: Gate, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    _project(src, VALID)
+    with _branch(src, "the services' decision sample"):
+        _write(src, _sample([0.72, 0.75, 0.9]), "policy/replay/decisions.jsonl")
+    git(src, "merge", "-q", "pr")
+    with _branch(src, "tighten, and a sample of my choosing", "swap"):
+        _write(src, VALID.replace("version: 7", "version: 8").replace("NORMAL", "DEFENSIVE"))
+        _write(src, _sample([0.99]), "policy/replay/decisions.jsonl")
+    gate.merge(src, "swap")
+    assert gate.lane(src) == "lane=review\n"

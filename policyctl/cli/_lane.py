@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..errors import printable
-from ..review import compare, lane
+from ..review import GitRepo, compare, lane
 from ._escape import out
 from ._exit import EXIT_INVALID, EXIT_OK
 
@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
     comparison = compare(
         args.base, args.head, args.file, base_kind="revision", head_kind="revision"
     )
-    verdict = lane(comparison)
+    paths = GitRepo().changed_paths(args.base, args.head)
+    verdict = lane(comparison, paths)
     if args.format == "json":
         out(json.dumps({"lane": verdict.lane, "reasons": list(verdict.reasons)}, indent=2))
     else:

@@ -71,6 +71,8 @@ class Comparison:
     changes: list[Change]
     brakes: list[BrakeChange] = field(default_factory=list)
     effective: list[Change] = field(default_factory=list)
+    file: str | None = None
+    """The policy file's path in the repository, when a side is read from git."""
 
     @property
     def version_raised(self) -> bool:
@@ -293,4 +295,6 @@ def compare(
         new.brake_files if new else (),
         new.loaded_at if new else datetime.now(UTC),
     )
-    return Comparison(base_side, head_side, changes, brakes, effective)
+    return Comparison(
+        base_side, head_side, changes, brakes, effective, relative if repo is not None else None
+    )

@@ -175,6 +175,16 @@ class GitRepo:
             )
         return content
 
+    def changed_paths(self, base: str, head: str | None) -> list[str]:
+        """Every path that differs from ``base`` to ``head`` (None: the working tree, untracked
+        files included), in content, mode or existence; a rename is its two paths."""
+        shas = [self.resolve(base), *([self.resolve(head)] if head else [])]  # never an option
+        args = ["diff", "--name-only", "--no-renames", "-z", *shas, "--"]
+        paths = set(self._git(*args).split("\0"))
+        if head is None:
+            paths |= set(self._git("ls-files", "--others", "--exclude-standard", "-z").split("\0"))
+        return sorted(paths - {""})
+
     def renamed_from(self, base: str, head: str | None, path: str) -> str | None:
         """The path that ``path`` was renamed from between ``base`` and ``head`` (None: the
         working tree), as git's rename detection sees it; None if it was not a rename."""

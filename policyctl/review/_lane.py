@@ -9,10 +9,13 @@ nothing back now may be what holds back the next change).
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from ..model import BRAKES_DIR_NAME
+from ..pipeline import DEFAULT_POLICY_FILE, brake_name
 from ._brake_diff import BrakeChange
 from ._compare import Comparison
 from ._diff import Change
@@ -45,8 +48,22 @@ def lane_of(changes: Iterable[Change], brakes: Iterable[BrakeChange]) -> Lane:
     return "review" if _loosening(changes, brakes) else "auto"
 
 
-def lane(comparison: Comparison) -> LaneVerdict:
-    """The lane of a diff's head against its base."""
+def _other_paths(comparison: Comparison, paths: Iterable[str]) -> list[str]:
+    """The changed paths that are neither the policy file nor a brake file beside it: the auto
+    lane takes nothing else (a decision sample, a new file, the checker)."""
+    file = comparison.file or DEFAULT_POLICY_FILE
+    brakes = posixpath.join(posixpath.dirname(file), BRAKES_DIR_NAME)
+    return [
+        f"{path} changed: the auto lane takes only {file} and the brake files in {brakes}/"
+        for path in paths
+        if path != file
+        and not (posixpath.dirname(path) == brakes and brake_name(posixpath.basename(path)))
+    ]
+
+
+def lane(comparison: Comparison, paths: Iterable[str] = ()) -> LaneVerdict:
+    """The lane of a diff's head against its base; ``paths``: every path the change touches
+    (from git), of which any but the policy file and its brake files is ``review``."""
     if comparison.head.error is not None:
         return LaneVerdict("invalid", tuple(str(i) for i in comparison.head.error.issues))
     if comparison.head.snapshot is None:
@@ -59,4 +76,5 @@ def lane(comparison: Comparison) -> LaneVerdict:
     ]
     if comparison.base.error is not None:  # a broken base: nothing to measure the head by
         reasons.append("the base is invalid, so the head cannot be measured against it")
+    reasons += _other_paths(comparison, paths)
     return LaneVerdict("review" if reasons else "auto", tuple(dict.fromkeys(reasons)))

@@ -199,3 +199,61 @@ def test_a_brake_is_lifted_or_weakened_only_by_review(tmp_path: Path, case: str)
     assert verdict.lane == expected, verdict.reasons
     if expected == "review":
         assert any(r.startswith("brake b ") for r in verdict.reasons), verdict.reasons
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("policy/policy.yaml", "auto"),
+        ("policy/overrides/calm.yaml", "auto"),
+        ("policy/replay/sample.jsonl", "review"),  # the sample the review replays
+        ("policy/overrides/.hidden.yaml", "review"),  # not a brake file
+        ("policy/overrides/deeper/x.yaml", "invalid"),  # a directory among the brakes
+        ("README.md", "review"),
+        ("policyctl/review/_lane.py", "review"),  # the checker itself
+    ],
+)
+def test_the_auto_lane_takes_only_the_policy_and_brake_files(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    path: str,
+    expected: str,
+) -> None:
+    repo = committed_repo(tmp_path / "repo", VALID)
+    monkeypatch.chdir(repo)
+    git(repo, "checkout", "-q", "-b", "pr")
+    tighter = VALID.replace("version: 7", "version: 8").replace("NORMAL", "DEFENSIVE")
+    (repo / "policy" / "policy.yaml").write_text(tighter)
+    target = repo / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if path == "policy/overrides/calm.yaml":
+        target.write_text(f'reason: "r"\nuntil: "{UNTIL}"\nset: {{max_positions: 2}}\n')
+    elif path != "policy/policy.yaml":
+        target.write_text("anything\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tighten, and one more file")
+    capsys.readouterr()
+    status = main(["lane", "main", "pr"])
+    text = capsys.readouterr().out
+    assert text.splitlines()[0] == expected, text
+    assert status == (0 if expected == "auto" else 1)
+    if expected == "review":
+        assert f"{path} changed: the auto lane takes only" in text
+    if expected == "invalid":
+        assert "policy/overrides/deeper is a directory" in text
+
+
+def test_an_untracked_file_in_the_working_tree_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = committed_repo(tmp_path / "repo", VALID)
+    monkeypatch.chdir(repo)
+    tighter = VALID.replace("version: 7", "version: 8").replace("NORMAL", "DEFENSIVE")
+    (repo / "policy" / "policy.yaml").write_text(tighter)
+    assert main(["lane", "main"]) == 0
+    (repo / "policy" / "replay").mkdir()
+    (repo / "policy" / "replay" / "sample.jsonl").write_text("{}\n")
+    capsys.readouterr()
+    assert main(["lane", "main"]) == 1
+    assert "policy/replay/sample.jsonl changed" in capsys.readouterr().out
