@@ -32,11 +32,19 @@ def _lookup(data: dict[str, Any], path: str) -> Any:
     where = parse_path(path)
     field = where.field
     rest = str(where.index) if where.index is not None else where.key or ""
+    bracket = field.partition("[")[0]
+    if field not in data and bracket in data:  # allowed_symbols[x]: not an index
+        raise UsageError(
+            f"unknown path {path!r}: {bracket} has no item {field[len(bracket) :]!r}; an item is"
+            f" {bracket}[N], N a whole number of at most 9 digits"
+        )
     if field not in data:
         close = difflib.get_close_matches(field, FIELD_NAMES, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"fields: {', '.join(FIELD_NAMES)}"
         raise UsageError(f"unknown path {path!r}; {hint}")
     value = data[field]
+    if where.key == "":
+        raise UsageError(f"unknown path {path!r}: nothing after the dot; name an entry")
     if not rest:
         return value
     if isinstance(value, dict) and rest in value:

@@ -195,7 +195,7 @@ def _closed_pipe() -> int:
 def _split_at_dashdash(argv: list[str]) -> tuple[list[str], list[str] | None]:
     """``diff``'s arguments around ``--``, read as git reads them: revisions before, files
     after. argparse would drop the ``--`` and with it the caller's disambiguation."""
-    if "--" in argv and "diff" in argv[: argv.index("--")]:
+    if "--" in argv and _command_in(argv[: argv.index("--")]) == "diff":
         at = argv.index("--")
         return argv[:at], argv[at + 1 :]
     return argv, None

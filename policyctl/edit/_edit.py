@@ -185,9 +185,10 @@ def _parse_set(source: str, field_path: str, value: str) -> tuple[tuple[str | in
             raise EditRefused.single(f"{field} is not a list; no item {index}", source=source)
         return (field, index), field, read_set_value(source, (field, index), value)
     if key == "":
+        example = f"name one, e.g. {field}.lstm, or" if field in MAP_FIELDS else "so"
         raise EditRefused.single(
-            f"{field_path!r} names no entry (nothing after the dot); name one, e.g."
-            f" {field}.lstm, or set the whole field: policyctl set {field} ...",
+            f"{field_path!r} names no entry (nothing after the dot); {example} set the whole"
+            f" field: policyctl set {field} ...",
             source=source,
         )
     if field not in FIELD_NAMES:
@@ -197,6 +198,12 @@ def _parse_set(source: str, field_path: str, value: str) -> tuple[tuple[str | in
     if field == "last_updated":
         raise EditRefused.single(
             "last_updated is set by every edit; it cannot be set by hand", source=source
+        )
+    if key and field in LIST_FIELDS:
+        raise EditRefused.single(
+            f"{field} is a list: name one item as {field}[N] (policyctl set {field}[0] ...),"
+            f" or set it whole",
+            source=source,
         )
     if key and field not in MAP_FIELDS:
         raise EditRefused.single(

@@ -39,7 +39,8 @@ def save(path: Path, inputs: Inputs) -> None:
     document = {
         "format": _FORMAT,
         "policy": base64.b64encode(inputs.data).decode(),
-        "brakes": [[p.name, base64.b64encode(b).decode()] for p, b in inputs.brakes],
+        "brakes": (brakes := [[p.name, base64.b64encode(b).decode()] for p, b in inputs.brakes]),
+        "overrides": brakes,  # the key's first name: a version rolled back still reads the file
     }
     payload = json.dumps(document, separators=(",", ":")).encode()
     data = hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload

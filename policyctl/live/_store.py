@@ -43,6 +43,7 @@ from ..pipeline import (
     build_snapshot,
     default_brakes_dir,
     default_policy_path,
+    either_dir,
 )
 from ._identity import source_commit
 from ._inputs import Inputs, read_inputs
@@ -321,6 +322,7 @@ class PolicyStore:
         brakes_dir: The brakes' directory; default ``$QT_OVERRIDES_DIR``, else
             ``overrides/`` next to the file. Watched like the file; a brake is applied at its
             ``from`` and lifted at its ``until`` by a timer, with no file event needed.
+            ``overrides_dir``, its first name, is still accepted.
         last_good: A file where the inputs of every applied policy are kept (atomically). When
             the policy cannot be used at start, the store starts from what is kept there, if
             it is intact and valid, reports the error (status degraded), and applies the file
@@ -346,8 +348,10 @@ class PolicyStore:
         last_good: str | os.PathLike[str] | None = None,
         decision_log: str | os.PathLike[str] | None = None,
         decision_mask: Iterable[str] = (),
+        overrides_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         check_timings(debounce, reconcile_interval, poll_interval)
+        brakes_dir = either_dir(brakes_dir, overrides_dir)
         self._env = env
         environ = os.environ if env is None else env
         # Made absolute once, here: a later os.chdir must not change which file is served.

@@ -19,6 +19,7 @@ from ._brakes import (
     BrakeState,
     brake_name,
     default_brakes_dir,
+    either_dir,
     parse_brake,
     read_brakes,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "compose",
     "default_brakes_dir",
     "default_policy_path",
+    "either_dir",
     "inputs_digest",
     "load_policy",
     "near_misses",

@@ -39,6 +39,7 @@ __all__ = [
     "BrakeState",
     "brake_name",
     "default_brakes_dir",
+    "either_dir",
     "parse_brake",
     "read_brakes",
     "select",
@@ -106,6 +107,20 @@ def default_brakes_dir(
         return Path(directory)
     chosen = environ.get(BRAKES_DIR_VARIABLE)
     return Path(chosen) if chosen else policy.parent / BRAKES_DIR_NAME
+
+
+def either_dir(
+    brakes_dir: str | os.PathLike[str] | None, overrides_dir: str | os.PathLike[str] | None
+) -> str | os.PathLike[str] | None:
+    """``brakes_dir``, or ``overrides_dir``: its first name, still accepted by `load_policy`
+    and `PolicyStore` for existing callers.
+
+    Raises:
+        TypeError: Both are given.
+    """
+    if brakes_dir is not None and overrides_dir is not None:
+        raise TypeError("give brakes_dir only (overrides_dir is its first name)")
+    return brakes_dir if brakes_dir is not None else overrides_dir
 
 
 def brake_name(file_name: str) -> str | None:

@@ -26,7 +26,7 @@ from ..errors import (
 )
 from ..model import GlobalPolicy
 from . import _reader
-from ._brakes import BrakeFile, default_brakes_dir, parse_brake, read_brakes
+from ._brakes import BrakeFile, default_brakes_dir, either_dir, parse_brake, read_brakes
 from ._compose import compose
 from ._env import POLICY_FILE_VARIABLE, EnvValues, near_misses, read_env
 from ._messages import describe
@@ -121,6 +121,7 @@ def load_policy(
     *,
     env: Mapping[str, str] | None = None,
     brakes_dir: str | os.PathLike[str] | None = None,
+    overrides_dir: str | os.PathLike[str] | None = None,
 ) -> PolicySnapshot:
     """Read, validate and snapshot a policy file, with its active brakes applied.
 
@@ -129,6 +130,7 @@ def load_policy(
         env: Environment for the ``QT_*`` variables: None reads ``os.environ``, ``{}`` ignores it.
         brakes_dir: The brakes' directory; default ``$QT_OVERRIDES_DIR``, else
             ``overrides/`` next to the policy file (absent: no brakes).
+        overrides_dir: ``brakes_dir``'s first name, still accepted.
 
     Returns:
         The validated snapshot.
@@ -142,7 +144,8 @@ def load_policy(
     environ = os.environ if env is None else env
     source = default_policy_path(path, environ)
     data = read_source(source)
-    brakes = read_brakes(default_brakes_dir(source, brakes_dir, environ))
+    directory = either_dir(brakes_dir, overrides_dir)
+    brakes = read_brakes(default_brakes_dir(source, directory, environ))
     return build_snapshot(data, source, env=environ, brakes=brakes)
 
 

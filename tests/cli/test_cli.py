@@ -295,3 +295,14 @@ def test_watch_prints_applied_and_refused_changes_until_interrupted(write: Write
             proc.kill()
             reader.join()
         assert "Traceback" not in proc.stderr.read()
+
+
+def test_a_double_dash_splits_only_diff_s_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    """A file named ``diff`` before ``--`` does not make another command a diff."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "diff").write_text(VALID)
+    (tmp_path / "bad.yaml").write_text("version: true\n")
+    assert main(["validate", "diff", "--", "bad.yaml"]) == 1
+    assert "bad.yaml" in capsys.readouterr().out

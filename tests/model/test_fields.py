@@ -75,3 +75,21 @@ def test_no_module_splits_a_path_by_hand() -> None:
             ):
                 offenders.append(f"{module.relative_to(PACKAGE)}:{node.lineno}")
     assert not offenders, offenders
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["get", "allowed_symbols."], "nothing after the dot"),
+        (["get", "allowed_symbols[9999999999]"], "allowed_symbols has no item"),
+        (["set", "allowed_symbols.0", "X"], "name one item as allowed_symbols[N]"),
+        (["set", "risk_mode.", "DEFENSIVE"], "so set the whole field"),
+    ],
+)
+def test_each_command_says_what_a_path_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text((PACKAGE.parent / "policy" / "policy.yaml").read_text())
+    assert main([*argv, str(policy)]) == 2
+    assert said in capsys.readouterr().err

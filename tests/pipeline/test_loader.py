@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -112,3 +112,24 @@ def test_any_yaml_shaped_policy_gives_a_snapshot_or_a_policy_error(data: dict[st
         assert all(i.source == "p.yaml" for i in e.issues)
     else:
         assert snap.policy.max_risk_per_trade * snap.policy.max_positions <= 1 + 1e-9
+
+
+def test_overrides_dir_is_still_the_brakes_dir(tmp_path: Path) -> None:
+    """The keyword's first name, kept for existing callers (load_policy and PolicyStore)."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    (tmp_path / "elsewhere").mkdir()
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    start, until = (datetime.now(UTC) + timedelta(days=d) for d in (2, 3))
+    (tmp_path / "elsewhere" / "calm.yaml").write_text(
+        f'reason: calm\nuntil: "{until:{stamp}}"\nfrom: "{start:{stamp}}"\n'
+        "set: {max_positions: 2}\n"
+    )
+    snap = policyctl.load_policy(policy, env={}, overrides_dir=tmp_path / "elsewhere")
+    assert [b.name for b in snap.brake_files] == ["calm"]
+    with policyctl.PolicyStore(
+        policy, env={}, watch=False, overrides_dir=tmp_path / "elsewhere"
+    ) as store:
+        assert [b.name for b in store.current().brake_files] == ["calm"]
+    with pytest.raises(TypeError, match="brakes_dir only"):
+        policyctl.load_policy(policy, env={}, brakes_dir=tmp_path, overrides_dir=tmp_path)
