@@ -25,6 +25,7 @@ from markdown_it import MarkdownIt
 
 from policyctl.pipeline import _reader
 
+from .support.gh import FakeGh
 from .support.git import GIT_ENV, git
 from .support.policy import VALID
 
@@ -431,3 +432,190 @@ def test_a_tightening_that_swaps_the_replay_sample_waits_for_review(
         _write(src, _sample([0.99]), "policy/replay/decisions.jsonl")
     gate.merge(src, "swap")
     assert gate.lane(src) == "lane=review\n"
+
+
+# --- the auto lane (policy-auto.yml) and the merge queue's check ------------------------------
+
+AUTO_WORKFLOW = ROOT / ".github" / "workflows" / "policy-auto.yml"
+REPO = "desk/policy"
+BOT = "policy-bot"
+
+
+def _auto_steps() -> dict[str, str]:
+    workflow = _reader.parse(AUTO_WORKFLOW.read_bytes()).data
+    return {s["id"]: s["run"] for s in workflow["jobs"]["approve"]["steps"] if "id" in s}
+
+
+class AutoLane:
+    """policy-auto.yml's steps, run in a checkout of main whose origin holds the pull request's
+    merge commit (refs/pull/1/merge), with `gh` answered by a stand-in (no GitHub here)."""
+
+    def __init__(self, tmp: Path, venv: Path, src: Path) -> None:
+        self.workspace, self.temp = tmp / "auto-work", tmp / "auto-temp"
+        git(tmp, "clone", "-q", "--branch", "main", f"file://{src}", str(self.workspace))
+        self.temp.mkdir()
+        (self.temp / "gate-venv").symlink_to(venv)
+        self.gh = FakeGh(tmp / "gh")
+        self.head = git(src, "rev-parse", "refs/pull/1/merge^2")
+
+    def _env(self, extra: dict[str, str]) -> dict[str, str]:
+        path = f"{self.gh.bin}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}"
+        return {
+            "GH_TOKEN": "token",
+            "HEAD_SHA": self.head,
+            "PR": "1",
+            "REPO": REPO,
+            "DEFAULT_BRANCH": "main",
+            "RUN_ATTEMPT": "1",
+            "GITHUB_OUTPUT": str(self.temp / "output"),
+            "PATH": path + os.environ["PATH"],
+            **extra,
+        }
+
+    def judge(self, **extra: str) -> str:
+        """The lane main's checker gives (empty: nothing to judge)."""
+        (self.temp / "output").write_text("")
+        env = self._env(extra)
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", _auto_steps()["judge"]],
+            cwd=self.workspace,
+            env={**os.environ, **GIT_ENV, **env, "RUNNER_TEMP": str(self.temp),
+                 "GITHUB_WORKSPACE": str(self.workspace)},
+            capture_output=True, text=True, check=False, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        lines = (self.temp / "output").read_text().splitlines()
+        return [line for line in lines if line.startswith("lane=")][-1].removeprefix("lane=")
+
+    def approve(self, **extra: str) -> list[list[str]]:
+        """The approve step's calls to GitHub."""
+        env = self._env(extra)
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", _auto_steps()["approve"]],
+            cwd=self.workspace, env={**os.environ, **env}, capture_output=True, text=True,
+            check=False, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        return self.gh.calls()
+
+
+def _auto(tmp_path: Path, gate_venv: Path, head_text: str, **files: str) -> AutoLane:
+    src = tmp_path / "src"
+    _project(src, VALID)
+    with _branch(src, "the pull request"):
+        _write(src, head_text)
+        for path, text in files.items():
+            _write(src, text, path)
+    Gate(tmp_path, gate_venv).merge(src, "pr")
+    return AutoLane(tmp_path, gate_venv, src)
+
+
+TIGHTER = VALID.replace("version: 7", "version: 8").replace("NORMAL", "DEFENSIVE")
+
+
+@pytest.mark.slow
+def test_the_auto_lane_approves_the_judged_head_and_nothing_else(
+    tmp_path: Path, gate_venv: Path
+) -> None:
+    auto = _auto(tmp_path, gate_venv, TIGHTER)
+    auto.gh.answers({f"GET repos/{REPO}/pulls/1": ["main"]})
+    assert auto.judge() == "auto"
+    pull = f"GET repos/{REPO}/pulls/1"
+    auto.gh.answers({pull: [auto.head], f"POST repos/{REPO}/pulls/1/reviews": ["7"],
+                     "pr merge": [""]})  # fmt: skip
+    calls = auto.approve()
+    (review,) = [c for c in calls if "POST" in c]
+    assert f"commit_id={auto.head}" in review and "event=APPROVE" in review
+    assert calls[-1][:2] == ["pr", "merge"] and calls[-1][-1] == auto.head
+
+
+@pytest.mark.slow
+def test_a_head_that_moved_is_not_approved(tmp_path: Path, gate_venv: Path) -> None:
+    auto = _auto(tmp_path, gate_venv, TIGHTER)
+    pull = f"GET repos/{REPO}/pulls/1"
+    auto.gh.answers({pull: ["f" * 40]})  # pushed after the gate ran
+    calls = auto.approve()
+    assert not [c for c in calls if "POST" in c or c[:1] == ["pr"]]
+    # ...and one pushed while the approval was being given: the approval is dismissed.
+    auto.gh.answers({pull: [auto.head, "f" * 40], f"POST repos/{REPO}/pulls/1/reviews": ["7"],
+                     f"PUT repos/{REPO}/pulls/1/reviews/7/dismissals": [""]})  # fmt: skip
+    calls = auto.approve()
+    assert [c for c in calls if "PUT" in c] and not [c for c in calls if c[:1] == ["pr"]]
+
+
+@pytest.mark.slow
+def test_the_judge_trusts_nothing_of_the_pull_request(tmp_path: Path, gate_venv: Path) -> None:
+    """main's checker decides, over git objects: a pull request that teaches its own checker
+    that a loosening is auto gets review; a re-run, another base or a moved merge get nothing."""
+    rigged = (
+        (ROOT / "policyctl" / "review" / "_lane.py")
+        .read_text()
+        .replace('return LaneVerdict("review" if reasons else "auto"', 'return LaneVerdict("auto"')
+    )
+    looser = LOOSER.replace("version: 7", "version: 8")
+    auto = _auto(tmp_path, gate_venv, looser, **{"policyctl/review/_lane.py": rigged})
+    auto.gh.answers({f"GET repos/{REPO}/pulls/1": ["main"]})
+    assert auto.judge() == "review"
+    assert auto.judge(RUN_ATTEMPT="2") == ""  # a re-run's outputs may be an older attempt's
+    auto.gh.answers({f"GET repos/{REPO}/pulls/1": ["release"]})
+    assert auto.judge() == ""  # not into the default branch
+    auto.gh.answers({f"GET repos/{REPO}/pulls/1": ["main"]})
+    assert auto.judge(HEAD_SHA="e" * 40) == ""  # the merge commit is not of the judged head
+
+
+def test_the_bot_s_token_is_only_in_main_s_workflow_run() -> None:
+    gate = WORKFLOW.read_text()
+    assert "secrets.POLICY" not in gate and "${{ secrets" not in gate
+    assert "environment:" not in gate  # no job of the pull request's run reaches the bot's
+    auto = _reader.parse(AUTO_WORKFLOW.read_bytes()).data
+    assert set(auto["on"]) == {"workflow_run"}
+    assert auto["on"]["workflow_run"]["workflows"] == ["policy"]
+    job = auto["jobs"]["approve"]
+    condition = job["if"]
+    for clause in ("run_attempt == 1", "conclusion == 'success'", "event == 'pull_request'"):
+        assert clause in condition, clause
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout"))
+    assert "ref" not in checkout.get("with", {})  # main, never the pull request's head
+    for step in job["steps"]:
+        assert "${{" not in step.get("run", "")  # data reaches the scripts through env only
+
+
+def _queue(tmp_path: Path, gate_venv: Path, head_text: str, approvers: str) -> tuple[int, str]:
+    """The gate's queue step on a merge-queue commit adding a pull request to main."""
+    src = tmp_path / "src"
+    _project(src, VALID)
+    _pr(src, head_text)
+    sha = Gate(tmp_path, gate_venv).merge(src, "pr")
+    ref = f"refs/heads/gh-readonly-queue/main/pr-2-{sha}"
+    git(src, "update-ref", ref, sha)
+    gh = FakeGh(tmp_path / "gh")
+    gh.answers({f"GET repos/{REPO}/pulls/2/reviews?per_page=100": [approvers]})
+    gate = Gate(tmp_path, gate_venv)
+    workspace, temp = gate._checkout(src, ref)
+    path = os.pathsep.join([str(gh.bin), str(Path(sys.executable).parent), os.environ["PATH"]])
+    env = {
+        "GH_TOKEN": "token",
+        "HEAD_REF": ref.removeprefix("refs/heads/"),
+        "REPO": REPO,
+        "BOT": BOT,
+        "PATH": path,
+    }
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", _steps()["queue"]],
+        cwd=workspace, env={**os.environ, **GIT_ENV, **env, "RUNNER_TEMP": str(temp)},
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_the_merge_queue_refuses_a_bot_approval_that_is_no_longer_auto(
+    tmp_path: Path, gate_venv: Path
+) -> None:
+    looser = LOOSER.replace("version: 7", "version: 8")
+    status, output = _queue(tmp_path / "a", gate_venv, looser, BOT)
+    assert status == 1 and "approved by the bot alone" in output, output
+    status, output = _queue(tmp_path / "b", gate_venv, looser, f"{BOT}\nrisk-officer")
+    assert status == 0, output
+    status, output = _queue(tmp_path / "c", gate_venv, TIGHTER, BOT)
+    assert status == 0 and "lane: auto" in output, output
