@@ -26,7 +26,7 @@ from ..pipeline import (
 )
 from ._brake_diff import BrakeChange, brake_changes
 from ._diff import Change, created_changes, diff_policies
-from ._git import GitRepo
+from ._git import FILE_MODES, GitRepo, mode_kind
 
 __all__ = [
     "Comparison",
@@ -119,13 +119,6 @@ def _kind_of(argument: str, kind: SideKind, option: str) -> Literal["file", "rev
 
 Brakes = list[tuple[Path, bytes]]
 
-_FILE_MODES = ("100644", "100755")
-_KINDS = {"120000": "a symbolic link", "160000": "a submodule", "040000": "a directory"}
-
-
-def _kind(mode: str) -> str:
-    return _KINDS.get(mode, f"not a regular file (git mode {mode})")
-
 
 def tree_problems(repo: GitRepo, sha: str, file: str) -> list[str]:
     """Why the policy at commit ``sha`` cannot be judged from git's objects: an entry under the
@@ -136,19 +129,19 @@ def tree_problems(repo: GitRepo, sha: str, file: str) -> list[str]:
     brakes = posixpath.join(folder, BRAKES_DIR_NAME)
     problems = []
     direct = repo.modes(sha, [file, brakes, f"{brakes}/"])
-    if file in direct and direct[file] not in _FILE_MODES:
-        problems.append(f"{file} is {_kind(direct[file])}; the policy must be a regular file")
+    if file in direct and direct[file] not in FILE_MODES:
+        problems.append(f"{file} is {mode_kind(direct[file])}; the policy must be a regular file")
     if brakes in direct and direct[brakes] != "040000":
         problems.append(
-            f"{brakes} is {_kind(direct[brakes])}; the brakes' place must be a directory"
+            f"{brakes} is {mode_kind(direct[brakes])}; the brakes' place must be a directory"
         )
     for path, mode in sorted(direct.items()):
-        if path.startswith(f"{brakes}/") and mode not in _FILE_MODES:
-            problems.append(f"{path} is {_kind(mode)}; a brake must be a regular file")
+        if path.startswith(f"{brakes}/") and mode not in FILE_MODES:
+            problems.append(f"{path} is {mode_kind(mode)}; a brake must be a regular file")
     below = repo.modes(sha, [f"{folder}/" if folder else "."], recursive=True)
     for path, mode in sorted(below.items()):
-        if mode not in _FILE_MODES and path not in direct:
-            problems.append(f"{path} is {_kind(mode)}; nothing under {folder or '.'}/ may be")
+        if mode not in FILE_MODES and path not in direct:
+            problems.append(f"{path} is {mode_kind(mode)}; nothing under {folder or '.'}/ may be")
     return problems
 
 

@@ -12,10 +12,11 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from ..errors import PolicySourceError
 
-__all__ = ["Commit", "GitRepo"]
+__all__ = ["FILE_MODES", "Commit", "GitRepo", "mode_kind"]
 
 _FIELD_SEP = "\x1f"
 _RECORD_SEP = "\x1e"
@@ -94,8 +95,11 @@ class GitRepo:
             absolute = self._cwd / path
         else:
             absolute = self.root / path
+        # The directories resolved, not the file: a policy file that is a symbolic link is that
+        # link in git (what review refuses), never its target's history.
         try:
-            return absolute.resolve().relative_to(self.root.resolve()).as_posix()
+            where = absolute.parent.resolve() / absolute.name
+            return where.relative_to(self.root.resolve()).as_posix()
         except ValueError:
             raise PolicySourceError.single(
                 f"{path} is outside the repository at {self.root}", source=str(path)
@@ -196,6 +200,22 @@ class GitRepo:
                 return fields[i + 1]
         return None
 
+    def path_modes(self, path: str) -> dict[str, tuple[str, str]]:
+        """For each commit that touched ``path`` (following renames): the git modes it had
+        before and after that commit (``000000`` where it did not exist)."""
+        if not self.has_commits():
+            return {}
+        fmt = f"--format={_RECORD_SEP}%H"
+        out = self._git("log", "--follow", "--raw", "--no-abbrev", fmt, "--", path)
+        modes = {}
+        for record in out.split(_RECORD_SEP):
+            lines = record.strip("\n").split("\n")
+            raw = [line for line in lines[1:] if line.startswith(":")]
+            if lines[0] and raw:
+                old, new = raw[-1][1:].split(" ")[:2]
+                modes[lines[0]] = (old, new)
+        return modes
+
     def has_commits(self) -> bool:
         try:
             self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
@@ -245,6 +265,17 @@ class GitRepo:
         }
         ordered = sorted(commits.values(), key=lambda c: (rank.get(c.sha, len(rank)), -c.timestamp))
         return ordered[:limit] if limit is not None else ordered
+
+
+FILE_MODES: Final = ("100644", "100755")
+"""The git modes of a regular file (plain, executable)."""
+
+_KINDS: Final = {"120000": "a symbolic link", "160000": "a submodule", "040000": "a directory"}
+
+
+def mode_kind(mode: str) -> str:
+    """What a tree entry of git mode ``mode`` is, in words."""
+    return _KINDS.get(mode, f"not a regular file (git mode {mode})")
 
 
 def _files(record: str) -> list[tuple[str, str]]:

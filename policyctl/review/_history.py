@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import PolicyError
+from ..errors import PolicyError, PolicySourceError
 from ..model import BRAKES_DIR_NAME
 from ..pipeline import (
     BrakeFile,
@@ -17,7 +17,7 @@ from ..pipeline import (
     parse_brake,
 )
 from ._diff import Change, diff_policies
-from ._git import Commit, GitRepo
+from ._git import FILE_MODES, Commit, GitRepo, mode_kind
 
 __all__ = ["BrakeLogEntry", "LogEntry", "audit_log", "brake_log"]
 
@@ -38,9 +38,14 @@ class LogEntry:
     changes: list[Change]
 
 
-def _snapshot(data: bytes | None, label: str) -> tuple[PolicySnapshot | None, PolicyError | None]:
+def _snapshot(
+    data: bytes | None, label: str, mode: str = FILE_MODES[0]
+) -> tuple[PolicySnapshot | None, PolicyError | None]:
     if data is None:
         return None, None
+    if mode not in FILE_MODES:  # git's blob is a link's text, not what a checkout serves
+        what = f"{label.rpartition(':')[2]} is {mode_kind(mode)}; the policy must be a regular file"
+        return None, PolicySourceError.single(what, source=label)
     try:
         return build_snapshot(data, Path(label), env={}), None
     except PolicyError as e:
@@ -55,13 +60,16 @@ def audit_log(repo: GitRepo, path: str, limit: int | None = None) -> list[LogEnt
         | {f"{c.parent}:{c.parent_path}" for c in commits if c.parent}
     )
     blobs = dict(zip(wanted, repo.read_many(wanted), strict=True))
+    modes = repo.path_modes(path)
     entries = []
     for commit in commits:
+        old_mode, new_mode = modes.get(commit.sha, ("100644", "100644"))
         after, after_error = _snapshot(
-            blobs[f"{commit.sha}:{commit.path}"], f"{commit.short}:{commit.path}"
+            blobs[f"{commit.sha}:{commit.path}"], f"{commit.short}:{commit.path}", new_mode
         )
         parent = blobs.get(f"{commit.parent}:{commit.parent_path}") if commit.parent else None
-        before, before_error = _snapshot(parent, f"{commit.short}^:{commit.parent_path}")
+        label = f"{commit.short}^:{commit.parent_path}"
+        before, before_error = _snapshot(parent, label, old_mode)
         changes = diff_policies(before.policy, after.policy) if before and after else []
         entries.append(LogEntry(commit, before, after, before_error, after_error, changes))
     return entries

@@ -4,6 +4,7 @@ invalid in ``diff``, ``lane`` and ``validate --rev``; on disk, a link is said pl
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -157,3 +158,18 @@ def test_on_disk_a_link_is_said_plainly_and_a_configmap_is_not(
     (volume / "policy.yaml").symlink_to("..data/policy.yaml")
     assert main(["validate", str(volume / "policy.yaml")]) == 0
     assert "symbolic link" not in capsys.readouterr().out
+
+
+def test_log_shows_a_symlinked_policy_as_invalid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    repo = _repo(tmp_path, monkeypatch)
+    _policy_is_a_link(repo)
+    _commit(repo)
+    capsys.readouterr()
+    main(["log", "--format", "json"])
+    entries = json.loads(capsys.readouterr().out)
+    newest = entries[0]
+    assert newest["valid"] is False
+    assert "policy/policy.yaml is a symbolic link" in json.dumps(newest["errors"])
+    assert newest["changes"] == []  # nothing is read from the link's text
