@@ -5,6 +5,7 @@ fields' names and PATH grammar. Pure rules: no file, no clock, no git.
 - `_brake`: `Brake`, one brake file as validated on its own.
 - `_signals`: `SignalVerdict` and its stable reason codes.
 - `_fields`: the PATH grammar, which fields are lists or maps, the brakes' directory name.
+- `_risk`: the order of the risk modes, and which way a value's change moves risk.
 - `_schema`: the committed JSON Schemas, generated from the models.
 
 May import: ``policyctl.errors`` (and pydantic). Never another sub-package. Modules with a
@@ -25,7 +26,6 @@ from ._policy import (
     MAX_VERSION,
     NAME_PATTERN,
     PRINTABLE_PATTERN,
-    RISK_ORDER,
     SYMBOL_PATTERN,
     TIMESTAMP_PATTERN,
     Fraction,
@@ -39,6 +39,7 @@ from ._policy import (
     closed_map,
     read_only,
 )
+from ._risk import RISK_FIELDS, RISK_ORDER, Direction, list_direction, value_direction
 from ._signals import ALLOWED, REASON_CODES, SignalVerdict, refused
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ __all__ = [
     "OVERRIDE_SCHEMA_PATH",
     "PRINTABLE_PATTERN",
     "REASON_CODES",
+    "RISK_FIELDS",
     "RISK_ORDER",
     "SCHEMA_PATH",
     "SCHEMA_PATHS",
@@ -76,6 +78,7 @@ __all__ = [
     "TIMESTAMP_PATTERN",
     "Brake",
     "BrakeSettings",
+    "Direction",
     "FieldPath",
     "Fraction",
     "GlobalPolicy",
@@ -89,11 +92,13 @@ __all__ = [
     "check_printable",
     "check_schema",
     "closed_map",
+    "list_direction",
     "parse_path",
     "parse_time",
     "read_only",
     "refused",
     "schema_text",
+    "value_direction",
     "write_schema",
 ]
 

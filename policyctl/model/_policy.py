@@ -41,7 +41,6 @@ __all__ = [
     "NAME_PATTERN",
     "PRINTABLE_PATTERN",
     "REASON_CODES",
-    "RISK_ORDER",
     "SYMBOL_PATTERN",
     "TIMESTAMP_PATTERN",
     "Fraction",
@@ -64,11 +63,6 @@ class RiskMode(StrEnum):
     AGGRESSIVE = "AGGRESSIVE"
     NORMAL = "NORMAL"
     DEFENSIVE = "DEFENSIVE"
-
-
-RISK_ORDER: Final = (RiskMode.AGGRESSIVE, RiskMode.NORMAL, RiskMode.DEFENSIVE)
-"""Risk modes from loosest to most defensive: of several brakes, the last one wins; a change
-towards the end tightens."""
 
 
 # Every integer field is bounded: a 401-digit max_positions overflowed the aggregate-risk rule's

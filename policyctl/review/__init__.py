@@ -19,15 +19,7 @@ from __future__ import annotations
 
 from ._brake_diff import BrakeChange, brake_changes, weakenings
 from ._compare import Comparison, Side, SideKind, compare, policy_at, tree_problems
-from ._diff import (
-    Change,
-    Direction,
-    apply_changes,
-    created_changes,
-    diff_policies,
-    plain_value,
-    value_direction,
-)
+from ._diff import Change, apply_changes, created_changes, diff_policies, plain_value
 from ._git import Commit, GitRepo
 from ._history import BrakeLogEntry, LogEntry, audit_log, brake_log
 from ._lane import Lane, LaneVerdict, lane, lane_of
@@ -39,7 +31,6 @@ __all__ = [
     "Change",
     "Commit",
     "Comparison",
-    "Direction",
     "Flips",
     "GitRepo",
     "Group",
@@ -62,6 +53,5 @@ __all__ = [
     "policy_at",
     "replay",
     "tree_problems",
-    "value_direction",
     "weakenings",
 ]

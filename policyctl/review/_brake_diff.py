@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..model import LIST_FIELDS, GlobalPolicy
+from ..model import LIST_FIELDS, Direction, GlobalPolicy, value_direction
 from ..pipeline import BrakeFile, compose
-from ._diff import Direction, diff_policies, value_direction
+from ._diff import diff_policies
 
 __all__ = ["BrakeChange", "brake_changes", "weakenings"]
 

@@ -12,7 +12,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..model import FIELD_NAMES, LIST_FIELDS, MAP_FIELDS, RISK_ORDER, GlobalPolicy, RiskMode
+from ..model import (
+    FIELD_NAMES,
+    LIST_FIELDS,
+    MAP_FIELDS,
+    RISK_FIELDS,
+    Direction,
+    GlobalPolicy,
+    RiskMode,
+    value_direction,
+)
 
 __all__ = [
     "Change",
@@ -21,16 +30,9 @@ __all__ = [
     "created_changes",
     "diff_policies",
     "plain_value",
-    "value_direction",
 ]
 
-Direction = Literal["loosens", "tightens", "neutral"]
 Action = Literal["changed", "added", "removed", "reordered"]
-
-# Risk rank: higher is more risk.
-_RISK = {mode: len(RISK_ORDER) - i for i, mode in enumerate(RISK_ORDER)}  # more is looser
-# For numeric fields: +1 if a higher value means more risk, -1 if less.
-_NUMERIC_RISK = {"max_risk_per_trade": 1, "max_positions": 1, "global_min_confidence": -1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,20 +80,6 @@ def plain_value(value: Any) -> Any:
     if isinstance(value, Mapping):
         return dict(value)
     return value
-
-
-def _direction(sign: float) -> Direction:
-    return "loosens" if sign > 0 else "tightens" if sign < 0 else "neutral"
-
-
-def value_direction(field: str, before: Any, after: Any) -> Direction:
-    """What changing one value of ``field`` from ``before`` to ``after`` does to risk: the
-    mode and the three limits have a direction; every other field is neutral."""
-    if field == "risk_mode":
-        return _direction(_RISK[after] - _RISK[before])
-    if field in _NUMERIC_RISK:
-        return _direction((after - before) * _NUMERIC_RISK[field])
-    return "neutral"  # version, last_updated
 
 
 def _list_changes(field: str, old: Sequence[str], new: Sequence[str]) -> list[Change]:
@@ -149,9 +137,7 @@ def created_changes(new: GlobalPolicy) -> list[Change]:
         elif name in MAP_FIELDS:
             changes += [Change(name, k, "added", None, v, "neutral") for k, v in value.items()]
         elif value is not None:
-            direction: Direction = (
-                "loosens" if name == "risk_mode" or name in _NUMERIC_RISK else "neutral"
-            )
+            direction: Direction = "loosens" if name in RISK_FIELDS else "neutral"
             changes.append(Change(name, None, "added", None, value, direction))
     return changes
 
