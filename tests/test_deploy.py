@@ -73,12 +73,19 @@ def test_no_manifest_mounts_with_subpath() -> None:  # a subPath file never upda
 def test_alert_rules_parse_as_promql() -> None:
     rules = _reader.parse((DEPLOY / "prometheus" / "policyctl-rules.yaml").read_bytes()).data
     alerts = {r["alert"]: r for group in rules["groups"] for r in group["rules"]}
-    assert set(alerts) == {"PolicyReplicasDisagree", "PolicyRefused", "PolicyBrakeLiftsSoon"}
+    assert set(alerts) == {
+        "PolicyReplicasDisagree",
+        "PolicyRefused",
+        "PolicyBrakeLiftsSoon",
+        "PolicyLoosenedByEnvironment",
+    }
     for rule in alerts.values():
         promql_parser.parse(rule["expr"])  # raises on a bad expression
         assert rule["labels"]["severity"] in ("critical", "warning", "info")
     assert alerts["PolicyReplicasDisagree"]["for"] == "5m"
     assert "600" in alerts["PolicyRefused"]["expr"]  # 10 minutes
+    loosened = alerts["PolicyLoosenedByEnvironment"]["expr"]
+    assert 'policyctl_env_override{direction="loosens"}' in loosened
     with pytest.raises(ValueError):
         promql_parser.parse("count by (job (policyctl_policy_info")  # the parser does refuse
 

@@ -51,7 +51,8 @@ def _origins(snap: PolicySnapshot) -> dict[str, str]:
         elif variable and from_file and name == "model_versions":
             origins[name] = f"{variable} over {from_file}"
         elif variable:
-            origins[name] = variable
+            direction = snap.env_directions.get(name, "neutral")
+            origins[name] = f"{variable} ({direction} against {from_file or 'the file'})"
         elif from_file:
             origins[name] = from_file
     return origins

@@ -26,6 +26,7 @@ from ._metrics import StoreCollector
 from ._readonly import refuse
 from ._responses import (
     AllowedSymbolsOut,
+    EnvOut,
     HealthOut,
     ModelVersionsOut,
     PolicyOut,
@@ -128,6 +129,10 @@ def router(
             next_change=status.next_change,
             commit=status.commit,
             serving_last_good=status.serving_last_good,
+            env=[
+                EnvOut(field=f, variable=v, direction=status.env_directions.get(f, "loosens"))
+                for f, v in status.env.items()
+            ],
         )
 
     @api.get("/api/policy/risk_mode", response_model=RiskModeOut)

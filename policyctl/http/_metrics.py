@@ -73,6 +73,14 @@ class StoreCollector:
         for brake in status.brakes:
             for family in (remaining, old_remaining):
                 family.add_metric([brake.name], max(0.0, brake.ends.timestamp() - now))
+        env = GaugeMetricFamily(
+            "policyctl_env_override",
+            "A field this process's QT_* environment changed (1), by its direction against the"
+            " file: alert on loosens",
+            labels=["field", "direction"],
+        )
+        for name in status.env:
+            env.add_metric([name, status.env_directions.get(name, "loosens")], 1)
         info = GaugeMetricFamily(
             "policyctl_policy_info",
             "What this replica serves (always 1): count replicas by digest to see them agree",
@@ -90,5 +98,5 @@ class StoreCollector:
         dropped.add_metric([], status.decisions_dropped)
         return [
             reloads, failures, version, last, since, refused, active, remaining, info, logged,
-            dropped, old_active, old_remaining,
+            dropped, old_active, old_remaining, env,
         ]  # fmt: skip

@@ -14,6 +14,7 @@ from ..pipeline import BrakeFile
 __all__ = [
     "AllowedSymbolsOut",
     "BrakeOut",
+    "EnvOut",
     "ErrorOut",
     "HealthOut",
     "ModelVersionsOut",
@@ -64,6 +65,14 @@ class ErrorOut(BaseModel):
     message: str
 
 
+class EnvOut(BaseModel):
+    """One field a ``QT_*`` variable changed in this process."""
+
+    field: str
+    variable: str
+    direction: Literal["loosens", "tightens", "neutral"]
+
+
 class StatusOut(BaseModel):
     version: int
     digest: str
@@ -83,6 +92,11 @@ class StatusOut(BaseModel):
     )
     serving_last_good: bool = Field(
         description="started from the last good policy kept on disk: the file is unusable"
+    )
+    env: list[EnvOut] = Field(
+        default_factory=list,
+        description="fields this replica's QT_* environment changed, each with its direction"
+        " against the file: the deployment, not the reviewed policy, decides these",
     )
 
 

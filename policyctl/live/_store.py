@@ -27,7 +27,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from time import time as now
@@ -139,6 +139,9 @@ class StoreStatus:
         decisions_logged: Decisions written to the ``decision_log`` so far.
         decisions_dropped: Decisions not logged because the log's queue was full (or a write
             failed): counted, never silent.
+        env: Field -> the ``QT_*`` variable that changed it in this process.
+        env_directions: Field -> what that variable's value does to risk against the file's:
+            a deployment's environment can loosen a limit the risk desk set, so it is shown.
     """
 
     current_version: int
@@ -157,6 +160,8 @@ class StoreStatus:
     serving_last_good: bool = False
     decisions_logged: int = 0
     decisions_dropped: int = 0
+    env: Mapping[str, str] = field(default_factory=dict)
+    env_directions: Mapping[str, str] = field(default_factory=dict)
 
 
 Subscriber = Callable[[PolicySnapshot, PolicySnapshot], object]
@@ -464,6 +469,7 @@ class PolicyStore:
             MappingProxyType(dict(failures)), self._last_error, snap.loaded_at,
             self._refused_since, self._watcher.mode if self._watcher else "off", snap.brakes,
             snap.next_change, self._commit, self._serving_last_good,
+            env=snap.env, env_directions=snap.env_directions,
         )  # fmt: skip
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -24,7 +25,7 @@ from ..errors import (
     PolicyError,
     PolicyValidationError,
 )
-from ..model import GlobalPolicy
+from ..model import Direction, GlobalPolicy, value_direction
 from . import _reader
 from ._brakes import BrakeFile, default_brakes_dir, either_dir, parse_brake, read_brakes
 from ._compose import compose
@@ -64,6 +65,9 @@ class PolicySnapshot:
         source: The file read.
         env: Field name -> ``QT_*`` variable, for each field the environment changed
             (``overrides`` is the same mapping, under its first name).
+        env_directions: Field name -> what the environment's value does to risk against the
+            file's (``loosens``, ``tightens``, ``neutral``): deployments own the environment,
+            the risk desk owns the file, so a loosening here is shown everywhere.
         loaded_at: When the snapshot was built (timezone-aware, UTC).
         positions: Where each value sits in the file (for ``show --explain`` and diffs).
         dropped_rankings: Ranked symbols left out because the environment or a brake no
@@ -93,6 +97,7 @@ class PolicySnapshot:
     next_change: datetime | None = None
     inputs_digest: str = ""
     file_policy: GlobalPolicy | None = field(default=None, repr=False, compare=False)
+    env_directions: Mapping[str, Direction] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def overrides(self) -> Mapping[str, str]:
@@ -207,7 +212,19 @@ def build_snapshot(
         next_change=_next_change(files, moment),
         inputs_digest=inputs_digest(digest, brakes),
         file_policy=policy,
+        env_directions=MappingProxyType(
+            {f: _env_direction(f, document.data.get(f), getattr(policy, f)) for f in sources}
+        ),
     )
+
+
+def _env_direction(field: str, before: Any, after: Any) -> Direction:
+    """What the environment's value of ``field`` does against the file's. A file value that
+    cannot be compared (not valid on its own) counts as a loosening: the alert errs loud."""
+    try:
+        return value_direction(field, before, after)
+    except (TypeError, KeyError):
+        return "loosens"
 
 
 def _next_change(files: Sequence[BrakeFile], now: datetime) -> datetime | None:

@@ -12,7 +12,7 @@ from policyctl import PolicyEnvError
 from policyctl.cli import main
 from policyctl.pipeline import read_env
 
-from ..support.policy import Writer
+from ..support.policy import VALID, Writer
 
 Capture = pytest.CaptureFixture[str]
 
@@ -52,3 +52,13 @@ def test_a_percentage_for_a_fraction_says_how_to_write_it(write: Writer, capsys:
     path = write()
     assert main(["set", "global_min_confidence", "70", str(path)]) == 1
     assert "a fraction: for 70% write 0.7" in capsys.readouterr().err
+
+
+def test_show_explain_says_what_the_environment_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    monkeypatch.setenv("QT_MAX_POSITIONS", "9")
+    assert main(["show", "--explain", str(policy)]) == 0
+    assert f"QT_MAX_POSITIONS (loosens against {policy}:" in capsys.readouterr().out

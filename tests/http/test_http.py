@@ -466,3 +466,32 @@ def test_logged_and_dropped_decisions_are_counted_in_the_metrics(tmp_path: Path)
         metrics = asyncio.run(scrape())
     assert "policyctl_decisions_logged_total 3.0" in metrics
     assert "policyctl_decisions_dropped_total 1.0" in metrics
+
+
+def test_the_environment_s_changes_show_with_their_direction(tmp_path: Path) -> None:
+    """Deployments own QT_*, the risk desk owns the file: a loosening by the environment is
+    visible in status(), /api/policy/status and /metrics (alerted on in deploy/)."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    env = {"QT_MAX_POSITIONS": "9", "QT_RISK_MODE": "defensive"}
+    app = FastAPI()
+    with PolicyStore(policy, env=env, watch=False) as store:
+        app.include_router(router(store))
+        assert store.status().env_directions == {
+            "risk_mode": "tightens",
+            "max_positions": "loosens",
+        }
+
+        async def fetch() -> tuple[httpx.Response, str]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                status = await client.get("/api/policy/status")
+                return status, (await client.get("/metrics")).text
+
+        status, metrics = asyncio.run(fetch())
+    assert sorted(status.json()["env"], key=lambda e: e["field"]) == [
+        {"field": "max_positions", "variable": "QT_MAX_POSITIONS", "direction": "loosens"},
+        {"field": "risk_mode", "variable": "QT_RISK_MODE", "direction": "tightens"},
+    ]
+    assert 'policyctl_env_override{direction="loosens",field="max_positions"} 1.0' in metrics
+    assert 'policyctl_env_override{direction="tightens",field="risk_mode"} 1.0' in metrics
