@@ -28,7 +28,7 @@ from ..errors import PolicyError
 from ..model import BRAKES_DIR_NAME, GlobalPolicy
 from ..pipeline import brake_name, build_snapshot, compose, default_policy_path, parse_brake
 from ._compare import Side, SideKind, compare
-from ._git import GitRepo
+from ._git import FILE_MODES, GitRepo
 
 __all__ = ["Flips", "Group", "ReplayReport", "replay"]
 
@@ -165,10 +165,12 @@ class _ByDigest:
         relative = repo.relative(policy) if policy.is_absolute() else policy.as_posix()
         commits = repo.history(relative)
         blobs = repo.read_many([f"{c.sha}:{c.path}" for c in commits])
+        modes = repo.path_modes(relative)
         index: dict[str, tuple[str, bytes, str]] = {}
         for i, (commit, data) in enumerate(zip(commits, blobs, strict=True)):
-            if data is None:
-                continue
+            mode = modes.get(commit.sha, ("", FILE_MODES[0]))[1]
+            if data is None or mode not in FILE_MODES:
+                continue  # a link's blob is its target's name: no policy a service served
             end = "HEAD" if i == 0 else f"{commits[i - 1].sha}^"
             index.setdefault(
                 hashlib.sha256(data).hexdigest(), (f"{commit.short}:{commit.path}", data, end)

@@ -4,6 +4,7 @@ invalid in ``diff``, ``lane`` and ``validate --rev``; on disk, a link is said pl
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -173,3 +174,21 @@ def test_log_shows_a_symlinked_policy_as_invalid(
     assert newest["valid"] is False
     assert "policy/policy.yaml is a symbolic link" in json.dumps(newest["errors"])
     assert newest["changes"] == []  # nothing is read from the link's text
+
+
+def test_replay_finds_no_record_s_policy_in_a_link_s_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    """A record naming the digest of a link's text (what git holds for it) is not matched to
+    that text as a policy: it falls back to the base."""
+    repo = _repo(tmp_path, monkeypatch)
+    _policy_is_a_link(repo)
+    _commit(repo)
+    digest = hashlib.sha256(TIGHT_NAME.encode()).hexdigest()
+    record = {"symbol": "BTCUSDT", "strategy": "trend_follow", "confidence": 0.8, "digest": digest}
+    (tmp_path / "log.jsonl").write_text(json.dumps(record) + "\n")
+    capsys.readouterr()
+    main(["replay", str(tmp_path / "log.jsonl"), "--base", "main", "--head", "main", "--format",
+          "json"])  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert report["by_digest"] == 0 and report["fallback"] == 1
