@@ -242,11 +242,13 @@ def test_the_checker_comes_from_the_base(gate: Gate, tmp_path: Path) -> None:
     _project(src, VALID)
     with _branch(src, "loosen, and teach the checker it is fine"):
         _write(src, LOOSER)
-        diff = src / "policyctl" / "review" / "_diff.py"
-        text = diff.read_text()
-        rigged = text.replace('return "loosens" if sign > 0 else', 'return "neutral" if sign else')
+        risk = src / "policyctl" / "model" / "_risk.py"
+        text = risk.read_text()
+        rigged = text.replace(
+            'return "loosens" if number > 0 else', 'return "neutral" if number else'
+        )
         assert rigged != text
-        diff.write_text(rigged)
+        risk.write_text(rigged)
         compare = src / "policyctl" / "review" / "_compare.py"
         compare.write_text(
             compare.read_text().replace(

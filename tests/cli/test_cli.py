@@ -128,11 +128,11 @@ def test_show_explain(write: Writer, capsys: Capture, monkeypatch: pytest.Monkey
     assert main(["show", "--explain", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"risk_mode: NORMAL  # from {path}:3" in out
-    assert "max_positions: 4  # from QT_MAX_POSITIONS" in out
+    assert f"max_positions: 4  # from QT_MAX_POSITIONS (tightens against {path}:7)" in out
     assert f"model_versions:  # from QT_MODEL_VERSIONS over {path}:10" in out
     assert main(["show", "--explain", "--format", "json", str(path)]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["origins"]["max_positions"] == "QT_MAX_POSITIONS"
+    assert doc["origins"]["max_positions"] == f"QT_MAX_POSITIONS (tightens against {path}:7)"
     assert doc["origins"]["version"] == f"{path}:2"
     assert doc["policy"]["max_positions"] == 4
     assert doc["overrides"] == {
