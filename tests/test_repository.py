@@ -179,3 +179,19 @@ def test_every_run_script_passes_shellcheck(tmp_path: Path) -> None:
                     check=False,
                 )
                 assert result.returncode == 0, f"{path.name} step {i}:\n{result.stdout}"
+
+
+def test_the_gate_judges_only_pull_requests_into_main() -> None:
+    """A pull request into another branch would be judged by that branch's checker (its
+    author's code): the gate runs on pull requests into main, and labels only those."""
+    workflow = _workflow("policy.yml")
+    assert workflow["on"]["pull_request"] == {"branches": ["main"]}
+    (lane,) = [s for s in workflow["jobs"]["gate"]["steps"] if s.get("id") == "lane"]
+    assert "github.base_ref == 'main'" in lane["if"]
+    assert "github.base_ref == 'main'" in workflow["jobs"]["label"]["if"]
+
+
+def test_no_workflow_line_is_over_120_characters() -> None:  # yamllint's default
+    for path in WORKFLOWS:
+        long = [n for n, line in enumerate(path.read_text().splitlines(), 1) if len(line) > 120]
+        assert not long, f"{path.name}: lines {long}"
