@@ -50,7 +50,7 @@ from ._inputs import Inputs, read_inputs
 from ._last_good import save, start
 from ._schedule import Schedule, Trigger, check_timings
 from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' scripted watcher
-from ._watch import WatchTarget, warn_if_mount_point
+from ._watch import WatchTarget, note_if_linked, warn_if_mount_point
 
 __all__ = ["DEFAULT_RECONCILE_INTERVAL", "PolicyStore", "StoreStatus", "Subscriber"]
 
@@ -390,6 +390,7 @@ class PolicyStore:
         self._init_sync()
         self._publish_status()
         self._arm()
+        note_if_linked(self._path)
         if watch:
             warn_if_mount_point(self._path)
             self._start()

@@ -46,6 +46,7 @@ __all__ = [
     "DirectoryWatcher",
     "WatchTarget",
     "is_mount_point",
+    "note_if_linked",
     "warn_if_mount_point",
 ]
 
@@ -242,6 +243,16 @@ def warn_if_mount_point(path: Path) -> None:
             "%s is a mount point (a Kubernetes subPath mount?): such mounts never see"
             " updates; mount the ConfigMap's directory instead",
             path,
+        )
+
+
+def note_if_linked(path: Path) -> None:
+    """Say plainly that the policy file is a symbolic link (outside a ConfigMap volume, whose
+    ``policy.yaml -> ..data/policy.yaml`` is its layout): the store serves the target, while a
+    review of git's objects refuses such a link."""
+    if path.is_symlink() and not (path.parent / "..data").is_symlink():
+        log.info(
+            "%s is a symbolic link to %s: the content served is the target's", path, path.readlink()
         )
 
 

@@ -7,6 +7,7 @@ deadline: a test fails when the change is not seen, never because a machine is s
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import threading
@@ -21,6 +22,7 @@ import policyctl
 from policyctl import PolicyStore
 
 from ..support.live import DEADLINE, Watching, versioned
+from ..support.policy import VALID
 
 
 def test_in_place_write(policy: Path, open_store: Callable[[Path], Watching]) -> None:
@@ -226,3 +228,16 @@ def test_mount_point_is_warned_about(
     monkeypatch.setattr(os.path, "ismount", lambda p: Path(p) == policy or real(p))
     with PolicyStore(policy, env={}):
         assert "is a mount point" in caplog.text
+
+
+def test_a_linked_policy_file_is_said_plainly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "real.yaml").write_text(VALID)
+    (tmp_path / "policy.yaml").symlink_to("real.yaml")
+    with (
+        caplog.at_level(logging.INFO, logger="policyctl"),
+        PolicyStore(tmp_path / "policy.yaml", env={}, watch=False),
+    ):
+        pass
+    assert "is a symbolic link to real.yaml" in caplog.text
