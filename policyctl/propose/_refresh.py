@@ -24,6 +24,7 @@ from ._worktree import (
     identity_env,
     open_worktree,
     publish,
+    refuse_options,
     snapshot_at,
     trailer_of,
 )
@@ -56,10 +57,11 @@ def refresh_proposal(
 ) -> Proposal:
     """Re-apply the proposal on ``branch`` on its base's new tip (see the module's rules), and
     replace the branch with the result. Unchanged when the base has not moved."""
+    refuse_options(branch=branch, remote=remote)
     git = GitRepo(Path(repo))
     ref = f"refs/remotes/{remote}/{branch}" if push else f"refs/heads/{branch}"
     if push:
-        git.run("fetch", "--quiet", remote, f"+refs/heads/{branch}:{ref}")
+        git.run("fetch", "--quiet", "--end-of-options", remote, f"+refs/heads/{branch}:{ref}")
     old = git.resolve(ref)
     recorded = _recorded(git, old)
     base = str(recorded.get("base", "main"))

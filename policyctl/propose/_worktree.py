@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import EditRefused, PolicySourceError
+from ..errors import EditRefused, PolicySourceError, printable
 from ..pipeline import PolicySnapshot, build_snapshot
 from ..review import Change, GitRepo
 
@@ -34,6 +34,7 @@ __all__ = [
     "prepare",
     "publish",
     "refuse_local_edits",
+    "refuse_options",
     "snapshot_at",
     "trailer_of",
 ]
@@ -104,7 +105,8 @@ def open_worktree(repo: GitRepo, sha: str) -> Iterator[GitRepo]:
 def base_tip(repo: GitRepo, base: str, remote: str, fetch: bool) -> str:
     if fetch:
         try:
-            repo.run("fetch", "--quiet", remote, f"refs/heads/{base}:refs/remotes/{remote}/{base}")
+            refspec = f"refs/heads/{base}:refs/remotes/{remote}/{base}"
+            repo.run("fetch", "--quiet", "--end-of-options", remote, refspec)
         except PolicySourceError as e:
             raise PolicySourceError.single(
                 f"cannot fetch branch {base!r} from {remote!r}: {e.issues[0].message}",
@@ -162,6 +164,18 @@ def refuse_local_edits(git: GitRepo, file: str) -> None:
         )
 
 
+def refuse_options(**names: str | None) -> None:
+    """A remote, a branch or a revision is someone's text: one that starts with ``-`` would
+    reach git as an option (``--upload-pack=...`` runs a command), so it is refused here, and
+    every git call that takes such text passes ``--end-of-options`` before it as well."""
+    for what, value in names.items():
+        if value is not None and (value.startswith("-") or not value.strip()):
+            raise EditRefused.single(
+                f"{what} {printable(value)!r} is not a {what} name (it may not start with '-'"
+                " or be blank)"
+            )
+
+
 def prepare(
     repo: str | Path,
     file: str,
@@ -174,6 +188,7 @@ def prepare(
 ) -> tuple[GitRepo, dict[str, str], str, datetime, str]:
     """What every new proposal checks first: the repository (no local edits to the policy),
     the author, the base's tip (fetched when pushing), the moment, and a free branch name."""
+    refuse_options(base=base, remote=remote, branch=branch)
     git = GitRepo(Path(repo))
     refuse_local_edits(git, file)
     identity = identity_env(author)
@@ -199,7 +214,7 @@ def check_branch(git: GitRepo, name: str, remote: str | None) -> None:
         raise EditRefused.single(f"{name!r} is not a valid branch name") from None
     taken = git.run("branch", "--list", name).strip()
     if remote is not None:
-        taken = taken or git.run("ls-remote", "--heads", remote, name).strip()
+        taken = taken or git.run("ls-remote", "--heads", "--end-of-options", remote, name).strip()
     if taken:
         raise EditRefused.single(
             f"branch {name!r} exists already; choose another, or refresh it:"
@@ -215,7 +230,8 @@ def publish(
         return
     lease = [f"--force-with-lease=refs/heads/{name}:{replace}"] if replace else []
     try:
-        git.run("push", "--quiet", "--porcelain", *lease, remote, f"{commit}:refs/heads/{name}")
+        refspec = f"{commit}:refs/heads/{name}"
+        git.run("push", "--quiet", "--porcelain", *lease, "--end-of-options", remote, refspec)
     except PolicySourceError as e:
         raise PolicySourceError.single(
             f"push of {name!r} to {remote!r} was rejected: {e.issues[0].message}",

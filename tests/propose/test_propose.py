@@ -188,3 +188,16 @@ def test_a_missing_repository_is_said_plainly(tmp_path: Path, capsys: Capture) -
     assert "no such directory, so no git repository here" in capsys.readouterr().err
     assert main(["propose", "max_positions=2", "-m", "x", "--repo", str(tmp_path)]) == 2
     assert "not a git repository" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["remote", "base", "branch"])
+def test_text_that_starts_with_a_dash_never_reaches_git_as_an_option(
+    clone: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    marker = tmp_path / "ran"
+    hostile = f"--upload-pack=touch {marker}"
+    assert main(["propose", "max_positions=4", "-m", "m", f"--{option}={hostile}"]) == 2
+    assert "may not start with '-'" in capsys.readouterr().err
+    assert not marker.exists()
+    assert main(["propose", "--refresh", hostile, f"--remote={hostile}"]) == 2
+    assert not marker.exists()
