@@ -16,7 +16,10 @@ import threading
 import time
 from typing import Literal
 
-__all__ = ["EventKind", "Schedule", "Trigger", "check_timings"]
+__all__ = ["MAX_SLEEP", "EventKind", "Schedule", "Trigger", "check_timings"]
+
+MAX_SLEEP = 3600.0
+"""Longest one wait of the worker: it looks again after it, whatever it waits for."""
 
 EventKind = Literal["renamed", "closed", "writing", "changed", "read"]
 """``renamed``: a rename onto the file or a swap of its directories (atomic: the content is
@@ -107,7 +110,9 @@ class Schedule:
                 if deadline is not None and now >= deadline:
                     break
                 waits = [t - now for t in (deadline, self._edge_at) if t is not None]
-                self._wake.wait(min(waits) if waits else None)
+                # Bounded: a brake centuries ahead is longer than a wait can be (OverflowError
+                # killed the worker); waking every hour to look again costs nothing.
+                self._wake.wait(min(*waits, MAX_SLEEP) if waits else None)
             while self._pending and not self._finished and not self.closed:
                 quiet = self._last_event + self._debounce - time.monotonic()
                 if quiet <= 0:

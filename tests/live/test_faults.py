@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -288,3 +289,33 @@ def test_an_idle_store_is_not_woken_by_its_own_reads(tmp_path: Path) -> None:
             store.refresh()  # reads the file: three closes-without-writing reported
         threading.Event().wait(1.0)
         assert checks <= 5, checks  # the three refreshes, and at most a follow-up or two
+
+
+def test_a_brake_centuries_ahead_leaves_the_timer_alive(tmp_path: Path) -> None:
+    """Waiting until the year 2400 is longer than a wait can be: the worker must survive it and
+    still start and lift a near brake added later."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    brakes = tmp_path / "overrides"
+    brakes.mkdir()
+    brakes.joinpath("far.yaml").write_text(
+        'reason: far\nfrom: "2400-01-01T00:00:00Z"\nuntil: "2400-01-02T00:00:00Z"\n'
+        "set: {max_positions: 3}\n"
+    )
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    with PolicyStore(policy, env={}, watch=False) as store:
+        time.sleep(0.3)  # the worker is asleep until 2400 (or dead)
+        start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+        until = start + timedelta(seconds=2)
+        brakes.joinpath("near.yaml").write_text(
+            f'reason: near\nfrom: "{start:{stamp}}"\nuntil: "{until:{stamp}}"\n'
+            "set: {max_positions: 2}\n"
+        )
+        store.refresh()
+        deadline = time.monotonic() + 20
+        while store.current().policy.max_positions != 2:
+            assert time.monotonic() < deadline, "the near brake never started"
+            time.sleep(0.05)
+        while store.current().policy.max_positions != 5:
+            assert time.monotonic() < deadline, "the near brake never lifted"
+            time.sleep(0.05)
