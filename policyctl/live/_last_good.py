@@ -4,7 +4,11 @@ After every applied snapshot the store writes the bytes it was built from (the p
 each override file) to one file: a sha256 line, then a JSON document with the bytes in base64.
 The write is atomic (a temporary file in the same directory, fsynced, renamed, the directory
 fsynced), so a kill at any moment leaves the old file or the new one; and a file whose checksum
-does not match what follows it (corrupted, truncated, edited) is never used.
+does not match what follows it (corrupted, truncated, edited) is never used. The checksum finds
+damage, not forgery: anyone who can write the file can write a matching checksum.
+
+The kept state names the policy file it was kept for: a store of another file never serves it.
+Only a regular file (or none yet) is a kept state, never inside what the store reads.
 """
 
 from __future__ import annotations
@@ -16,28 +20,64 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import PolicyError
-from ..pipeline import PolicySnapshot, inputs_digest
+from ..errors import PolicyError, PolicySourceError
+from ..pipeline import MAX_BRAKES, MAX_BYTES, PolicySnapshot, inputs_digest
 from ._inputs import Inputs, read_inputs
 
-__all__ = ["Start", "load", "save", "start"]
+__all__ = ["Start", "check_place", "load", "save", "start"]
 
 log = logging.getLogger(__name__)
 
 _FORMAT = "policyctl-last-good/1"
+# The largest a kept state can be: the policy file and every brake file at their size limit,
+# in base64, with room for the JSON around them.
+_MAX_KEPT = (1 + MAX_BRAKES) * MAX_BYTES * 4 // 3 + 1024 * (1 + MAX_BRAKES)
 
 
-def save(path: Path, inputs: Inputs) -> None:
-    """Write ``inputs`` to ``path`` atomically; a failure is logged, never raised (serving
-    goes on: only the next start's fallback is older)."""
+def check_place(path: Path, policy: Path, brakes_dir: Path) -> None:
+    """Refuse a kept-state path that would break what it keeps: the policy file itself, a
+    path inside the brakes' directory (both overwritten or read as input), or anything that is
+    not a regular file (a FIFO would hang the start, a device never ends).
+
+    Raises:
+        PolicySourceError: Located at ``path``, with the reason.
+    """
+    where = path.parent.resolve() / path.name
+    reads = {policy.parent.resolve() / policy.name, policy.resolve()}
+    if where in reads or where == brakes_dir.resolve() or brakes_dir.resolve() in where.parents:
+        raise PolicySourceError.single(
+            "last_good is what the store reads (the policy file or the brakes' directory);"
+            " keep it elsewhere, e.g. beside the service's other state",
+            source=str(path),
+        )
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise PolicySourceError.single(
+            f"cannot use last_good: {e.strerror or e}", source=str(path)
+        ) from None
+    if not stat.S_ISREG(mode):
+        raise PolicySourceError.single(
+            "last_good is not a regular file (a directory, FIFO or device); give a file path",
+            source=str(path),
+        )
+
+
+def save(path: Path, inputs: Inputs, source: Path) -> None:
+    """Write ``inputs`` (of the policy file ``source``) to ``path`` atomically; a failure is
+    logged, never raised (serving goes on: only the next start's fallback is older)."""
     document = {
         "format": _FORMAT,
+        "source": str(source),
         "policy": base64.b64encode(inputs.data).decode(),
         "brakes": (brakes := [[p.name, base64.b64encode(b).decode()] for p, b in inputs.brakes]),
         "overrides": brakes,  # the key's first name: a version rolled back still reads the file
@@ -75,11 +115,23 @@ def _remove_stale(path: Path) -> None:
                 tmp.unlink()
 
 
-def load(path: Path, brakes_dir: Path) -> Inputs | None:
-    """The inputs kept in ``path``, or None when it is absent, unreadable or not intact."""
+def load(path: Path, brakes_dir: Path, source: Path) -> Inputs | None:
+    """The inputs kept in ``path`` for the policy file ``source``, or None when it is absent,
+    unreadable, not intact, too large or kept for another file."""
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the start
     except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            log.warning("%s is not a regular file; not used", path)
+            return None
+        try:
+            raw = f.read(_MAX_KEPT + 1)
+        except OSError:
+            return None
+    if len(raw) > _MAX_KEPT:
+        log.warning("%s is larger than any kept state can be; not used", path)
         return None
     checksum, _, payload = raw.partition(b"\n")
     if hashlib.sha256(payload).hexdigest().encode() != checksum:
@@ -89,14 +141,18 @@ def load(path: Path, brakes_dir: Path) -> Inputs | None:
         document = json.loads(payload)
         if document.get("format") != _FORMAT:
             return None
+        kept_for = document.get("source", str(source))  # files of earlier versions name none
+        if kept_for != str(source):
+            log.warning("%s was kept for %s, not %s; not used", path, kept_for, source)
+            return None
         data = base64.b64decode(document["policy"], validate=True)
         brakes = tuple(
             (brakes_dir / str(name), base64.b64decode(text, validate=True))
             # "overrides": the key's first name, in files kept by earlier versions
             for name, text in document["brakes" if "brakes" in document else "overrides"]
         )
-    except (ValueError, KeyError, TypeError) as e:
-        log.warning("%s cannot be read (%s); not used", path, e)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        log.warning("%s cannot be read (%s); not used", path, type(e).__name__)
         return None
     digest = hashlib.sha256(data).hexdigest()
     return Inputs(data, brakes, digest, inputs_digest(digest, brakes) or digest)
@@ -125,7 +181,7 @@ def start(
         inputs = read_inputs(path, brakes_dir)
         return Start(inputs, build(inputs))
     except PolicyError as error:
-        kept = load(keep, brakes_dir) if keep is not None else None
+        kept = load(keep, brakes_dir, path) if keep is not None else None
         if kept is None:
             raise
         try:

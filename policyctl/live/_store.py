@@ -47,7 +47,7 @@ from ..pipeline import (
 )
 from ._identity import source_commit
 from ._inputs import Inputs, read_inputs
-from ._last_good import save, start
+from ._last_good import check_place, save, start
 from ._schedule import Schedule, Trigger, check_timings
 from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' scripted watcher
 from ._watch import WatchTarget, note_if_linked, warn_if_mount_point
@@ -363,6 +363,8 @@ class PolicyStore:
         self._path = Path(default_policy_path(path, environ)).absolute()
         self._brakes_dir = default_brakes_dir(self._path, brakes_dir, environ).absolute()
         self._keep = None if last_good is None else Path(last_good).absolute()
+        if self._keep is not None:
+            check_place(self._keep, self._path, self._brakes_dir)
         first = start(self._path, self._brakes_dir, self._keep, self._build)
         self._log = None  # opened once the store has a policy: a failed start leaves no thread
         if decision_log is not None:
@@ -384,7 +386,7 @@ class PolicyStore:
         self._refused_since = datetime.now(UTC) if first.error else None
         self._serving_last_good = first.error is not None
         if self._keep is not None and first.error is None:
-            save(self._keep, self._inputs)
+            save(self._keep, self._inputs, self._path)
         self._watcher: _DirectoryWatcher | None = None
         self._thread: threading.Thread | None = None
         self._init_sync()
@@ -629,7 +631,7 @@ class PolicyStore:
         self._publish_status(snap)
         old, self._current = self._current, snap  # the one publication step
         if self._keep is not None and inputs.key != kept.key:
-            save(self._keep, inputs)
+            save(self._keep, inputs, self._path)
         self._arm()
         return Applied(old, snap, self._subscribers.all)
 

@@ -56,8 +56,9 @@ def test_every_combination(tmp_path: Path, file_state: str, kept_state: str) -> 
     if file_state == "valid":
         with PolicyStore(policy, env={}, watch=False, last_good=kept) as store:
             assert store.current().version == 7 and not store.status().serving_last_good
-        with PolicyStore(tmp_path / "nope.yaml", env={}, watch=False, last_good=kept) as store:
-            assert store.current().version == 7
+        # The kept state names its policy file: a store of another file never serves it.
+        with pytest.raises(policyctl.PolicySourceError):
+            PolicyStore(tmp_path / "nope.yaml", env={}, watch=False, last_good=kept)
         return
     if kept_state != "valid":
         with pytest.raises(policyctl.PolicyError):
@@ -156,3 +157,36 @@ def test_a_kept_file_of_an_earlier_version_is_read(tmp_path: Path) -> None:
     with PolicyStore(policy, env={}, watch=False, last_good=kept) as store:
         assert store.status().serving_last_good
         assert store.current().version == 3 and store.current().policy.max_positions == 2
+
+
+def test_a_kept_state_is_never_what_the_store_reads(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    _file(policy, "valid")
+    (tmp_path / "overrides").mkdir()
+    for place in (policy, tmp_path / "overrides", tmp_path / "overrides" / "kept"):
+        with pytest.raises(policyctl.PolicySourceError, match="what the store reads"):
+            PolicyStore(policy, env={}, watch=False, last_good=place)
+    assert policy.read_text() == VALID  # untouched
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_a_kept_state_that_is_not_a_regular_file_is_refused(tmp_path: Path, kind: str) -> None:
+    policy, kept = tmp_path / "policy.yaml", tmp_path / "last-good"
+    _file(policy, "invalid")
+    if kind == "fifo":
+        os.mkfifo(kept)
+    elif kind == "directory":
+        kept.mkdir()
+    else:
+        kept = Path("/dev/zero")
+    with pytest.raises(policyctl.PolicySourceError, match="not a regular file"):
+        PolicyStore(policy, env={}, watch=False, last_good=kept)
+
+
+def test_a_forged_deep_document_is_not_used(tmp_path: Path) -> None:
+    policy, kept = tmp_path / "policy.yaml", tmp_path / "last-good"
+    _file(policy, "invalid")
+    payload = b"[" * 200_000 + b"]" * 200_000
+    kept.write_bytes(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    with pytest.raises(policyctl.PolicyValidationError):  # the file's own error, not a crash
+        PolicyStore(policy, env={}, watch=False, last_good=kept)
