@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import shutil
+import stat
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,7 @@ from json.encoder import encode_basestring_ascii as _text
 from pathlib import Path
 from typing import Any
 
+from ..errors import PolicySourceError
 from ..model import SignalVerdict
 from ..pipeline import PolicySnapshot
 from ._record import policy_part
@@ -42,6 +44,8 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_BACKUPS = 5
 DEFAULT_QUEUE = 10_000
 _BATCH = 8192  # lines per write: each system call may hand the GIL to a busy signal thread
+CLOSE_TIMEOUT = 10.0
+"""Longest ``close()`` waits for the queue to be written."""
 _IDLE_WAIT = 0.01  # at 200,000 decisions/s an idle writer wakes to 2,000 queued: far from full
 
 Pending = tuple[float, PolicySnapshot, SignalVerdict, Any, Any, Any, Mapping[str, Any]]
@@ -173,8 +177,28 @@ class DecisionLog:
         self._thread.start()
 
     def _open(self) -> int:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        """The log, appended to: only a regular file (or a new one). A FIFO would block the
+        store's start (and, once open, every write), a directory or device is no log.
+
+        Raises:
+            PolicySourceError: Located at the path, with the reason.
+        """
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, flags, 0o640)
+        except OSError as e:
+            raise PolicySourceError.single(
+                f"cannot open the decision log: {e.strerror or e}", source=str(self.path)
+            ) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise PolicySourceError.single(
+                "the decision log is not a regular file (a FIFO or a device); give a file path",
+                source=str(self.path),
+            )
+        os.set_blocking(fd, True)  # a regular file: writes complete, as they always did
+        return fd
 
     def record(self, item: object) -> bool:
         """Queue one decision (a `Pending` tuple, or any JSON-safe map); False, and counted,
@@ -268,6 +292,9 @@ class DecisionLog:
         """Write everything queued, then stop. Idempotent."""
         if self._thread.is_alive():
             self._closing.set()
-            self._thread.join()
+            self._thread.join(CLOSE_TIMEOUT)  # bounded: a stuck disk must not hang shutdown
+            if self._thread.is_alive():
+                log.warning("the decision log %s did not finish writing in time", self.path)
+                return
             self._join_compressor()
             os.close(self._fd)

@@ -10,6 +10,9 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
+
+import policyctl
 from policyctl import PolicyStore
 from policyctl.decisions import DecisionLog
 
@@ -39,15 +42,15 @@ def test_decide_logs_each_decision_with_its_policy(tmp_path: Path) -> None:
 
 
 def test_a_full_queue_drops_and_counts_never_blocks(tmp_path: Path) -> None:
-    fifo = tmp_path / "decisions.jsonl"
-    os.mkfifo(fifo)
-    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader that never reads (yet)
-    log = DecisionLog(fifo, queue_size=2)
+    log = DecisionLog(tmp_path / "decisions.jsonl", queue_size=2)
+    # A disk that stops taking writes: the log's descriptor becomes a pipe nobody reads (yet).
+    reader, writer = os.pipe()
+    os.dup2(writer, log._fd)
+    os.close(writer)
     big = {"pad": "x" * 70_000}  # one line fills the pipe: the writer blocks on the next
     for _ in range(10):
         log.record(big)
     assert log.dropped >= 6  # the writer holds at most one, the queue two
-    os.set_blocking(reader, True)
 
     def drain() -> None:
         while os.read(reader, 1 << 20):  # until the writer closes its end
@@ -90,3 +93,24 @@ def test_the_context_is_logged_as_it_was_when_decided(tmp_path: Path) -> None:
     (record,) = [json.loads(line) for line in decisions.read_text().splitlines()]
     assert record["context"] == {"legs": ["buy"], "note": 'a"\n\x1b'}
     assert record["confidence"] == 1 and record["time"].endswith("Z")
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("kind", ["fifo", "directory", "under-a-file", "device"])
+def test_only_a_regular_file_is_a_decision_log(tmp_path: Path, kind: str) -> None:
+    policy, log = tmp_path / "policy.yaml", tmp_path / "decisions.jsonl"
+    policy.write_text(VALID)
+    if kind == "fifo":
+        os.mkfifo(log)  # nobody reads it: opening it for writing would block forever
+    elif kind == "directory":
+        log.mkdir()
+    elif kind == "under-a-file":
+        log.write_text("")
+        log = log / "decisions.jsonl"
+    else:
+        log = Path("/dev/null")
+    with pytest.raises(policyctl.PolicySourceError, match="decision log"):
+        PolicyStore(policy, env={}, watch=False, decision_log=log)
+    assert threading.active_count() == 1 or all(
+        not t.name.startswith("policyctl-") for t in threading.enumerate()
+    )
