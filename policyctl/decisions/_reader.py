@@ -29,6 +29,7 @@ KEPT_PROBLEMS = 50  # shown with line numbers; the rest are counted
 _GZIP_MAGIC = b"\x1f\x8b"
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 _SYMBOL, _STRATEGY, _CONFIDENCE = INPUTS
+_LARGEST = 2**53  # an integer confidence beyond it is no measurement (and overflows a float)
 
 Record = tuple[int, dict[str, Any], str, str, float]
 """(line number, the record, symbol, strategy, confidence): a line fit to replay."""
@@ -52,7 +53,8 @@ def log_files(arguments: Sequence[str]) -> list[Path]:
     ``*.jsonl.gz``, rotated ones too), in name order.
 
     Raises:
-        FileNotFoundError: An argument names nothing.
+        FileNotFoundError: An argument names nothing, or something that is neither a regular
+            file nor a directory.
     """
     files: list[Path] = []
     for argument in arguments:
@@ -61,8 +63,10 @@ def log_files(arguments: Sequence[str]) -> list[Path]:
             files += sorted(
                 p for p in path.iterdir() if p.is_file() and ".jsonl" in p.name and p.name[0] != "."
             )
-        elif path.exists():
+        elif path.is_file():
             files.append(path)
+        elif path.exists():  # a FIFO or a device never ends (or never starts): not a log
+            raise FileNotFoundError(f"{argument}: not a regular file or a directory")
         else:
             raise FileNotFoundError(f"{argument}: no such file or directory")
     return files
@@ -122,6 +126,9 @@ class LogFiles:
                 continue
             try:
                 record = _parse(scan, line)
+            except RecursionError:
+                self.skip(name, number, "nested too deep: not a decision")
+                continue
             except ValueError as e:  # UnicodeDecodeError too
                 if not line.endswith(b"\n"):  # the last line: readline stops only at EOF
                     self.torn += 1  # the writer was stopped mid-line: expected, not an error
@@ -174,7 +181,9 @@ def _invalid(symbol: object, strategy: object, confidence: object) -> str | None
             return f"{key!r} is {_json_type(value)}, not text"
     if confidence is None:
         return f"no {_CONFIDENCE!r}"
-    if type(confidence) is int or (type(confidence) is str and confidence in _NON_FINITE):
+    if type(confidence) is int:
+        return None if abs(confidence) <= _LARGEST else f"{_CONFIDENCE!r} is too large a number"
+    if type(confidence) is str and confidence in _NON_FINITE:
         return None
     return f"'confidence' is {_json_type(confidence)}, not a number"
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from policyctl import PolicyStore, load_policy
+from policyctl.cli import main
 from policyctl.decisions import FORMAT, KEYS, LogFiles, brakes_of, format_of, generate
 
 from ..support.policy import VALID
@@ -51,3 +55,33 @@ def test_an_older_record_reads_as_format_1_with_its_brakes(tmp_path: Path) -> No
     log.write_text(json.dumps(old) + "\n")
     files = LogFiles([log])
     assert [record for _, (_, record, *_) in files] == [old] and files.records == 1
+
+
+def test_a_hostile_line_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    good = {"symbol": "BTCUSDT", "strategy": "x", "confidence": 0.5}
+    log = tmp_path / "log.jsonl"
+    log.write_text(
+        json.dumps(good)
+        + "\n"
+        + json.dumps({**good, "confidence": 10**400})
+        + "\n"
+        + "[" * 200_000
+        + "]" * 200_000
+        + "\n"
+        + json.dumps(good)
+        + "\n"
+    )
+    files = LogFiles([log])
+    assert len(list(files)) == 2 and files.skipped == 2
+    reasons = [p.reason for p in files.problems]
+    assert reasons == ["'confidence' is too large a number", "nested too deep: not a decision"]
+
+
+def test_replay_takes_only_regular_files_and_directories(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    for argument in (str(fifo), "/dev/zero"):
+        assert main(["replay", argument, "--base", "x", "--head", "y"]) == 2
+        assert "not a regular file or a directory" in capsys.readouterr().err
