@@ -19,6 +19,7 @@ from ..errors import EditRefused, Issue, PolicyError, PolicyValidationError
 from ..model import BRAKE_FIELDS, parse_path
 from ..pipeline import (
     BRAKE_NAME,
+    MAX_BRAKES,
     BrakeFile,
     PolicySnapshot,
     PositionMap,
@@ -49,6 +50,7 @@ class BrakeResult:
         at: The moment compared: when the brake starts (now, if it is active).
         changes: Semantic changes from ``before`` to ``after``.
         written: Whether the file system was changed (False for a dry run).
+        pruned: Expired brake files removed to make room (see `MAX_BRAKES`).
     """
 
     path: Path
@@ -58,6 +60,7 @@ class BrakeResult:
     at: datetime
     changes: list[Change]
     written: bool
+    pruned: tuple[Path, ...] = ()
 
 
 def stamp(moment: datetime) -> str:
@@ -172,16 +175,40 @@ def write_brake(
             f"a brake named {name!r} exists already; choose another with --name",
             source=str(path),
         )
+    existing, pruned = _room(existing, moment, path)
     at = max(start or moment, moment)
     before = _effective(policy, existing, at, environ)
     after = _effective(policy, [*existing, (path, data)], at, environ)
     _effective(policy, [*existing, (path, data)], moment, environ)  # valid now, too
     if not dry_run:
         with source_errors(path):
+            for old in pruned:
+                old.unlink(missing_ok=True)
             _create(path, data)
-    return BrakeResult(
-        path, brake, before, after, at, diff_policies(before.policy, after.policy), not dry_run
-    )
+    changes = diff_policies(before.policy, after.policy)
+    return BrakeResult(path, brake, before, after, at, changes, not dry_run, pruned)
+
+
+Brakes = list[tuple[Path, bytes]]
+
+
+def _room(existing: Brakes, moment: datetime, path: Path) -> tuple[Brakes, tuple[Path, ...]]:
+    """Room for one more brake file within `MAX_BRAKES`: expired files are pruned to make it
+    (the limit is checked here, where a file is written, so no read ever finds one too many).
+
+    Raises:
+        EditRefused: As many brakes as allowed are in force or scheduled.
+    """
+    if len(existing) < MAX_BRAKES:
+        return existing, ()
+    expired = {p for p, b in existing if parse_brake(b, p, moment).state(moment) == "expired"}
+    if len(existing) - len(expired) >= MAX_BRAKES:
+        raise EditRefused.single(
+            f"{MAX_BRAKES} brakes are in force or scheduled, the most there may be; lift one"
+            " (policyctl brake lift NAME) or fold them into the policy",
+            source=str(path.parent),
+        )
+    return [(p, b) for p, b in existing if p not in expired], tuple(sorted(expired))
 
 
 def _create(path: Path, data: bytes) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "brake_name",
     "default_brakes_dir",
     "either_dir",
+    "ignored",
     "parse_brake",
     "read_brakes",
     "select",
@@ -123,6 +124,13 @@ def either_dir(
     return brakes_dir if brakes_dir is not None else overrides_dir
 
 
+def ignored(file_name: str) -> bool:
+    """Entries of the brakes' directory that are not brakes, by a rule the README states:
+    hidden ones (a ConfigMap's ``..data`` and timestamped directories, editors' swap files) and
+    a README (``README``, ``README.md``, ...). Any other entry is a brake or an error."""
+    return file_name.startswith(".") or file_name.split(".", 1)[0].upper() == "README"
+
+
 def brake_name(file_name: str) -> str | None:
     """The override a directory entry holds, or None when it is not an override file."""
     if file_name.startswith(".") or not file_name.endswith(_SUFFIXES):
@@ -160,9 +168,15 @@ def select(entries: Sequence[str], directory: Path) -> list[str]:
     override name, or more than `MAX_BRAKES` files, is an error (PolicySourceError)."""
     files = []
     for entry in entries:
+        if ignored(entry):
+            continue
         name = brake_name(entry)
         if name is None:
-            continue
+            raise PolicySourceError.single(
+                f"{entry!r} is not a brake file: brake files are named NAME.yaml (or .yml, in"
+                " lower case); only hidden files and a README are ignored here",
+                source=str(directory / entry),
+            )
         if not BRAKE_NAME.fullmatch(name):
             raise PolicySourceError.single(
                 f"{entry!r} is not a valid override file name: lower-case letters, digits"

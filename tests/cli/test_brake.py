@@ -190,3 +190,65 @@ def test_validate_checks_one_override_file_on_its_own(policy: Path, capsys: Capt
     assert f"{good}: valid (a brake)" in out and "expired at 2020-01-01T00:00:00Z" in out
     assert main(["validate", str(bad)]) == 1
     assert f"{bad}:3:7: set.opp_rankings:" in capsys.readouterr().out
+
+
+def _expired(directory: Path, count: int) -> None:
+    directory.mkdir(exist_ok=True)
+    for n in range(count):
+        (directory / f"old-{n:02d}.yaml").write_text(
+            'reason: old\nfrom: "2020-01-01T00:00:00Z"\nuntil: "2020-01-02T00:00:00Z"\n'
+            "set: {max_positions: 2}\n"
+        )
+
+
+def test_expired_brakes_make_room_for_a_new_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    _expired(tmp_path / "overrides", 64)
+    argv = ["brake", "max_positions=2", "--for", "1h", "--reason", "r", str(policy)]
+    assert main(argv) == 0
+    assert main(["validate", str(policy)]) == 0  # never one file too many for a reader
+    remaining = sorted(p.name for p in (tmp_path / "overrides").iterdir())
+    assert len(remaining) == 1 and not remaining[0].startswith("old-")
+
+
+def test_the_brake_limit_is_checked_where_a_brake_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    brakes = tmp_path / "overrides"
+    brakes.mkdir()
+    for n in range(64):
+        (brakes / f"live-{n:02d}.yaml").write_text(
+            'reason: live\nuntil: "2999-01-01T00:00:00Z"\nfrom: "2998-12-31T00:00:00Z"\n'
+            "set: {max_positions: 2}\n"
+        )
+    before = sorted(brakes.iterdir())
+    capsys.readouterr()
+    argv = ["brake", "max_positions=2", "--for", "1h", "--reason", "r", str(policy)]
+    assert main(argv) == 2
+    assert "64 brakes are in force or scheduled" in capsys.readouterr().err
+    assert sorted(brakes.iterdir()) == before
+
+
+@pytest.mark.parametrize("name", ["cpi.YAML", "cpi.json", "notes.txt", "sub"])
+def test_every_entry_of_the_brakes_directory_is_a_brake_or_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    brakes = tmp_path / "overrides"
+    brakes.mkdir()
+    (brakes / "README.md").write_text("what these are\n")  # ignored, as the README says
+    (brakes / ".cpi.yaml.swp").write_text("")  # hidden: ignored
+    assert main(["validate", str(policy)]) == 0
+    if name == "sub":
+        (brakes / name).mkdir()
+    else:
+        (brakes / name).write_text("reason: x\n")
+    capsys.readouterr()
+    assert main(["validate", str(policy)]) == 2
+    assert f"{name!r} is not a brake file" in capsys.readouterr().out
