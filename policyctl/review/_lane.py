@@ -40,6 +40,9 @@ def _loosening(changes: Iterable[Change], brakes: Iterable[BrakeChange]) -> list
             out.append(f"brake {b.name} {b.action}: loosens ({b.why})")
         elif b.weakens:  # whatever its effect today: what it holds back can change tomorrow
             out.append(f"brake {b.name} {b.action}: {', '.join(b.weakens)} (lifted by review only)")
+        elif b.action != "removed" and b.brake.content.settings.model_versions:
+            # A pin can add a model the policy lacks or move one forward: neither tightens.
+            out.append(f"brake {b.name} {b.action}: pins model_versions (a pin is reviewed)")
     return out
 
 

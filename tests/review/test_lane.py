@@ -257,3 +257,15 @@ def test_an_untracked_file_in_the_working_tree_counts(
     capsys.readouterr()
     assert main(["lane", "main"]) == 1
     assert "policy/replay/sample.jsonl changed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "pin",
+    ['{model_versions: {lstm: "3.10"}}', '{model_versions: {newmodel: "1"}}',
+     '{model_versions: {lstm: "9.99"}}'],
+)  # fmt: skip
+def test_a_brake_that_pins_a_model_is_reviewed(tmp_path: Path, pin: str) -> None:
+    """A pin may add a model the policy lacks or move one forward: never the auto lane."""
+    verdict_lane, reasons = _lane(tmp_path, VALID, {"pin": pin})
+    assert verdict_lane == "review", reasons
+    assert any("pins model_versions" in r for r in reasons)
