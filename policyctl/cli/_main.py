@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any, Final, Protocol, cast
 
 from .. import __version__
-from ..errors import PolicyError
+from ..errors import PolicyError, printable
 from ._colour import configure as configure_colour
 from ._escape import err, terminal
 from ._escape import out as _out
@@ -192,6 +192,17 @@ def _closed_pipe() -> int:
     return 128 + signal.SIGPIPE
 
 
+def _refuse_non_utf8(argv: list[str]) -> None:
+    """An argument that is not UTF-8 (Python keeps its bytes as lone surrogates) can be
+    neither a value nor a name: say which, before anything tries to write it."""
+    for word in argv:
+        try:
+            word.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = word.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise UsageError(f"{printable(shown)!r} is not UTF-8 text") from None
+
+
 def _split_at_dashdash(argv: list[str]) -> tuple[list[str], list[str] | None]:
     """``diff``'s arguments around ``--``, read as git reads them: revisions before, files
     after. argparse would drop the ``--`` and with it the caller's disambiguation."""
@@ -237,6 +248,7 @@ def _run(argv: list[str], *, whole_process: bool) -> int:
         return EXIT_USAGE
     debug = "--debug" in argv
     try:
+        _refuse_non_utf8(argv)
         argv, after_dashdash = _split_at_dashdash(argv)
         parser_ = parser(_command_in(argv) or "")
         args, extra = parser_.parse_known_args(argv)

@@ -8,7 +8,6 @@ moment it ended stay in the history as a change to commit; a brake that never st
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -100,7 +99,7 @@ def _text(
     lines = [
         "# A brake written by policyctl brake: it can only tighten the policy, and lifts by",
         f"# itself at `until`. Lift it early with: policyctl brake lift {name}",
-        f"reason: {json.dumps(reason)}",
+        f"reason: {yaml_scalar(reason)}",
     ]
     if start is not None:
         lines.append(f'from: "{stamp(start)}"')

@@ -11,11 +11,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import PathPart, PolicySyntaxError
+from ..errors import UNSAFE_CHARACTERS, PathPart, PolicySyntaxError
 
 __all__ = ["located_error", "resolve_plain", "yaml_scalar"]
 
 _SAFE_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
+_UNSAFE = re.compile(f"[{UNSAFE_CHARACTERS}]")
 _RESERVED = frozenset({"true", "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL"})
 
 # ruamel.yaml's YAML 1.2 implicit resolvers (ruamel/yaml/resolver.py), in the order it tries them.
@@ -110,4 +111,8 @@ def yaml_scalar(value: object) -> str:
     text = str(value)
     if _SAFE_PLAIN.fullmatch(text) and text not in _RESERVED:
         return text
-    return json.dumps(text)  # a JSON string is a valid YAML double-quoted scalar
+    # A JSON string is a valid YAML double-quoted scalar, but for one thing: JSON writes a
+    # character beyond U+FFFF (an emoji) as a surrogate pair of escapes, which YAML refuses.
+    # So non-ASCII text is written as itself, except the characters no value may show raw.
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)

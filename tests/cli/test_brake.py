@@ -252,3 +252,35 @@ def test_every_entry_of_the_brakes_directory_is_a_brake_or_refused(
     capsys.readouterr()
     assert main(["validate", str(policy)]) == 2
     assert f"{name!r} is not a brake file" in capsys.readouterr().out
+
+
+def test_a_reason_is_any_printable_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    argv = ["brake", "max_positions=2", "--for", "1h", "--reason", "CPI 🚀 print", str(policy)]
+    assert main(argv) == 0
+    (written,) = (tmp_path / "overrides").iterdir()
+    assert policyctl.load_policy(policy, env={}).brakes[0].reason == "CPI 🚀 print"
+    assert "🚀" in written.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("character", ["\u061c", "\ufeff"])
+def test_invisible_direction_marks_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], character: str
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    assert main(["set", "model_versions.x", f"a{character}b", str(policy)]) == 1
+    assert f"U+{ord(character):04X}" in capsys.readouterr().err
+    assert policy.read_text() == VALID
+
+
+def test_an_argument_that_is_not_utf8_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    not_utf8 = b"\xff".decode("utf-8", "surrogateescape")  # what Python makes of such argv
+    assert main(["set", "model_versions.x", not_utf8, str(policy)]) == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err
+    assert policy.read_text() == VALID
