@@ -582,7 +582,13 @@ def test_the_bot_s_token_is_only_in_main_s_workflow_run() -> None:
         assert "${{" not in step.get("run", "")  # data reaches the scripts through env only
 
 
-def _queue(tmp_path: Path, gate_venv: Path, head_text: str, approvers: str) -> tuple[int, str]:
+def _queue(
+    tmp_path: Path,
+    gate_venv: Path,
+    head_text: str,
+    approvers: str,
+    permissions: dict[str, str] | None = None,
+) -> tuple[int, str]:
     """The gate's queue step on a merge-queue commit adding a pull request to main."""
     src = tmp_path / "src"
     _project(src, VALID)
@@ -591,7 +597,10 @@ def _queue(tmp_path: Path, gate_venv: Path, head_text: str, approvers: str) -> t
     ref = f"refs/heads/gh-readonly-queue/main/pr-2-{sha}"
     git(src, "update-ref", ref, sha)
     gh = FakeGh(tmp_path / "gh")
-    gh.answers({f"GET repos/{REPO}/pulls/2/reviews?per_page=100": [approvers]})
+    answers = {f"GET repos/{REPO}/pulls/2/reviews?per_page=100": [approvers]}
+    for login, permission in (permissions or {}).items():
+        answers[f"GET repos/{REPO}/collaborators/{login}/permission"] = [permission]
+    gh.answers(answers)
     gate = Gate(tmp_path, gate_venv)
     workspace, temp = gate._checkout(src, ref)
     path = os.pathsep.join([str(gh.bin), str(Path(sys.executable).parent), os.environ["PATH"]])
@@ -616,8 +625,14 @@ def test_the_merge_queue_refuses_a_bot_approval_that_is_no_longer_auto(
 ) -> None:
     looser = LOOSER.replace("version: 7", "version: 8")
     status, output = _queue(tmp_path / "a", gate_venv, looser, BOT)
-    assert status == 1 and "approved by the bot alone" in output, output
-    status, output = _queue(tmp_path / "b", gate_venv, looser, f"{BOT}\nrisk-officer")
+    assert status == 1 and "no approval by a person with write access" in output, output
+    status, output = _queue(
+        tmp_path / "b", gate_venv, looser, f"{BOT}\nrisk-officer", {"risk-officer": "write"}
+    )
     assert status == 0, output
+    status, output = _queue(  # a drive-by approval by someone who may not write here
+        tmp_path / "d", gate_venv, looser, f"{BOT}\nstranger", {"stranger": "read"}
+    )
+    assert status == 1 and "no approval by a person with write access" in output, output
     status, output = _queue(tmp_path / "c", gate_venv, TIGHTER, BOT)
     assert status == 0 and "lane: auto" in output, output

@@ -166,7 +166,8 @@ def read_brakes(directory: Path) -> list[tuple[Path, bytes]]:
 def select(entries: Sequence[str], directory: Path) -> list[str]:
     """Which directory entries are override files, checked: a name that is not a valid
     override name, or more than `MAX_BRAKES` files, is an error (PolicySourceError)."""
-    files = []
+    files: list[str] = []
+    names: dict[str, str] = {}
     for entry in entries:
         if ignored(entry):
             continue
@@ -183,6 +184,12 @@ def select(entries: Sequence[str], directory: Path) -> list[str]:
                 " and . _ -, at most 64 characters, ending in .yaml",
                 source=str(directory / entry),
             )
+        if name in names:  # x.yaml and x.yml: one brake, two files, and only one compared
+            raise PolicySourceError.single(
+                f"{entry!r} and {names[name]!r} are one brake ({name!r}); keep one of them",
+                source=str(directory / entry),
+            )
+        names[name] = entry
         files.append(entry)
     if len(files) > MAX_BRAKES:
         raise PolicySourceError.single(

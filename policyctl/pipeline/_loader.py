@@ -195,6 +195,7 @@ def build_snapshot(
     files = tuple(parse_brake(b, p, moment) for p, b in brakes)
     active = tuple(f for f in files if f.state(moment) == "active")
     braked = compose(policy, active)
+    _compose_at_every_edge(policy, files, moment)
     digest = digest or hashlib.sha256(data).hexdigest()
     return PolicySnapshot(
         policy=braked.policy,
@@ -225,6 +226,26 @@ def _env_direction(field: str, before: Any, after: Any) -> Direction:
         return value_direction(field, before, after)
     except (TypeError, KeyError):
         return "loosens"
+
+
+def _compose_at_every_edge(policy: GlobalPolicy, files: Sequence[BrakeFile], now: datetime) -> None:
+    """The brakes must compose at every moment they start or lift, not only now: two scheduled
+    brakes pinning one model to two versions would otherwise be valid today and refused by
+    every store when the second starts (which then keeps serving without either).
+
+    Raises:
+        PolicyValidationError: The composition at some future edge, located in time.
+    """
+    edges = sorted({t for f in files for t in (f.starts, f.ends) if t is not None and t > now})
+    for edge in edges:
+        try:
+            compose(policy, [f for f in files if f.state(edge) == "active"])
+        except PolicyValidationError as e:
+            raise PolicyValidationError(
+                Issue(i.path, i.line, i.column, f"from {edge:%Y-%m-%dT%H:%M:%SZ}: {i.message}",
+                      i.source)
+                for i in e.issues
+            ) from None  # fmt: skip
 
 
 def _next_change(files: Sequence[BrakeFile], now: datetime) -> datetime | None:

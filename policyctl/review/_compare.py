@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from ..errors import AmbiguousArgument, Issue, PolicyError, PolicySourceError
+from ..errors import AmbiguousArgument, Issue, PolicyError, PolicySourceError, printable
 from ..model import BRAKES_DIR_NAME
 from ..pipeline import (
     PolicySnapshot,
@@ -138,6 +138,11 @@ def tree_problems(repo: GitRepo, sha: str, file: str) -> list[str]:
     for path, mode in sorted(direct.items()):
         if path.startswith(f"{brakes}/") and mode not in FILE_MODES:
             problems.append(f"{path} is {mode_kind(mode)}; a brake must be a regular file")
+    names = [p.rpartition("/")[2] for p in direct if p.startswith(f"{brakes}/")]
+    try:
+        select_brakes(sorted(names), Path(brakes))  # names, duplicates, the limit
+    except PolicySourceError as e:
+        problems += [printable(i.message) for i in e.issues]
     below = repo.modes(sha, [f"{folder}/" if folder else "."], recursive=True)
     for path, mode in sorted(below.items()):
         if mode not in FILE_MODES and path not in direct:

@@ -123,7 +123,12 @@ class GitRepo:
             return None
 
     def read_many(self, objects: Sequence[str]) -> list[bytes | None]:
-        """Contents of ``rev:path`` objects, None where the path does not exist at that rev."""
+        """Contents of ``rev:path`` objects, None where the path does not exist at that rev (or
+        names it with a newline, which cat-file's one-object-per-line input cannot carry)."""
+        if any("\n" in o for o in objects):
+            clean = [o for o in objects if "\n" not in o]
+            found = dict(zip(clean, self.read_many(clean), strict=True))
+            return [found.get(o) for o in objects]
         if not objects:
             return []
         out = self._git_bytes(
@@ -147,14 +152,17 @@ class GitRepo:
         """The files directly in ``directory`` at commit ``sha`` (path from the root, bytes),
         sorted by name; none when the directory does not exist there."""
         listing = self._git("ls-tree", "-z", sha, "--", f"{directory.rstrip('/')}/")
-        paths = []
+        blobs = []
         for entry in listing.split("\0"):
             meta, _, path = entry.partition("\t")
-            if path and meta.split(" ")[1:2] == ["blob"]:
-                paths.append(path)
-        paths.sort()
-        contents = self.read_many([f"{sha}:{p}" for p in paths])
-        return [(Path(p), c) for p, c in zip(paths, contents, strict=True) if c is not None]
+            fields = meta.split(" ")
+            if path and fields[1:2] == ["blob"]:
+                blobs.append((path, fields[2]))
+        blobs.sort()
+        # By object id, never ``rev:path``: cat-file reads one object per line, and a name
+        # holding a newline would split into requests of the name's choosing.
+        contents = self.read_many([oid for _, oid in blobs])
+        return [(Path(p), c) for (p, _), c in zip(blobs, contents, strict=True) if c is not None]
 
     def modes(self, sha: str, paths: Sequence[str], *, recursive: bool = False) -> dict[str, str]:
         """The tree entries at ``paths`` (a path ending in ``/`` lists its directory's entries)

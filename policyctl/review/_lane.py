@@ -34,7 +34,15 @@ class LaneVerdict:
 
 
 def _loosening(changes: Iterable[Change], brakes: Iterable[BrakeChange]) -> list[str]:
+    changes = list(changes)
     out = [f"{c.path} {c.action}: loosens" for c in changes if c.direction == "loosens"]
+    # A model added (untested, perhaps) or dropped is for a person to see; a new version of a
+    # model the policy runs is the model lifecycle's everyday change.
+    out += [
+        f"{c.path} {c.action}: a model {'added' if c.action == 'added' else 'dropped'} is reviewed"
+        for c in changes
+        if c.field == "model_versions" and c.action in ("added", "removed")
+    ]
     for b in brakes:
         if b.direction == "loosens":
             out.append(f"brake {b.name} {b.action}: loosens ({b.why})")

@@ -32,7 +32,9 @@ EDITS = [
     ("[trend_follow, mean_reversion]", "[trend_follow]", "auto"),
     ("[trend_follow, mean_reversion]", "[trend_follow, mean_reversion, carry]", "review"),
     ("BTCUSDT: 0.92", "BTCUSDT: 0.5", "auto"),  # rankings are neutral
-    ('lstm: "3.10"', 'lstm: "3.11"', "auto"),  # model versions too
+    ('lstm: "3.10"', 'lstm: "3.11"', "auto"),  # a new version of a model it runs
+    ('lstm: "3.10"', 'lstm: "3.10", brandnew: "1"', "review"),  # a model added
+    ('xgboost: "v12", ', "", "review"),  # a model dropped
     ("version: 7", "version: 8", "auto"),
 ]
 

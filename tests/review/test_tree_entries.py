@@ -192,3 +192,60 @@ def test_replay_finds_no_record_s_policy_in_a_link_s_text(
           "json"])  # fmt: skip
     report = json.loads(capsys.readouterr().out)
     assert report["by_digest"] == 0 and report["fallback"] == 1
+
+
+def test_a_newline_in_a_brake_s_name_cannot_steer_what_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    """git cat-file reads one object per line: a name holding a newline once shifted every
+    later brake's content to an object of the name's choosing (an outsider's finding)."""
+    repo = _repo(tmp_path, monkeypatch)
+    brakes = repo / "policy" / "overrides"
+    stolen = git(repo, "rev-parse", "main:policy/overrides/calm.yaml")
+    git(repo, "rm", "-q", "policy/overrides/calm.yaml")
+    brakes.mkdir(exist_ok=True)  # git rm took the emptied directory away
+    (brakes / f"0\n{stolen}\n.yaml").write_text("x")
+    (brakes / "calm.yml").write_text(
+        'reason: gone\nfrom: "2020-01-01T00:00:00Z"\nuntil: "2020-01-02T00:00:00Z"\n'
+        "set: {max_positions: 5}\n"
+    )
+    _commit(repo)
+    capsys.readouterr()
+    assert main(["lane", "main", "pr"]) == 1
+    assert capsys.readouterr().out.startswith("invalid")
+    assert main(["validate", "--rev", "pr"]) == 1
+
+
+def test_two_files_of_one_brake_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    repo = _repo(tmp_path, monkeypatch)
+    brakes = repo / "policy" / "overrides"
+    (brakes / "calm.yml").write_text((brakes / "calm.yaml").read_text())
+    _commit(repo)
+    capsys.readouterr()
+    assert main(["lane", "main", "pr"]) == 1
+    assert "are one brake ('calm')" in capsys.readouterr().out
+    assert main(["validate", str(repo / "policy" / "policy.yaml")]) == 2
+
+
+def test_brakes_that_will_conflict_are_refused_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Capture
+) -> None:
+    """Two scheduled pins of one model to two versions: valid today, and every store would
+    refuse the policy when the second starts."""
+    repo = _repo(tmp_path, monkeypatch)
+    brakes = repo / "policy" / "overrides"
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    start = datetime.now(UTC) + timedelta(hours=1)
+    for name, version in (("p1", "v1"), ("p2", "v2")):
+        (brakes / f"{name}.yaml").write_text(
+            f'reason: pin\nfrom: "{start:{stamp}}"\nuntil: "{start + timedelta(hours=1):{stamp}}"\n'
+            f'set: {{model_versions: {{lstm: "{version}"}}}}\n'
+        )
+    _commit(repo)
+    capsys.readouterr()
+    assert main(["validate", str(repo / "policy" / "policy.yaml")]) == 1
+    assert f"from {start:{stamp}}" in capsys.readouterr().out
+    assert main(["lane", "main", "pr"]) == 1
+    assert capsys.readouterr().out.startswith("invalid")
