@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import itertools
 import json
 import logging
 import math
@@ -52,14 +53,23 @@ Pending = tuple[float, PolicySnapshot, SignalVerdict, Any, Any, Any, Mapping[str
 """What ``decide`` queues: time.time(), snapshot, verdict, symbol, strategy, confidence, context."""
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+MAX_CONTEXT = 64
+"""Most context keys a decision keeps (the first ones); how many more were cut is logged."""
+MAX_TEXT = 1024
+"""Longest text a context value keeps."""
+_CUT = "_cut"  # the context key that counts what was cut
 
 
 def _safe(value: Any, depth: int = 0) -> Any:
     """``value`` if it is JSON-safe data (finite numbers, text, booleans, None, and lists or
     string-keyed maps of those, a few levels deep); else its type's name, never its repr."""
-    if value is None or isinstance(value, bool | str):
+    if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, int | float):
+    if isinstance(value, str):
+        return value[:MAX_TEXT]
+    if isinstance(value, int):  # one of 5,000 digits has no str(): a whole batch was lost
+        return value if value.bit_length() <= 63 else f"<an integer of {value.bit_length()} bits>"
+    if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if depth < 4 and isinstance(value, list | tuple):
         return [_safe(v, depth + 1) for v in value[:100]]
@@ -70,9 +80,19 @@ def _safe(value: Any, depth: int = 0) -> Any:
 
 def freeze_context(context: dict[str, Any]) -> dict[str, Any]:
     """The context as it is now: a value that could change after ``decide`` returns (a list, a
-    map, an object) is converted on the signal path, so the log says what was decided on."""
+    map, an object) is converted on the signal path, so the log says what was decided on. It
+    is bounded: at most `MAX_CONTEXT` keys (``_cut`` counts the rest), text cut at
+    `MAX_TEXT`, an integer too large for JSON readers named by its size."""
+    if len(context) > MAX_CONTEXT:
+        kept = dict(itertools.islice(context.items(), MAX_CONTEXT))
+        return {**{k: _safe(v) for k, v in kept.items()}, _CUT: len(context) - MAX_CONTEXT}
     for value in context.values():
-        if type(value) not in _PLAIN:
+        kind = type(value)
+        if (
+            kind not in _PLAIN
+            or (kind is str and len(value) > MAX_TEXT)
+            or (kind is int and value.bit_length() > 63)
+        ):
             return {k: _safe(v) for k, v in context.items()}
     return context
 
@@ -137,7 +157,7 @@ def _value(value: Any) -> str:
     if kind is float:
         return repr(value) if math.isfinite(value) else f'"{value}"'
     if kind is int:
-        return str(value)
+        return str(value) if value.bit_length() <= 63 else str(_encode(_safe(value)))
     if value is True:
         return "true"
     if value is False:

@@ -457,6 +457,8 @@ class PolicyStore:
             # DecisionLog.record inlined: a method call is a fifth of a decision's cost.
             if len(log.pending) < log.limit:
                 context = freeze_context(context) if context else context
+                if type(symbol) is not str or type(strategy) is not str:  # frozen as data too
+                    symbol, strategy = freeze_context({"s": symbol, "t": strategy}).values()
                 log.pending.append((now(), snap, verdict, symbol, strategy, confidence, context))
             else:
                 log.drop()

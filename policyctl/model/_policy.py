@@ -307,20 +307,25 @@ class GlobalPolicy(BaseModel):
         ):
             sets = self._sets()
         symbols, strategies = sets[2], sets[3]
-        if (  # the common case first, with no list built (this is the signal path)
-            symbol in symbols
-            and strategy in strategies
-            and type(confidence) is float
-            and self.global_min_confidence <= confidence <= 1.0
-        ):
-            return ()
+        try:  # free in CPython 3.11 unless raised
+            if (  # the common case first, with no list built (this is the signal path)
+                symbol in symbols
+                and strategy in strategies
+                and type(confidence) is float
+                and self.global_min_confidence <= confidence <= 1.0
+            ):
+                return ()
+        except TypeError:  # an unhashable symbol or strategy: refused below, by type
+            pass
         codes = []
-        if symbol not in symbols:
+        # A caller's values, whatever they are: never an exception (an unhashable symbol, an
+        # integer too large for a float), always a refusal with its code.
+        if type(symbol) is not str or symbol not in symbols:
             codes.append("symbol_not_allowed")
-        if strategy not in strategies:
+        if type(strategy) is not str or strategy not in strategies:
             codes.append("strategy_not_allowed")
         number = isinstance(confidence, int | float) and not isinstance(confidence, bool)
-        if not (number and math.isfinite(confidence)):
+        if not number or (isinstance(confidence, float) and not math.isfinite(confidence)):
             codes.append("confidence_not_finite")
         elif not 0 <= confidence <= 1:
             codes.append("confidence_out_of_range")

@@ -44,20 +44,37 @@ REASON_CODES: Final = MappingProxyType(
 """Every code a `SignalVerdict` can carry, and what it means. Codes are stable: a new rule
 adds a code, and no code changes its meaning."""
 
+
 # code -> the sentence, from (symbol, strategy, confidence, global_min_confidence)
-_SENTENCES: Final[dict[str, Callable[[str, str, Any, float], str]]] = {
-    "symbol_not_allowed": lambda symbol, s, c, m: f"symbol {symbol!r} is not in allowed_symbols",
+def _shown(value: Any) -> str:
+    """A caller's value in a sentence, whatever it is: short, and never an exception (an
+    integer of 5,000 digits has no str(), a float beyond 1e308 no :g)."""
+    if type(value) is float:
+        return f"{value:g}"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"<an integer of {value.bit_length()} bits>"
+    try:
+        text = repr(value)
+    except Exception:  # a caller's object whose repr fails: still a sentence
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_SENTENCES: Final[dict[str, Callable[[Any, Any, Any, float], str]]] = {
+    "symbol_not_allowed": lambda symbol, s, c, m: (
+        f"symbol {_shown(symbol)} is not in allowed_symbols"
+    ),
     "strategy_not_allowed": lambda s, strategy, c, m: (
-        f"strategy {strategy!r} is not in allowed_strategies"
+        f"strategy {_shown(strategy)} is not in allowed_strategies"
     ),
     "confidence_not_finite": lambda s, t, confidence, m: (
-        f"confidence {confidence!r} is not a finite number"
+        f"confidence {_shown(confidence)} is not a finite number"
     ),
     "confidence_out_of_range": lambda s, t, confidence, m: (
-        f"confidence {confidence:g} is outside 0..1 (a model's confidence)"
+        f"confidence {_shown(confidence)} is outside 0..1 (a model's confidence)"
     ),
     "confidence_below_min": lambda s, t, confidence, minimum: (
-        f"confidence {confidence:g} is below global_min_confidence {minimum:g}"
+        f"confidence {_shown(confidence)} is below global_min_confidence {minimum:g}"
     ),
 }
 

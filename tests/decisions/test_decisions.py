@@ -114,3 +114,27 @@ def test_only_a_regular_file_is_a_decision_log(tmp_path: Path, kind: str) -> Non
     assert threading.active_count() == 1 or all(
         not t.name.startswith("policyctl-") for t in threading.enumerate()
     )
+
+
+def test_decide_never_raises_and_bounds_what_it_logs(tmp_path: Path) -> None:
+    policy, log = tmp_path / "policy.yaml", tmp_path / "decisions.jsonl"
+    policy.write_text(VALID)
+    huge_context = {f"k{n}": n for n in range(1_000_000)}
+    with PolicyStore(policy, env={}, watch=False, decision_log=log) as store:
+        big = store.decide(symbol="BTCUSDT", strategy="trend_follow", confidence=10**400)
+        odd = store.decide(symbol=["BTC"], strategy={"a": 1}, confidence="x")  # type: ignore[arg-type]
+        wide = store.decide(
+            symbol="BTCUSDT", strategy="trend_follow", confidence=0.8, **huge_context
+        )
+        deep = store.decide(
+            symbol="BTCUSDT", strategy="trend_follow", confidence=0.8, n=10**5000, text="t" * 10**6
+        )
+    assert big.codes == ("confidence_out_of_range",) and "bits" in big.reasons[0]
+    assert odd.codes == ("symbol_not_allowed", "strategy_not_allowed", "confidence_not_finite")
+    assert wide.allowed and deep.allowed
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == 4  # nothing lost to a bad value: no batch dropped
+    assert records[2]["context"]["_cut"] == 1_000_000 - 64 and len(records[2]["context"]) == 65
+    assert records[3]["context"]["n"].startswith("<an integer of")
+    assert len(records[3]["context"]["text"]) == 1024
+    assert records[1]["symbol"] == ["BTC"]
