@@ -13,18 +13,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import printable
-from ..fleet import poll_all, replicas_from_text
+from ..fleet import NO_ANSWER, ReplicaState, poll_all, replicas_from_text
 from ..pipeline import default_policy_path
 from ..review import GitRepo
 from ._escape import out
 from ._exit import EXIT_INVALID, EXIT_OK, UsageError
 from ._help import positive, seconds
-
-if TYPE_CHECKING:
-    from ..fleet import ReplicaState
 
 __all__ = ["add_arguments", "run"]
 
@@ -84,9 +80,16 @@ def run(args: argparse.Namespace) -> int:
     tty = sys.stdout.isatty() and args.format == "text"
     deadline = time.monotonic() + args.timeout
     seen: dict[str, str] = {}
+    states: list[ReplicaState] = []
     drawn = 0
     while True:
-        states = poll_all(urls, expect)
+        # Each round gives every replica 2 s at most, and never passes --timeout: a total
+        # deadline for the whole command, whatever the replicas do.
+        fresh = poll_all(urls, expect, deadline=min(deadline, time.monotonic() + 2.0))
+        # A round cut short by the total deadline says nothing new of a replica that answered
+        # before: its last answer stands.
+        known = {s.url: s for s in states}
+        states = [known.get(s.url, s) if s.why == NO_ANSWER else s for s in fresh]
         done = all(s.state == "current" for s in states)
         if args.format == "text":
             if tty:

@@ -9,21 +9,26 @@ a replica answers is data: bounded in size, checked in shape, never trusted furt
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
-import urllib.error
-import urllib.request
+import threading
+import time
+import urllib.parse
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-__all__ = ["ReplicaState", "State", "poll", "poll_all", "replicas_from_text"]
+from ..errors import printable
+from ..model import MAX_VERSION
+
+__all__ = ["NO_ANSWER", "ReplicaState", "State", "poll", "poll_all", "replicas_from_text"]
 
 State = Literal["current", "behind", "refusing", "unreachable"]
 _MAX_ANSWER = 256 * 1024
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+NO_ANSWER = "no answer within the deadline"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +44,29 @@ class ReplicaState:
 
 
 def _fetch(url: str, timeout: float) -> dict[str, Any]:
-    request = urllib.request.Request(url.rstrip("/") + "/api/policy/status")
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    """The replica's status: one GET, no redirect followed (a replica that points elsewhere
+    is not the one asked), bounded in size, headers and nesting."""
+    parts = urllib.parse.urlsplit(url.rstrip("/") + "/api/policy/status")
+    connection_type = (
+        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    )
+    connection = connection_type(parts.netloc, timeout=timeout)
+    try:
+        connection.request("GET", parts.path, headers={"Accept": "application/json"})
+        response = connection.getresponse()
+        if response.status != 200:
+            raise ValueError(f"HTTP {response.status} (redirects are not followed)")
         body = response.read(_MAX_ANSWER + 1)
+    except http.client.HTTPException as e:  # not HTTP, too many or too long headers
+        raise ValueError(f"not an HTTP answer ({type(e).__name__})") from None
+    finally:
+        connection.close()
     if len(body) > _MAX_ANSWER:
         raise ValueError("answer too large")
-    data = json.loads(body)
+    try:
+        data = json.loads(body)
+    except RecursionError:
+        raise ValueError("the answer is nested too deep") from None
     if not isinstance(data, dict):
         raise ValueError("not a status object")
     return data
@@ -56,34 +78,65 @@ def poll(url: str, expect: str, timeout: float = 2.0) -> ReplicaState:
         return ReplicaState(url, "unreachable", why="not an http(s) URL")
     try:
         data = _fetch(url, timeout)
-    except (OSError, ValueError, urllib.error.URLError) as e:
-        reason = getattr(e, "reason", None) or e
-        return ReplicaState(url, "unreachable", why=str(reason)[:200])
+    except (OSError, ValueError) as e:
+        return ReplicaState(url, "unreachable", why=printable(str(e))[:200])
     digest = data.get("digest")
     version = data.get("version")
-    if not (isinstance(digest, str) and _DIGEST.fullmatch(digest) and isinstance(version, int)):
+    if not (
+        isinstance(digest, str)
+        and _DIGEST.fullmatch(digest)
+        and type(version) is int
+        and 1 <= version <= MAX_VERSION
+    ):
         return ReplicaState(url, "unreachable", why="the answer is not a policyctl status")
     age = None
     loaded = data.get("loaded_at")
     if isinstance(loaded, str):
         try:
             when = datetime.fromisoformat(loaded.replace("Z", "+00:00"))
-            age = (datetime.now(UTC) - when).total_seconds()
-        except ValueError:
+            if when.tzinfo is not None:  # a time without its zone is no moment
+                age = (datetime.now(UTC) - when).total_seconds()
+        except (ValueError, OverflowError):
             age = None
     if digest == expect:
         return ReplicaState(url, "current", version, digest, age)
     error = data.get("last_error")
     if isinstance(error, dict):
-        message = str(error.get("message", ""))[:200]
+        message = printable(str(error.get("message", ""))[:200])
         return ReplicaState(url, "refusing", version, digest, age, f"refuses the file: {message}")
     return ReplicaState(url, "behind", version, digest, age, "serves an older policy")
 
 
-def poll_all(urls: Sequence[str], expect: str, timeout: float = 2.0) -> list[ReplicaState]:
-    """Every replica at once (one thread each, at most 32 at a time)."""
-    with ThreadPoolExecutor(max_workers=min(32, max(1, len(urls)))) as pool:
-        return list(pool.map(lambda u: poll(u, expect, timeout), urls))
+def poll_all(
+    urls: Sequence[str], expect: str, timeout: float = 2.0, deadline: float | None = None
+) -> list[ReplicaState]:
+    """Every replica at once, each on a thread of its own (at most 256 at a time), all done by
+    ``deadline`` (``time.monotonic()``; default: ``timeout`` from now). A replica that has
+    not answered by then (a slow header, an endless body) is ``unreachable``: its thread is a
+    daemon, left to end with its socket's timeout, and never holds the command up."""
+    deadline = time.monotonic() + timeout if deadline is None else deadline
+    results: dict[int, ReplicaState] = {}
+    slots = threading.BoundedSemaphore(256)
+
+    def one(index: int, url: str) -> None:
+        try:
+            results[index] = poll(url, expect, max(0.05, min(timeout, deadline - time.monotonic())))
+        finally:
+            slots.release()
+
+    threads = []
+    for index, url in enumerate(urls):
+        if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        thread = threading.Thread(target=one, args=(index, url), daemon=True)
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [
+        results.get(i, ReplicaState(url, "unreachable", why=NO_ANSWER))
+        for i, url in enumerate(urls)
+    ]
 
 
 def replicas_from_text(text: str, port: int) -> list[str]:

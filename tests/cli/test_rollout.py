@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -10,6 +11,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,3 +127,81 @@ def test_kubectl_json_on_stdin_and_usage_errors(
         == 1
     )
     assert "not an http(s) URL" in capsys.readouterr().out
+
+
+DIGEST = "a" * 64
+_STATUS = json.dumps({"version": 8, "digest": DIGEST, "loaded_at": "2026-12-04T10:00:00"})
+ANSWERS = {
+    # name: (bytes sent, then seconds between further single bytes: a slow or endless peer)
+    "slow headers": (b"HTTP/1.1 200 OK\r\n", 0.5),
+    "slow body": (b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n{", 0.5),
+    "endless chunks": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0.3),
+    "not HTTP": (b"SSH-2.0-OpenSSH_9.6\r\n", None),
+    "many headers": (b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 150 + b"\r\n{}", None),
+    "long header": (b"HTTP/1.1 200 OK\r\nX-A: " + b"b" * 70_000 + b"\r\n\r\n{}", None),
+    "redirect": (b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/\r\n\r\n", None),
+    "nested": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + b"[" * 100_000 + b"]" * 100_000,
+        None,
+    ),
+    "no timezone": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(_STATUS), _STATUS.encode()),
+        None,
+    ),
+}
+
+
+@pytest.fixture
+def hostile() -> Iterator[dict[str, str]]:
+    """A listening socket per hostile answer, served by threads that never stop on their own."""
+    stop = threading.Event()
+    urls = {}
+    servers = []
+    for name, (sent, drip) in ANSWERS.items():
+        server = socket.create_server(("127.0.0.1", 0))
+        servers.append(server)
+        urls[name] = f"http://127.0.0.1:{server.getsockname()[1]}"
+
+        piece = b"1\r\nx\r\n" if "chunk" in name else b"x"
+
+        def serve(
+            server: socket.socket = server,
+            sent: bytes = sent,
+            drip: float | None = drip,
+            piece: bytes = piece,
+        ) -> None:
+            server.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    client, _ = server.accept()
+                except OSError:
+                    continue
+                with contextlib.suppress(OSError), client:
+                    client.recv(65536)
+                    client.sendall(sent)
+                    while drip is not None and not stop.is_set():
+                        client.sendall(piece)
+                        time.sleep(drip)
+
+        threading.Thread(target=serve, daemon=True).start()
+    yield urls
+    stop.set()
+    for server in servers:
+        server.close()
+
+
+def test_hostile_replicas_never_hold_it_past_its_timeout(
+    hostile: dict[str, str], capsys: Capture
+) -> None:
+    started = time.monotonic()
+    argv = ["rollout", "status", *hostile.values(), "--expect-digest", "b" * 64]
+    assert main([*argv, "--timeout", "3", "--interval", "0.5"]) == 1
+    assert time.monotonic() - started < 6  # 3 s and a round's grace, never 40 s
+    out = capsys.readouterr().out
+    for name, url in hostile.items():
+        line = next(line for line in out.splitlines() if line.startswith(f"  {url}:"))
+        if name == "no timezone":
+            assert "behind" in line  # read, with no age: a time without its zone is no moment
+        else:
+            assert "unreachable" in line, (name, line)
+    assert "http://127.0.0.1:1" not in out.replace(hostile["redirect"], "")  # not followed
