@@ -321,9 +321,20 @@ class WatchTarget:
                 if event_path in self._links:
                     return True
                 continue
+            if parent == str(directory) and not self._beside_ours(event_path):
+                continue  # a file the store does not read (a decision log kept beside it)
             if event_path in (str(directory), self._resolved) or Path(parent) != directory.parent:
                 return True
         return False
+
+    def _beside_ours(self, event_path: str) -> bool:
+        """Whether an entry of the policy's directory may be ours: the file (or what it links
+        to), the brakes' directory, or a hidden entry (a ConfigMap's ``..data`` and its
+        timestamped directories). Anything else there is someone else's file."""
+        return (
+            event_path in (str(self._path.absolute()), self._resolved, self._brakes_dir)
+            or Path(event_path).name.startswith(".")
+        )
 
     def classify(
         self, event_type: str, src: str, dest: str, *, is_directory: bool, polling: bool

@@ -220,8 +220,10 @@ def test_relevance_of_events(path: Path, scripted: type[_ScriptedWatcher]) -> No
         assert kind("moved", f"{directory}/.tmp", policy) == "renamed"
         assert kind("moved", f"{directory}/..data_tmp", f"{directory}/..data") == "renamed"
         assert kind("moved", policy, f"{directory}/elsewhere") == "changed"
-        assert kind("modified", f"{directory}/other.log") == "changed"  # not our writer
-        assert kind("closed", f"{directory}/other.log") == "changed"
+        # A file the store does not read, beside the policy (a decision log): no check at all.
+        assert kind("modified", f"{directory}/other.log") is None
+        assert kind("closed", f"{directory}/other.log") is None
+        assert kind("moved", f"{directory}/other.log", policy) == "renamed"  # onto it: ours
         assert kind("modified", policy, polling=True) == "changed"  # polling sees no close
         assert kind("deleted", directory) == "changed"  # the directory deleted or re-created
         assert kind("modified", f"{grandparent}/some-other-dir") is None

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from watchdog.observers import Observer
@@ -241,3 +242,33 @@ def test_a_linked_policy_file_is_said_plainly(
     ):
         pass
     assert "is a symbolic link to real.yaml" in caplog.text
+
+
+def test_a_decision_log_beside_the_policy_costs_no_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes to a file the store does not read cause no check of the policy (277 re-reads in
+    3 s before), counted by a spy on the store's one read."""
+    import policyctl.live._store as store_module  # noqa: PLC0415 (the read to count)
+
+    reads = []
+    real = store_module.read_inputs  # type: ignore[attr-defined]
+
+    def counted(*args: Any) -> Any:
+        reads.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(store_module, "read_inputs", counted)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    with PolicyStore(
+        policy, env={}, reconcile_interval=3600, decision_log=tmp_path / "decisions.jsonl"
+    ) as store:
+        time.sleep(0.3)
+        before = len(reads)
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            store.decide(symbol="BTCUSDT", strategy="trend_follow", confidence=0.8)
+            time.sleep(0.001)
+        time.sleep(0.3)
+        assert len(reads) - before <= 1, len(reads) - before
