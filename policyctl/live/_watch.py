@@ -265,6 +265,7 @@ class WatchTarget:
         self._path = path
         self._resolved = ""
         self._brakes_dir = str(overrides.absolute()) if overrides is not None else None
+        self._brakes_resolved: str | None = None  # where a symlinked brakes' directory points
         self._links: set[str] = set()  # symlinked directories on the path (git-sync's link)
         self._link_parents: set[str] = set()
 
@@ -298,13 +299,18 @@ class WatchTarget:
     def _with_brakes_dir(self, wanted: list[Path]) -> list[Path]:
         if self._brakes_dir is not None:
             overrides = Path(self._brakes_dir)
-            wanted += [d for d in (overrides, overrides.parent) if d not in wanted]
+            # A symlinked brakes' directory is watched where it points: a watch on the link
+            # sees the link, never the files (watchdog does not follow it), and where it points
+            # changes when the link is swapped (then a check re-watches the new place).
+            resolved = overrides.resolve() if overrides.is_symlink() else None
+            self._brakes_resolved = str(resolved) if resolved is not None else None
+            places = (resolved or overrides, overrides.parent)
+            wanted += [d for d in places if d not in wanted]
         return wanted
 
     def _in_overrides(self, *paths: str) -> bool:
-        return self._brakes_dir is not None and any(
-            p and str(Path(p).parent) == self._brakes_dir for p in paths
-        )
+        places = {self._brakes_dir, self._brakes_resolved} - {None}
+        return any(p and str(Path(p).parent) in places for p in paths)
 
     def relevant(self, src: str, dest: str) -> bool:
         """Whether an event (``src`` moved to ``dest``, or ``dest`` empty) may concern the file."""

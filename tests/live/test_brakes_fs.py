@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from policyctl import PolicySnapshot, PolicyStore
 
 from ..support.live import DEADLINE, Watching, versioned
+from ..support.policy import VALID
 
 
 def _at(moment: datetime) -> str:
@@ -191,3 +195,31 @@ def test_a_short_window_in_a_configmap(
     _configmap(overrides, {"rate.yaml": brake}, "2026_11_28_10_00_00.1")
     w = open_store(policy_dir / "policy.yaml")
     _window_is_kept(Edges(w.store), start, until)
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_a_symlinked_brakes_directory_is_watched_where_it_points(
+    tmp_path: Path, swap: bool
+) -> None:
+    """A watch on the link sees the link, never the files in it; and a link swapped to another
+    directory is followed at once, not at the reconciler half a minute later."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "overrides").symlink_to("a")
+    until = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with PolicyStore(policy, env={}, reconcile_interval=3600) as store:
+        target = tmp_path / "a"
+        if swap:
+            (tmp_path / "next").symlink_to("b")
+            (tmp_path / "next").replace(tmp_path / "overrides")  # git-sync's way: one rename
+            target = tmp_path / "b"
+            time.sleep(0.3)
+        (target / "calm.yaml").write_text(
+            f'reason: calm\nuntil: "{until}"\nset: {{max_positions: 2}}\n'
+        )
+        deadline = time.monotonic() + 5
+        while store.current().policy.max_positions != 2:
+            assert time.monotonic() < deadline, "the brake was not seen"
+            time.sleep(0.02)
