@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..edit import read_set_value
-from ..errors import printable
+from ..errors import PolicySourceError, printable
 from ..model import parse_path
+from ..pipeline import read_source
 from ..propose import propose, refresh_proposal
 from ._changes import describe_change
 from ._escape import out
@@ -44,9 +45,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _changes(args: argparse.Namespace) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if args.from_json:
-        try:
-            loaded = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
+        try:  # a regular file, bounded and never blocking (/dev/zero, a FIFO): as a policy is
+            loaded = json.loads(read_source(Path(args.from_json)).decode("utf-8"))
+        except PolicySourceError as e:
+            reason = e.issues[0].message.replace("the policy file", "the file")
+            raise UsageError(f"--from-json {printable(args.from_json)}: {reason}") from None
+        except (ValueError, RecursionError) as e:
             raise UsageError(f"--from-json {printable(args.from_json)}: {e}") from None
         if not isinstance(loaded, dict) or not all(isinstance(k, str) for k in loaded):
             raise UsageError('--from-json takes a JSON object: {"opp_rankings": {...}}')

@@ -337,10 +337,8 @@ class WatchTarget:
         """Whether an entry of the policy's directory may be ours: the file (or what it links
         to), the brakes' directory, or a hidden entry (a ConfigMap's ``..data`` and its
         timestamped directories). Anything else there is someone else's file."""
-        return (
-            event_path in (str(self._path.absolute()), self._resolved, self._brakes_dir)
-            or Path(event_path).name.startswith(".")
-        )
+        ours = (str(self._path.absolute()), self._resolved, self._brakes_dir)
+        return event_path in ours or Path(event_path).name.startswith(".")
 
     def classify(
         self, event_type: str, src: str, dest: str, *, is_directory: bool, polling: bool

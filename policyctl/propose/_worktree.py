@@ -8,9 +8,12 @@ change and the value it was based on, so that a refresh can re-apply it on a mov
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,8 +91,12 @@ def identity_env(author: str | None) -> dict[str, str]:
 
 @contextmanager
 def open_worktree(repo: GitRepo, sha: str) -> Iterator[GitRepo]:
-    """A detached worktree of ``sha`` in a temporary directory, removed afterwards."""
-    directory = Path(tempfile.mkdtemp(prefix="policyctl-propose-"))
+    """A detached worktree of ``sha`` in a temporary directory, removed afterwards. Its owner
+    (this process) is written beside it, so that one left by a ``kill -9`` is cleaned by the
+    next proposal: it can prove the worktree is its own and that its owner is gone."""
+    _clean_abandoned(repo)
+    directory = Path(tempfile.mkdtemp(prefix=_PREFIX))
+    (directory / _OWNER).write_text(f"{socket.gethostname()} {os.getpid()}\n")
     tree = directory / "tree"
     repo.run("worktree", "add", "--detach", "--quiet", str(tree), sha)
     try:
@@ -100,6 +107,44 @@ def open_worktree(repo: GitRepo, sha: str) -> Iterator[GitRepo]:
         except PolicySourceError:
             repo.run("worktree", "prune")
         shutil.rmtree(directory, ignore_errors=True)
+
+
+_PREFIX = "policyctl-propose-"
+_OWNER = "owner"
+
+
+def _abandoned(directory: Path) -> bool:
+    """Whether ``directory`` is a proposal's temporary directory whose process is gone."""
+    if not directory.name.startswith(_PREFIX):
+        return False
+    try:
+        host, pid = (directory / _OWNER).read_text().split()
+        if host != socket.gethostname():
+            return False  # another machine's: nothing here can prove it is gone
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def _clean_abandoned(repo: GitRepo) -> None:
+    """Remove the worktrees and temporary directories of proposals killed mid-way."""
+    listing = repo.run("worktree", "list", "--porcelain", "-z")
+    for entry in listing.split("\0"):
+        if entry.startswith("worktree "):
+            tree = Path(entry.removeprefix("worktree "))
+            if _abandoned(tree.parent):
+                with contextlib.suppress(PolicySourceError):
+                    repo.run("worktree", "remove", "--force", "--end-of-options", str(tree))
+                shutil.rmtree(tree.parent, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        for directory in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*"):
+            if _abandoned(directory):
+                shutil.rmtree(directory, ignore_errors=True)
+    with contextlib.suppress(PolicySourceError):
+        repo.run("worktree", "prune")
 
 
 def base_tip(repo: GitRepo, base: str, remote: str, fetch: bool) -> str:

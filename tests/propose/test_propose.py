@@ -6,6 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -201,3 +207,31 @@ def test_text_that_starts_with_a_dash_never_reaches_git_as_an_option(
     assert not marker.exists()
     assert main(["propose", "--refresh", hostile, f"--remote={hostile}"]) == 2
     assert not marker.exists()
+
+
+def test_a_worktree_left_by_a_killed_proposal_is_cleaned(clone: Path, tmp_path: Path) -> None:
+    """A kill -9 mid-proposal leaves a registered worktree and its temporary directory: the
+    next proposal removes them, having proved them its own (the owner file) and their owner
+    gone (its process)."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = Path(tempfile.mkdtemp(prefix="policyctl-propose-"))
+    (left / "owner").write_text(f"{socket.gethostname()} {dead.pid}\n")
+    git(clone, "worktree", "add", "--detach", "-q", str(left / "tree"), "HEAD")
+    alive = Path(tempfile.mkdtemp(prefix="policyctl-propose-"))  # a proposal still running
+    (alive / "owner").write_text(f"{socket.gethostname()} {os.getpid()}\n")
+    try:
+        propose({"max_positions": 4}, message="m", push=False)
+        assert not left.exists()
+        assert str(left) not in git(clone, "worktree", "list")
+        assert alive.exists()
+    finally:
+        shutil.rmtree(alive, ignore_errors=True)
+
+
+@pytest.mark.timeout(20)
+def test_from_json_reads_only_a_regular_file(
+    clone: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["propose", "-m", "m", "--no-push", "--from-json", "/dev/zero"]) == 2
+    assert "not a regular file" in capsys.readouterr().err
