@@ -308,6 +308,19 @@ class DecisionLog:
             self._compressing.join()
             self._compressing = None
 
+    def after_fork(self) -> None:
+        """In a forked child the writer thread is gone: start it again, with fresh locks and an
+        empty queue (what was queued is the parent's to write, and it will), appending to the
+        same file through the inherited descriptor (O_APPEND: whole lines, never interleaved
+        mid-line with the parent's batches)."""
+        self.pending = deque()
+        self.written = self.dropped = 0  # the child's own, as its status says
+        self._drops = threading.Lock()
+        self._closing = threading.Event()
+        self._compressing = None
+        self._thread = threading.Thread(target=self._run, name="policyctl-decisions", daemon=True)
+        self._thread.start()
+
     def close(self) -> None:
         """Write everything queued, then stop. Idempotent."""
         if self._thread.is_alive():

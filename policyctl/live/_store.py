@@ -558,6 +558,8 @@ class PolicyStore:
     def _restart_after_fork(self) -> None:
         """In a forked child the threads are gone (gunicorn --preload): start them again."""
         self._init_sync()
+        if self._log is not None:
+            self._log.after_fork()
         self._thread = None
         self._watcher = None
         if not self._schedule.closed:

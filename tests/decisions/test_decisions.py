@@ -138,3 +138,29 @@ def test_decide_never_raises_and_bounds_what_it_logs(tmp_path: Path) -> None:
     assert records[3]["context"]["n"].startswith("<an integer of")
     assert len(records[3]["context"]["text"]) == 1024
     assert records[1]["symbol"] == ["BTC"]
+
+
+def test_a_forked_child_logs_its_own_decisions(tmp_path: Path) -> None:
+    """gunicorn --preload forks after the store opened its log: the child's decisions are
+    written and counted too (0 of 100 were), as whole lines beside the parent's."""
+    policy, log = tmp_path / "policy.yaml", tmp_path / "decisions.jsonl"
+    policy.write_text(VALID)
+    with PolicyStore(policy, env={}, watch=False, decision_log=log) as store:
+        store.decide(symbol="BTCUSDT", strategy="trend_follow", confidence=0.8, who="parent")
+        pid = os.fork()
+        if pid == 0:  # the child: decide, close (which writes), and report by exit status
+            code = 1
+            try:
+                for _ in range(100):
+                    store.decide(
+                        symbol="BTCUSDT", strategy="trend_follow", confidence=0.8, who="child"
+                    )
+                store.close()
+                code = 0 if store.status().decisions_logged == 100 else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert sum(r["context"]["who"] == "child" for r in records) == 100
+    assert sum(r["context"]["who"] == "parent" for r in records) == 1
