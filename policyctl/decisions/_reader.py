@@ -119,6 +119,9 @@ class LogFiles:
             if not line:
                 return
             number += 1
+            if not line.strip():  # a blank line: no decision, and no JSON error to build
+                self.skip(name, number, "a blank line")
+                continue
             if len(line) == MAX_LINE and not line.endswith(b"\n"):
                 while (rest := stream.readline(MAX_LINE)) and not rest.endswith(b"\n"):
                     pass  # the rest of an overlong line, read and dropped in bounded pieces

@@ -131,6 +131,9 @@ def _policy(side: Side, role: str) -> GlobalPolicy:
     return side.snapshot.policy
 
 
+_MAX_CACHED = 4096  # policies kept by digest; memory is bounded whatever the log holds
+
+
 class _ByDigest:
     """Each record's own policy: its digest found in the history of the policy file, with the
     brakes it names as they were at the end of that version's life."""
@@ -151,6 +154,8 @@ class _ByDigest:
             key = (key, tuple(names)) if good else None
         found = self._cache.get(key, self)
         if found is self:
+            if len(self._cache) >= _MAX_CACHED:  # distinct digests are the log's to choose
+                self._cache.clear()
             found = self._cache[key] = self._find(key)
         if found is None:
             self._report.fallback += 1
