@@ -21,6 +21,7 @@ last good state (`_last_good`) and the served commit (`_identity`).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import threading
@@ -44,6 +45,8 @@ from ..pipeline import (
     default_brakes_dir,
     default_policy_path,
     either_dir,
+    inputs_digest,
+    parse_brake,
 )
 from ._identity import source_commit
 from ._inputs import Inputs, read_inputs
@@ -173,11 +176,13 @@ ErrorSubscriber = Callable[[PolicyError], object]
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """A new snapshot was published."""
+    """A new snapshot was published; with ``refused``, built from the parts of a refused change
+    that could be used (see `PolicyStore._salvage`), the refusal announced beside it."""
 
     old: PolicySnapshot
     new: PolicySnapshot
     subscribers: tuple[Subscriber, ...]
+    refused: Refused | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +196,7 @@ class Refusing:
     error: PolicyError
     key: str
     data: str | None
+    inputs: Inputs | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +229,8 @@ def announce(outcome: Outcome, path: Path, kept_version: int) -> bool:
     a new snapshot was applied."""
     if outcome is None:
         return False
+    if isinstance(outcome, Applied) and outcome.refused is not None:
+        announce(outcome.refused, path, outcome.old.version)
     if isinstance(outcome, Refused):
         log.error(
             "refused a change to %s; keeping version %s:\n%s", path, kept_version, outcome.error
@@ -600,7 +608,8 @@ class PolicyStore:
             if not isinstance(outcome, Refusing):
                 return outcome
             if self._settled(outcome.data):
-                return self._refuse(outcome.error, outcome.key)
+                refused = self._refuse(outcome.error, outcome.key)
+                return self._salvage(outcome, refused) or refused
         return None
 
     def _check_once(self, trigger: Trigger) -> Applied | Refusing | Moved | None:
@@ -623,7 +632,7 @@ class PolicyStore:
         try:
             snap = self._build(inputs)
         except PolicyError as e:
-            return Refusing(e, inputs.key, inputs.key)
+            return Refusing(e, inputs.key, inputs.key, inputs)
         except Exception as e:  # a bug or a fault no rule foresaw: still a refusal, recorded
             log.debug("checking %s failed unexpectedly", self._path, exc_info=True)
             return Refusing(internal_error(e, self._path), inputs.key, inputs.key)
@@ -638,6 +647,52 @@ class PolicyStore:
             save(self._keep, inputs, self._path)
         self._arm()
         return Applied(old, snap, self._subscribers.all)
+
+    def _salvage(self, refusing: Refusing, refused: Refused | None) -> Applied | None:
+        """What can still be applied of a refused change, since brakes only tighten: each
+        valid brake file (a broken one keeps its last good version, a new broken one is left
+        out, a removed one stays) over the new policy file if it is valid alone, else over the
+        last good one. The
+        refusal stays reported (status, failures, log); the disk's content is not read again
+        until it changes. None when nothing new can be served."""
+        inputs = refusing.inputs
+        if inputs is None:
+            return None
+        now = datetime.now(UTC)
+        kept = {p.name: (p, b) for p, b in self._inputs.brakes}
+        brakes = []
+        for path, data in inputs.brakes:
+            try:
+                parse_brake(data, path, now)
+                brakes.append((path, data))
+            except PolicyError:
+                if path.name in kept:
+                    brakes.append(kept[path.name])
+        # A brake removed while something is refused stays until the change applies whole:
+        # a salvage only ever tightens.
+        present = {p.name for p, _ in inputs.brakes}
+        brakes += [kept[name] for name in kept if name not in present]
+        brakes.sort(key=lambda brake: brake[0].name)
+        policy = inputs.data
+        try:
+            build_snapshot(policy, self._path, env=self._env)
+        except PolicyError:
+            policy = self._inputs.data
+        digest = hashlib.sha256(policy).hexdigest()
+        key = inputs_digest(digest, brakes) or digest
+        if key in (inputs.key, self._inputs.key):
+            return None  # the change as it is, or nothing new
+        since = self._refused_since  # counted and reported by _refuse: kept as it said
+        try:
+            applied = self._apply(Inputs(policy, tuple(brakes), digest, key))
+        except Exception:  # a salvage never makes a refusal worse
+            return None
+        if not isinstance(applied, Applied):
+            return None
+        self._refused_digest, self._last_error = refusing.key, refusing.error
+        self._refused_since = since
+        self._publish_status()
+        return dataclasses.replace(applied, refused=refused)
 
     def _edge_passed(self) -> bool:
         return (edge := self._current.next_change) is not None and datetime.now(UTC) >= edge

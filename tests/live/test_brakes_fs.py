@@ -223,3 +223,47 @@ def test_a_symlinked_brakes_directory_is_watched_where_it_points(
         while store.current().policy.max_positions != 2:
             assert time.monotonic() < deadline, "the brake was not seen"
             time.sleep(0.02)
+
+
+def _brake(until_hours: float, settings: str) -> str:
+    until = (datetime.now(UTC) + timedelta(hours=until_hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f'reason: r\nuntil: "{until}"\nset: {settings}\n'
+
+
+def _eventually(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_a_valid_brake_applies_while_the_policy_file_is_refused(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    (tmp_path / "overrides").mkdir()
+    with PolicyStore(policy, env={}, reconcile_interval=3600) as store:
+        policy.write_text(VALID.replace("max_positions: 5", "max_positions: [oops"))
+        _eventually(lambda: store.status().last_error is not None, "the file refused")
+        (tmp_path / "overrides" / "calm.yaml").write_text(_brake(1, "{max_positions: 2}"))
+        _eventually(lambda: store.current().policy.max_positions == 2, "the brake applied")
+        assert store.status().last_error is not None  # the file is still refused, and says so
+        assert store.current().version == 7  # over the last good policy
+
+
+def test_a_valid_policy_applies_while_a_brake_file_is_refused(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    brakes = tmp_path / "overrides"
+    brakes.mkdir()
+    (brakes / "calm.yaml").write_text(_brake(1, "{max_positions: 3}"))
+    with PolicyStore(policy, env={}, reconcile_interval=3600) as store:
+        assert store.current().policy.max_positions == 3
+        (brakes / "calm.yaml").write_text("reason: [broken\n")  # the brake being edited, broken
+        (brakes / "new.yaml").write_text("until: nonsense\n")  # a new one, broken
+        _eventually(lambda: store.status().last_error is not None, "the brakes refused")
+        tighter = VALID.replace("version: 7", "version: 8").replace("NORMAL", "DEFENSIVE")
+        policy.write_text(tighter)
+        _eventually(lambda: store.current().version == 8, "the policy applied")
+        assert store.current().policy.risk_mode == "DEFENSIVE"
+        assert store.current().policy.max_positions == 3  # calm's last good version stays
+        assert store.status().last_error is not None
