@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from ..live import is_mount_point
+from ..errors import PolicyError
+from ..live import PolicyStore, is_mount_point
 
 __all__ = ["Finding", "examine"]
 
@@ -130,15 +131,37 @@ def _clock() -> Iterator[Finding]:
         yield Finding("problem", f"the clocks disagree by {drift:.0f} s", "synchronise the clock")
 
 
+def _store_starts(path: Path, overrides: Path) -> Iterator[Finding]:
+    """The store's own start, as the service will run it (its environment, no watching): its
+    verdict is doctor's, so the two never disagree on whether a service can start here."""
+    try:
+        PolicyStore(path, brakes_dir=overrides, watch=False).close()
+    except PolicyError as e:
+        yield Finding(
+            "problem",
+            f"a store cannot start on {path}: {e}",
+            "fix what the message names; `policyctl validate` shows it with lines and columns",
+        )
+
+
 def examine(path: Path, overrides: Path) -> list[Finding]:
     """Every finding for a service reading ``path`` (and brakes from ``overrides``)."""
     path = path.absolute()
     checks = (
-        _readable(path),
-        _mount(path),
-        _layout(path) if path.exists() else iter(()),
-        _overrides(overrides.absolute()),
-        _inotify(),
-        _clock(),
+        _readable,
+        _mount,
+        _layout,
+        lambda p: _overrides(overrides.absolute()),
+        lambda p: _store_starts(p, overrides),
+        lambda p: _inotify(),
+        lambda p: _clock(),
     )
-    return [finding for check in checks for finding in check]
+    findings = []
+    for check in checks:
+        try:
+            findings += list(check(path))
+        except OSError as e:  # a name too long, a directory we may not enter: said, not raised
+            findings.append(
+                Finding("problem", f"cannot look at {path}: {e.strerror or e}", "check the path")
+            )
+    return list(dict.fromkeys(findings))

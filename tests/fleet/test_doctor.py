@@ -125,3 +125,33 @@ def test_a_file_mounted_on_its_own_is_a_problem(tmp_path: Path) -> None:
     assert f"{policy} is a mount point of its own" in result.stdout
     assert "mount the ConfigMap's directory" in result.stdout
     assert main(["doctor", str(policy)]) == 0  # outside the namespace: no mount, no problem
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["invalid policy", "broken brake", "brake not a brake file", "unknown env", "long name"],
+)
+def test_doctor_agrees_with_the_store(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    layout: str,
+) -> None:
+    """Where a store cannot start, doctor says so (exit 1), never "no problem" nor exit 3."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    (tmp_path / "overrides").mkdir()
+    if layout == "invalid policy":
+        policy.write_text(VALID.replace("max_positions: 5", "max_positions: 0"))
+    elif layout == "broken brake":
+        (tmp_path / "overrides" / "b.yaml").write_text("reason: [\n")
+    elif layout == "brake not a brake file":
+        (tmp_path / "overrides" / "b.YAML").write_text("reason: r\n")
+    elif layout == "unknown env":
+        monkeypatch.setenv("QT_MAX_POSITIONS", "many")
+    else:
+        policy = tmp_path / ("p" * 5000 + ".yaml")
+    assert main(["doctor", str(policy)]) == 1
+    out = capsys.readouterr().out
+    assert "problem:" in out and "no problem found" not in out
+    assert main(["doctor", str(tmp_path / "policy.yaml")]) == (0 if layout == "long name" else 1)
