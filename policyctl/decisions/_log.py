@@ -246,11 +246,20 @@ class DecisionLog:
             with contextlib.suppress(IndexError):
                 for _ in range(_BATCH):
                     batch.append(pending.popleft())
+            lines = []
+            for item in batch:  # a record that cannot be written is dropped alone
+                try:
+                    lines.append(self._lines.line(item))
+                except (ValueError, TypeError, OverflowError) as e:
+                    self.drop(1)
+                    log.warning("decision log %s: a record lost: %s", self.path, e)
+            before = self.written
             try:
-                self._write([self._lines.line(item) for item in batch])
-            except (OSError, ValueError, TypeError) as e:
-                self.drop(len(batch))
-                log.warning("decision log %s: %d records lost: %s", self.path, len(batch), e)
+                self._write(lines)
+            except OSError as e:  # a full disk: what was not written whole is dropped, counted
+                lost = len(lines) - (self.written - before)
+                self.drop(lost)
+                log.warning("decision log %s: %d records lost: %s", self.path, lost, e)
 
     def _write(self, lines: list[str]) -> None:
         """Write whole lines (ASCII: one character is one byte), rotating where the file
@@ -269,10 +278,19 @@ class DecisionLog:
                 self._rotate()
 
     def _write_all(self, data: bytes) -> None:
-        self._size += len(data)
+        """Write all of ``data`` or none of it: a short write continues where it stopped, and a
+        write that fails part-way (a full disk) is cut back, so no partial line stays behind to
+        be read as a malformed record once the disk has room again."""
+        start = os.fstat(self._fd).st_size
         view = memoryview(data)
-        while view:  # a short write (a full disk, a pipe) continues where it stopped
-            view = view[os.write(self._fd, view) :]
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, start)
+            raise
+        self._size += len(data)
 
     def _rotate(self) -> None:
         """Rename the full file and go on writing a new one at once; compress the full one on

@@ -7,6 +7,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -164,3 +166,30 @@ def test_a_forked_child_logs_its_own_decisions(tmp_path: Path) -> None:
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert sum(r["context"]["who"] == "child" for r in records) == 100
     assert sum(r["context"]["who"] == "parent" for r in records) == 1
+
+
+def test_a_full_disk_leaves_only_whole_lines_and_true_counts(tmp_path: Path) -> None:
+    """The file size limit (RLIMIT_FSIZE) stands in for a full disk: writes fail part-way.
+    No partial line may stay (it would read as a malformed record once there is room again),
+    and written + dropped says what the file holds."""
+    log = tmp_path / "decisions.jsonl"
+    code = f"""
+import resource, signal, json
+from pathlib import Path
+from policyctl.decisions import DecisionLog
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+log = DecisionLog(Path({str(log)!r}), queue_size=100_000)
+for n in range(2_000):
+    log.record({{"n": n, "pad": "x" * 90}})
+log.close()
+print(json.dumps([log.written, log.dropped]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    written, dropped = json.loads(done.stdout.splitlines()[-1])
+    lines = log.read_bytes().split(b"\n")
+    assert lines[-1] == b""  # the file ends with a whole line
+    assert all(json.loads(line) for line in lines[:-1])
+    assert len(lines) - 1 == written and written + dropped == 2_000 and dropped > 0
