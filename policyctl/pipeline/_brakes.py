@@ -158,8 +158,13 @@ def read_brakes(directory: Path) -> list[tuple[Path, bytes]]:
         raise PolicySourceError.single(
             f"cannot read the overrides directory: {e.strerror or e}", source=str(directory)
         ) from None
+    configmap = (directory / "..data").is_symlink()
     return [
-        (directory / name, read_source(directory / name)) for name in select(entries, directory)
+        (directory / name, read_source(directory / name))
+        for name in select(entries, directory)
+        # A ConfigMap key being removed: after the ..data swap its link dangles until the
+        # kubelet removes it a moment later. It is gone already, not an unreadable brake.
+        if not (configmap and (directory / name).is_symlink() and not (directory / name).exists())
     ]
 
 

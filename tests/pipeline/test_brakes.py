@@ -189,3 +189,23 @@ def test_an_override_without_from_lasts_at_most_a_week_from_now(policy: Path) ->
     with pytest.raises(policyctl.PolicyValidationError, match="more than 7 days from now") as e:
         snapshot(policy)
     assert (e.value.issues[0].source, e.value.issues[0].line) == (str(path), 2)
+
+
+def test_a_configmap_key_being_removed_is_gone_not_unreadable(tmp_path: Path) -> None:
+    """After the ..data swap, the removed key's link dangles until the kubelet removes it:
+    the brake is gone, and no failure is counted for that moment."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    brakes = tmp_path / "overrides"
+    (brakes / "..2026_12_04_1").mkdir(parents=True)
+    (brakes / "..2026_12_04_2").mkdir()
+    until = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (brakes / "..2026_12_04_1" / "calm.yaml").write_text(
+        f'reason: r\nuntil: "{until}"\nset: {{max_positions: 2}}\n'
+    )
+    (brakes / "..data").symlink_to("..2026_12_04_1")
+    (brakes / "calm.yaml").symlink_to("..data/calm.yaml")
+    assert build_snapshot(policy.read_bytes(), policy, env={}, brakes=read_brakes(brakes)).brakes
+    (brakes / "..data_tmp").symlink_to("..2026_12_04_2")  # the key removed: swap, then unlink
+    (brakes / "..data_tmp").replace(brakes / "..data")
+    assert read_brakes(brakes) == []
