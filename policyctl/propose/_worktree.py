@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import tempfile
@@ -239,7 +240,9 @@ def prepare(
     identity = identity_env(author)
     tip = base_tip(git, base, remote, fetch=push)
     now = datetime.now(UTC)
-    name = branch or f"policy/{kind}-{now:%Y%m%d-%H%M%S}-{tip[:7]}"
+    # Unique without asking anyone: writers run at once, in several processes and hosts, and
+    # the second of a clock and the base's commit are shared by all of them.
+    name = branch or f"policy/{kind}-{now:%Y%m%d-%H%M%S}-{tip[:7]}-{secrets.token_hex(4)}"
     check_branch(git, name, remote if push else None)
     return git, identity, tip, now, name
 
@@ -278,7 +281,13 @@ def publish(
         refspec = f"{commit}:refs/heads/{name}"
         git.run("push", "--quiet", "--porcelain", *lease, "--end-of-options", remote, refspec)
     except PolicySourceError as e:
+        said = e.issues[0].message
+        if not replace and any(w in said for w in ("fetch first", "non-fast-forward", "exists")):
+            raise EditRefused.single(
+                f"branch {name!r} exists on {remote!r} already (another proposal took the name"
+                " meanwhile); choose another with --branch, or leave the name to policyctl",
+                source=str(git.root),
+            ) from None
         raise PolicySourceError.single(
-            f"push of {name!r} to {remote!r} was rejected: {e.issues[0].message}",
-            source=str(git.root),
+            f"push of {name!r} to {remote!r} was rejected: {said}", source=str(git.root)
         ) from None
