@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -110,6 +111,8 @@ def open_worktree(repo: GitRepo, sha: str) -> Iterator[GitRepo]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+log = logging.getLogger(__name__)
+
 _PREFIX = "policyctl-propose-"
 _OWNER = "owner"
 
@@ -149,22 +152,31 @@ def _clean_abandoned(repo: GitRepo) -> None:
 
 
 def base_tip(repo: GitRepo, base: str, remote: str, fetch: bool) -> str:
-    if fetch:
-        try:
-            refspec = f"refs/heads/{base}:refs/remotes/{remote}/{base}"
-            repo.run("fetch", "--quiet", "--end-of-options", remote, refspec)
-        except PolicySourceError as e:
+    """The base's tip, fetched from ``remote``. Without a push (``fetch`` False) a failed
+    fetch (no remote, offline) falls back to the local branch, and says so with its commit: a
+    proposal must not silently diff against a stale base."""
+    try:
+        refspec = f"refs/heads/{base}:refs/remotes/{remote}/{base}"
+        repo.run("fetch", "--quiet", "--end-of-options", remote, refspec)
+        return repo.resolve(f"refs/remotes/{remote}/{base}")
+    except PolicySourceError as e:
+        if fetch:
             raise PolicySourceError.single(
                 f"cannot fetch branch {base!r} from {remote!r}: {e.issues[0].message}",
                 source=str(repo.root),
             ) from None
-        return repo.resolve(f"refs/remotes/{remote}/{base}")
+        reason = e.issues[0].message
     try:
-        return repo.resolve(f"refs/heads/{base}")
+        local = repo.resolve(f"refs/heads/{base}")
     except PolicySourceError:
         raise PolicySourceError.single(
             f"base branch {base!r} does not exist here", source=str(repo.root)
         ) from None
+    log.warning(
+        "%s was not fetched from %s (%s): proposing on the local %s at %s",
+        base, remote, reason, base, local[:12],
+    )  # fmt: skip
+    return local
 
 
 def snapshot_at(repo: GitRepo, sha: str, file: str) -> PolicySnapshot:

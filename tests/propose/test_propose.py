@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import socket
@@ -235,3 +236,22 @@ def test_from_json_reads_only_a_regular_file(
 ) -> None:
     assert main(["propose", "-m", "m", "--no-push", "--from-json", "/dev/zero"]) == 2
     assert "not a regular file" in capsys.readouterr().err
+
+
+def test_no_push_proposes_on_the_fetched_base_or_says_it_did_not(
+    clone: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(_origin(clone)), "other")
+    (other / "policy" / "policy.yaml").write_text(VALID.replace("version: 7", "version: 8"))
+    git(other, "commit", "-qam", "main moves on", env={"GIT_AUTHOR_NAME": "o"})
+    git(other, "push", "-q", "origin", "main")
+    moved = git(other, "rev-parse", "HEAD")
+    result = propose({"max_positions": 4}, message="m", push=False)
+    assert result.base_commit == moved  # not the stale local main
+    lonely = committed_repo(tmp_path / "lonely", VALID)  # no remote at all
+    with caplog.at_level(logging.WARNING, logger="policyctl"):
+        result = propose({"max_positions": 4}, message="m", push=False, repo=lonely)
+    local = git(lonely, "rev-parse", "main")
+    assert result.base_commit == local
+    assert f"proposing on the local main at {local[:12]}" in caplog.text
