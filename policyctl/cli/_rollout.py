@@ -50,6 +50,10 @@ def _replicas(args: argparse.Namespace) -> list[str]:
         raise UsageError(f"cannot read the replicas: {e}") from None
     if not urls:
         raise UsageError("name the replicas: URLs, --replicas-file FILE, or - (stdin)")
+    wrong = [u for u in urls if not u.startswith(("http://", "https://"))]
+    if wrong:  # said now, not after waiting out --timeout
+        shown = ", ".join(printable(u) for u in wrong[:3])
+        raise UsageError(f"not an http(s) URL: {shown}; a replica is http://HOST:PORT")
     return list(dict.fromkeys(urls))
 
 

@@ -205,3 +205,11 @@ def test_hostile_replicas_never_hold_it_past_its_timeout(
         else:
             assert "unreachable" in line, (name, line)
     assert "http://127.0.0.1:1" not in out.replace(hostile["redirect"], "")  # not followed
+
+
+def test_a_url_without_a_scheme_is_refused_at_once(capsys: Capture) -> None:
+    started = time.monotonic()
+    argv = ["rollout", "status", "10.0.0.1:8000", "--expect-digest", "a" * 64, "--timeout", "30"]
+    assert main(argv) == 2
+    assert time.monotonic() - started < 5
+    assert "not an http(s) URL: 10.0.0.1:8000" in capsys.readouterr().err
