@@ -93,6 +93,12 @@ def _common_parent() -> _Parser:
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
+    common.add_argument(  # a global option, accepted after the command too
+        "--color",
+        choices=("auto", "always", "never"),
+        default=argparse.SUPPRESS,
+        help="colour loosening red and tightening green",
+    )
     return common
 
 
@@ -134,8 +140,14 @@ def parser(only: str | None = None) -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(p)
-        p.set_defaults(func=module.run)
+        p.set_defaults(func=module.run, usage=p.format_usage)
     return top
+
+
+def _unrecognized(args: argparse.Namespace, extra: list[str]) -> None:
+    """Arguments the command does not take: said with the command's own usage."""
+    shown = " ".join(printable(word) for word in extra)
+    raise UsageError(f"unrecognized arguments: {shown}\n{args.usage().rstrip()}")
 
 
 def _command_in(argv: list[str]) -> str | None:
@@ -256,10 +268,10 @@ def _run(argv: list[str], *, whole_process: bool) -> int:
         # the command's word list; anything else left over is the usual error.
         if extra and isinstance(getattr(args, "words", None), list):
             if any(word.startswith("-") for word in extra):
-                parser_.parse_args(argv)  # exits with argparse's own message
+                _unrecognized(args, extra)
             args.words += extra
         elif extra:
-            parser_.parse_args(argv)
+            _unrecognized(args, extra)
         args.after_dashdash = after_dashdash
         _locate_files(args)
         configure_colour(args.color)

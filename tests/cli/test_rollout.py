@@ -124,9 +124,9 @@ def test_kubectl_json_on_stdin_and_usage_errors(
                 "0.1",
             ]
         )
-        == 1
+        == 2  # refused at once (it was exit 1 after the timeout)
     )
-    assert "not an http(s) URL" in capsys.readouterr().out
+    assert "not an http(s) URL" in capsys.readouterr().err
 
 
 DIGEST = "a" * 64

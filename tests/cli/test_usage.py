@@ -144,3 +144,15 @@ def test_a_value_can_never_become_a_colour_code(write: Writer, capsys: Capture) 
     )
     out = capsys.readouterr().out
     assert out.count("\x1b[") == 0  # neutral changes only: no code at all, the text stays text
+
+
+def test_global_options_after_the_command_and_the_command_s_own_usage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    assert main(["validate", str(policy), "--color", "never"]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(policy), "--colr", "never"]) == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --colr never" in err and "usage: policyctl validate" in err
