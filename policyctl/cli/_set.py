@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..edit import set_values
-from ..model import MAP_FIELDS
+from ..errors import printable
+from ..model import FIELD_NAMES, MAP_FIELDS, parse_path
 from ._editing import report_edit
 from ._escape import err
 from ._exit import UsageError
@@ -16,14 +18,25 @@ __all__ = ["add_arguments", "run"]
 
 def _assignments(words: list[str]) -> tuple[list[tuple[str, str]], str | None]:
     """``PATH VALUE [FILE]``, or ``PATH=VALUE... [FILE]`` (a path never holds '=')."""
+    if "=" in words[1:2] or (words[0].endswith("=") and len(words) > 1):
+        value = words[2] if words[1:2] == ["="] and len(words) > 2 else words[1]
+        raise UsageError(
+            f"write {printable(words[0].rstrip('='))}={printable(value)} with no space"
+            " around '=', or PATH VALUE"
+        )
     if "=" not in words[0]:
         if len(words) not in (2, 3):
             raise UsageError("set takes PATH VALUE [FILE], or PATH=VALUE... [FILE]")
         return [(words[0], words[1])], (words[2] if len(words) == 3 else None)
     file = None if "=" in words[-1] else words[-1]
+    if file is not None and parse_path(file).field in FIELD_NAMES and not Path(file).exists():
+        raise UsageError(f"{printable(file)} has no value: write {printable(file)}=VALUE")
     pairs = words[:-1] if file is not None else words
-    if any("=" not in w for w in pairs):
-        raise UsageError("with PATH=VALUE, every assignment needs '=' (and FILE comes last)")
+    bare = [w for w in pairs if "=" not in w]
+    if bare:
+        raise UsageError(
+            f"{printable(bare[0])} has no value: write {printable(bare[0])}=VALUE (FILE comes last)"
+        )
     return [(w.partition("=")[0], w.partition("=")[2]) for w in pairs], file
 
 

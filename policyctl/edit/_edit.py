@@ -192,9 +192,9 @@ def _parse_set(source: str, field_path: str, value: str) -> tuple[tuple[str | in
             source=source,
         )
     if field not in FIELD_NAMES:
-        raise EditRefused.single(
-            f"unknown field {field!r}; fields: {', '.join(FIELD_NAMES)}", source=source
-        )
+        close = difflib.get_close_matches(field, FIELD_NAMES, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"fields: {', '.join(FIELD_NAMES)}"
+        raise EditRefused.single(f"unknown field {field!r}; {hint}", source=source)
     if field == "last_updated":
         raise EditRefused.single(
             "last_updated is set by every edit; it cannot be set by hand", source=source

@@ -80,3 +80,22 @@ def test_a_closed_pipe_ends_quietly(command: list[str]) -> None:
         os.close(write_end)
     assert result.stderr == ""
     assert result.returncode == 141  # 128 + SIGPIPE, as `yes | head -1` ends
+
+
+@pytest.mark.parametrize(
+    ("words", "said"),
+    [
+        (["max_postions", "4"], "did you mean 'max_positions'?"),
+        (["max_positions", "=", "4"], "write max_positions=4 with no space around '='"),
+        (["max_positions=", "4"], "write max_positions=4 with no space around '='"),
+        (["max_positions=4", "risk_mode"], "risk_mode has no value: write risk_mode=VALUE"),
+    ],
+)
+def test_set_says_what_was_meant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], words: list[str], said: str
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    main(["set", *words, str(policy)])
+    assert said in capsys.readouterr().err
+    assert policy.read_text() == VALID
