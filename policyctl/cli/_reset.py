@@ -9,26 +9,35 @@ from ..edit import reset_policy
 from ..pipeline import default_policy_path
 from ._arguments import FILE_HELP
 from ._editing import report_edit
-from ._exit import UsageError
+from ._escape import err
+from ._exit import EXIT_INVALID, UsageError
 
 __all__ = ["add_arguments", "run"]
 
 
 def run(args: argparse.Namespace) -> int:
-    if not (args.yes or args.dry_run or _confirmed("reset every field to the defaults")):
-        raise UsageError(
-            "reset replaces every field with the built-in defaults, under which nothing may"
-            " trade; confirm with --yes, or see it first with --dry-run"
-        )
+    if not (args.yes or args.dry_run):
+        answer = _confirmed("reset every field to the defaults")
+        if answer is None:  # no one to ask (a script, CI): the flag is the answer
+            raise UsageError(
+                "reset replaces every field with the built-in defaults, under which nothing may"
+                " trade; confirm with --yes, or see it first with --dry-run"
+            )
+        if not answer:  # asked, and declined (or Ctrl-D): nothing changed, and said so
+            err("not reset: the file is unchanged")
+            return EXIT_INVALID
     path = default_policy_path(args.file)
     return report_edit(reset_policy(path, dry_run=args.dry_run))
 
 
-def _confirmed(what: str) -> bool:
-    """Ask on a terminal; never where no one can answer (a script, CI)."""
+def _confirmed(what: str) -> bool | None:
+    """Ask on a terminal; None where no one can answer (a script, CI)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return None
+    try:
+        answer = input(f"{what}? Nothing may trade under them. [y/N] ")
+    except EOFError:  # Ctrl-D: no answer is no
         return False
-    answer = input(f"{what}? Nothing may trade under them. [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 
 

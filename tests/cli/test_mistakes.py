@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
 import socket
 import subprocess
 import sys
@@ -98,4 +100,29 @@ def test_set_says_what_was_meant(
     policy.write_text(VALID)
     main(["set", *words, str(policy)])
     assert said in capsys.readouterr().err
+    assert policy.read_text() == VALID
+
+
+@pytest.mark.parametrize("answer", [b"n\n", b"\x04"])  # "n", and Ctrl-D
+def test_a_declined_reset_says_so(tmp_path: Path, answer: bytes) -> None:
+    """Asked on a terminal (a real pseudo-terminal here) and declined: exit 1, 'not reset',
+    the file unchanged (Ctrl-D was exit 3, 'n' a usage error)."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(VALID)
+    leader, follower = pty.openpty()
+    script = Path(sys.executable).parent / "policyctl"
+    process = subprocess.Popen(
+        [str(script), "reset", str(policy)], stdin=follower, stdout=follower, stderr=follower
+    )
+    os.close(follower)
+    output = b""
+    while b"[y/N]" not in output:
+        output += os.read(leader, 1024)
+    os.write(leader, answer)
+    assert process.wait(timeout=30) == 1
+    with contextlib.suppress(OSError):  # the terminal closes with the process
+        while chunk := os.read(leader, 1024):
+            output += chunk
+    os.close(leader)
+    assert b"not reset" in output and b"Traceback" not in output
     assert policy.read_text() == VALID
