@@ -159,8 +159,9 @@ def edit_file(
             if old
             else []
         )
-        if old is not None and not changes and not explicit_version:
-            return EditResult(path, old, old, [], written=False)
+        unchanged_version = old is not None and new.version == old.version
+        if old is not None and not changes and (not explicit_version or unchanged_version):
+            return EditResult(path, old, old, [], written=False)  # nothing to write, not a stamp
         text_diff = "".join(
             difflib.unified_diff(
                 data.decode("utf-8").splitlines(True),

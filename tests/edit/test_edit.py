@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -234,3 +235,12 @@ def test_concurrent_sets_in_two_processes_never_lose_an_update(policy: Path) -> 
         assert snap.policy.global_min_confidence == float(f"0.{6 + round_}")
     # every set raised the version once: nothing was read stale and overwritten
     assert policyctl.load_policy(policy, env={}).version == 41 + 10
+
+
+def test_setting_the_version_it_has_changes_nothing(policy: Path) -> None:
+    """`set version N` on version N: nothing changed, so nothing written (last_updated was)."""
+    before = policy.read_text()
+    version = re.search(r"^version: (\d+)", before, re.M)
+    assert version is not None
+    result = set_value(policy, "version", version.group(1))
+    assert not result.written and policy.read_text() == before
