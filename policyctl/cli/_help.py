@@ -74,6 +74,27 @@ EXAMPLE_LINES = {
         "policyctl replay logs/ --fail-on loosen --strict",
         "policyctl replay --generate 100000 -o sample.jsonl.gz",
     ],
+    "propose": [
+        'policyctl propose risk_mode=DEFENSIVE max_positions=3 -m "desk: calmer into the FOMC"',
+        'policyctl propose --from-json rankings.json -m "ranker: nightly" --author'
+        " 'ranker <ranker@desk.example>'",
+        "policyctl propose --refresh policy/proposal-20261128-093012-1a2b3c4-9f8e7d6c",
+        'policyctl propose max_positions=4 -m "try" --no-push --format json',
+    ],
+    "lane": [
+        "policyctl lane origin/main",
+        "policyctl lane origin/main origin/policy/proposal-20261128-093012-1a2b3c4-9f8e7d6c",
+        "policyctl lane HEAD^1 HEAD --format json",
+    ],
+    "rollout": [
+        "policyctl rollout status http://10.0.0.7:8000 http://10.0.0.8:8000 --expect origin/main",
+        "kubectl get pods -l app=trader -o json | policyctl rollout status - --port 8000"
+        " --expect-digest SHA256 --timeout 60",
+    ],
+    "doctor": [
+        "policyctl doctor",
+        "policyctl doctor /etc/policy/policy.yaml --brakes-dir /etc/policy-overrides",
+    ],
     "completion": [
         "policyctl completion bash > /etc/bash_completion.d/policyctl",
         "policyctl completion zsh > ~/.zfunc/_policyctl",

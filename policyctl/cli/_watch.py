@@ -81,7 +81,25 @@ def run(args: argparse.Namespace) -> int:
         for brake in old.brakes:
             if brake.name not in {b.name for b in new.brakes}:
                 _out(f"{now_utc()} brake {printable(brake.name)} lifted")
-        if new.digest != old.digest or not (before ^ {b.name for b in new.brakes}):
+        files_before = {b.name: b.digest for b in old.brake_files}
+        files_after = {b.name: b.digest for b in new.brake_files}
+        if (
+            new.digest == old.digest
+            and files_before != files_after
+            and not _changed_fields(old, new)
+        ):  # a brake file added, changed or removed (a prune) with no effect now: name it
+            what = [
+                f"{verb} {', '.join(printable(n) for n in sorted(names))}"
+                for verb, names in (
+                    ("removed", files_before.keys() - files_after.keys()),
+                    ("added", files_after.keys() - files_before.keys()),
+                    ("changed", {n for n in files_before.keys() & files_after.keys()
+                                 if files_before[n] != files_after[n]}),
+                )
+                if names
+            ]  # fmt: skip
+            _out(f"{now_utc()} brake files {'; '.join(what)}: no field changed")
+        elif new.digest != old.digest or not (before ^ {b.name for b in new.brakes}):
             _out(f"{now_utc()} applied version {new.version} (sha256 {new.digest[:12]}): {changed}")
         else:
             fields = ", ".join(_changed_fields(old, new)) or "no field changed"

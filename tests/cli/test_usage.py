@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from policyctl.cli import main
+from policyctl.cli._main import COMMANDS
 
 from ..support.git import git
 from ..support.policy import VALID, Writer
@@ -90,13 +91,7 @@ def test_a_bare_policyctl_prints_the_help(capsys: Capture) -> None:
     assert "validate" in out
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        *("validate", "show", "get", "schema", "set", "reset", "diff", "log", "watch", "serve"),
-        *("env", "replay"),
-    ],
-)
+@pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_command_has_examples(command: str, capsys: Capture) -> None:
     assert main([command, "--help"]) == 0
     assert f"examples:\n  policyctl {command}" in capsys.readouterr().out

@@ -119,3 +119,19 @@ def test_watch_says_when_a_brake_starts_and_lifts(tmp_path: Path) -> None:
     assert "brake rate lifted" in running.next_line()
     assert "effective policy changed: risk_mode" in running.next_line()
     running.stop()
+
+
+def test_watch_names_the_brake_files_a_prune_removes(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(VALID)
+    (tmp_path / "overrides").mkdir()
+    (tmp_path / "overrides" / "old.yaml").write_text(
+        'reason: old\nfrom: "2020-01-01T00:00:00Z"\nuntil: "2020-01-02T00:00:00Z"\n'
+        "set: {max_positions: 2}\n"
+    )
+    running = Watch(path)
+    assert "watching" in running.next_line()
+    assert main(["brake", "prune", str(path)]) == 0
+    line = running.next_line()
+    running.stop()
+    assert "brake files removed old: no field changed" in line, line
