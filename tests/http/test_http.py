@@ -495,3 +495,15 @@ def test_the_environment_s_changes_show_with_their_direction(tmp_path: Path) -> 
     ]
     assert 'policyctl_env_override{direction="loosens",field="max_positions"} 1.0' in metrics
     assert 'policyctl_env_override{direction="tightens",field="risk_mode"} 1.0' in metrics
+
+
+def test_the_readme_names_every_field_of_the_policy_and_status_answers() -> None:
+    """The README's HTTP table cannot fall behind the answers (four fields of the status were
+    missing)."""
+    from policyctl.http._responses import PolicyOut, StatusOut  # noqa: PLC0415 (the shapes)
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for route, model in (("GET /api/policy", PolicyOut), ("GET /api/policy/status", StatusOut)):
+        row = re.search(rf"^\| `{re.escape(route)}` \| `\{{(.*?)\}}`", readme, re.M)
+        assert row, route
+        assert set(re.findall(r'"(\w+)"', row.group(1))) == set(model.model_fields), route
