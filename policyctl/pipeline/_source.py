@@ -112,4 +112,6 @@ def _unreadable(path: Path, error: OSError) -> PolicySourceError:
         errno.ENXIO: "not a regular file (a socket or a device without a reader)",
     }
     reason = reasons.get(error.errno or 0) or error.strerror or str(error)
+    if error.errno == errno.ENOENT and not path.is_absolute():  # relative to what? say it
+        reason += f" (looked in {Path.cwd()})"
     return PolicySourceError.single(f"cannot read the policy file: {reason}", source=str(path))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -133,3 +134,11 @@ def test_overrides_dir_is_still_the_brakes_dir(tmp_path: Path) -> None:
         assert [b.name for b in store.current().brake_files] == ["calm"]
     with pytest.raises(TypeError, match="brakes_dir only"):
         policyctl.load_policy(policy, env={}, brakes_dir=tmp_path, overrides_dir=tmp_path)
+
+
+def test_a_relative_path_not_found_says_where_it_was_looked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(policyctl.PolicySourceError, match=f"looked in {re.escape(str(tmp_path))}"):
+        policyctl.load_policy("policy/policy.yaml", env={})
