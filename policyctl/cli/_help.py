@@ -41,7 +41,7 @@ EXAMPLE_LINES = {
     ],
     "set": [
         "policyctl set max_positions 4",
-        "policyctl set model_versions.lstm '\"3.11\"'",
+        "policyctl set model_versions.lstm 3.11",
         "policyctl set allowed_symbols '[BTCUSDT, ETHUSDT]' --dry-run",
         "policyctl set max_positions=3 global_min_confidence=0.8",
         "policyctl set 'allowed_strategies[0]' breakout",

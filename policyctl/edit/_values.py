@@ -84,6 +84,10 @@ def read_set_value(source: str, path: tuple[PathPart, ...], text: str) -> Any:
         if isinstance(item, int | float) and not isinstance(item, bool):
             start, end = _written(text, inner)
             written = text[start:end]
+            if inner == () and text.strip() == written:
+                # The whole VALUE, typed for a text field: the shell already gave us the text
+                # (3.20 stays "3.20"). The YAML trap is in files, where no type is known.
+                return written
             quoted = f'{text[:start]}"{written}"{text[end:]}'.strip()
             raise PolicyValidationError.single(
                 f"{written} would be a number (as in the file), but this is text;"

@@ -58,7 +58,6 @@ def test_a_value_means_what_it_would_mean_in_the_file(
 @pytest.mark.parametrize(
     ("assignment", "hint"),
     [
-        (["model_versions.lstm", "3.10"], "'\"3.10\"'"),
         (["model_versions", '{lstm: 3.10, x: "1"}'], '\'{lstm: "3.10", x: "1"}\''),
         (["allowed_symbols", "[BTCUSDT, 010]"], "'[BTCUSDT, \"010\"]'"),
         (["allowed_symbols", "BTCUSDT,ETHUSDT"], "'[BTCUSDT, ETHUSDT]'"),
@@ -83,9 +82,9 @@ def test_add_reads_its_item_the_same_way(policy: Path, capsys: Capture) -> None:
     assert "SOLUSDT" in policyctl.load_policy(policy, env={}).policy.allowed_symbols
     before = policy.read_text()
     assert main(["add", "allowed_symbols", "[XRPUSDT]", str(policy)]) == 1
-    assert main(["remove", "allowed_symbols", "12", str(policy)]) == 1
+    assert main(["remove", "allowed_symbols", "12", str(policy)]) == 2  # not in the list
     err = capsys.readouterr().err
-    assert "'[XRPUSDT]' is not text" in err and "12 would be a number" in err
+    assert "'[XRPUSDT]' is not text" in err and "'12' is not in allowed_symbols" in err
     assert policy.read_text() == before
 
 
@@ -98,3 +97,12 @@ def test_setting_a_whole_map_says_how_many_entries_it_removed(
     assert "policyctl set model_versions.KEY VALUE" in err
     assert main(["set", "model_versions.lstm", '"3.12"', str(policy)]) == 0
     assert "replaced" not in capsys.readouterr().err
+
+
+def test_a_bare_value_for_a_text_field_is_its_text(policy: Path) -> None:
+    """The shell already gave the text: `set model_versions.lstm 3.20` means "3.20" (it was
+    refused with "quote it"); inside a YAML map or list, where the file's reading applies, the
+    trap is still refused."""
+    assert main(["set", "model_versions.lstm", "3.20", str(policy)]) == 0
+    assert policyctl.load_policy(policy, env={}).policy.model_versions["lstm"] == "3.20"
+    assert main(["set", "model_versions", "{lstm: 3.30}", str(policy)]) == 1
