@@ -21,8 +21,9 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The stamp files re-install only when pyproject.toml changes.
+# `make run` installs the serve extra: the README's next sections (serve, FastAPI) use it.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[serve]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
