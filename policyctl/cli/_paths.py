@@ -26,9 +26,18 @@ def locate(path: str | None) -> Path:
     from ..pipeline import default_policy_path  # noqa: PLC0415 (not for --help: pydantic)
 
     chosen = default_policy_path(path)
-    if chosen.is_absolute() or chosen.exists():
+    if chosen.is_absolute() or _exists(chosen):
         return chosen
     root = repository_root(Path.cwd().absolute())
-    if root is not None and (root / chosen).exists():
+    if root is not None and _exists(root / chosen):
         return root / chosen
     return chosen
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` is there, as far as we may look: a directory we may not enter (0700,
+    another user's) says no here, and the command that reads it then says why."""
+    try:
+        return path.exists()
+    except OSError:
+        return False

@@ -155,3 +155,19 @@ def test_doctor_agrees_with_the_store(
     out = capsys.readouterr().out
     assert "problem:" in out and "no problem found" not in out
     assert main(["doctor", str(tmp_path / "policy.yaml")]) == (0 if layout == "long name" else 1)
+
+
+def test_a_policy_under_a_directory_the_user_may_not_enter_is_a_problem() -> None:
+    """As another user, under a 0700 directory: doctor says so (it exited 3)."""
+    if not _runs([*AS_NOBODY, sys.executable, "-c", "import policyctl"]):
+        pytest.skip("cannot run a process as another user here (setpriv, as root)")
+    directory = Path(tempfile.mkdtemp(prefix="doctor-"))
+    try:
+        (directory / "private").mkdir(mode=0o700)
+        policy = directory / "private" / "policy.yaml"
+        policy.write_text(VALID)
+        result = _doctor_as_nobody(policy)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "problem:" in result.stdout and "internal error" not in result.stderr
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
