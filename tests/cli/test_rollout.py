@@ -190,6 +190,7 @@ def hostile() -> Iterator[dict[str, str]]:
         server.close()
 
 
+@pytest.mark.slow  # real sockets, and a deadline to wait out
 def test_hostile_replicas_never_hold_it_past_its_timeout(
     hostile: dict[str, str], capsys: Capture
 ) -> None:

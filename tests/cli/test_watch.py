@@ -102,6 +102,7 @@ def test_the_store_refuses_timings_that_would_spin(
         PolicyStore(path, env={}, **{option: value})  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # a brake's window in real time, through a watch process
 def test_watch_says_when_a_brake_starts_and_lifts(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text(VALID)

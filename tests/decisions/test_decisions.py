@@ -118,6 +118,7 @@ def test_only_a_regular_file_is_a_decision_log(tmp_path: Path, kind: str) -> Non
     )
 
 
+@pytest.mark.slow  # a million-key context, on purpose
 def test_decide_never_raises_and_bounds_what_it_logs(tmp_path: Path) -> None:
     policy, log = tmp_path / "policy.yaml", tmp_path / "decisions.jsonl"
     policy.write_text(VALID)

@@ -101,23 +101,35 @@ def server(tmp_path: Path) -> Iterator[Server]:
         srv.stop()
 
 
-def test_read_routes(server: Server) -> None:
-    body = server.client.get("/api/policy").json()
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One real server for the tests that only read from it (and check that writes change
+    nothing): starting one costs half a second each."""
+    policy = tmp_path_factory.mktemp("shared") / "policy.yaml"
+    policy.write_text(VALID)
+    srv = Server(policy)
+    yield srv
+    if srv.proc.poll() is None:
+        srv.stop()
+
+
+def test_read_routes(shared: Server) -> None:
+    body = shared.client.get("/api/policy").json()
     assert body["version"] == 7 and body["risk_mode"] == "NORMAL"
     assert body["allowed_symbols"] == ["BTCUSDT", "ETHUSDT"]
     assert (
         body["model_versions"] == {"xgboost": "v12", "lstm": "3.10"} and len(body["digest"]) == 64
     )
-    assert server.client.get("/api/policy/risk_mode").json() == {"risk_mode": "NORMAL"}
-    assert server.client.get("/api/policy/allowed_symbols").json() == {
+    assert shared.client.get("/api/policy/risk_mode").json() == {"risk_mode": "NORMAL"}
+    assert shared.client.get("/api/policy/allowed_symbols").json() == {
         "allowed_symbols": ["BTCUSDT", "ETHUSDT"]
     }
     assert (
-        server.client.get("/api/policy/model_versions").json()["model_versions"]["lstm"] == "3.10"
+        shared.client.get("/api/policy/model_versions").json()["model_versions"]["lstm"] == "3.10"
     )
-    status = server.client.get("/api/policy/status").json()
+    status = shared.client.get("/api/policy/status").json()
     assert status["version"] == 7 and status["last_error"] is None and status["failures"] == 0
-    assert server.client.get("/healthz").json() == {"status": "ok", "error": None}
+    assert shared.client.get("/healthz").json() == {"status": "ok", "error": None}
 
 
 @pytest.mark.parametrize(
@@ -128,13 +140,13 @@ def test_read_routes(server: Server) -> None:
         ("POST", "/api/policy/risk_mode/AGGRESSIVE"),
     ],
 )
-def test_write_routes_are_405_and_change_nothing(server: Server, method: str, route: str) -> None:
-    before = server.policy.read_bytes()
-    response = server.client.request(method, route, json={"risk_mode": "AGGRESSIVE"})
+def test_write_routes_are_405_and_change_nothing(shared: Server, method: str, route: str) -> None:
+    before = shared.policy.read_bytes()
+    response = shared.client.request(method, route, json={"risk_mode": "AGGRESSIVE"})
     assert response.status_code == 405 and response.headers["allow"] == "GET, HEAD"
     assert "pull request" in response.json()["how"] and "policyctl set" in response.json()["how"]
-    assert server.policy.read_bytes() == before
-    assert server.client.get("/api/policy/risk_mode").json() == {"risk_mode": "NORMAL"}
+    assert shared.policy.read_bytes() == before
+    assert shared.client.get("/api/policy/risk_mode").json() == {"risk_mode": "NORMAL"}
     command = {
         "/api/policy": "Run: policyctl propose 'risk_mode=\"AGGRESSIVE\"' -m WHY.",
         "/api/policy/reset": "Run: policyctl propose 'risk_mode=\"NORMAL\"'"
@@ -145,25 +157,25 @@ def test_write_routes_are_405_and_change_nothing(server: Server, method: str, ro
     assert response.json()["how"].startswith(command)
 
 
-def test_a_write_request_never_reaches_a_shell_unquoted(server: Server) -> None:
+def test_a_write_request_never_reaches_a_shell_unquoted(shared: Server) -> None:
     hostile = {"risk_mode": "$(rm -rf ~)'; echo owned"}
-    how = server.client.patch("/api/policy", json=hostile).json()["how"]
+    how = shared.client.patch("/api/policy", json=hostile).json()["how"]
     assert "'risk_mode=\"$(rm -rf ~)'\"'\"'; echo owned\"'" in how
-    how = server.client.post("/api/policy/risk_mode/defensive").json()["how"]
+    how = shared.client.post("/api/policy/risk_mode/defensive").json()["how"]
     assert 'risk_mode="DEFENSIVE"' in how and "policyctl brake risk_mode=DEFENSIVE" in how
-    how = server.client.post("/api/policy/risk_mode/PANIC").json()["how"]
+    how = shared.client.post("/api/policy/risk_mode/PANIC").json()["how"]
     assert how.startswith("'PANIC' is not a risk mode")
 
 
-def test_etag_and_304(server: Server) -> None:
-    first = server.client.get("/api/policy")
+def test_etag_and_304(shared: Server) -> None:
+    first = shared.client.get("/api/policy")
     etag = first.headers["etag"]
     assert etag == f'"{first.json()["digest"]}"'
-    again = server.client.get("/api/policy", headers={"If-None-Match": etag})
+    again = shared.client.get("/api/policy", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
-    weak = server.client.get("/api/policy", headers={"If-None-Match": f'"x", W/{etag}'})
+    weak = shared.client.get("/api/policy", headers={"If-None-Match": f'"x", W/{etag}'})
     assert weak.status_code == 304
-    assert server.client.get("/api/policy", headers={"If-None-Match": '"x"'}).status_code == 200
+    assert shared.client.get("/api/policy", headers={"If-None-Match": '"x"'}).status_code == 200
 
 
 @pytest.mark.slow
@@ -293,8 +305,8 @@ READ_ROUTES = [
     "route",
     [pytest.param(r, marks=[] if r == "/api/policy" else [pytest.mark.slow]) for r in READ_ROUTES],
 )
-def test_every_read_route_answers_head(server: Server, route: str) -> None:
-    get, head = server.client.get(route), server.client.head(route)
+def test_every_read_route_answers_head(shared: Server, route: str) -> None:
+    get, head = shared.client.get(route), shared.client.head(route)
     assert get.status_code == head.status_code == 200
     assert head.content == b""
     assert head.headers["content-type"] == get.headers["content-type"]

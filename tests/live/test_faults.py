@@ -291,6 +291,7 @@ def test_an_idle_store_is_not_woken_by_its_own_reads(tmp_path: Path) -> None:
         assert checks <= 5, checks  # the three refreshes, and at most a follow-up or two
 
 
+@pytest.mark.slow  # waits for a brake to start and lift in real time
 def test_a_brake_centuries_ahead_leaves_the_timer_alive(tmp_path: Path) -> None:
     """Waiting until the year 2400 is longer than a wait can be: the worker must survive it and
     still start and lift a near brake added later."""

@@ -244,6 +244,7 @@ def test_a_linked_policy_file_is_said_plainly(
     assert "is a symbolic link to real.yaml" in caplog.text
 
 
+@pytest.mark.slow  # decisions written for a second and a half, beside a watched policy
 def test_a_decision_log_beside_the_policy_costs_no_reads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
