@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .live import PolicyStore, StoreStatus
     from .model import REASON_CODES, GlobalPolicy, RiskMode, SignalVerdict
     from .pipeline import PolicySnapshot, load_policy
-    from .propose import BrakeRequest, Proposal, propose
+    from .propose import BrakeRequest, Proposal, propose, refresh_proposal
 
 __all__ = [
     "REASON_CODES",
@@ -48,6 +48,7 @@ __all__ = [
     "StoreStatus",
     "load_policy",
     "propose",
+    "refresh_proposal",
 ]
 
 __version__ = "0.1.0"
@@ -67,6 +68,7 @@ _LAZY = {
     "PolicyStore": "live",
     "StoreStatus": "live",
     "propose": "propose",
+    "refresh_proposal": "propose",
     "Proposal": "propose",
     "BrakeRequest": "propose",
 }

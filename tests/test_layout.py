@@ -183,6 +183,7 @@ def test_the_public_surface_is_what_the_contract_names() -> None:
             "StoreStatus",
             "load_policy",
             "propose",
+            "refresh_proposal",
         ]
     )
     assert all(hasattr(policyctl, name) for name in policyctl.__all__)
