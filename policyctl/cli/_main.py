@@ -140,7 +140,9 @@ def parser(only: str | None = None) -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(p)
-        p.set_defaults(func=module.run, usage=p.format_usage)
+        # The positional list that also takes words given after options (`set a=1 --dry-run
+        # FILE`, `rollout status --expect REV URL URL`): `words`, or the module's REST.
+        p.set_defaults(func=module.run, usage=p.format_usage, rest=getattr(module, "REST", "words"))
     return top
 
 
@@ -266,10 +268,11 @@ def _run(argv: list[str], *, whole_process: bool) -> int:
         args, extra = parser_.parse_known_args(argv)
         # `set a=1 --dry-run FILE`, `brake x=1 --for 1h FILE`: words after an option belong to
         # the command's word list; anything else left over is the usual error.
-        if extra and isinstance(getattr(args, "words", None), list):
+        rest = getattr(args, getattr(args, "rest", "words"), None)
+        if extra and isinstance(rest, list):
             if any(word.startswith("-") for word in extra):
                 _unrecognized(args, extra)
-            args.words += extra
+            rest += extra
         elif extra:
             _unrecognized(args, extra)
         args.after_dashdash = after_dashdash

@@ -22,7 +22,10 @@ from ._escape import out
 from ._exit import EXIT_INVALID, EXIT_OK, UsageError
 from ._help import positive, seconds
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["REST", "add_arguments", "run"]
+
+REST = "replicas"
+"""Replica URLs may also follow the options (``status --expect REV URL URL``)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -214,3 +214,10 @@ def test_a_url_without_a_scheme_is_refused_at_once(capsys: Capture) -> None:
     assert main(argv) == 2
     assert time.monotonic() - started < 5
     assert "not an http(s) URL: 10.0.0.1:8000" in capsys.readouterr().err
+
+
+def test_replicas_may_follow_the_options(capsys: Capture) -> None:
+    """As deploy/README.md writes it: `rollout status --expect REV URL URL` (it was refused)."""
+    argv = ["rollout", "status", "--expect-digest", "a" * 64, "http://127.0.0.1:1"]
+    assert main([*argv, "http://127.0.0.1:2", "--timeout", "0.5"]) == 1
+    assert "2 of 2 replicas do not serve" in capsys.readouterr().out
