@@ -8,6 +8,7 @@ import argparse
 import json
 from collections.abc import Sequence
 
+from ..errors import PolicySourceError
 from ..pipeline import (
     PolicySnapshot,
     default_policy_path,
@@ -16,7 +17,7 @@ from ..review import BrakeLogEntry, GitRepo, LogEntry, audit_log, brake_log
 from ._arguments import FILE_HELP
 from ._changes import describe_change, sorted_changes
 from ._escape import out, printable
-from ._exit import EXIT_OK
+from ._exit import EXIT_OK, UsageError
 from ._help import positive
 from ._report import commit_json, issue_json
 
@@ -29,8 +30,25 @@ def run(args: argparse.Namespace) -> int:
     if args.brakes:
         out(render_brake_log(brake_log(repo, path, args.n), args.format))
         return EXIT_OK
-    out(render_log(audit_log(repo, path, args.n), args.format))
+    entries = audit_log(repo, path, args.n)
+    if not entries and not (repo.root / path).exists():  # a typo, or a branch given as FILE
+        what = "a revision, not a file" if _is_revision(repo, args.file) else "no such file"
+        raise UsageError(
+            f"{printable(path)}: {what}; log shows the history of the policy file:"
+            " policyctl log [FILE] (a path in the repository)"
+        )
+    out(render_log(entries, args.format))
     return EXIT_OK
+
+
+def _is_revision(repo: GitRepo, name: str | None) -> bool:
+    if not name:
+        return False
+    try:
+        repo.resolve(name)
+    except PolicySourceError:
+        return False
+    return True
 
 
 def _version(snap: PolicySnapshot | None) -> str:

@@ -151,3 +151,21 @@ def test_global_options_after_the_command_and_the_command_s_own_usage(
     assert main(["validate", str(policy), "--colr", "never"]) == 2
     err = capsys.readouterr().err
     assert "unrecognized arguments: --colr never" in err and "usage: policyctl validate" in err
+
+
+def test_log_of_a_missing_file_or_a_branch_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`log tighten-risk` and `log nonexistent.yaml` said "No commits touch this file", exit 0."""
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "policy.yaml").write_text(VALID)
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "base")
+    git(tmp_path, "branch", "tighten-risk")
+    monkeypatch.chdir(tmp_path)
+    assert main(["log", "tighten-risk"]) == 2
+    assert "a revision, not a file" in capsys.readouterr().err
+    assert main(["log", "nonexistent.yaml"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["log"]) == 0
