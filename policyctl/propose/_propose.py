@@ -47,27 +47,16 @@ def propose(
     """
     if not message.strip():
         raise EditRefused.single("a proposal needs a message (-m): why the change")
+    where: dict[str, Any] = {
+        "message": message,
+        "repo": repo,
+        "base": base,
+        "remote": remote,
+        "branch": branch,
+        "author": author,
+        "push": push,
+        "file": file,
+    }
     if isinstance(changes, BrakeRequest):
-        return propose_brake(
-            changes,
-            message=message,
-            repo=repo,
-            base=base,
-            remote=remote,
-            branch=branch,
-            author=author,
-            push=push,
-            file=file,
-        )
-    return propose_change(
-        changes,
-        message=message,
-        repo=repo,
-        base=base,
-        remote=remote,
-        branch=branch,
-        author=author,
-        push=push,
-        based_on=based_on,
-        file=file,
-    )
+        return propose_brake(changes, **where)
+    return propose_change(changes, based_on=based_on, **where)
