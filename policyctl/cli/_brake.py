@@ -24,7 +24,7 @@ from ._escape import out
 from ._exit import EXIT_OK, UsageError
 from ._help import duration, moment
 from ._paths import locate
-from ._propose import report_proposal
+from ._propose import made
 
 if TYPE_CHECKING:
     from ..edit import BrakeResult
@@ -154,11 +154,10 @@ def _propose(
     for path, text in assignments:
         settings[path] = read_set_value("<command line>", parse_path(path).parts, text)
     request = BrakeRequest(settings, args.reason, until, start, args.name)
-    result = propose(
-        request, message=f"brake: {args.reason}", author=args.author, push=not args.no_push
+    message, push = f"brake: {args.reason}", not args.no_push
+    return made(
+        lambda: propose(request, message=message, author=args.author, push=push), args.format
     )
-    report_proposal(result, args.format)
-    return EXIT_OK
 
 
 def _report(result: BrakeResult, done: str, dry_run: bool) -> None:

@@ -28,7 +28,7 @@ from ..errors import PolicyError, printable
 from ._colour import configure as configure_colour
 from ._escape import err, terminal
 from ._escape import out as _out
-from ._exit import EXIT_BUG, EXIT_OK, EXIT_USAGE, UsageError, exit_status
+from ._exit import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError, exit_status
 from ._help import EXAMPLES, GENERAL
 from ._paths import locate
 
@@ -294,7 +294,7 @@ def _run(argv: list[str], *, whole_process: bool) -> int:
         err(str(e))
         return exit_status(e)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return _closed_pipe()
     except Exception as e:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,15 +13,15 @@ from ..edit import read_set_value
 from ..errors import PolicySourceError, printable
 from ..model import parse_path
 from ..pipeline import read_source
-from ..propose import propose, refresh_proposal
+from ..propose import ProposalInterrupted, propose, refresh_proposal
 from ._changes import describe_change
-from ._escape import out
-from ._exit import EXIT_OK, UsageError
+from ._escape import err, out
+from ._exit import EXIT_INTERRUPTED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from ..propose import Proposal
 
-__all__ = ["add_arguments", "report_proposal", "run"]
+__all__ = ["add_arguments", "made", "report_proposal", "run"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -68,14 +69,18 @@ def run(args: argparse.Namespace) -> int:
     if args.refresh:
         if args.words or args.from_json:
             raise UsageError("--refresh BRANCH re-applies that proposal; give no changes with it")
-        result = refresh_proposal(args.refresh, repo=args.repo, remote=args.remote, push=push)
-    else:
-        if not args.message:
-            raise UsageError('a proposal needs -m "why" (its commit message)')
-        changes = _changes(args)
-        if not changes:
-            raise UsageError("propose takes PATH=VALUE... or --from-json FILE")
-        result = propose(
+        branch = args.refresh
+        return made(
+            lambda: refresh_proposal(branch, repo=args.repo, remote=args.remote, push=push),
+            args.format,
+        )
+    if not args.message:
+        raise UsageError('a proposal needs -m "why" (its commit message)')
+    changes = _changes(args)
+    if not changes:
+        raise UsageError("propose takes PATH=VALUE... or --from-json FILE")
+    return made(
+        lambda: propose(
             changes,
             message=args.message,
             repo=args.repo,
@@ -84,8 +89,31 @@ def run(args: argparse.Namespace) -> int:
             branch=args.branch,
             author=args.author,
             push=push,
-        )
-    report_proposal(result, args.format)
+        ),
+        args.format,
+    )
+
+
+def made(make: Callable[[], Proposal], fmt: str) -> int:
+    """Make a proposal and report it; Ctrl-C is said as what it left: nothing (before the
+    push), or the proposal and whether the remote holds it (during the push)."""
+    try:
+        result = make()
+    except ProposalInterrupted as e:
+        where = f"{printable(e.proposal.remote)} {printable(e.proposal.branch)}"
+        if e.landed is False:
+            err("interrupted during the push, which did not land: nothing was pushed")
+            return EXIT_INTERRUPTED
+        report_proposal(e.proposal, fmt)
+        if e.landed:
+            err("interrupted: the push had started and was let finish; the proposal is pushed")
+        else:
+            err(f"interrupted during the push; whether it landed: git ls-remote {where}")
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        err("interrupted before the push: nothing was pushed, nothing is left behind")
+        return EXIT_INTERRUPTED
+    report_proposal(result, fmt)
     return EXIT_OK
 
 

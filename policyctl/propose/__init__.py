@@ -17,6 +17,13 @@ from __future__ import annotations
 from ._brake import BrakeRequest
 from ._propose import propose
 from ._refresh import refresh_proposal
-from ._worktree import TRAILER, Proposal
+from ._worktree import TRAILER, Proposal, ProposalInterrupted
 
-__all__ = ["TRAILER", "BrakeRequest", "Proposal", "propose", "refresh_proposal"]
+__all__ = [
+    "TRAILER",
+    "BrakeRequest",
+    "Proposal",
+    "ProposalInterrupted",
+    "propose",
+    "refresh_proposal",
+]

@@ -80,7 +80,7 @@ def propose_brake(
     assert snap.file_policy is not None
     added = brake_changes(snap.file_policy, [], [result.brake], now)
     lane = lane_of([], added)
-    publish(git, name, commit, remote, push, replace=None)
-    return Proposal(
-        name, commit, base, tip, result.changes, lane, push, remote, (result.brake.name,)
+    made = (result.brake.name,)
+    return publish(
+        git, Proposal(name, commit, base, tip, result.changes, lane, push, remote, made), None
     )

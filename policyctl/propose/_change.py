@@ -116,5 +116,4 @@ def propose_change(
         applied = apply_plan(tree, file, snap, plan, now)
         commit = commit_tree(tree, file, message, trailer_of(base, plan), identity)
     lane = lane_of(applied, [])
-    publish(git, name, commit, remote, push, replace=None)
-    return Proposal(name, commit, base, tip, applied, lane, push, remote)
+    return publish(git, Proposal(name, commit, base, tip, applied, lane, push, remote), None)

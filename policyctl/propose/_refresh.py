@@ -82,8 +82,8 @@ def refresh_proposal(
             raise EditRefused.single(f"{base} already holds every value of {branch}; close it")
         applied = apply_plan(tree, file, snap, plan, now)
         commit = commit_tree(tree, file, message, trailer_of(base, plan), identity_env(author))
-    publish(git, branch, commit, remote, push, replace=old)
-    return Proposal(branch, commit, base, tip, applied, lane_of(applied, []), push, remote)
+    lane = lane_of(applied, [])
+    return publish(git, Proposal(branch, commit, base, tip, applied, lane, push, remote), old)
 
 
 def _refresh_brake(
@@ -113,8 +113,9 @@ def _refresh_brake(
         commit = commit_tree(tree, file, message, recorded, identity_env(author))
         after = snapshot_at(tree, commit, file)
     changes = diff_policies(before.policy, after.policy)
-    publish(git, branch, commit, remote, push, replace=old)
-    return Proposal(branch, commit, base, tip, changes, lane_of(changes, []), push, remote, (name,))
+    lane = lane_of(changes, [])
+    made = Proposal(branch, commit, base, tip, changes, lane, push, remote, (name,))
+    return publish(git, made, old)
 
 
 def _parent(git: GitRepo, commit: str) -> str:

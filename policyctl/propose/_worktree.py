@@ -15,8 +15,10 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,13 +26,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import EditRefused, PolicySourceError, printable
+from ..errors import EditRefused, PolicyError, PolicySourceError, printable
 from ..pipeline import PolicySnapshot, build_snapshot
 from ..review import Change, GitRepo
 
 __all__ = [
     "TRAILER",
     "Proposal",
+    "ProposalInterrupted",
     "base_tip",
     "check_branch",
     "commit_tree",
@@ -98,17 +101,20 @@ def open_worktree(repo: GitRepo, sha: str) -> Iterator[GitRepo]:
     next proposal: it can prove the worktree is its own and that its owner is gone."""
     _clean_abandoned(repo)
     directory = Path(tempfile.mkdtemp(prefix=_PREFIX))
-    (directory / _OWNER).write_text(f"{socket.gethostname()} {os.getpid()}\n")
     tree = directory / "tree"
-    repo.run("worktree", "add", "--detach", "--quiet", str(tree), sha)
-    try:
+    try:  # from here on, an interrupt (or any failure) still removes the directory
+        (directory / _OWNER).write_text(f"{socket.gethostname()} {os.getpid()}\n")
+        repo.run("worktree", "add", "--detach", "--quiet", str(tree), sha)
         yield GitRepo(tree)
     finally:
-        try:
-            repo.run("worktree", "remove", "--force", str(tree))
-        except PolicySourceError:
-            repo.run("worktree", "prune")
-        shutil.rmtree(directory, ignore_errors=True)
+        with _held_interrupts() as came:  # a Ctrl-C now does not cut the cleanup short
+            try:
+                repo.run("worktree", "remove", "--force", str(tree))
+            except PolicySourceError:
+                repo.run("worktree", "prune")
+            shutil.rmtree(directory, ignore_errors=True)
+        if came:
+            raise KeyboardInterrupt
 
 
 log = logging.getLogger(__name__)
@@ -282,10 +288,71 @@ def check_branch(git: GitRepo, name: str, remote: str | None) -> None:
         )
 
 
-def publish(
-    git: GitRepo, name: str, commit: str, remote: str, push: bool, replace: str | None
-) -> None:
-    if not push:
+class ProposalInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) came while a proposal was being pushed. The push was not abandoned
+    half-way without a word: ``proposal`` is what was made, and ``landed`` says whether the
+    remote holds it (True), does not (False; then nothing is left behind), or could not be asked
+    (None: check with ``git ls-remote REMOTE BRANCH``). A `KeyboardInterrupt`, so a caller that
+    stops on Ctrl-C still stops."""
+
+    def __init__(self, proposal: Proposal, landed: bool | None) -> None:
+        super().__init__(proposal.branch)
+        self.proposal = proposal
+        self.landed = landed
+
+
+def publish(git: GitRepo, proposal: Proposal, replace: str | None) -> Proposal:
+    """Put ``proposal``'s commit on its branch: pushed to its remote, or a local branch.
+
+    An interrupt that comes meanwhile is held until the push has ended (a push cut in the
+    middle may or may not have landed), then raised as `ProposalInterrupted`, saying whether it
+    landed. An interrupt before this point stops the proposal before anything is pushed.
+    """
+    with _held_interrupts() as came:
+        try:
+            _publish(git, proposal, replace)
+        except PolicyError:
+            if not came:
+                raise
+            raise ProposalInterrupted(proposal, _landed(git, proposal)) from None
+        if came:
+            raise ProposalInterrupted(proposal, True)
+    return proposal
+
+
+@contextmanager
+def _held_interrupts() -> Iterator[list[int]]:
+    """SIGINT noted instead of raised while the block runs (the signals that came are in the
+    list). Only the main thread can hold them; elsewhere (and when a caller installed its own
+    handler) nothing changes."""
+    came: list[int] = []
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield came
+        return
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: came.append(number))
+    try:
+        yield came
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _landed(git: GitRepo, proposal: Proposal) -> bool | None:
+    """Whether the interrupted push (git itself got the Ctrl-C too) reached the remote."""
+    if not proposal.pushed:
+        with contextlib.suppress(PolicySourceError):
+            return git.resolve(f"refs/heads/{proposal.branch}") == proposal.commit
+        return False
+    try:
+        said = git.run("ls-remote", "--heads", "--end-of-options", proposal.remote, proposal.branch)
+    except PolicySourceError:
+        return None
+    return said.split("\t", 1)[0].strip() == proposal.commit
+
+
+def _publish(git: GitRepo, proposal: Proposal, replace: str | None) -> None:
+    name, commit, remote = proposal.branch, proposal.commit, proposal.remote
+    if not proposal.pushed:
         git.run("branch", "--force" if replace else "--no-track", name, commit)
         return
     lease = [f"--force-with-lease=refs/heads/{name}:{replace}"] if replace else []
