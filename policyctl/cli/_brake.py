@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..edit import lift_brake, prune_brakes, read_set_value, write_brake
+from ..edit import Given, lift_brake, prune_brakes, read_set_value, write_brake
 from ..errors import printable
 from ..model import parse_path
 from ..pipeline import BrakeFile, load_policy
@@ -125,13 +125,18 @@ def _window(args: argparse.Namespace) -> tuple[datetime | None, datetime]:
     return start, until.replace(microsecond=0)  # files say whole seconds
 
 
-def _write(policy: Path, assignments: list[tuple[str, str]], args: argparse.Namespace) -> int:
+def _write(policy: Path, words: list[tuple[str, str]], args: argparse.Namespace) -> int:
     start, until = _window(args)
+    # Read here, as `brake` reads a VALUE (its hints say how to type it for `brake`).
+    read = [
+        (path, read_set_value("<command line>", parse_path(path).parts, text, "brake"))
+        for path, text in words
+    ]
     if args.propose:
-        return _propose(assignments, start, until, args)
+        return _propose(dict(read), start, until, args)
     result = write_brake(
         policy,
-        assignments,
+        [(path, Given(value)) for path, value in read],
         reason=args.reason,
         until=until,
         start=start,
@@ -144,15 +149,8 @@ def _write(policy: Path, assignments: list[tuple[str, str]], args: argparse.Name
 
 
 def _propose(
-    assignments: list[tuple[str, str]],
-    start: datetime | None,
-    until: datetime,
-    args: argparse.Namespace,
+    settings: dict[str, Any], start: datetime | None, until: datetime, args: argparse.Namespace
 ) -> int:
-
-    settings = {}
-    for path, text in assignments:
-        settings[path] = read_set_value("<command line>", parse_path(path).parts, text)
     request = BrakeRequest(settings, args.reason, until, start, args.name)
     message, push = f"brake: {args.reason}", not args.no_push
     return made(

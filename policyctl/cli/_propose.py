@@ -60,7 +60,7 @@ def _changes(args: argparse.Namespace) -> dict[str, Any]:
         path, equals, text = word.partition("=")
         if not equals or not path:
             raise UsageError(f"{printable(word)!r}: a change is PATH=VALUE (risk_mode=DEFENSIVE)")
-        changes[path] = read_set_value("<command line>", parse_path(path).parts, text)
+        changes[path] = read_set_value("<command line>", parse_path(path).parts, text, "propose")
     return changes
 
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 from ._brakes import BrakeResult, lift_brake, prune_brakes, stamp, write_brake
 from ._edit import EditResult, reset_policy, set_value, set_values
 from ._ops import add_item, remove_item_value, unset_path
-from ._values import read_set_value
+from ._values import Given, read_set_value
 
 __all__ = [
     "BrakeResult",
     "EditResult",
+    "Given",
     "add_item",
     "lift_brake",
     "prune_brakes",

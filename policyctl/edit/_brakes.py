@@ -8,7 +8,7 @@ moment it ended stay in the history as a change to commit; a brake that never st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from ..pipeline import (
     yaml_scalar,
 )
 from ..review import Change, diff_policies
-from ._values import read_set_value
+from ._values import Given, read_assigned
 from ._write import source_errors, write_atomically, write_new
 
 __all__ = ["BrakeResult", "lift_brake", "prune_brakes", "stamp", "write_brake"]
@@ -67,7 +67,7 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _settings(source: str, assignments: list[tuple[str, str]]) -> dict[str, Any]:
+def _settings(source: str, assignments: Sequence[tuple[str, str | Given]]) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for field_path, text in assignments:
         where = parse_path(field_path)
@@ -81,7 +81,7 @@ def _settings(source: str, assignments: list[tuple[str, str]]) -> dict[str, Any]
                 + " (model_versions.NAME pins one model)",
                 source=source,
             )
-        value = read_set_value(source, (field, key) if key else (field,), text)
+        value = read_assigned(source, (field, key) if key else (field,), text)
         if key:
             settings.setdefault("model_versions", {})[key] = value
         elif field in settings:
@@ -127,7 +127,7 @@ def _effective(
 
 def write_brake(
     policy: Path,
-    assignments: list[tuple[str, str]],
+    assignments: Sequence[tuple[str, str | Given]],
     *,
     reason: str,
     until: datetime,

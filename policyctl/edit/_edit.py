@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,7 +49,7 @@ from ._splice import (
     replace_node,
     splice_field,
 )
-from ._values import read_set_value
+from ._values import Given, read_assigned
 from ._write import locked, remove_stale_temporaries, source_errors, write_atomically
 
 __all__ = [
@@ -178,13 +178,15 @@ def edit_file(
 # --- the two edits ---------------------------------------------------------------------------
 
 
-def _parse_set(source: str, field_path: str, value: str) -> tuple[tuple[str | int, ...], str, Any]:
+def _parse_set(
+    source: str, field_path: str, value: str | Given
+) -> tuple[tuple[str | int, ...], str, Any]:
     where = parse_path(field_path)
     field, key, index = where.field, where.key, where.index
     if index is not None:  # one list item: allowed_symbols[0]
         if field not in LIST_FIELDS:
             raise EditRefused.single(f"{field} is not a list; no item {index}", source=source)
-        return (field, index), field, read_set_value(source, (field, index), value)
+        return (field, index), field, read_assigned(source, (field, index), value)
     if key == "":
         example = f"name one, e.g. {field}.lstm, or" if field in MAP_FIELDS else "so"
         raise EditRefused.single(
@@ -211,7 +213,7 @@ def _parse_set(source: str, field_path: str, value: str) -> tuple[tuple[str | in
             f"{field} has no entries; set it whole: policyctl set {field} ...", source=source
         )
     path = (field, key) if key else (field,)
-    return path, field, read_set_value(source, path, value)
+    return path, field, read_assigned(source, path, value)
 
 
 def set_value(
@@ -235,13 +237,14 @@ def set_value(
 
 def set_values(
     path: Path,
-    assignments: list[tuple[str, str]],
+    assignments: Sequence[tuple[str, str | Given]],
     *,
     now: datetime | None = None,
     dry_run: bool = False,
 ) -> EditResult:
     """Several assignments (``[("max_positions", "4"), ("model_versions.lstm", "3.11")]``)
-    as one change: one version raise, one write, all or nothing."""
+    as one change: one version raise, one write, all or nothing. A value is text read as the
+    file would hold it, or a Python caller's value as it is (`Given`)."""
     parsed = [_parse_set(str(path), field_path, value) for field_path, value in assignments]
     seen: set[tuple[str | int, ...]] = set()
     for target, _, _ in parsed:

@@ -6,21 +6,85 @@ One syntax for every field: YAML flow, read by the policy's own strict reader, s
 Where the file's reading would lose what was typed, the value is refused before anything is
 rendered: ``3.10`` for a model version is the number 3.1 in YAML, and writing it back as text
 would silently drop a digit. The message shows the text as typed and how to quote it for both
-YAML and the shell.
+YAML and the shell, for the command in use (``set``, ``propose``, ``brake``).
+
+A value a Python caller gives (`Given`, from ``propose``) is not text: it is checked as the
+value it is, with hints in Python's words (a float cannot hold ``3.10`` as written).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import shlex
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from ..errors import PathPart, PolicySyntaxError, PolicyValidationError, format_path
 from ..model import LIST_FIELDS
 from ..pipeline import PositionMap, read_value
 
-__all__ = ["read_item", "read_set_value"]
+__all__ = ["Given", "Tool", "read_assigned", "read_item", "read_set_value"]
+
+Tool = Literal["set", "propose", "brake"]
+
+
+@dataclass(frozen=True, slots=True)
+class Given:
+    """A value given by a Python caller, as it is (not text to read): ``Given(3.1)``."""
+
+    value: Any
+
+
+def typed(tool: Tool, path: tuple[PathPart, ...], text: str) -> str:
+    """How ``text`` for ``path`` is typed on the command line of ``tool``."""
+    if tool == "set":
+        return f"policyctl set {format_path(path)} {shlex.quote(text)}"
+    return f"policyctl {tool} {shlex.quote(f'{format_path(path)}={text}')}"
+
+
+def read_assigned(
+    source: str, path: tuple[PathPart, ...], value: str | Given, tool: Tool = "set"
+) -> Any:
+    """The value of one assignment: text read as the file would (`read_set_value`), or a
+    Python caller's value checked as it is (`Given`)."""
+    if isinstance(value, Given):
+        return _given(source, path, value.value)
+    return read_set_value(source, path, value, tool)
+
+
+def _given(source: str, path: tuple[PathPart, ...], value: Any) -> Any:
+    try:  # only what a file can hold: no sets, objects or cycles
+        json.dumps(value)
+    except (TypeError, ValueError) as e:
+        raise PolicyValidationError.single(
+            f"{type(value).__name__} is not a value the policy can hold ({e}); pass str, int,"
+            " float, bool, list or dict",
+            source=source,
+            path=path,
+        ) from None
+    for inner in _leaves(value):
+        item = _at(value, inner)
+        if isinstance(item, float) and not math.isfinite(item):
+            raise PolicyValidationError.single(
+                f"float({str(item)!r}) is not a finite number", source=source, path=path + inner
+            )
+    for inner in _text_slots(path, value):
+        item = _at(value, inner)
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            lost = (
+                " (a float cannot hold 3.10 as written: it is 3.1)"
+                if isinstance(item, float)
+                else ""
+            )
+            raise PolicyValidationError.single(
+                f"{item!r} is a Python {type(item).__name__}, but this is text{lost};"
+                f' pass it as a str: {{{json.dumps(format_path(path + inner))}: "{item}"}}',
+                source=source,
+                path=path + inner,
+            )
+    return value
 
 
 def _text_slots(path: tuple[PathPart, ...], value: Any) -> Iterator[tuple[PathPart, ...]]:
@@ -56,8 +120,9 @@ def _written(text: str, inner: tuple[PathPart, ...]) -> tuple[int, int]:
     return node.start_mark.index, node.end_mark.index  # type: ignore[union-attr]
 
 
-def read_set_value(source: str, path: tuple[PathPart, ...], text: str) -> Any:
-    """The value ``text`` stands for at ``path`` (a field, a map entry, a list item).
+def read_set_value(source: str, path: tuple[PathPart, ...], text: str, tool: Tool = "set") -> Any:
+    """The value ``text`` stands for at ``path`` (a field, a map entry, a list item), typed on
+    the command line of ``tool`` (its hints say how to type it there).
 
     Raises:
         PolicyValidationError: The text is not one YAML value, or would not keep what was typed.
@@ -91,15 +156,14 @@ def read_set_value(source: str, path: tuple[PathPart, ...], text: str) -> Any:
             quoted = f'{text[:start]}"{written}"{text[end:]}'.strip()
             raise PolicyValidationError.single(
                 f"{written} would be a number (as in the file), but this is text;"
-                f" quote it: policyctl set {format_path(path)} {shlex.quote(quoted)}",
+                f" quote it: {typed(tool, path, quoted)}",
                 source=source,
                 path=path + inner,
             )
     if len(path) == 1 and path[0] in LIST_FIELDS and isinstance(value, str):
         items = ", ".join(part.strip() for part in value.split(","))
         raise PolicyValidationError.single(
-            "this is a list; write it as in the file:"
-            f" policyctl set {path[0]} {shlex.quote(f'[{items}]')}",
+            f"this is a list; write it as in the file: {typed(tool, path, f'[{items}]')}",
             source=source,
             path=path,
         )

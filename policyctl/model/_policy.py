@@ -9,6 +9,7 @@ annotations so that `GlobalPolicy.model_json_schema()` carries them to editors a
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -43,6 +44,7 @@ __all__ = [
     "REASON_CODES",
     "SYMBOL_PATTERN",
     "TIMESTAMP_PATTERN",
+    "VERSION_PATTERN",
     "Fraction",
     "GlobalPolicy",
     "Name",
@@ -71,6 +73,10 @@ MAX_VERSION: Final = 2**31 - 1
 MAX_POSITIONS: Final = 1_000_000
 SYMBOL_PATTERN: Final = r"^[A-Z0-9][A-Z0-9._/-]{0,31}$"
 NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# A model version is an identifier ("v12", "3.10", "2026.11.1", "1.4.0-rc.1+cuda"): a quote mark,
+# a space or a slash in one is a typing accident ('"3.13"' copied from a shell), never meant.
+VERSION_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"
+_VERSION = re.compile(VERSION_PATTERN)
 # No control characters, line separators or bidirectional overrides in free text: a value is
 # printed to terminals, CI logs and markdown summaries (errors.printable escapes the same set).
 PRINTABLE_PATTERN: Final = rf"^[^{UNSAFE_CHARACTERS}]*$"
@@ -108,6 +114,29 @@ def check_printable(value: str) -> str:
     return value
 
 
+def _check_version(value: str) -> str:
+    """A model version is letters, digits and . _ + - (pydantic after-validator): the message
+    names what is wrong, and the fix when the value is a valid version in quote marks."""
+    if _VERSION.match(value):
+        return value
+    stripped = value.strip().strip("\"'")
+    if not value:
+        why = "it is empty"
+    elif len(value) > 64:
+        why = f"it has {len(value)} characters, at most 64"
+    elif stripped != value and _VERSION.match(stripped):
+        why = f"remove the quote marks or spaces around it: {stripped}"
+    else:
+        bad = next((c for c in value if not re.match(r"[A-Za-z0-9._+-]", c)), value[0])
+        why = f"{bad!r} is not allowed" + (" at the start" if bad == value[0] else "")
+    raise PydanticCustomError(
+        "version",
+        "{value} is not a model version: letters, digits and . _ + -, starting with a letter"
+        " or digit, at most 64 characters; {why}",
+        {"value": json.dumps(value), "why": why},
+    )
+
+
 def closed_map(key_pattern: str) -> Any:
     """JSON Schema for a map whose every key must match: pydantic emits patternProperties,
     which lets non-matching keys through; propertyNames + additionalProperties does not."""
@@ -125,9 +154,10 @@ Name = Annotated[str, StringConstraints(strict=True, pattern=NAME_PATTERN)]
 Fraction = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
 Version = Annotated[
     str,
-    StringConstraints(strict=True, min_length=1, max_length=64),
+    StringConstraints(strict=True),
     AfterValidator(check_printable),
-    Field(json_schema_extra={"pattern": PRINTABLE_PATTERN}),
+    AfterValidator(_check_version),
+    Field(json_schema_extra={"pattern": VERSION_PATTERN}),
 ]
 Timestamp = Annotated[
     str,
@@ -149,7 +179,7 @@ _DESCRIPTIONS: Final = {
     "global_min_confidence": "a number, 0 <= x <= 1",
     "opp_rankings": "a mapping of allowed symbol -> score, 0 <= score <= 1",
     "model_versions": (
-        'a mapping of model name -> version string (printable text), e.g. lstm: "3.10"'
+        'a mapping of model name -> version string (letters, digits and . _ + -), e.g. lstm: "3.10"'
     ),
     "last_updated": 'an RFC 3339 UTC timestamp string, e.g. "2026-11-27T10:00:00Z"',
 }
@@ -242,6 +272,7 @@ class GlobalPolicy(BaseModel):
                     symbol,
                 )
             )
+        errors.extend(_same_but_case(self.model_versions))
         aggregate = self.max_risk_per_trade * self.max_positions
         if aggregate > 1 + 1e-12:
             errors.append(
@@ -338,6 +369,27 @@ def _detail(loc: tuple[str | int, ...], kind: str, message: str, value: object) 
     # The message goes through str.format inside pydantic-core: escape braces.
     text = message.replace("{", "{{").replace("}", "}}")
     return InitErrorDetails(type=PydanticCustomError(kind, text), loc=loc, input=value)
+
+
+def _same_but_case(models: Mapping[str, str]) -> list[InitErrorDetails]:
+    """Model names are told apart by more than case: ``LSTM`` beside ``lstm`` is a typo that
+    would otherwise add a second model (the lifecycle writes one, the executor reads the
+    other)."""
+    first: dict[str, str] = {}
+    errors = []
+    for name in models:
+        other = first.setdefault(name.lower(), name)
+        if other != name:
+            errors.append(
+                _detail(
+                    ("model_versions", name),
+                    "model_name_case",
+                    f"{name} differs from the model {other} only in case; did you mean"
+                    f" model_versions.{other}? (model names are compared ignoring case)",
+                    name,
+                )
+            )
+    return errors
 
 
 def _duplicates(policy: GlobalPolicy, field: str) -> list[InitErrorDetails]:

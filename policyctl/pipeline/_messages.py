@@ -140,7 +140,9 @@ def describe(error: ErrorDetails, raw: str | None) -> str:
     return str(error["msg"]) if kind in _OWN_RULES else f"{error['msg']}{valid}"
 
 
-_FRACTIONS = frozenset({"max_risk_per_trade", "global_min_confidence", "opp_rankings"})
+# Fields whose value is a fraction, where 1.2 or 70 is likely a percentage typed as such (not a
+# ranking's score: a score is no percentage of anything).
+_FRACTIONS = frozenset({"max_risk_per_trade", "global_min_confidence"})
 
 _OWN_RULES = frozenset(
     {
@@ -149,5 +151,7 @@ _OWN_RULES = frozenset(
         "aggregate_risk",
         "timestamp",
         "control_character",
+        "version",
+        "model_name_case",
     }
 )

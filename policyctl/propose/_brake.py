@@ -8,14 +8,13 @@ file again on the new tip; a brake of the same name there already is a `Proposal
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..edit import write_brake
+from ..edit import Given, write_brake
 from ..errors import ProposalConflict
 from ..pipeline import DEFAULT_POLICY_FILE, default_brakes_dir
 from ..review import brake_changes, lane_of
@@ -68,7 +67,7 @@ def propose_brake(
             )
         result = write_brake(
             tree.root / file,
-            [(k, json.dumps(v)) for k, v in request.settings.items()],
+            [(k, Given(v)) for k, v in request.settings.items()],
             reason=request.reason,
             until=request.until,
             start=request.start,

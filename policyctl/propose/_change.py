@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..edit import set_values
+from ..edit import Given, set_values
 from ..errors import EditRefused, Issue, PolicyError, ProposalConflict
 from ..model import parse_path
 from ..pipeline import PolicySnapshot
@@ -70,8 +70,8 @@ def plan_changes(
 def apply_plan(
     tree: GitRepo, file: str, snap: PolicySnapshot, plan: dict[str, tuple[Any, Any]], now: datetime
 ) -> list[Change]:
-    assignments = [(p, json.dumps(v)) for p, (v, _) in plan.items()]
-    assignments.append(("version", str(snap.version + 1)))  # one bump, from this tip
+    assignments: list[tuple[str, str | Given]] = [(p, Given(v)) for p, (v, _) in plan.items()]
+    assignments.append(("version", Given(snap.version + 1)))  # one bump, from this tip
     try:
         return set_values(tree.root / file, assignments, now=now).changes
     except PolicyError as e:  # say where as the user knows it, not the temporary worktree

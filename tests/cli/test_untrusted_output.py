@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,14 @@ from markdown_it import MarkdownIt
 import policyctl
 from policyctl.cli import main
 
-from ..support.git import git
-from ..support.policy import policy_data
+from ..support.git import committed_repo, git
+from ..support.policy import VALID, policy_data
 
 Capture = pytest.CaptureFixture[str]
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 CONTROLS = "\x1b\r\n\x00\x85\u2028\u202e"
-MARKUP = "`|*_<>%:,\\[]#&"  # printable, so valid in a version string, but markup somewhere
+MARKUP = "`|*_<>%:,\\[]#&"  # printable, so valid in a brake's reason, but markup somewhere
+VERSION_MARKUP = "_+.-"  # a model version's own characters that are markup somewhere
 ORDINARY = "Ab1.- é"
 # Text made of what does harm: control characters (which must be refused) and markup (which
 # must be escaped), with enough ordinary characters that some of it passes the field rules.
@@ -50,7 +52,12 @@ def _run(capsys: Capture, *argv: str) -> str:
     return captured.out
 
 
-MARKED_UP = st.text(alphabet=st.sampled_from(MARKUP + ORDINARY), min_size=1, max_size=12)
+# A valid model version that is as much markup as the version's character set allows.
+MARKED_UP = st.builds(
+    lambda first, rest: first + rest,
+    st.sampled_from("Ab1"),
+    st.text(alphabet=st.sampled_from(VERSION_MARKUP + "Ab1"), max_size=11),
+)
 
 
 def _or_hostile(good: str) -> st.SearchStrategy[str]:
@@ -76,7 +83,7 @@ def any_policies(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def valid_policies(draw: st.DrawFn) -> dict[str, Any]:
-    """Valid policies whose free text (model versions, the only free-text field) is the worst
+    """Valid policies whose model versions (the freest text a policy holds) are the worst
     printable text: markup characters of every format."""
     return policy_data(
         version=4,
@@ -204,13 +211,17 @@ def test_hostile_text_outside_the_policy_is_escaped(tmp_path: Path, capsys: Capt
     assert out.count("\n") == 1 and out.startswith("::error file=")
 
 
-def test_markdown_cells_hold_backticks_and_pipes(tmp_path: Path, capsys: Capture) -> None:
-    base = tmp_path / "base.yaml"
-    base.write_text(json.dumps(policy_data(version=3)))
-    head = tmp_path / "head.yaml"
-    versions = {"lstm": "a`b", "gru": "x|y", "cnn": "``z``", "rnn": "*bold* <b>"}
-    head.write_text(json.dumps(policy_data(version=4, model_versions=versions)))
-    markdown = _run(
-        capsys, "diff", "--base-file", str(base), "--head-file", str(head), "--format", "markdown"
-    )
-    _markdown_table_is_whole(markdown, list(versions.values()))
+def test_markdown_cells_hold_backticks_and_pipes(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A brake's reason is free text, and the diff's markdown puts it in a table cell."""
+    repo = committed_repo(tmp_path / "repo", VALID)
+    monkeypatch.chdir(repo)
+    reasons = ["a`b", "x|y", "``z``", "*bold* <b>", "[l](http://x) &amp; #h"]
+    (repo / "policy" / "overrides").mkdir()
+    until = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for number, reason in enumerate(reasons):
+        brake = {"reason": reason, "until": until, "set": {"max_positions": 4 - number % 2}}
+        (repo / "policy" / "overrides" / f"b{number}.yaml").write_text(json.dumps(brake))
+    markdown = _run(capsys, "diff", "HEAD", "--format", "markdown")
+    _markdown_table_is_whole(markdown, reasons)

@@ -133,12 +133,13 @@ def test_colour_only_where_asked(
 def test_a_value_can_never_become_a_colour_code(write: Writer, capsys: Capture) -> None:
     base = write(name="base.yaml")
     hostile = VALID.replace("version: 7", "version: 8").replace('"3.10"', '"\\\\x1b[31mloosens"')
-    head = write(hostile, name="head.yaml")
+    head = write(hostile, name="head.yaml")  # refused (no such version), and echoed in the error
     assert (
-        main(["--color", "always", "diff", "--base-file", str(base), "--head-file", str(head)]) == 0
+        main(["--color", "always", "diff", "--base-file", str(base), "--head-file", str(head)]) == 1
     )
-    out = capsys.readouterr().out
-    assert out.count("\x1b[") == 0  # neutral changes only: no code at all, the text stays text
+    captured = capsys.readouterr()
+    assert "\\\\x1b[31mloosens" in captured.out + captured.err  # the text stays text
+    assert "\x1b[31mloosens" not in captured.out + captured.err
 
 
 def test_global_options_after_the_command_and_the_command_s_own_usage(

@@ -255,3 +255,40 @@ def test_no_push_proposes_on_the_fetched_base_or_says_it_did_not(
     local = git(lonely, "rev-parse", "main")
     assert result.base_commit == local
     assert f"proposing on the local main at {local[:12]}" in caplog.text
+
+
+def test_python_values_are_checked_as_python_values(clone: Path, capsys: Capture) -> None:
+    """A writer's Python value is what it is, never re-read as command-line text: a float for a
+    version is refused (it lost the digits of 3.10), NaN is said as NaN, quote marks copied
+    from a shell are refused, a model name that differs only in case gets its "did you mean",
+    and each hint is written for the tool in use."""
+    before, branches = _state(clone), _remote_branches(clone)
+    cases = {
+        "model_versions.lstm": (
+            3.10,
+            r'a Python float, .*it is 3\.1\).*"model_versions\.lstm": "3\.1"',
+        ),
+        "max_risk_per_trade": (float("nan"), r"float\('nan'\) is not a finite number"),
+        "global_min_confidence": ({0.5}, r"set is not a value the policy can hold"),
+    }
+    for path, (value, said) in cases.items():
+        with pytest.raises(PolicyError, match=said):
+            propose({path: value}, message="x")
+    with pytest.raises(PolicyError, match=r"remove the quote marks .*: 3\.13"):
+        propose({"model_versions.lstm": '"3.13"'}, message="x")
+    with pytest.raises(PolicyError, match=r"did you mean model_versions\.lstm\?"):
+        propose({"model_versions.LSTM": "3.12"}, message="x")
+    with pytest.raises(PolicyError) as raised:
+        propose({"opp_rankings.BTCUSDT": 1.2}, message="x")
+    assert "%" not in str(raised.value)  # a score is no percentage
+    with pytest.raises(PolicyError, match=r"for 70% write 0\.7"):
+        propose({"global_min_confidence": 70}, message="x")  # a fraction is
+    assert _state(clone) == before and _remote_branches(clone) == branches
+    # The command line's hints are typed as propose and brake take them, not as set does.
+    assert main(["propose", "allowed_symbols=BTCUSDT,ETHUSDT", "-m", "x"]) == 1
+    assert "policyctl propose 'allowed_symbols=[BTCUSDT, ETHUSDT]'" in capsys.readouterr().err
+    assert main(["propose", "model_versions={lstm: 3.10}", "-m", "x"]) == 1
+    assert """policyctl propose 'model_versions={lstm: "3.10"}'""" in capsys.readouterr().err
+    brake = ["brake", "model_versions={lstm: 3.10}", "--for", "1h", "--reason", "r"]
+    assert main(brake) == 1
+    assert """policyctl brake 'model_versions={lstm: "3.10"}'""" in capsys.readouterr().err
