@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..errors import PolicySourceError
 from ..pipeline import (
@@ -26,29 +28,62 @@ __all__ = ["add_arguments", "run"]
 
 def run(args: argparse.Namespace) -> int:
     repo = GitRepo()
-    path = repo.relative(default_policy_path(args.file))
+    revisions, file = _revisions_and_file(repo, args.words)
+    path = repo.relative(default_policy_path(file))
     if args.brakes:
-        out(render_brake_log(brake_log(repo, path, args.n), args.format))
+        out(render_brake_log(brake_log(repo, path, args.n, revisions), args.format))
         return EXIT_OK
-    entries = audit_log(repo, path, args.n)
-    if not entries and not (repo.root / path).exists():  # a typo, or a branch given as FILE
-        what = "a revision, not a file" if _is_revision(repo, args.file) else "no such file"
+    entries = audit_log(repo, path, args.n, revisions)
+    if not entries and not (repo.root / path).exists():  # a typo: neither a file nor a revision
         raise UsageError(
-            f"{printable(path)}: {what}; log shows the history of the policy file:"
-            " policyctl log [FILE] (a path in the repository)"
+            f"{printable(path)}: no such file or revision; policyctl log [REVISIONS] [FILE]"
+            " (REVISIONS as git log takes them: tighten-risk, main..tighten-risk)"
         )
     out(render_log(entries, args.format))
     return EXIT_OK
 
 
-def _is_revision(repo: GitRepo, name: str | None) -> bool:
-    if not name:
-        return False
+def _revisions_and_file(repo: GitRepo, words: list[str]) -> tuple[str | None, str | None]:
+    """``[REVISIONS] [FILE]``: each word is a file when it exists here, a revision or range
+    when git knows it, and refused when it is both (say which) or starts with '-'."""
+    if len(words) > 2:
+        raise UsageError("log takes at most REVISIONS and FILE")
+    revisions = file = None
+    for word in words:
+        if word.startswith("-") or not word.strip():
+            raise UsageError(f"{printable(word)!r} is neither a file nor a revision")
+        is_file = Path(word).exists() or (repo.root / word).exists()
+        # `../policy.yaml` is a path, never a range; a file that is gone may still have a history
+        is_revision = ".." not in Path(word).parts and _is_revision(repo, word)
+        if is_file and is_revision:
+            raise UsageError(
+                f"{printable(word)!r} is both a file here and a revision; say which:"
+                f" ./{printable(word)} for the file, {printable(word)}^{{commit}} for the"
+                " revision"
+            )
+        if is_revision and revisions is None:
+            revisions = word
+        elif not is_revision and file is None:
+            file = word
+        else:
+            raise UsageError("log takes at most one REVISIONS and one FILE")
+    return revisions, file
+
+
+def _is_revision(repo: GitRepo, word: str) -> bool:
+    """A revision, or a range whose ends are revisions (``a..b``, ``a...b``, ``..b``)."""
+    ends = [end for end in re.split(r"\.{2,3}", word) if end] if ".." in word else [word]
     try:
-        repo.resolve(name)
+        for end in ends:
+            repo.resolve(end)
     except PolicySourceError:
+        if ".." in word:
+            raise UsageError(
+                f"{printable(word)!r}: unknown revision in the range (not a branch, tag or"
+                " commit here)"
+            ) from None
         return False
-    return True
+    return bool(ends)
 
 
 def _version(snap: PolicySnapshot | None) -> str:
@@ -138,7 +173,13 @@ def render_brake_log(entries: Sequence[BrakeLogEntry], fmt: str) -> str:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """This command's arguments."""
-    p.add_argument("file", nargs="?", metavar="FILE", help=FILE_HELP)
+    p.add_argument(
+        "words",
+        nargs="*",
+        metavar="[REVISIONS] [FILE]",
+        help="the history of REVISIONS (as git log takes them: tighten-risk,"
+        " main..tighten-risk; default HEAD), of FILE. " + FILE_HELP,
+    )
     p.add_argument("-n", type=positive, metavar="N", help="at most N commits")
     p.add_argument(
         "--brakes", action="store_true", help="the brakes' history instead: each brake file"

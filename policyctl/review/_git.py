@@ -232,34 +232,47 @@ class GitRepo:
         return True
 
     def directory_history(
-        self, directory: str, limit: int | None = None
+        self, directory: str, limit: int | None = None, revisions: str | None = None
     ) -> list[tuple[Commit, list[tuple[str, str]]]]:
         """Commits that touched files in ``directory``, newest first, each with the (status
-        letter A/M/D, path) of those files."""
+        letter A/M/D, path) of those files; of ``revisions`` (a revision or a range, as git
+        log takes it; default HEAD)."""
         if not self.has_commits():
             return []
         fmt = _RECORD_SEP + _FIELD_SEP.join(["%H", "%h", "%an", "%aI", "%s", "%P", "%ct"])
         limited = [f"-n{limit}"] if limit is not None else []
         out = self._git(
-            "log", "--name-status", "-M", f"--format={fmt}", *limited, "--", f"{directory}/"
+            "log",
+            "--name-status",
+            "-M",
+            f"--format={fmt}",
+            *limited,
+            "--end-of-options",
+            revisions or "HEAD",
+            "--",
+            f"{directory}/",
         )
         records = [r for r in out.split(_RECORD_SEP) if r.strip()]
         return [(_commit(r, ""), _files(r)) for r in records]
 
-    def history(self, path: str, limit: int | None = None) -> list[Commit]:
+    def history(
+        self, path: str, limit: int | None = None, revisions: str | None = None
+    ) -> list[Commit]:
         """Commits that touched ``path``, newest first, following the file across renames;
         and the merge commits whose ``path`` differs from every parent's (two changes combined
-        into a state neither pull request showed), which ``--follow`` leaves out."""
+        into a state neither pull request showed), which ``--follow`` leaves out. Of
+        ``revisions`` (a revision or a range, as git log takes it; default HEAD)."""
         if not self.has_commits():
             return []  # a new repository: no history yet, not git's error
         fmt = _RECORD_SEP + _FIELD_SEP.join(["%H", "%h", "%an", "%aI", "%s", "%P", "%ct"])
         limited = [f"-n{limit}"] if limit is not None else []
+        which = ["--end-of-options", revisions or "HEAD"]
         follow = self._git(
-            "log", "--follow", "--name-status", f"--format={fmt}", *limited, "--", path
+            "log", "--follow", "--name-status", f"--format={fmt}", *limited, *which, "--", path
         )
         # Without --follow, git's default history simplification keeps exactly the merges that
         # are not TREESAME to any parent.
-        merges = self._git("log", "--merges", f"--format={fmt}", *limited, "--", path)
+        merges = self._git("log", "--merges", f"--format={fmt}", *limited, *which, "--", path)
         commits = {
             c.sha: c for c in (_commit(r, path) for r in follow.split(_RECORD_SEP) if r.strip())
         }
@@ -269,7 +282,7 @@ class GitRepo:
         # Newest first, as git log shows it; topological, since a merge and its parents often
         # share one second of committer time.
         rank = {
-            sha: i for i, sha in enumerate(self._git("rev-list", "--topo-order", "HEAD").split())
+            sha: i for i, sha in enumerate(self._git("rev-list", "--topo-order", *which).split())
         }
         ordered = sorted(commits.values(), key=lambda c: (rank.get(c.sha, len(rank)), -c.timestamp))
         return ordered[:limit] if limit is not None else ordered

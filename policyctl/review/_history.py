@@ -52,9 +52,12 @@ def _snapshot(
         return None, e
 
 
-def audit_log(repo: GitRepo, path: str, limit: int | None = None) -> list[LogEntry]:
-    """The policy's audit trail, newest first: every commit that touched ``path``."""
-    commits = repo.history(path, limit)
+def audit_log(
+    repo: GitRepo, path: str, limit: int | None = None, revisions: str | None = None
+) -> list[LogEntry]:
+    """The policy's audit trail, newest first: every commit that touched ``path`` (of
+    ``revisions``, a revision or a range such as ``main..topic``; default HEAD)."""
+    commits = repo.history(path, limit, revisions)
     wanted = sorted(
         {f"{c.sha}:{c.path}" for c in commits}
         | {f"{c.parent}:{c.parent_path}" for c in commits if c.parent}
@@ -93,13 +96,16 @@ class BrakeLogEntry:
 _ACTIONS = {"A": "added", "M": "changed", "D": "removed"}
 
 
-def brake_log(repo: GitRepo, policy: str, limit: int | None = None) -> list[BrakeLogEntry]:
+def brake_log(
+    repo: GitRepo, policy: str, limit: int | None = None, revisions: str | None = None
+) -> list[BrakeLogEntry]:
     """The brakes' history, newest first: each override file each commit touched, with the
-    reason it gave. ``policy`` is the policy file's repository path (the brake files sit beside)."""
+    reason it gave. ``policy`` is the policy file's repository path (the brake files sit
+    beside); ``revisions`` as for `audit_log`."""
     directory = posixpath.join(posixpath.dirname(policy), BRAKES_DIR_NAME)
     history = [
         (commit, [(s, p) for s, p in files if posixpath.dirname(p) == directory])
-        for commit, files in repo.directory_history(directory, limit)
+        for commit, files in repo.directory_history(directory, limit, revisions)
     ]
     wanted = sorted(
         {f"{c.sha}:{p}" for c, files in history for s, p in files if s != "D"}

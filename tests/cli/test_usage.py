@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -154,19 +156,41 @@ def test_global_options_after_the_command_and_the_command_s_own_usage(
     assert "unrecognized arguments: --colr never" in err and "usage: policyctl validate" in err
 
 
-def test_log_of_a_missing_file_or_a_branch_is_a_usage_error(
+def test_log_takes_a_revision_range_and_refuses_what_is_neither(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`log tighten-risk` and `log nonexistent.yaml` said "No commits touch this file", exit 0."""
+    """`log tighten-risk` and `log nonexistent.yaml` said "No commits touch this file", exit 0:
+    log takes REVISIONS as git log does, and a word that is neither is a usage error."""
     (tmp_path / "policy").mkdir()
     (tmp_path / "policy" / "policy.yaml").write_text(VALID)
     git(tmp_path, "init", "-q", "-b", "main")
     git(tmp_path, "add", "-A")
     git(tmp_path, "commit", "-qm", "base")
-    git(tmp_path, "branch", "tighten-risk")
+    git(tmp_path, "switch", "-q", "-c", "tighten-risk")
+    (tmp_path / "policy" / "policy.yaml").write_text(
+        VALID.replace("version: 7", "version: 8").replace("max_positions: 5", "max_positions: 4")
+    )
+    git(tmp_path, "commit", "-qam", "fewer positions")
+    git(tmp_path, "switch", "-q", "main")
     monkeypatch.chdir(tmp_path)
-    assert main(["log", "tighten-risk"]) == 2
-    assert "a revision, not a file" in capsys.readouterr().err
+
+    def subjects(*argv: str) -> list[str]:
+        assert main(["log", *argv, "--format", "json"]) == 0
+        return [e["subject"] for e in json.loads(capsys.readouterr().out)]
+
+    assert subjects() == ["base"]  # HEAD: main
+    assert subjects("tighten-risk") == ["fewer positions", "base"]
+    assert subjects("main..tighten-risk") == ["fewer positions"]
+    assert subjects("main..tighten-risk", "policy/policy.yaml") == ["fewer positions"]
+    assert subjects("tighten-risk..main") == []
+    assert main(["log", "--brakes", "main..tighten-risk"]) == 0
+    capsys.readouterr()
     assert main(["log", "nonexistent.yaml"]) == 2
-    assert "no such file" in capsys.readouterr().err
-    assert main(["log"]) == 0
+    assert "no such file or revision" in capsys.readouterr().err
+    assert main(["log", "main..nope"]) == 2
+    assert "unknown revision in the range" in capsys.readouterr().err
+    (tmp_path / "main").write_text("")  # a file named as the branch is
+    assert main(["log", "main"]) == 2
+    assert "both a file here and a revision" in capsys.readouterr().err
+    assert main(["log", "--", "--upload-pack=x"]) == 2  # never an option to git
+    assert "Traceback" not in capsys.readouterr().err
