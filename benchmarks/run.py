@@ -16,6 +16,7 @@ from typing import Any
 import bench_brakes
 import bench_compare
 import bench_decisions
+import bench_end_to_end
 import bench_fleet
 import bench_http
 import bench_load
@@ -154,6 +155,8 @@ def main() -> int:
     results["fleet"] = bench_fleet.main()
     print("\n== proposals ==")
     results["propose"] = bench_propose.main()
+    print("\n== propose to served ==")
+    results["end_to_end"] = bench_end_to_end.main()
     print("\n== decisions: the log and replay ==")
     results["decisions"] = bench_decisions.main()
     print("\n== beside the alternatives ==")
