@@ -128,6 +128,7 @@ def report_proposal(result: Proposal, fmt: str) -> None:
                     "base_commit": result.base_commit,
                     "changes": [c.to_json() for c in result.changes],
                     "lane": result.lane,
+                    "reasons": list(result.reasons),
                     "pushed": result.pushed,
                     "remote": result.remote,
                 },
@@ -147,9 +148,11 @@ def report_proposal(result: Proposal, fmt: str) -> None:
         out(f"  {change.direction:<9} {describe_change(change)}")
     meaning = {
         "auto": "nothing loosens: it may merge without the risk desk",
-        "review": "something loosens: it waits for the risk desk",
+        "review": "it waits for the risk desk",
     }
     out(f"lane: {result.lane} ({meaning.get(result.lane, '')})")
+    for reason in result.reasons:
+        out(f"  {printable(reason)}")
     if result.pushed:
         out(
             f"open the pull request: gh pr create --base {printable(result.base)}"

@@ -79,7 +79,8 @@ def propose_brake(
     assert snap.file_policy is not None
     added = brake_changes(snap.file_policy, [], [result.brake], now)
     lane = lane_of([], added)
-    made = (result.brake.name,)
-    return publish(
-        git, Proposal(name, commit, base, tip, result.changes, lane, push, remote, made), None
-    )
+    made = Proposal(
+        name, commit, base, tip, result.changes, lane.lane, push, remote, (result.brake.name,),
+        lane.reasons,
+    )  # fmt: skip
+    return publish(git, made, None)

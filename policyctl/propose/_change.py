@@ -116,4 +116,5 @@ def propose_change(
         applied = apply_plan(tree, file, snap, plan, now)
         commit = commit_tree(tree, file, message, trailer_of(base, plan), identity)
     lane = lane_of(applied, [])
-    return publish(git, Proposal(name, commit, base, tip, applied, lane, push, remote), None)
+    made = Proposal(name, commit, base, tip, applied, lane.lane, push, remote, reasons=lane.reasons)
+    return publish(git, made, None)

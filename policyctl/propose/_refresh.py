@@ -83,7 +83,10 @@ def refresh_proposal(
         applied = apply_plan(tree, file, snap, plan, now)
         commit = commit_tree(tree, file, message, trailer_of(base, plan), identity_env(author))
     lane = lane_of(applied, [])
-    return publish(git, Proposal(branch, commit, base, tip, applied, lane, push, remote), old)
+    made = Proposal(
+        branch, commit, base, tip, applied, lane.lane, push, remote, reasons=lane.reasons
+    )
+    return publish(git, made, old)
 
 
 def _refresh_brake(
@@ -114,7 +117,9 @@ def _refresh_brake(
         after = snapshot_at(tree, commit, file)
     changes = diff_policies(before.policy, after.policy)
     lane = lane_of(changes, [])
-    made = Proposal(branch, commit, base, tip, changes, lane, push, remote, (name,))
+    made = Proposal(
+        branch, commit, base, tip, changes, lane.lane, push, remote, (name,), lane.reasons
+    )
     return publish(git, made, old)
 
 
@@ -131,4 +136,7 @@ def _unchanged(
         for c in diff_policies(before.policy, after.policy)
         if c.field not in ("version", "last_updated")
     ]
-    return Proposal(branch, commit, base, tip, changes, lane_of(changes, []), push, remote)
+    lane = lane_of(changes, [])
+    return Proposal(
+        branch, commit, base, tip, changes, lane.lane, push, remote, reasons=lane.reasons
+    )

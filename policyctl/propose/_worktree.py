@@ -61,7 +61,8 @@ class Proposal:
         base: The base branch's name; ``base_commit`` the tip it was made on.
         changes: The semantic changes to the policy, each with its direction.
         brakes: Brake files the proposal adds (their names).
-        lane: ``auto`` when nothing loosens, ``review`` otherwise (see `lane_of`).
+        lane: ``auto`` when nothing loosens, ``review`` otherwise (see `lane_of`); ``reasons``
+            why it is ``review``, one sentence each.
         pushed: Whether the branch was pushed.
         remote: Where it was pushed.
     """
@@ -75,6 +76,7 @@ class Proposal:
     pushed: bool
     remote: str
     brakes: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
 
 
 def identity_env(author: str | None) -> dict[str, str]:

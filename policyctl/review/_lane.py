@@ -54,9 +54,10 @@ def _loosening(changes: Iterable[Change], brakes: Iterable[BrakeChange]) -> list
     return out
 
 
-def lane_of(changes: Iterable[Change], brakes: Iterable[BrakeChange]) -> Lane:
-    """The lane of a set of changes to a valid policy."""
-    return "review" if _loosening(changes, brakes) else "auto"
+def lane_of(changes: Iterable[Change], brakes: Iterable[BrakeChange]) -> LaneVerdict:
+    """The lane of a set of changes to a valid policy, and why."""
+    reasons = tuple(_loosening(changes, brakes))
+    return LaneVerdict("review" if reasons else "auto", reasons)
 
 
 def _other_paths(comparison: Comparison, paths: Iterable[str]) -> list[str]:

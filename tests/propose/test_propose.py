@@ -292,3 +292,18 @@ def test_python_values_are_checked_as_python_values(clone: Path, capsys: Capture
     brake = ["brake", "model_versions={lstm: 3.10}", "--for", "1h", "--reason", "r"]
     assert main(brake) == 1
     assert """policyctl brake 'model_versions={lstm: "3.10"}'""" in capsys.readouterr().err
+
+
+def test_replacing_the_model_map_says_what_it_drops_and_why_it_waits(
+    clone: Path, capsys: Capture
+) -> None:
+    """`{"model_versions": {"lstm": "3.12"}}` replaces the map: the other models are dropped,
+    which is a reviewer's to see; the proposal says which, and why its lane is review."""
+    made = propose({"model_versions": {"lstm": "3.12"}}, message="x", push=False)
+    assert made.lane == "review"
+    assert any("model_versions.xgboost removed: a model dropped" in r for r in made.reasons)
+    assert {(c.path, c.action) for c in made.changes} >= {("model_versions.xgboost", "removed")}
+    assert main(["propose", 'model_versions={lstm: "3.13"}', "-m", "x", "--no-push"]) == 0
+    out = capsys.readouterr().out
+    assert "lane: review (it waits for the risk desk)" in out
+    assert "model_versions.xgboost removed: a model dropped is reviewed" in out
