@@ -19,12 +19,22 @@ from __future__ import annotations
 from ._generate import generate
 from ._log import DecisionLog, freeze_context
 from ._reader import LogFiles, Problem, log_files
-from ._record import FORMAT, INPUTS, KEYS, brakes_of, format_of, policy_part, record_json
+from ._record import (
+    FORMAT,
+    INPUTS,
+    KEYS,
+    ORDER_INPUTS,
+    brakes_of,
+    format_of,
+    policy_part,
+    record_json,
+)
 
 __all__ = [
     "FORMAT",
     "INPUTS",
     "KEYS",
+    "ORDER_INPUTS",
     "DecisionLog",
     "LogFiles",
     "Problem",

@@ -112,10 +112,11 @@ class _Lines:
     def line(self, item: object) -> str:
         if type(item) is not tuple:  # anything else queued directly: plain JSON
             return str(_encode(item)) + "\n"
-        when, snap, verdict, symbol, strategy, confidence, context = item
+        when, snap, verdict, symbol, strategy, confidence, context, order = item
         if snap is not self._snap:
             self._snap = snap
-            self._policy = policy_part(snap.version, snap.digest, [b.name for b in snap.brakes])
+            brakes = [b.name for b in snap.brakes]
+            self._policy = policy_part(snap.version, snap.digest, snap.policy.risk_mode, brakes)
         second = int(when)
         if second != self._second:
             self._second = second
@@ -126,7 +127,8 @@ class _Lines:
         return (
             f'{{"time":"{self._stamp}.{int((when - second) * 1e6):06d}Z",'
             f'"symbol":{_value(symbol)},"strategy":{_value(strategy)},'
-            f'"confidence":{_value(confidence)},"context":{self._context(context)},'
+            f'"confidence":{_value(confidence)},{_order(order)}'
+            f'"context":{self._context(context)},'
             f'"allowed":{"true" if verdict.allowed else "false"},"codes":{codes},'
             f"{self._policy}}}\n"
         )
@@ -145,8 +147,14 @@ class _Lines:
 
 
 _MASKED = '"***"'
-_MASKED = '"***"'
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # built once
+
+
+def _order(order: tuple[Any, Any] | None) -> str:
+    """An order's inputs as record keys, with the comma after them; a signal has none."""
+    if order is None:
+        return ""
+    return f'"risk_per_trade":{_value(order[0])},"open_positions":{_value(order[1])},'
 
 
 def _value(value: Any) -> str:

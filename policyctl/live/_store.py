@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from time import time as now
 from types import MappingProxyType, TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Final, Generic, Protocol, Self, TypeVar
 
 from ..decisions import DecisionLog, freeze_context
 from ..errors import PolicyError, PolicyInternalError
@@ -320,6 +320,9 @@ DEFAULT_RECONCILE_INTERVAL = 30.0
 # --- the store --------------------------------------------------------------------------
 
 
+_NUMBERS: Final = frozenset({int, float})  # an order's inputs that need no freezing
+
+
 class PolicyStore:
     """The live policy: loaded now, then kept current as the file changes.
 
@@ -452,14 +455,35 @@ class PolicyStore:
         return status if status.mode == mode else dataclasses.replace(status, mode=mode)
 
     def decide(
-        self, *, symbol: str, strategy: str, confidence: float, **context: Any
+        self,
+        *,
+        symbol: str,
+        strategy: str,
+        confidence: float,
+        risk_per_trade: float | None = None,
+        open_positions: int | None = None,
+        **context: Any,
     ) -> SignalVerdict:
-        """Evaluate a signal against the current policy and, with ``decision_log``, log the
-        decision (off the signal path: see `live/_decisions.py`)."""
+        """Evaluate a signal against the current policy (`GlobalPolicy.evaluate_signal`), or,
+        given an order's ``risk_per_trade`` and ``open_positions``, an order
+        (`GlobalPolicy.evaluate_order`: one of them without the other is refused for the one
+        missing); with ``decision_log``, log the decision and its inputs (off the signal path:
+        see `decisions/_log.py`)."""
         snap = self._current
-        verdict = snap.policy.evaluate_signal(
-            symbol=symbol, strategy=strategy, confidence=confidence
-        )
+        if risk_per_trade is None and open_positions is None:
+            verdict = snap.policy.evaluate_signal(
+                symbol=symbol, strategy=strategy, confidence=confidence
+            )
+            order: tuple[Any, Any] | None = None
+        else:
+            verdict = snap.policy.evaluate_order(
+                symbol=symbol,
+                strategy=strategy,
+                confidence=confidence,
+                risk_per_trade=risk_per_trade,  # type: ignore[arg-type]
+                open_positions=open_positions,  # type: ignore[arg-type]
+            )
+            order = (risk_per_trade, open_positions)
         log = self._log
         if log is not None:
             # DecisionLog.record inlined: a method call is a fifth of a decision's cost.
@@ -467,7 +491,14 @@ class PolicyStore:
                 context = freeze_context(context) if context else context
                 if type(symbol) is not str or type(strategy) is not str:  # frozen as data too
                     symbol, strategy = freeze_context({"s": symbol, "t": strategy}).values()
-                log.pending.append((now(), snap, verdict, symbol, strategy, confidence, context))
+                if order is not None and not (
+                    type(risk_per_trade) in _NUMBERS and type(open_positions) in _NUMBERS
+                ):
+                    frozen = freeze_context({"r": risk_per_trade, "p": open_positions})
+                    order = (frozen["r"], frozen["p"])
+                log.pending.append(
+                    (now(), snap, verdict, symbol, strategy, confidence, context, order)
+                )
             else:
                 log.drop()
         return verdict

@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ..errors import UNSAFE_CHARACTERS
-from ._signals import ALLOWED, REASON_CODES, SignalVerdict, refused
+from ._signals import ALLOWED, MAX_OPEN_POSITIONS, REASON_CODES, Facts, SignalVerdict, refused
 
 __all__ = [
     "DEFAULTS",
@@ -186,6 +186,7 @@ _DESCRIPTIONS: Final = {
 
 
 _SETS: Final = "_signal_sets"  # GlobalPolicy.__dict__ key of its allowed lists as sets
+_ALLOWED_ORDER: Final = "_allowed_order"  # ... and of its allowed order's verdict
 
 
 class GlobalPolicy(BaseModel):
@@ -325,7 +326,103 @@ class GlobalPolicy(BaseModel):
         codes = self.signal_codes(symbol, strategy, confidence)
         if not codes:
             return ALLOWED
-        return refused(codes, symbol, strategy, confidence, self.global_min_confidence)
+        return refused(codes, Facts(symbol, strategy, confidence, self.global_min_confidence))
+
+    def evaluate_order(
+        self,
+        *,
+        symbol: str,
+        strategy: str,
+        confidence: float,
+        risk_per_trade: float,
+        open_positions: int,
+    ) -> SignalVerdict:
+        """Decide whether an order may be placed under this policy: the signal's three rules
+        and the two limits, in one verdict.
+
+        Args:
+            symbol, strategy, confidence: As for `evaluate_signal`.
+            risk_per_trade: The fraction of equity this order puts at risk (0.01 is 1%), the
+                unit of ``max_risk_per_trade``; refused when above it.
+            open_positions: Positions open now; the order would open one more, refused when
+                that one is over ``max_positions`` (``open_positions >= max_positions``).
+
+        Returns:
+            The verdict, with every reason and its code (none when allowed), and the policy's
+            ``risk_mode`` (which has no rule here). A bad input is a refusal with its code
+            (``open_positions_invalid``, ``risk_per_trade_not_finite``, ...), never an
+            exception.
+        """
+        # The allowed path inline, with no call of its own: the caches checked as
+        # `signal_codes` checks its sets (a `model_copy(update=...)` copies the instance's dict,
+        # caches included), then the signal's three rules and the two limits.
+        cached = self.__dict__
+        sets, allowed = cached.get(_SETS), cached.get(_ALLOWED_ORDER)  # allowed: (mode, verdict)
+        try:  # free in CPython 3.11 unless raised
+            if (
+                sets is not None
+                and allowed is not None
+                and sets[0] is self.allowed_symbols
+                and sets[1] is self.allowed_strategies
+                and allowed[0] is self.risk_mode
+                and symbol in sets[2]
+                and strategy in sets[3]
+                and type(confidence) is float
+                and self.global_min_confidence <= confidence <= 1.0
+                and type(risk_per_trade) is float
+                and 0.0 <= risk_per_trade <= self.max_risk_per_trade
+                and type(open_positions) is int
+                and 0 <= open_positions < self.max_positions
+            ):
+                return allowed[1]  # type: ignore[no-any-return]
+        except TypeError:  # an unhashable symbol or strategy: refused below, by type
+            pass
+        codes = self.order_codes(symbol, strategy, confidence, risk_per_trade, open_positions)
+        if not codes:  # one verdict per policy: it names the policy's risk mode
+            verdict = SignalVerdict(allowed=True, risk_mode=str(self.risk_mode))
+            cached[_ALLOWED_ORDER] = (self.risk_mode, verdict)
+            return verdict
+        facts = Facts(
+            symbol, strategy, confidence, self.global_min_confidence,
+            risk_per_trade, self.max_risk_per_trade, open_positions, self.max_positions,
+        )  # fmt: skip
+        return refused(codes, facts, str(self.risk_mode))
+
+    def order_codes(
+        self,
+        symbol: str,
+        strategy: str,
+        confidence: float,
+        risk_per_trade: float,
+        open_positions: int,
+        /,
+    ) -> tuple[str, ...]:
+        """The codes of `evaluate_order`'s verdict, without its text (empty: allowed): the
+        signal's rules, then the count's, then the risk's. Replay calls it millions of times."""
+        if (  # the common case first: two more comparisons than a signal's
+            type(risk_per_trade) is float
+            and 0.0 <= risk_per_trade <= self.max_risk_per_trade
+            and type(open_positions) is int
+            and 0 <= open_positions < self.max_positions
+        ):
+            return self.signal_codes(symbol, strategy, confidence)
+        codes = list(self.signal_codes(symbol, strategy, confidence))
+        if type(open_positions) is not int or not 0 <= open_positions <= MAX_OPEN_POSITIONS:
+            codes.append("open_positions_invalid")  # bool, float, text, negative, huge
+        elif open_positions >= self.max_positions:
+            codes.append("max_positions_reached")
+        risk: Any = risk_per_trade
+        if type(risk) is float:
+            usable = math.isfinite(risk)
+        else:  # bool, text, None are not numbers; an int beyond 64 bits no log can write
+            usable = type(risk) is int and risk.bit_length() <= 63
+        if not usable:
+            codes.append("risk_per_trade_not_finite")
+        elif not 0 <= risk_per_trade <= 1:
+            codes.append("risk_per_trade_out_of_range")
+        elif risk_per_trade > self.max_risk_per_trade:
+            codes.append("risk_per_trade_exceeded")
+        return tuple(codes)
 
     def signal_codes(self, symbol: str, strategy: str, confidence: float, /) -> tuple[str, ...]:
         """The codes of `evaluate_signal`'s verdict, without its text (empty: allowed): the

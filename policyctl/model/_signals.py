@@ -1,8 +1,9 @@
-"""Verdicts on trading signals: `SignalVerdict`, its stable reason codes, and their sentences.
+"""Verdicts on trading signals and orders: `SignalVerdict`, its stable reason codes, and their
+sentences.
 
-The rules themselves are `GlobalPolicy.signal_codes` (they read the policy); this module holds
-what a verdict is made of, so that the codes (for machines: logs, replay, alerts) and the
-sentences (for people) are listed side by side and cannot drift apart.
+The rules themselves are `GlobalPolicy.signal_codes` and `GlobalPolicy.order_codes` (they read
+the policy); this module holds what a verdict is made of, so that the codes (for machines: logs,
+replay, alerts) and the sentences (for people) are listed side by side and cannot drift apart.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
-__all__ = ["ALLOWED", "REASON_CODES", "SignalVerdict", "refused"]
+__all__ = ["ALLOWED", "MAX_OPEN_POSITIONS", "REASON_CODES", "Facts", "SignalVerdict", "refused"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,9 @@ class SignalVerdict:
     reasons: tuple[str, ...] = ()
     codes: tuple[str, ...] = ()
     """Stable machine-readable reasons, one per entry of ``reasons`` (see `REASON_CODES`)."""
+    risk_mode: str | None = None
+    """The policy's risk mode, recorded by `GlobalPolicy.evaluate_order` (no rule of its own:
+    its meaning belongs to the strategies); None from `evaluate_signal`."""
 
 
 ALLOWED: Final = SignalVerdict(allowed=True)
@@ -39,13 +43,40 @@ REASON_CODES: Final = MappingProxyType(
         "confidence_not_finite": "the confidence is not a finite number (NaN, infinite, text)",
         "confidence_out_of_range": "the confidence is outside 0..1",
         "confidence_below_min": "the confidence is below global_min_confidence",
+        "open_positions_invalid": (
+            "open_positions is not a whole number from 0 to 2**63 - 1 (a count of positions)"
+        ),
+        "max_positions_reached": (
+            "the order would open position open_positions + 1, over max_positions"
+        ),
+        "risk_per_trade_not_finite": (
+            "risk_per_trade is not a finite number (NaN, infinite, text, an integer beyond 64 bits)"
+        ),
+        "risk_per_trade_out_of_range": "risk_per_trade is outside 0..1 (a fraction of equity)",
+        "risk_per_trade_exceeded": "risk_per_trade is above max_risk_per_trade",
     }
 )
 """Every code a `SignalVerdict` can carry, and what it means. Codes are stable: a new rule
 adds a code, and no code changes its meaning."""
 
 
-# code -> the sentence, from (symbol, strategy, confidence, global_min_confidence)
+MAX_OPEN_POSITIONS: Final = 2**63 - 1
+"""The largest count of open positions an order may give: beyond it, no count of anything."""
+
+
+class Facts(NamedTuple):
+    """What a refusal's sentences may name: the caller's inputs and the policy's limits."""
+
+    symbol: Any
+    strategy: Any
+    confidence: Any
+    min_confidence: float
+    risk_per_trade: Any = None
+    max_risk_per_trade: float = 0.0
+    open_positions: Any = None
+    max_positions: int = 0
+
+
 def _shown(value: Any) -> str:
     """A caller's value in a sentence, whatever it is: short, and never an exception (an
     integer of 5,000 digits has no str(), a float beyond 1e308 no :g)."""
@@ -60,28 +91,39 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-_SENTENCES: Final[dict[str, Callable[[Any, Any, Any, float], str]]] = {
-    "symbol_not_allowed": lambda symbol, s, c, m: (
-        f"symbol {_shown(symbol)} is not in allowed_symbols"
+_SENTENCES: Final[dict[str, Callable[[Facts], str]]] = {
+    "symbol_not_allowed": lambda f: f"symbol {_shown(f.symbol)} is not in allowed_symbols",
+    "strategy_not_allowed": lambda f: f"strategy {_shown(f.strategy)} is not in allowed_strategies",
+    "confidence_not_finite": lambda f: f"confidence {_shown(f.confidence)} is not a finite number",
+    "confidence_out_of_range": lambda f: (
+        f"confidence {_shown(f.confidence)} is outside 0..1 (a model's confidence)"
     ),
-    "strategy_not_allowed": lambda s, strategy, c, m: (
-        f"strategy {_shown(strategy)} is not in allowed_strategies"
+    "confidence_below_min": lambda f: (
+        f"confidence {_shown(f.confidence)} is below global_min_confidence {f.min_confidence:g}"
     ),
-    "confidence_not_finite": lambda s, t, confidence, m: (
-        f"confidence {_shown(confidence)} is not a finite number"
+    "open_positions_invalid": lambda f: (
+        f"open_positions {_shown(f.open_positions)} is not a count of positions (a whole number"
+        " from 0)"
     ),
-    "confidence_out_of_range": lambda s, t, confidence, m: (
-        f"confidence {_shown(confidence)} is outside 0..1 (a model's confidence)"
+    "max_positions_reached": lambda f: (
+        f"{_shown(f.open_positions)} positions are open: another would be over max_positions"
+        f" {f.max_positions}"
     ),
-    "confidence_below_min": lambda s, t, confidence, minimum: (
-        f"confidence {_shown(confidence)} is below global_min_confidence {minimum:g}"
+    "risk_per_trade_not_finite": lambda f: (
+        f"risk_per_trade {_shown(f.risk_per_trade)} is not a finite number"
+    ),
+    "risk_per_trade_out_of_range": lambda f: (
+        f"risk_per_trade {_shown(f.risk_per_trade)} is outside 0..1 (a fraction of equity:"
+        " 0.01 is 1%)"
+    ),
+    "risk_per_trade_exceeded": lambda f: (
+        f"risk_per_trade {_shown(f.risk_per_trade)} is above max_risk_per_trade"
+        f" {f.max_risk_per_trade:g}"
     ),
 }
 
 
-def refused(
-    codes: tuple[str, ...], symbol: str, strategy: str, confidence: Any, minimum: float
-) -> SignalVerdict:
+def refused(codes: tuple[str, ...], facts: Facts, risk_mode: str | None = None) -> SignalVerdict:
     """The verdict for ``codes`` (not empty), with the sentence of each."""
-    reasons = tuple(_SENTENCES[c](symbol, strategy, confidence, minimum) for c in codes)
-    return SignalVerdict(allowed=False, reasons=reasons, codes=codes)
+    reasons = tuple(_SENTENCES[c](facts) for c in codes)
+    return SignalVerdict(allowed=False, reasons=reasons, codes=codes, risk_mode=risk_mode)

@@ -1,10 +1,13 @@
 """``policyctl replay``: logged decisions re-evaluated under a base and a head policy.
 
-What a pull request would have done to real signals: each decision of the logs is evaluated
-under the base's effective policy and the head's, and every decision whose verdict differs is
-counted by direction (newly refused: the change tightens; newly allowed: it loosens), by code,
-symbol and strategy, with a few sample lines each. Memory stays bounded whatever the log's
-size: counts per key are capped (`MAX_KEYS`, the rest under "(other)"), samples per group too.
+What a pull request would have done to real signals and orders: each decision of the logs is
+evaluated under the base's effective policy and the head's (an order's, with its risk and open
+positions, by `GlobalPolicy.order_codes`: a change of ``max_positions`` or
+``max_risk_per_trade`` flips orders; a signal's by `GlobalPolicy.signal_codes`), and every
+decision whose verdict differs is counted by direction (newly refused: the change tightens;
+newly allowed: it loosens), by code, symbol and strategy, with a few sample lines each. Memory
+stays bounded whatever the log's size: counts per key are capped (`MAX_KEYS`, the rest under
+"(other)"), samples per group too.
 
 The base of a record is the policy it names: its ``digest`` looked up in the git history of the
 policy file, with the brakes it names read from that revision; a record whose policy is not
@@ -23,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..decisions import LogFiles, Problem, brakes_of
+from ..decisions import ORDER_INPUTS, LogFiles, Problem, brakes_of
 from ..errors import PolicyError
 from ..model import BRAKES_DIR_NAME, GlobalPolicy
 from ..pipeline import brake_name, build_snapshot, compose, default_policy_path, parse_brake
@@ -259,16 +262,23 @@ def replay(
     """
     comparison = compare(base, head, file, base_kind=base_kind, head_kind=head_kind)
     head_policy = _policy(comparison.head, "head")
-    head_codes = head_policy.signal_codes
+    head_codes, head_order = head_policy.signal_codes, head_policy.order_codes
     base_policy = _policy(comparison.base, "base")
     label = comparison.base.label if pin_base else f"per record, else {comparison.base.label}"
     report = ReplayReport(label, comparison.head.label)
     base_of: Callable[[dict[str, Any]], GlobalPolicy]
     base_of = (lambda _: base_policy) if pin_base else _ByDigest(base_policy, report, file)
     refused, allowed = report.newly_refused, report.newly_allowed
+    risk_key, positions_key = ORDER_INPUTS
     for name, (line, record, symbol, strategy, confidence) in logs:
-        before = base_of(record).signal_codes(symbol, strategy, confidence)
-        after = head_codes(symbol, strategy, confidence)
+        if risk_key in record or positions_key in record:  # an order: every limit judged
+            risk: Any = record.get(risk_key)  # the log's values, whatever they are: the rules
+            positions: Any = record.get(positions_key)  # refuse what is not a number
+            before = base_of(record).order_codes(symbol, strategy, confidence, risk, positions)
+            after = head_order(symbol, strategy, confidence, risk, positions)
+        else:
+            before = base_of(record).signal_codes(symbol, strategy, confidence)
+            after = head_codes(symbol, strategy, confidence)
         logged = record.get("allowed")
         if type(logged) is bool and logged is bool(before):  # e.g. logged allowed, now refused
             report.mismatched += 1

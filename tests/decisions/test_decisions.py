@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,6 +82,35 @@ def test_the_log_rotates_and_compresses(tmp_path: Path) -> None:
     assert lines and all(line["pad"] == "y" * 50 for line in lines)
     last = [json.loads(line) for line in path.read_text().splitlines()]
     assert last[-1]["n"] == 199  # close() wrote everything queued
+
+
+def test_decide_takes_an_order_and_logs_its_inputs(tmp_path: Path) -> None:
+    """With risk_per_trade and open_positions, decide is evaluate_order, logged with both;
+    one given without the other is refused for the one missing, never an exception; mutable
+    inputs are logged as they were when decided."""
+    policy, decisions = tmp_path / "policy.yaml", tmp_path / "decisions.jsonl"
+    policy.write_text(VALID)
+    count = [3]
+    with PolicyStore(policy, env={}, watch=False, decision_log=decisions) as store:
+        order: dict[str, Any] = {"symbol": "BTCUSDT", "strategy": "trend_follow", "confidence": 0.8}
+        ok = store.decide(**order, risk_per_trade=0.005, open_positions=4, order_id="o-1")
+        full = store.decide(**order, risk_per_trade=0.005, open_positions=5)
+        half = store.decide(**order, open_positions=1)
+        odd = store.decide(**order, risk_per_trade=0.005, open_positions=count)  # type: ignore[arg-type]
+        count.append(4)  # after the call: the log must not see it
+    assert ok.allowed and ok.risk_mode == "NORMAL"
+    assert full.codes == ("max_positions_reached",)
+    assert half.codes == ("risk_per_trade_not_finite",)
+    assert odd.codes == ("open_positions_invalid",)
+    records = [json.loads(line) for line in decisions.read_text().splitlines()]
+    assert [(r["risk_per_trade"], r["open_positions"]) for r in records] == [
+        (0.005, 4),
+        (0.005, 5),
+        (None, 1),
+        (0.005, [3]),
+    ]
+    assert records[0]["context"] == {"order_id": "o-1"} and records[0]["risk_mode"] == "NORMAL"
+    assert [r["codes"] for r in records[1:]] == [list(v.codes) for v in (full, half, odd)]
 
 
 def test_the_context_is_logged_as_it_was_when_decided(tmp_path: Path) -> None:
@@ -177,6 +207,7 @@ def test_a_full_disk_leaves_only_whole_lines_and_true_counts(tmp_path: Path) -> 
     code = f"""
 import resource, signal, json
 from pathlib import Path
+from typing import Any
 from policyctl.decisions import DecisionLog
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))

@@ -14,7 +14,15 @@ import pytest
 
 from policyctl import PolicyStore, load_policy
 from policyctl.cli import main
-from policyctl.decisions import FORMAT, KEYS, LogFiles, brakes_of, format_of, generate
+from policyctl.decisions import (
+    FORMAT,
+    KEYS,
+    ORDER_INPUTS,
+    LogFiles,
+    brakes_of,
+    format_of,
+    generate,
+)
 
 from ..support.policy import VALID
 
@@ -30,13 +38,28 @@ def _with_brake(tmp_path: Path) -> Path:
     return policy
 
 
+SIGNAL_KEYS = tuple(k for k in KEYS if k not in ORDER_INPUTS)
+
+
 def test_the_writer_writes_every_key_in_order(tmp_path: Path) -> None:
     policy, log = _with_brake(tmp_path), tmp_path / "decisions.jsonl"
     with PolicyStore(policy, env={}, watch=False, decision_log=log) as store:
         store.decide(symbol="BTCUSDT", strategy="trend_follow", confidence=0.8, signal="s-1")
-    record = json.loads(log.read_text())
-    assert tuple(record) == KEYS
-    assert record["format"] == FORMAT and brakes_of(record) == ["cpi"] == record["overrides"]
+        store.decide(
+            symbol="BTCUSDT",
+            strategy="trend_follow",
+            confidence=0.8,
+            risk_per_trade=0.004,
+            open_positions=2,
+            order="o-1",
+        )
+    signal, order = (json.loads(line) for line in log.read_text().splitlines())
+    assert tuple(signal) == SIGNAL_KEYS and tuple(order) == KEYS
+    assert (order["risk_per_trade"], order["open_positions"]) == (0.004, 2)
+    assert order["codes"] == ["max_positions_reached"]  # the brake allows 2: a third is over
+    assert signal["risk_mode"] == order["risk_mode"] == "NORMAL"
+    assert signal["format"] == FORMAT == 2
+    assert brakes_of(signal) == ["cpi"] == signal["overrides"]
 
 
 def test_the_generator_writes_the_same_record(tmp_path: Path) -> None:
@@ -44,7 +67,8 @@ def test_the_generator_writes_the_same_record(tmp_path: Path) -> None:
     out = io.BytesIO()
     generate(snapshot, 20, out, seed=1)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert len(records) == 20 and all(tuple(r) == KEYS for r in records)
+    assert len(records) == 20 and all(tuple(r) in (KEYS, SIGNAL_KEYS) for r in records)
+    assert {tuple(r) for r in records} == {KEYS, SIGNAL_KEYS}  # orders and signals
     assert {tuple(brakes_of(r)) for r in records} == {("cpi",)}
 
 

@@ -1,0 +1,255 @@
+"""`GlobalPolicy.evaluate_order`: the signal's three rules and the two limits in one verdict;
+every bad input a refusal with its own code, never an exception; and the replay of a logged
+order (through the real log writer and reader) reaches the same verdict for any policy and any
+inputs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from policyctl import PolicyStore, load_policy
+from policyctl.decisions import LogFiles
+from policyctl.model import ALLOWED, REASON_CODES, GlobalPolicy
+from policyctl.review import replay
+
+from ..support.policy import policy_data
+
+POLICY = GlobalPolicy.model_validate(
+    policy_data(max_positions=5, max_risk_per_trade=0.01, global_min_confidence=0.7)
+)
+GOOD: dict[str, Any] = {
+    "symbol": "BTCUSDT",
+    "strategy": "trend_follow",
+    "confidence": 0.8,
+    "risk_per_trade": 0.005,
+    "open_positions": 2,
+}
+
+
+def _codes(**change: Any) -> tuple[str, ...]:
+    return POLICY.evaluate_order(**{**GOOD, **change}).codes
+
+
+def test_the_limits_at_their_edges() -> None:
+    assert POLICY.evaluate_order(**GOOD).allowed
+    assert _codes(open_positions=4) == ()  # the fifth position: allowed
+    assert _codes(open_positions=5) == ("max_positions_reached",)  # the sixth: over 5
+    assert _codes(open_positions=0) == ()
+    assert _codes(risk_per_trade=0.01) == ()  # at the limit
+    assert _codes(risk_per_trade=0.0100001) == ("risk_per_trade_exceeded",)
+    assert _codes(risk_per_trade=0.0) == () and _codes(risk_per_trade=0) == ()
+    both = POLICY.evaluate_order(**{**GOOD, "open_positions": 9, "risk_per_trade": 0.02})
+    assert both.codes == ("max_positions_reached", "risk_per_trade_exceeded")
+    assert both.reasons == (
+        "9 positions are open: another would be over max_positions 5",
+        "risk_per_trade 0.02 is above max_risk_per_trade 0.01",
+    )
+
+
+def test_the_signal_rules_come_first_and_all_reasons_are_given() -> None:
+    verdict = POLICY.evaluate_order(
+        symbol="DOGEUSDT", strategy="x", confidence=0.5, risk_per_trade=0.5, open_positions=7
+    )
+    assert verdict.codes == (
+        "symbol_not_allowed",
+        "strategy_not_allowed",
+        "confidence_below_min",
+        "max_positions_reached",
+        "risk_per_trade_exceeded",
+    )
+    assert len(verdict.reasons) == len(verdict.codes)
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"open_positions": -1}, "open_positions_invalid"),
+        ({"open_positions": 2.0}, "open_positions_invalid"),  # a count is a whole number
+        ({"open_positions": True}, "open_positions_invalid"),
+        ({"open_positions": "2"}, "open_positions_invalid"),
+        ({"open_positions": None}, "open_positions_invalid"),
+        ({"open_positions": 2**63}, "open_positions_invalid"),
+        ({"open_positions": 10**400}, "open_positions_invalid"),
+        ({"open_positions": 2**63 - 1}, "max_positions_reached"),
+        ({"risk_per_trade": math.nan}, "risk_per_trade_not_finite"),
+        ({"risk_per_trade": math.inf}, "risk_per_trade_not_finite"),
+        ({"risk_per_trade": "0.005"}, "risk_per_trade_not_finite"),
+        ({"risk_per_trade": None}, "risk_per_trade_not_finite"),
+        ({"risk_per_trade": False}, "risk_per_trade_not_finite"),
+        ({"risk_per_trade": 10**400}, "risk_per_trade_not_finite"),
+        ({"risk_per_trade": -0.001}, "risk_per_trade_out_of_range"),
+        ({"risk_per_trade": 1.5}, "risk_per_trade_out_of_range"),  # 1.5% typed as 1.5
+        ({"risk_per_trade": 1e308}, "risk_per_trade_out_of_range"),
+    ],
+)
+def test_a_bad_input_is_a_refusal_with_its_code(change: dict[str, Any], code: str) -> None:
+    verdict = POLICY.evaluate_order(**{**GOOD, **change})
+    assert verdict.codes == (code,) and not verdict.allowed
+    assert code in REASON_CODES and len(verdict.reasons[0]) < 200
+
+
+def test_risk_mode_is_recorded_and_evaluate_signal_is_as_it_was() -> None:
+    assert POLICY.evaluate_order(**GOOD).risk_mode == "NORMAL"
+    assert POLICY.evaluate_order(**{**GOOD, "open_positions": 9}).risk_mode == "NORMAL"
+    defensive = POLICY.model_copy(update={"risk_mode": "DEFENSIVE"})
+    assert POLICY.evaluate_order(**GOOD).risk_mode == "NORMAL"  # its cache is the policy's
+    assert defensive.evaluate_order(**GOOD).risk_mode == "DEFENSIVE"
+    signal = {k: GOOD[k] for k in ("symbol", "strategy", "confidence")}
+    assert POLICY.evaluate_signal(**signal) is ALLOWED and ALLOWED.risk_mode is None
+
+
+ANYTHING = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@given(risk=ANYTHING, positions=ANYTHING, confidence=ANYTHING, symbol=ANYTHING)
+def test_any_input_is_a_verdict_never_an_exception(
+    risk: Any, positions: Any, confidence: Any, symbol: Any
+) -> None:
+    verdict = POLICY.evaluate_order(
+        symbol=symbol,
+        strategy="trend_follow",
+        confidence=confidence,
+        risk_per_trade=risk,
+        open_positions=positions,
+    )
+    assert set(verdict.codes) <= set(REASON_CODES)
+    assert verdict.allowed == (not verdict.codes)
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> dict[str, Any]:
+    positions = draw(st.integers(min_value=1, max_value=8))
+    risk = draw(st.sampled_from([0.001, 0.005, 0.01, 0.02, 0.1]))
+    return policy_data(
+        version=draw(st.integers(min_value=1, max_value=9)),
+        max_positions=positions,
+        max_risk_per_trade=min(risk, 1 / positions),
+        global_min_confidence=draw(st.sampled_from([0.5, 0.7, 0.9])),
+        allowed_strategies=draw(st.sampled_from([["trend_follow"], ["trend_follow", "breakout"]])),
+    )
+
+
+ORDER_INPUT = st.one_of(
+    st.floats(min_value=0, max_value=0.03),
+    st.integers(min_value=-2, max_value=10),
+    st.sampled_from([math.nan, math.inf, 1.5, -0.1, 2**63, 10**30, "x", None, True, 3.0]),
+)
+ORDERS = st.lists(
+    st.tuples(
+        st.sampled_from(["BTCUSDT", "ETHUSDT", "DOGEUSDT"]),
+        st.sampled_from(["trend_follow", "breakout"]),
+        st.one_of(st.floats(min_value=0, max_value=1), st.sampled_from([math.nan, 2.0])),
+        ORDER_INPUT,
+        ORDER_INPUT,
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(base=policies(), head=policies(), orders=ORDERS)
+def test_replay_of_logged_orders_agrees_with_evaluate_order(
+    tmp_path_factory: pytest.TempPathFactory,
+    base: dict[str, Any],
+    head: dict[str, Any],
+    orders: list[tuple[Any, ...]],
+) -> None:
+    """Orders decided by a real store with its log on, read back and replayed under a base and
+    a head: every record lands where `evaluate_order` under each policy says it does."""
+    tmp = tmp_path_factory.mktemp("replay")
+    base_file, head_file, log = tmp / "base.yaml", tmp / "head.yaml", tmp / "decisions.jsonl"
+    base_file.write_text(json.dumps(base))
+    head_file.write_text(json.dumps(head))
+    with PolicyStore(base_file, env={}, watch=False, decision_log=log) as store:
+        for symbol, strategy, confidence, risk, positions in orders:
+            store.decide(
+                symbol=symbol,
+                strategy=strategy,
+                confidence=confidence,
+                risk_per_trade=risk,
+                open_positions=positions,
+            )
+    report = replay(LogFiles([log]), base=str(base_file), head=str(head_file), pin_base=True)
+    before, after = load_policy(base_file, env={}).policy, load_policy(head_file, env={}).policy
+    expected = {"refused": 0, "allowed": 0, "changed": 0, "same": 0}
+    codes: dict[str, int] = {}
+    for symbol, strategy, confidence, risk, positions in orders:
+        inputs = {
+            "symbol": symbol,
+            "strategy": strategy,
+            "confidence": confidence,
+            "risk_per_trade": risk,
+            "open_positions": positions,
+        }
+        old, new = before.evaluate_order(**inputs).codes, after.evaluate_order(**inputs).codes
+        if old == new:
+            expected["same"] += 1
+        elif old and new:
+            expected["changed"] += 1
+        elif new:
+            expected["refused"] += 1
+            for code in new:
+                codes[code] = codes.get(code, 0) + 1
+        else:
+            expected["allowed"] += 1
+    assert report.records == len(orders) and report.skipped == 0
+    assert report.mismatched == 0  # the logged verdicts are the base's
+    got = {
+        "refused": report.newly_refused.count,
+        "allowed": report.newly_allowed.count,
+        "changed": report.reasons_changed,
+        "same": report.unchanged,
+    }
+    assert got == expected
+    assert report.newly_refused.by_code == codes
+    # Record by record: what replay computes from the logged values (risk and count as the log
+    # wrote them: NaN as "nan", a huge integer as its size) is the live verdict's codes.
+    logged = [record for _, record in LogFiles([log])]
+    assert len(logged) == len(orders)
+    for (_, record, symbol, strategy, confidence), order in zip(logged, orders, strict=True):
+        risk, positions = record["risk_per_trade"], record["open_positions"]
+        live = after.evaluate_order(
+            symbol=order[0],
+            strategy=order[1],
+            confidence=order[2],
+            risk_per_trade=order[3],
+            open_positions=order[4],
+        )
+        assert after.order_codes(symbol, strategy, confidence, risk, positions) == live.codes
+
+
+def test_the_committed_sample_shows_a_limit_change(tmp_path: Path) -> None:
+    """The sample in policy/replay/ has orders: lowering max_positions from 5 to 3, or
+    max_risk_per_trade from 0.01 to 0.008, flips decisions to the new limit's code."""
+    root = Path(__file__).parents[2]
+    policy = (root / "policy" / "policy.yaml").read_text()
+    sample = LogFiles([root / "policy" / "replay" / "sample.jsonl.gz"])
+    base = root / "policy" / "policy.yaml"
+    for change, code in (
+        (("max_positions: 5", "max_positions: 3"), "max_positions_reached"),
+        (("max_risk_per_trade: 0.01", "max_risk_per_trade: 0.008"), "risk_per_trade_exceeded"),
+    ):
+        head = tmp_path / "head.yaml"
+        head.write_text(policy.replace(*change).replace("version: 1", "version: 2"))
+        report = replay(sample, base=str(base), head=str(head), pin_base=True)
+        assert report.newly_refused.count > 100 and report.newly_allowed.count == 0
+        assert set(report.newly_refused.by_code) == {code}
+        assert len({g.symbol for g in report.newly_refused.top()}) >= 5  # by symbol
+        sample = LogFiles([root / "policy" / "replay" / "sample.jsonl.gz"])
