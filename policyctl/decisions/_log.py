@@ -127,7 +127,7 @@ class _Lines:
         return (
             f'{{"time":"{self._stamp}.{int((when - second) * 1e6):06d}Z",'
             f'"symbol":{_value(symbol)},"strategy":{_value(strategy)},'
-            f'"confidence":{_value(confidence)},{_order(order)}'
+            f'"confidence":{_value(confidence)},{"" if order is None else _order(order)}'
             f'"context":{self._context(context)},'
             f'"allowed":{"true" if verdict.allowed else "false"},"codes":{codes},'
             f"{self._policy}}}\n"
@@ -150,10 +150,8 @@ _MASKED = '"***"'
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode  # built once
 
 
-def _order(order: tuple[Any, Any] | None) -> str:
-    """An order's inputs as record keys, with the comma after them; a signal has none."""
-    if order is None:
-        return ""
+def _order(order: tuple[Any, Any]) -> str:
+    """An order's inputs as record keys, with the comma after them (a signal has none)."""
     return f'"risk_per_trade":{_value(order[0])},"open_positions":{_value(order[1])},'
 
 

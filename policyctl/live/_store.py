@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from time import time as now
 from types import MappingProxyType, TracebackType
-from typing import Any, Final, Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from ..decisions import DecisionLog, freeze_context
 from ..errors import PolicyError, PolicyInternalError
@@ -320,9 +320,6 @@ DEFAULT_RECONCILE_INTERVAL = 30.0
 # --- the store --------------------------------------------------------------------------
 
 
-_NUMBERS: Final = frozenset({int, float})  # an order's inputs that need no freezing
-
-
 class PolicyStore:
     """The live policy: loaded now, then kept current as the file changes.
 
@@ -491,9 +488,9 @@ class PolicyStore:
                 context = freeze_context(context) if context else context
                 if type(symbol) is not str or type(strategy) is not str:  # frozen as data too
                     symbol, strategy = freeze_context({"s": symbol, "t": strategy}).values()
-                if order is not None and not (
-                    type(risk_per_trade) in _NUMBERS and type(open_positions) in _NUMBERS
-                ):
+                if order is not None and (
+                    type(risk_per_trade) is not float or type(open_positions) is not int
+                ):  # anything but the usual (a float and an int, immutable): frozen as data
                     frozen = freeze_context({"r": risk_per_trade, "p": open_positions})
                     order = (frozen["r"], frozen["p"])
                 log.pending.append(

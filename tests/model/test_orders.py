@@ -161,6 +161,21 @@ ORDERS = st.lists(
 )
 
 
+def _verdict(policy: GlobalPolicy, order: tuple[Any, ...]) -> Any:
+    """What `store.decide` decides for ``order``: a signal when neither of the order's inputs
+    is given, else an order."""
+    symbol, strategy, confidence, risk, positions = order
+    if risk is None and positions is None:
+        return policy.evaluate_signal(symbol=symbol, strategy=strategy, confidence=confidence)
+    return policy.evaluate_order(
+        symbol=symbol,
+        strategy=strategy,
+        confidence=confidence,
+        risk_per_trade=risk,
+        open_positions=positions,
+    )
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -190,15 +205,8 @@ def test_replay_of_logged_orders_agrees_with_evaluate_order(
     before, after = load_policy(base_file, env={}).policy, load_policy(head_file, env={}).policy
     expected = {"refused": 0, "allowed": 0, "changed": 0, "same": 0}
     codes: dict[str, int] = {}
-    for symbol, strategy, confidence, risk, positions in orders:
-        inputs = {
-            "symbol": symbol,
-            "strategy": strategy,
-            "confidence": confidence,
-            "risk_per_trade": risk,
-            "open_positions": positions,
-        }
-        old, new = before.evaluate_order(**inputs).codes, after.evaluate_order(**inputs).codes
+    for order in orders:
+        old, new = _verdict(before, order).codes, _verdict(after, order).codes
         if old == new:
             expected["same"] += 1
         elif old and new:
@@ -224,14 +232,12 @@ def test_replay_of_logged_orders_agrees_with_evaluate_order(
     logged = [record for _, record in LogFiles([log])]
     assert len(logged) == len(orders)
     for (_, record, symbol, strategy, confidence), order in zip(logged, orders, strict=True):
+        live = _verdict(after, order)
+        if "risk_per_trade" not in record:  # neither input given: decide judged a signal
+            assert order[3] is None and order[4] is None
+            assert after.signal_codes(symbol, strategy, confidence) == live.codes
+            continue
         risk, positions = record["risk_per_trade"], record["open_positions"]
-        live = after.evaluate_order(
-            symbol=order[0],
-            strategy=order[1],
-            confidence=order[2],
-            risk_per_trade=order[3],
-            open_positions=order[4],
-        )
         assert after.order_codes(symbol, strategy, confidence, risk, positions) == live.codes
 
 
