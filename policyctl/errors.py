@@ -15,6 +15,7 @@ from typing import Final, Self
 __all__ = [
     "UNSAFE_CHARACTERS",
     "AmbiguousArgument",
+    "BundleRefused",
     "EditRefused",
     "Issue",
     "PathPart",
@@ -170,6 +171,13 @@ class EditRefused(PolicyError):
     the file is untouched. The command line treats it as a usage error."""
 
     kind = "usage"
+
+
+class BundleRefused(PolicyError):
+    """A signed bundle that does not verify: its signature, a file's digest, a file listed or
+    not, its version or its expiry. Each issue names the file, the key or the rule."""
+
+    kind = "bundle"
 
 
 class AmbiguousArgument(PolicyError):

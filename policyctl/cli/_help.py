@@ -86,6 +86,14 @@ EXAMPLE_LINES = {
         "policyctl lane origin/main origin/policy/proposal-20261128-093012-1a2b3c4-9f8e7d6c",
         "policyctl lane HEAD^1 HEAD --format json",
     ],
+    "bundle": [
+        "policyctl bundle build --key ci-signing.pem --out bundle/",
+        "policyctl bundle build policy/policy.yaml --key ci-signing.pem --expires-in 2d",
+    ],
+    "verify": [
+        "policyctl verify bundle/ --trust trusted-keys/",
+        "policyctl verify /etc/policy --trust /etc/policy-trust --format json",
+    ],
     "rollout": [
         "policyctl rollout status http://10.0.0.7:8000 http://10.0.0.8:8000 --expect origin/main",
         "kubectl get pods -l app=trader -o json | policyctl rollout status - --port 8000"

@@ -54,6 +54,8 @@ COMMANDS: Final = {
     "propose": ("_propose", "propose a change: a commit on a new branch, pushed"),
     "lane": ("_lane", "auto (may merge without the risk desk), review or invalid"),
     "rollout": ("_rollout", "wait until every replica serves the expected policy"),
+    "bundle": ("_bundle", "bundle build: the policy and its brakes with a signed statement"),
+    "verify": ("_verify", "check a signed bundle against trusted keys"),
     "replay": ("_replay", "what a change would do to logged decisions"),
     "doctor": ("_doctor", "what will go wrong for a service reading FILE here"),
     "brake": ("_brake", "put on, list, lift or prune an emergency brake"),
@@ -184,7 +186,7 @@ def _setup_logging(debug: bool) -> None:
 def _locate_files(args: argparse.Namespace) -> None:
     """Every command finds its files by one rule (cli/_paths.py); diff and log apply the same
     rule through git, to a path inside the repository."""
-    if args.command in ("diff", "log", "lane", "rollout", "replay"):
+    if args.command in ("diff", "log", "lane", "rollout", "replay", "verify"):
         return
     if args.command == "validate" and args.rev is not None:
         return  # paths in the repository, read from git (validate --rev)

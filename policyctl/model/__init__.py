@@ -17,7 +17,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from ._fields import BRAKES_DIR_NAME, LIST_FIELDS, MAP_FIELDS, FieldPath, parse_path
+from ._fields import (
+    BRAKES_DIR_NAME,
+    BUNDLE_POLICY_NAME,
+    LIST_FIELDS,
+    MAP_FIELDS,
+    STATEMENT_FILE_NAME,
+    FieldPath,
+    parse_path,
+)
 from ._policy import (
     DEFAULTS,
     DESCRIPTIONS,
@@ -58,6 +66,7 @@ __all__ = [
     "ALLOWED",
     "BRAKES_DIR_NAME",
     "BRAKE_FIELDS",
+    "BUNDLE_POLICY_NAME",
     "DEFAULTS",
     "DESCRIPTIONS",
     "FIELD_NAMES",
@@ -74,6 +83,7 @@ __all__ = [
     "RISK_ORDER",
     "SCHEMA_PATH",
     "SCHEMA_PATHS",
+    "STATEMENT_FILE_NAME",
     "SYMBOL_PATTERN",
     "TIMESTAMP_PATTERN",
     "Brake",

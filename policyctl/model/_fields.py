@@ -13,8 +13,10 @@ from typing import Final
 
 __all__ = [
     "BRAKES_DIR_NAME",
+    "BUNDLE_POLICY_NAME",
     "LIST_FIELDS",
     "MAP_FIELDS",
+    "STATEMENT_FILE_NAME",
     "FieldPath",
     "parse_path",
 ]
@@ -26,6 +28,10 @@ MAP_FIELDS: Final = ("opp_rankings", "model_versions")
 """Fields that hold a map, changed entry by entry (``model_versions.lstm``)."""
 
 BRAKES_DIR_NAME: Final = "overrides"
+BUNDLE_POLICY_NAME: Final = "policy.yaml"
+"""The policy file's name in a signed bundle (its brakes are ``overrides/NAME.yaml`` beside)."""
+STATEMENT_FILE_NAME: Final = "statement.dsse.json"
+"""A signed bundle's statement: an in-toto Statement in a DSSE envelope, beside the policy."""
 """The directory beside the policy file that holds the brake files (``policy/overrides/``)."""
 
 # ASCII digits only, at most nine of them: int() reads other scripts' digits too, and a

@@ -11,6 +11,9 @@ are private; other rooms use the names below.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from ._brakes import (
     BRAKE_NAME,
     BRAKES_DIR_VARIABLE,
@@ -47,12 +50,29 @@ from ._reader import parse as parse_yaml
 from ._scalars import yaml_scalar
 from ._source import read_source
 
+if TYPE_CHECKING:
+    from ._bundle import (
+        DEFAULT_VALIDITY,
+        MAX_VALIDITY,
+        Statement,
+        TrustedKey,
+        bundle_files,
+        key_id,
+        load_signing_key,
+        load_trust,
+        sign_bundle,
+        verify_bundle,
+        write_bundle,
+    )
+
 __all__ = [
     "BRAKES_DIR_VARIABLE",
     "BRAKE_NAME",
     "DEFAULT_POLICY_FILE",
+    "DEFAULT_VALIDITY",
     "MAX_BRAKES",
     "MAX_BYTES",
+    "MAX_VALIDITY",
     "POLICY_FILE_VARIABLE",
     "VARIABLES",
     "BrakeFile",
@@ -63,14 +83,20 @@ __all__ = [
     "EnvVariable",
     "PolicySnapshot",
     "PositionMap",
+    "Statement",
+    "TrustedKey",
     "brake_name",
     "build_snapshot",
+    "bundle_files",
     "compose",
     "default_brakes_dir",
     "default_policy_path",
     "either_dir",
     "inputs_digest",
+    "key_id",
     "load_policy",
+    "load_signing_key",
+    "load_trust",
     "near_misses",
     "parse_brake",
     "parse_value",
@@ -80,5 +106,38 @@ __all__ = [
     "read_source",
     "read_value",
     "select_brakes",
+    "sign_bundle",
+    "verify_bundle",
+    "write_bundle",
     "yaml_scalar",
 ]
+
+# Loaded when first asked for: signed bundles bring in ``cryptography``, which a command or a
+# store that verifies nothing never needs (it would be a fifth of `policyctl validate`'s start).
+_LAZY = frozenset(
+    {
+        "DEFAULT_VALIDITY",
+        "MAX_VALIDITY",
+        "Statement",
+        "TrustedKey",
+        "bundle_files",
+        "key_id",
+        "load_signing_key",
+        "load_trust",
+        "sign_bundle",
+        "verify_bundle",
+        "write_bundle",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'policyctl.pipeline' has no attribute {name!r}")
+    value = getattr(importlib.import_module("._bundle", __name__), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

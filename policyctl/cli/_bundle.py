@@ -1,0 +1,104 @@
+"""``policyctl bundle build``: the policy file and its brake files, with one signed statement,
+as a bundle directory (CI signs one after each merge to main)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ..errors import EditRefused, PolicySourceError, printable
+from ..pipeline import (
+    MAX_VALIDITY,
+    bundle_files,
+    default_brakes_dir,
+    load_signing_key,
+    read_source,
+    sign_bundle,
+    write_bundle,
+)
+from ..pipeline import build_snapshot as _build
+from ..review import GitRepo
+from ._arguments import FILE_HELP, brakes_option
+from ._escape import out
+from ._exit import EXIT_OK
+from ._help import duration
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=("build",), help="build: sign a bundle of FILE")
+    p.add_argument("file", nargs="?", metavar="FILE", help=FILE_HELP)
+    brakes_option(p)
+    p.add_argument(
+        "--key",
+        required=True,
+        metavar="PEM",
+        help="the Ed25519 private key to sign with (openssl genpkey -algorithm ed25519)",
+    )
+    p.add_argument("--out", default="bundle", metavar="DIR", help="the bundle directory (bundle)")
+    p.add_argument(
+        "--expires-in",
+        type=duration,
+        default=timedelta(days=7),
+        metavar="DURATION",
+        help="how long the bundle is valid: 7d (default), 12h; at most 366d",
+    )
+
+
+def _commit(policy: Path) -> str | None:
+    """The commit the files come from; None outside git. Files that differ from it are
+    refused: the statement would name a commit that does not hold them."""
+    try:
+        repo = GitRepo(policy.parent)
+    except PolicySourceError:
+        return None
+    if not repo.has_commits():
+        return None
+    directory = repo.relative(policy.parent) or "."
+    if repo.run("status", "--porcelain", "--", directory).strip():
+        raise EditRefused.single(
+            f"{directory}/ has uncommitted changes: a bundle names the commit it comes from;"
+            " commit them, or build from a clean checkout",
+            source=str(policy.parent),
+        )
+    return repo.resolve("HEAD")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.expires_in > MAX_VALIDITY:
+        raise EditRefused.single(
+            f"--expires-in is at most {MAX_VALIDITY.days}d: a bundle that never expires cannot"
+            " show that a service is still being fed"
+        )
+    policy = Path(args.file)
+    brakes = default_brakes_dir(policy, Path(args.brakes_dir) if args.brakes_dir else None, {})
+    key, keyid = load_signing_key(Path(args.key))
+    files = bundle_files(policy, brakes)
+    now = datetime.now(UTC).replace(microsecond=0)
+    # Signed only when valid: the policy with its brakes, as every store will read it.
+    snapshot = _build(
+        read_source(policy),
+        policy,
+        env={},
+        brakes=[(brakes / Path(n).name, d) for n, d in files.items() if "/" in n],
+        now=now,
+    )
+    commit = _commit(policy)
+    envelope = sign_bundle(
+        files,
+        version=snapshot.version,
+        commit=commit,
+        key=key,
+        now=now,
+        valid_for=args.expires_in,
+    )
+    write_bundle(Path(args.out), files, envelope)
+    expires = (now + args.expires_in).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out(
+        f"{printable(args.out)}: bundle of version {snapshot.version}"
+        f" ({len(files) - 1} brake file(s)), commit {commit[:12] if commit else '(not in git)'},"
+        f" signed by key {keyid[:16]}…, valid until {expires}"
+    )
+    return EXIT_OK
