@@ -1,15 +1,18 @@
-"""What a store builds its policy from, read at one moment: the policy file and the override
-files, with one key that changes whenever any of them does."""
+"""What a store builds its policy from, read at one moment: the policy file, the override files
+and, when it verifies signed bundles, the statement beside them; with one key that changes
+whenever any of them does."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..model import STATEMENT_FILE_NAME
 from ..pipeline import inputs_digest, read_brakes, read_source
 
-__all__ = ["Inputs", "read_inputs"]
+__all__ = ["Inputs", "inputs_of", "read_inputs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,18 +23,62 @@ class Inputs:
         data: The policy file's bytes.
         brakes: (path, bytes) of each override file, sorted by name.
         digest: sha256 of ``data``.
-        key: Changes when any file changes: the policy's digest when there are no overrides.
+        key: Changes when any file changes: the policy's digest when there are no overrides
+            and no statement.
+        statement: The signed statement's bytes (a store that verifies bundles reads it
+            last: see `read_inputs`); None for a store that does not, or when there is none.
     """
 
     data: bytes
     brakes: tuple[tuple[Path, bytes], ...]
     digest: str
     key: str
+    statement: bytes | None = None
 
 
-def read_inputs(path: Path, overrides: Path) -> Inputs:
-    """Read everything once. Raises PolicyError when a file cannot be read."""
+def read_inputs(path: Path, overrides: Path, trust: Path | None = None) -> Inputs:
+    """Read everything once; with ``trust`` (the store verifies bundles), the statement beside
+    the policy file too (an absent one is read as None: the verification refuses it). Raises
+    PolicyError when a file cannot be read."""
     data = read_source(path)
     brakes = tuple(read_brakes(overrides))
+    statement = None
+    if trust is not None:
+        where = path.parent / STATEMENT_FILE_NAME
+        if where.exists() or where.is_symlink():
+            statement = read_source(where)
+    return inputs_of(data, brakes, statement, trust)
+
+
+def inputs_of(
+    data: bytes,
+    brakes: tuple[tuple[Path, bytes], ...],
+    statement: bytes | None,
+    trust: Path | None,
+) -> Inputs:
+    """Inputs from bytes already read (the files, or the last good state), with their key."""
     digest = hashlib.sha256(data).hexdigest()
-    return Inputs(data, brakes, digest, inputs_digest(digest, brakes) or digest)
+    key = inputs_digest(digest, brakes) or digest
+    if trust is not None:
+        # The statement in the key (a re-signed bundle, a new expiry, is a change to apply),
+        # and the trusted keys: a key added or removed is a reason to verify again.
+        seal = hashlib.sha256(statement).hexdigest() if statement is not None else "unsigned"
+        key = hashlib.sha256(f"{key}\n{seal}\n{_keys_state(trust)}".encode()).hexdigest()
+    return Inputs(data, brakes, digest, key, statement)
+
+
+def _keys_state(trust: Path) -> str:
+    """What the trust directory holds, cheaply: each entry's name, size and change time
+    (followed through links, as a mounted Secret's keys are)."""
+    try:
+        entries = sorted(os.scandir(trust), key=lambda e: e.name)
+    except OSError as e:
+        return f"unreadable:{e.errno}"
+    parts = []
+    for entry in entries:
+        try:
+            info = entry.stat()
+        except OSError:
+            continue
+        parts.append(f"{entry.name}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}")
+    return "\n".join(parts)

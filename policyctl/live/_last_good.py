@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import PolicyError, PolicySourceError
-from ..pipeline import MAX_BRAKES, MAX_BYTES, PolicySnapshot, inputs_digest
-from ._inputs import Inputs, read_inputs
+from ..pipeline import MAX_BRAKES, MAX_BYTES, PolicySnapshot
+from ._inputs import Inputs, inputs_of, read_inputs
 
 __all__ = ["Start", "check_place", "load", "save", "start"]
 
@@ -81,6 +81,9 @@ def save(path: Path, inputs: Inputs, source: Path) -> None:
         "policy": base64.b64encode(inputs.data).decode(),
         "brakes": (brakes := [[p.name, base64.b64encode(b).decode()] for p, b in inputs.brakes]),
         "overrides": brakes,  # the key's first name: a version rolled back still reads the file
+        "statement": None
+        if inputs.statement is None
+        else base64.b64encode(inputs.statement).decode(),
     }
     payload = json.dumps(document, separators=(",", ":")).encode()
     data = hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
@@ -115,7 +118,7 @@ def _remove_stale(path: Path) -> None:
                 tmp.unlink()
 
 
-def load(path: Path, brakes_dir: Path, source: Path) -> Inputs | None:
+def load(path: Path, brakes_dir: Path, source: Path, trust: Path | None = None) -> Inputs | None:
     """The inputs kept in ``path`` for the policy file ``source``, or None when it is absent,
     unreadable, not intact, too large or kept for another file."""
     try:
@@ -151,11 +154,12 @@ def load(path: Path, brakes_dir: Path, source: Path) -> Inputs | None:
             # "overrides": the key's first name, in files kept by earlier versions
             for name, text in document["brakes" if "brakes" in document else "overrides"]
         )
+        sealed = document.get("statement")  # kept by a store that verifies bundles
+        statement = None if sealed is None else base64.b64decode(sealed, validate=True)
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         log.warning("%s cannot be read (%s); not used", path, type(e).__name__)
         return None
-    digest = hashlib.sha256(data).hexdigest()
-    return Inputs(data, brakes, digest, inputs_digest(digest, brakes) or digest)
+    return inputs_of(data, brakes, statement, trust)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,18 +174,24 @@ class Start:
 
 
 def start(
-    path: Path, brakes_dir: Path, keep: Path | None, build: Callable[[Inputs], PolicySnapshot]
+    path: Path,
+    brakes_dir: Path,
+    keep: Path | None,
+    build: Callable[[Inputs], PolicySnapshot],
+    trust: Path | None = None,
 ) -> Start:
     """The file's inputs when they are valid; else, with ``keep``, the last good ones kept there.
+    With ``trust`` (the store verifies bundles), the statement is read and kept too, and
+    ``build`` verifies the kept inputs as it does the file's: with the keys of now.
 
     Raises:
         PolicyError: The file cannot be used and nothing intact and valid is kept.
     """
     try:
-        inputs = read_inputs(path, brakes_dir)
+        inputs = read_inputs(path, brakes_dir, trust)
         return Start(inputs, build(inputs))
     except PolicyError as error:
-        kept = load(keep, brakes_dir, path) if keep is not None else None
+        kept = load(keep, brakes_dir, path, trust) if keep is not None else None
         if kept is None:
             raise
         try:
@@ -189,7 +199,7 @@ def start(
         except PolicyError:
             raise error from None
         try:
-            refused = read_inputs(path, brakes_dir).key
+            refused = read_inputs(path, brakes_dir, trust).key
         except PolicyError as e:
             refused = f"unreadable:{e}"  # as a check names an unreadable file
         log.warning(

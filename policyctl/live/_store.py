@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from time import time as now
 from types import MappingProxyType, TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 from ..decisions import DecisionLog, freeze_context
 from ..errors import PolicyError, PolicyInternalError
@@ -50,10 +50,14 @@ from ..pipeline import (
 )
 from ._identity import source_commit
 from ._inputs import Inputs, read_inputs
-from ._last_good import check_place, save, start
+from ._last_good import check_place, load, save, start
 from ._schedule import Schedule, Trigger, check_timings
+from ._trust import Trust, default_trust
 from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' scripted watcher
 from ._watch import WatchTarget, note_if_linked, warn_if_mount_point
+
+if TYPE_CHECKING:
+    from ..pipeline import Statement
 
 __all__ = ["DEFAULT_RECONCILE_INTERVAL", "PolicyStore", "StoreStatus", "Subscriber"]
 
@@ -145,6 +149,8 @@ class StoreStatus:
         env: Field -> the ``QT_*`` variable that changed it in this process.
         env_directions: Field -> what that variable's value does to risk against the file's:
             a deployment's environment can loosen a limit the risk desk set, so it is shown.
+        bundle: The verified signed statement of the served policy (version, commit, files,
+            signer, expiry), when the store verifies bundles (``trust``); None otherwise.
     """
 
     current_version: int
@@ -165,6 +171,13 @@ class StoreStatus:
     decisions_dropped: int = 0
     env: Mapping[str, str] = field(default_factory=dict)
     env_directions: Mapping[str, str] = field(default_factory=dict)
+    bundle: Statement | None = None
+
+    @property
+    def stale(self) -> bool:
+        """The served bundle is past its expiry: still served, but no longer vouched for (the
+        signer stopped renewing it, or this replica stopped receiving new ones)."""
+        return self.bundle is not None and datetime.now(UTC) >= self.bundle.expires_at
 
 
 Subscriber = Callable[[PolicySnapshot, PolicySnapshot], object]
@@ -342,6 +355,11 @@ class PolicyStore:
             as soon as it is valid.
         decision_log: A JSON Lines file where `decide` logs each decision (``decision_mask``:
             context keys whose values are replaced by ``***``).
+        trust: A directory of trusted public keys (one PEM Ed25519 key per ``.pem`` file);
+            default ``$QT_POLICY_TRUST``, else none. With it the store serves only signed
+            bundles: the policy file, its brake files and the signed statement beside them
+            (``policyctl bundle build``) verified as a whole, never older than a bundle
+            already applied (see `live/_trust.py`); anything else is refused like a bad file.
 
     Raises:
         PolicyError: The first load failed (and nothing usable is kept in ``last_good``): a
@@ -362,6 +380,7 @@ class PolicyStore:
         decision_log: str | os.PathLike[str] | None = None,
         decision_mask: Iterable[str] = (),
         overrides_dir: str | os.PathLike[str] | None = None,
+        trust: str | os.PathLike[str] | None = None,
     ) -> None:
         check_timings(debounce, reconcile_interval, poll_interval)
         brakes_dir = either_dir(brakes_dir, overrides_dir)
@@ -373,7 +392,13 @@ class PolicyStore:
         self._keep = None if last_good is None else Path(last_good).absolute()
         if self._keep is not None:
             check_place(self._keep, self._path, self._brakes_dir)
-        first = start(self._path, self._brakes_dir, self._keep, self._build)
+        self._trusted = trusted = default_trust(trust, environ)
+        self._trust = None if trusted is None else Trust(trusted)
+        if self._trust is not None and self._keep is not None:
+            self._trust.seed(load(self._keep, self._brakes_dir, self._path, trusted), self._path)
+        first = start(self._path, self._brakes_dir, self._keep, self._build, trusted)
+        if self._trust is not None:
+            self._trust.applied(first.snapshot.bundle)
         self._log = None  # opened once the store has a policy: a failed start leaves no thread
         if decision_log is not None:
             self._log = DecisionLog(Path(decision_log).absolute(), mask=decision_mask)
@@ -417,9 +442,16 @@ class PolicyStore:
         self._schedule.closed = previous is not None and previous.closed
 
     def _build(self, inputs: Inputs) -> PolicySnapshot:
-        return build_snapshot(
+        statement = None if self._trust is None else self._trust.verify(inputs, self._path)
+        snap = build_snapshot(
             inputs.data, self._path, env=self._env, digest=inputs.digest, brakes=inputs.brakes
         )
+        if statement is None:
+            return snap
+        from ..pipeline import check_version  # noqa: PLC0415 - loads cryptography
+
+        check_version(statement, snap.version, self._path)
+        return dataclasses.replace(snap, bundle=statement)
 
     def _arm(self) -> None:
         """Wake the worker a millisecond after the next brake edge (the clock is then past it)."""
@@ -510,7 +542,7 @@ class PolicyStore:
             MappingProxyType(dict(failures)), self._last_error, snap.loaded_at,
             self._refused_since, self._watcher.mode if self._watcher else "off", snap.brakes,
             snap.next_change, self._commit, self._serving_last_good,
-            env=snap.env, env_directions=snap.env_directions,
+            env=snap.env, env_directions=snap.env_directions, bundle=snap.bundle,
         )  # fmt: skip
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -644,7 +676,7 @@ class PolicyStore:
         if self._schedule.writing:
             return None  # a write is open: its close (or its timeout) brings us back
         try:
-            inputs = read_inputs(self._path, self._brakes_dir)
+            inputs = read_inputs(self._path, self._brakes_dir, self._trusted)
         except PolicyError as e:
             return Refusing(e, f"unreadable:{e}", None)
         if inputs.key == self._inputs.key:
@@ -665,6 +697,8 @@ class PolicyStore:
             log.debug("checking %s failed unexpectedly", self._path, exc_info=True)
             return Refusing(internal_error(e, self._path), inputs.key, inputs.key)
         self._commit = source_commit(self._path)
+        if self._trust is not None:
+            self._trust.applied(snap.bundle)
         kept, self._inputs, self._serving_last_good = self._inputs, inputs, False
         self._reloads += 1
         self._refused_digest = self._refused_since = self._last_error = None
@@ -684,8 +718,8 @@ class PolicyStore:
         refusal stays reported (status, failures, log); the disk's content is not read again
         until it changes. None when nothing new can be served."""
         inputs = refusing.inputs
-        if inputs is None:
-            return None
+        if inputs is None or self._trust is not None:
+            return None  # under trust, nothing is served that a signature does not cover
         now = datetime.now(UTC)
         kept = {p.name: (p, b) for p, b in self._inputs.brakes}
         brakes = []
@@ -735,7 +769,7 @@ class PolicyStore:
         return outcome
 
     def _read_key(self) -> str:
-        return read_inputs(self._path, self._brakes_dir).key
+        return read_inputs(self._path, self._brakes_dir, self._trusted).key
 
     def _stays_put(self, key: str) -> bool:
         w = self._watcher

@@ -49,19 +49,21 @@ from ._reader import MAX_BYTES, Document, PositionMap, read_value
 from ._reader import parse as parse_yaml
 from ._scalars import yaml_scalar
 from ._source import read_source
+from ._statement import Statement
 
 if TYPE_CHECKING:
     from ._bundle import (
         DEFAULT_VALIDITY,
         MAX_VALIDITY,
-        Statement,
         TrustedKey,
         bundle_files,
+        check_version,
         key_id,
         load_signing_key,
         load_trust,
         sign_bundle,
         verify_bundle,
+        verify_statement,
         write_bundle,
     )
 
@@ -88,6 +90,7 @@ __all__ = [
     "brake_name",
     "build_snapshot",
     "bundle_files",
+    "check_version",
     "compose",
     "default_brakes_dir",
     "default_policy_path",
@@ -108,6 +111,7 @@ __all__ = [
     "select_brakes",
     "sign_bundle",
     "verify_bundle",
+    "verify_statement",
     "write_bundle",
     "yaml_scalar",
 ]
@@ -118,14 +122,15 @@ _LAZY = frozenset(
     {
         "DEFAULT_VALIDITY",
         "MAX_VALIDITY",
-        "Statement",
         "TrustedKey",
         "bundle_files",
         "key_id",
         "load_signing_key",
         "load_trust",
+        "check_version",
         "sign_bundle",
         "verify_bundle",
+        "verify_statement",
         "write_bundle",
     }
 )

@@ -37,7 +37,7 @@ import os
 import re
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -51,6 +51,7 @@ from ..model import BRAKES_DIR_NAME, BUNDLE_POLICY_NAME, STATEMENT_FILE_NAME
 from ._brakes import read_brakes
 from ._loader import PolicySnapshot, build_snapshot
 from ._source import read_source
+from ._statement import Statement
 
 __all__ = [
     "DEFAULT_VALIDITY",
@@ -61,11 +62,13 @@ __all__ = [
     "Statement",
     "TrustedKey",
     "bundle_files",
+    "check_version",
     "key_id",
     "load_signing_key",
     "load_trust",
     "sign_bundle",
     "verify_bundle",
+    "verify_statement",
     "write_bundle",
 ]
 
@@ -88,19 +91,6 @@ class TrustedKey:
     keyid: str
     path: Path
     key: Ed25519PublicKey
-
-
-@dataclass(frozen=True, slots=True)
-class Statement:
-    """What a verified bundle's statement says (see the module's docstring)."""
-
-    version: int
-    commit: str | None
-    signed_at: datetime
-    expires_at: datetime
-    files: Mapping[str, str]  # bundle path -> sha256 hex
-    keyid: str  # the trusted key whose signature verified
-    review: Mapping[str, Any] = field(default_factory=dict)
 
 
 def key_id(key: Ed25519PublicKey) -> str:
@@ -294,8 +284,8 @@ def _time(value: object, name: str, where: Path) -> datetime:
         raise _refuse(f"the statement's {name} {value!r} is not a UTC time", where) from None
 
 
-def _envelope(directory: Path) -> tuple[str, bytes, list[tuple[str, bytes]]]:
-    """(payload type, payload, [(keyid, signature)]) of the bundle's statement file."""
+def _read_statement(directory: Path) -> bytes:
+    """The bytes of the bundle's statement file (BundleRefused when there is none)."""
     where = directory / STATEMENT_FILE_NAME
     if not where.exists() and not where.is_symlink():
         raise _refuse(
@@ -303,7 +293,13 @@ def _envelope(directory: Path) -> tuple[str, bytes, list[tuple[str, bytes]]]:
             " unsigned bundle is refused (build one with: policyctl bundle build --key KEY)",
             where,
         )
-    data = _read_small(where, MAX_STATEMENT, "statement")
+    return _read_small(where, MAX_STATEMENT, "statement")
+
+
+def _parse_envelope(data: bytes, where: Path) -> tuple[str, bytes, list[tuple[str, bytes]]]:
+    """(payload type, payload, [(keyid, signature)]) of a statement file's bytes."""
+    if len(data) > MAX_STATEMENT:
+        raise _refuse(f"the statement is {len(data)} bytes, over {MAX_STATEMENT}", where)
     try:
         envelope = json.loads(data)
         payload_type = envelope["payloadType"]
@@ -409,6 +405,66 @@ def _present(directory: Path) -> dict[str, Path]:
     return found
 
 
+def verify_statement(
+    envelope: bytes,
+    digests: Mapping[str, str],
+    trust: Mapping[str, TrustedKey],
+    directory: Path,
+    *,
+    now: datetime | None = None,
+    expired_ok: bool = False,
+) -> Statement:
+    """Verify a bundle's statement (``envelope``, the bytes of its statement file) against the
+    files read with it (``digests``: bundle path -> SHA-256 hex), without reading anything:
+    a store verifies exactly the bytes it is about to build from.
+
+    Args:
+        directory: The bundle's directory, for the messages.
+        expired_ok: Accept a statement past its expiry (a store keeps serving a bundle that
+            expired, and says it is stale); never one signed in the future.
+
+    Raises:
+        BundleRefused: Each issue names the file, key or rule that fails.
+    """
+    moment = now or datetime.now(UTC)
+    where = directory / STATEMENT_FILE_NAME
+    _, payload, signatures = _parse_envelope(envelope, where)
+    statement = _statement(directory, payload, _signer(directory, payload, signatures, trust))
+    problems = [
+        _issue(f"listed in the signed statement but missing ({name})", directory / name)
+        for name in sorted(statement.files.keys() - digests.keys())
+    ]
+    problems += [
+        _issue("not listed in the signed statement: a file added to the bundle", directory / name)
+        for name in sorted(digests.keys() - statement.files.keys())
+    ]
+    problems += [
+        _issue("its SHA-256 is not the one signed: the file was changed", directory / name)
+        for name in sorted(digests.keys() & statement.files.keys())
+        if digests[name] != statement.files[name]
+    ]
+    if problems:
+        raise BundleRefused(problems)
+    if BUNDLE_POLICY_NAME not in statement.files:
+        raise _refuse(f"the signed statement lists no {BUNDLE_POLICY_NAME}", where)
+    if statement.signed_at - CLOCK_SKEW > moment:
+        raise _refuse(
+            f"signed at {statement.signed_at:{_TIME}}, in the future: check this machine's clock",
+            where,
+        )
+    if moment >= statement.expires_at and not expired_ok:
+        raise _refuse(
+            f"expired at {statement.expires_at:{_TIME}} (signed {statement.signed_at:{_TIME}}):"
+            " it must be signed again (CI renews bundles on a schedule)",
+            where,
+        )
+    return statement
+
+
+def _issue(message: str, where: Path) -> Issue:
+    return Issue((), None, None, message, str(where))
+
+
 def verify_bundle(
     directory: Path, trust: Mapping[str, TrustedKey], *, now: datetime | None = None
 ) -> tuple[Statement, PolicySnapshot]:
@@ -424,60 +480,10 @@ def verify_bundle(
         PolicyError: The signed policy itself is invalid (as `load_policy` would say).
     """
     moment = now or datetime.now(UTC)
-    _, payload, signatures = _envelope(directory)
-    statement = _statement(directory, payload, _signer(directory, payload, signatures, trust))
-    present = _present(directory)
-    problems = [
-        Issue(
-            (),
-            None,
-            None,
-            f"listed in the signed statement but missing ({name})",
-            str(directory / name),
-        )
-        for name in sorted(statement.files.keys() - present.keys())
-    ]
-    problems += [
-        Issue(
-            (),
-            None,
-            None,
-            "not listed in the signed statement: a file added to the bundle",
-            str(path),
-        )
-        for name, path in sorted(present.items())
-        if name not in statement.files
-    ]
-    data: dict[str, bytes] = {}
-    for name, path in sorted(present.items()):
-        if name not in statement.files:
-            continue
-        data[name] = read_source(path)
-        if hashlib.sha256(data[name]).hexdigest() != statement.files[name]:
-            problems.append(
-                Issue(
-                    (),
-                    None,
-                    None,
-                    "its SHA-256 is not the one signed: the file was changed",
-                    str(path),
-                )
-            )
-    if problems:
-        raise BundleRefused(problems)
-    if BUNDLE_POLICY_NAME not in data:
-        raise _refuse(f"the signed statement lists no {BUNDLE_POLICY_NAME}", directory)
-    if statement.signed_at - CLOCK_SKEW > moment:
-        raise _refuse(
-            f"signed at {statement.signed_at:{_TIME}}, in the future: check this machine's clock",
-            directory / STATEMENT_FILE_NAME,
-        )
-    if moment >= statement.expires_at:
-        raise _refuse(
-            f"expired at {statement.expires_at:{_TIME}} (signed {statement.signed_at:{_TIME}}):"
-            " it must be signed again (CI renews bundles on a schedule)",
-            directory / STATEMENT_FILE_NAME,
-        )
+    envelope = _read_statement(directory)
+    data = {name: read_source(path) for name, path in _present(directory).items()}
+    digests = {name: hashlib.sha256(content).hexdigest() for name, content in data.items()}
+    statement = verify_statement(envelope, digests, trust, directory, now=moment)
     brakes = [
         (directory / name, content)
         for name, content in sorted(data.items())
@@ -486,10 +492,14 @@ def verify_bundle(
     snapshot = build_snapshot(
         data[BUNDLE_POLICY_NAME], directory / BUNDLE_POLICY_NAME, env={}, brakes=brakes, now=moment
     )
-    if snapshot.version != statement.version:
-        raise _refuse(
-            f"the policy's version is {snapshot.version}, the signed statement's"
-            f" {statement.version}",
-            directory / BUNDLE_POLICY_NAME,
-        )
+    check_version(statement, snapshot.version, directory / BUNDLE_POLICY_NAME)
     return statement, snapshot
+
+
+def check_version(statement: Statement, version: int, where: Path) -> None:
+    """The policy's ``version`` must be the one signed (BundleRefused otherwise)."""
+    if version != statement.version:
+        raise _refuse(
+            f"the policy's version is {version}, the signed statement's {statement.version}",
+            where,
+        )

@@ -32,6 +32,7 @@ from ._compose import compose
 from ._env import POLICY_FILE_VARIABLE, EnvValues, near_misses, read_env
 from ._messages import describe
 from ._source import read_source
+from ._statement import Statement
 
 __all__ = [
     "DEFAULT_POLICY_FILE",
@@ -80,6 +81,8 @@ class PolicySnapshot:
         inputs_digest: sha256 over the file's and the override files' digests ("" with none).
         file_policy: The policy before brakes (file and environment): what a brake leaves in
             force when it lifts.
+        bundle: The verified signed statement the policy came with, when the store verifies
+            signed bundles (``PolicyStore(trust=...)``); None otherwise.
     """
 
     policy: GlobalPolicy
@@ -98,6 +101,7 @@ class PolicySnapshot:
     inputs_digest: str = ""
     file_policy: GlobalPolicy | None = field(default=None, repr=False, compare=False)
     env_directions: Mapping[str, Direction] = field(default_factory=lambda: MappingProxyType({}))
+    bundle: Statement | None = field(default=None, compare=False)
 
     @property
     def overrides(self) -> Mapping[str, str]:

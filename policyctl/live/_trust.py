@@ -1,0 +1,98 @@
+"""A store that verifies signed bundles: the keys it trusts, and the floor below which a bundle
+is a rollback.
+
+With a trust directory (``PolicyStore(trust=KEYDIR)`` or ``$QT_POLICY_TRUST``), an input set
+(the policy file, its brake files and the statement beside them, read together) is applied
+only when a trusted key's signature covers the statement and the statement names exactly those
+files with their SHA-256, and when it is not older than the newest bundle this store has
+applied: by ``version``, then by when it was signed (a bundle re-signed to renew its expiry
+keeps its version). The floor survives a restart through ``last_good``, whose kept bundle is
+verified again with the keys of now. The keys are read at every check, so a key added to or
+removed from the directory takes effect at the next change, without a restart.
+
+A bundle past its expiry is still served (and status says it is stale): refusing it would
+turn a stopped signer into an outage. An older bundle can never come back (the floor).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from ..errors import BundleRefused, PolicyError
+from ..model import BRAKES_DIR_NAME, BUNDLE_POLICY_NAME, STATEMENT_FILE_NAME
+from ._inputs import Inputs
+
+if TYPE_CHECKING:
+    from ..pipeline import Statement
+
+__all__ = ["TRUST_VARIABLE", "Trust", "default_trust"]
+
+TRUST_VARIABLE: Final = "QT_POLICY_TRUST"
+
+
+def default_trust(trust: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
+    """The trust directory: the argument, else ``$QT_POLICY_TRUST``, else none (no checks)."""
+    if trust is not None:
+        return Path(trust).absolute()
+    named = environ.get(TRUST_VARIABLE)
+    return Path(named).absolute() if named else None
+
+
+class Trust:
+    """The trusted keys' directory and the rollback floor of one store."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.floor: tuple[int, datetime] | None = None
+
+    def verify(self, inputs: Inputs, policy: Path) -> Statement:
+        """The verified statement of ``inputs`` (the bytes the store is about to build from).
+
+        Raises:
+            BundleRefused: Unsigned, not signed by a trusted key, files not as signed, or
+                older than the floor (a rollback).
+            PolicySourceError: The trust directory cannot be read or holds no key.
+        """
+        from ..pipeline import load_trust, verify_statement  # noqa: PLC0415 - cryptography
+
+        where = policy.parent
+        if inputs.statement is None:
+            raise BundleRefused.single(
+                f"no {STATEMENT_FILE_NAME} beside the policy file: with trust configured an"
+                " unsigned policy is refused, never served",
+                source=str(where / STATEMENT_FILE_NAME),
+            )
+        digests = {BUNDLE_POLICY_NAME: inputs.digest}
+        for path, data in inputs.brakes:
+            digests[f"{BRAKES_DIR_NAME}/{path.name}"] = hashlib.sha256(data).hexdigest()
+        keys = load_trust(self.directory)
+        statement = verify_statement(inputs.statement, digests, keys, where, expired_ok=True)
+        if self.floor is not None and (statement.version, statement.signed_at) < self.floor:
+            version, signed_at = self.floor
+            raise BundleRefused.single(
+                f"rollback refused: this bundle (version {statement.version}, signed"
+                f" {statement.signed_at:%Y-%m-%dT%H:%M:%SZ}) is older than one already applied"
+                f" (version {version}, signed {signed_at:%Y-%m-%dT%H:%M:%SZ})",
+                source=str(where / STATEMENT_FILE_NAME),
+            )
+        return statement
+
+    def applied(self, statement: Statement | None) -> None:
+        """Raise the floor to a bundle just applied."""
+        if statement is not None:
+            mark = (statement.version, statement.signed_at)
+            self.floor = mark if self.floor is None else max(self.floor, mark)
+
+    def seed(self, kept: Inputs | None, policy: Path) -> None:
+        """Start the floor at the bundle kept in ``last_good``, if it still verifies."""
+        if kept is None:
+            return
+        try:
+            self.applied(self.verify(kept, policy))
+        except PolicyError:
+            return  # not verifiable with the keys of now: no floor from it

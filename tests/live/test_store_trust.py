@@ -1,0 +1,193 @@
+"""A store with trust (``PolicyStore(trust=KEYDIR)``) serves only signed bundles, verified as a
+whole, never older than one it applied (across restarts too, through last_good); anything else
+is refused like a bad file, the last good policy kept and the reason shown. Real keys, real
+files."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from policyctl import PolicyStore
+from policyctl.errors import PolicyError
+from policyctl.pipeline import sign_bundle
+
+from ..support.policy import VALID
+
+BRAKE = 'reason: "cpi"\nuntil: "{until}"\nset: {{max_positions: 2}}\n'
+
+
+class Desk:
+    """A signing key, its trust directory, and a bundle directory a store reads."""
+
+    def __init__(self, root: Path) -> None:
+        self.key = Ed25519PrivateKey.generate()
+        self.trust = root / "trust"
+        self.trust.mkdir()
+        self.trust_key(self.key, "ci.pem")
+        self.dir = root / "bundle"
+        (self.dir / "overrides").mkdir(parents=True)
+        self.policy = self.dir / "policy.yaml"
+
+    def trust_key(self, key: Ed25519PrivateKey, name: str) -> None:
+        public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        (self.trust / name).write_bytes(public)
+
+    def publish(
+        self,
+        version: int,
+        *,
+        brakes: dict[str, str] | None = None,
+        key: Ed25519PrivateKey | None = None,
+        signed_at: datetime | None = None,
+        valid_for: timedelta = timedelta(days=7),
+    ) -> None:
+        text = VALID.replace("version: 7", f"version: {version}")
+        files = {"policy.yaml": text.encode()}
+        for name, content in (brakes or {}).items():
+            files[f"overrides/{name}.yaml"] = content.encode()
+        for old in (self.dir / "overrides").iterdir():
+            old.unlink()
+        for name, data in files.items():
+            (self.dir / name).write_bytes(data)
+        envelope = sign_bundle(
+            files,
+            version=version,
+            commit=hashlib.sha1(text.encode()).hexdigest(),
+            key=key or self.key,
+            now=signed_at or datetime.now(UTC),
+            valid_for=valid_for,
+        )
+        (self.dir / "statement.dsse.json").write_bytes(envelope)
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Desk:
+    return Desk(tmp_path)
+
+
+def _store(desk: Desk, **options: object) -> PolicyStore:
+    return PolicyStore(desk.policy, env={}, watch=False, trust=desk.trust, **options)  # type: ignore[arg-type]
+
+
+def _refused_for(store: PolicyStore, said: str) -> None:
+    assert not store.refresh()
+    error = store.status().last_error
+    assert error is not None and said in str(error), error
+    assert error.kind in {"bundle", "source"}, error.kind
+
+
+def test_a_signed_bundle_is_served_with_its_statement(desk: Desk) -> None:
+    desk.publish(7)
+    with _store(desk) as store:
+        snap, status = store.current(), store.status()
+        assert snap.version == 7 and snap.bundle is not None and snap.bundle.version == 7
+        assert status.bundle == snap.bundle and not status.stale
+        desk.publish(8)
+        assert store.refresh() and store.current().version == 8
+
+
+def test_anything_not_signed_as_a_whole_is_refused_and_the_last_good_kept(desk: Desk) -> None:
+    desk.publish(7)
+    until = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with _store(desk) as store:
+        served = store.current()
+        desk.policy.write_text(VALID.replace("max_positions: 5", "max_positions: 6"))
+        _refused_for(store, "its SHA-256 is not the one signed")
+        desk.publish(7)
+        assert not store.refresh()  # the same inputs again: nothing new to apply
+        (desk.dir / "overrides" / "extra.yaml").write_text(BRAKE.format(until=until))
+        _refused_for(store, "not listed in the signed statement")
+        (desk.dir / "overrides" / "extra.yaml").unlink()
+        (desk.dir / "statement.dsse.json").unlink()
+        _refused_for(store, "an unsigned policy is refused")
+        stranger = Ed25519PrivateKey.generate()
+        desk.publish(8, key=stranger)
+        _refused_for(store, "which is not in the trust directory")
+        assert store.current() is served
+        assert store.status().failures_by_kind["bundle"] == 4
+
+
+def test_a_rollback_is_refused_at_run_time(desk: Desk) -> None:
+    earlier = datetime.now(UTC) - timedelta(hours=1)
+    desk.publish(7, signed_at=earlier)
+    with _store(desk) as store:
+        desk.publish(8)
+        assert store.refresh()
+        desk.publish(7, signed_at=earlier)  # the older signed bundle swapped back in
+        _refused_for(store, "rollback refused: this bundle (version 7")
+        desk.publish(8, signed_at=earlier + timedelta(minutes=30))  # v8, but signed earlier
+        _refused_for(store, "rollback refused")
+        renewed = datetime.now(UTC) + timedelta(minutes=1)  # within the clock skew allowed
+        desk.publish(8, signed_at=renewed)  # the same version re-signed later: applied
+        assert store.refresh() and store.current().version == 8
+
+
+def test_a_rollback_is_refused_at_start_through_last_good(desk: Desk, tmp_path: Path) -> None:
+    kept = tmp_path / "state" / "last-good"
+    kept.parent.mkdir()
+    earlier = datetime.now(UTC) - timedelta(hours=1)
+    desk.publish(8)
+    with _store(desk, last_good=kept) as store:
+        assert store.current().version == 8
+    desk.publish(7, signed_at=earlier)  # while the service was down
+    with _store(desk, last_good=kept) as store:
+        status = store.status()
+        assert store.current().version == 8 and status.serving_last_good
+        assert status.last_error is not None and "rollback refused" in str(status.last_error)
+    desk.publish(7, signed_at=earlier)
+    (desk.trust / "ci.pem").unlink()
+    other = Ed25519PrivateKey.generate()
+    desk.trust_key(other, "new.pem")  # the kept bundle no longer verifies with the keys of now
+    with pytest.raises(PolicyError, match="not in the trust directory"):
+        _store(desk, last_good=kept)
+
+
+def test_unsigned_at_start_is_an_error_never_a_skip(desk: Desk) -> None:
+    desk.policy.write_text(VALID)
+    with pytest.raises(PolicyError, match="an unsigned policy is refused"):
+        _store(desk)
+
+
+def test_keys_added_and_removed_take_effect_without_a_restart(desk: Desk) -> None:
+    desk.publish(7)
+    with _store(desk) as store:
+        rotated = Ed25519PrivateKey.generate()
+        desk.publish(8, key=rotated)
+        _refused_for(store, "not in the trust directory")
+        desk.trust_key(rotated, "rotated.pem")  # the same files, verified again: now trusted
+        assert store.refresh() and store.current().version == 8
+        (desk.trust / "ci.pem").unlink()
+        desk.publish(9)  # by the removed key
+        _refused_for(store, "not in the trust directory")
+
+
+def test_an_expired_bundle_is_served_and_said_stale(desk: Desk) -> None:
+    desk.publish(7, signed_at=datetime.now(UTC) - timedelta(days=2), valid_for=timedelta(days=1))
+    with _store(desk) as store:
+        assert store.current().version == 7 and store.status().stale
+
+
+def test_the_trust_directory_from_the_environment(desk: Desk) -> None:
+    desk.publish(7)
+    desk.policy.write_text(VALID.replace("max_positions: 5", "max_positions: 4"))
+    env = {"QT_POLICY_TRUST": str(desk.trust)}
+    with pytest.raises(PolicyError, match="its SHA-256 is not the one signed"):
+        PolicyStore(desk.policy, env=env, watch=False)
+    with PolicyStore(desk.policy, env={}, watch=False) as store:  # no trust: no checks
+        assert store.current().bundle is None and store.status().bundle is None
+
+
+def test_a_brake_in_the_bundle_applies_and_lifts(desk: Desk) -> None:
+    until = datetime.now(UTC) + timedelta(hours=1)
+    desk.publish(7, brakes={"cpi": BRAKE.format(until=until.strftime("%Y-%m-%dT%H:%M:%SZ"))})
+    with _store(desk) as store:
+        assert store.current().policy.max_positions == 2
+        assert [b.name for b in store.status().brakes] == ["cpi"]
