@@ -31,7 +31,10 @@ def run(args: argparse.Namespace) -> int:
     revisions, file = _revisions_and_file(repo, args.words)
     path = repo.relative(default_policy_path(file))
     if args.brakes:
-        out(render_brake_log(brake_log(repo, path, args.n, revisions), args.format))
+        brakes = brake_log(repo, path, args.n, revisions)
+        if not brakes and not (repo.root / path).exists():
+            raise UsageError(f"{printable(path)}: no such file or revision")
+        out(render_brake_log(brakes, args.format))
         return EXIT_OK
     entries = audit_log(repo, path, args.n, revisions)
     if not entries and not (repo.root / path).exists():  # a typo: neither a file nor a revision
@@ -53,8 +56,10 @@ def _revisions_and_file(repo: GitRepo, words: list[str]) -> tuple[str | None, st
         if word.startswith("-") or not word.strip():
             raise UsageError(f"{printable(word)!r} is neither a file nor a revision")
         is_file = Path(word).exists() or (repo.root / word).exists()
-        # `../policy.yaml` is a path, never a range; a file that is gone may still have a history
-        is_revision = ".." not in Path(word).parts and _is_revision(repo, word)
+        # An existing file is a file (old..yaml too); `../policy.yaml` is a path, never a range.
+        is_revision = (".." not in word or not is_file) and (
+            ".." not in Path(word).parts and _is_revision(repo, word)
+        )
         if is_file and is_revision:
             raise UsageError(
                 f"{printable(word)!r} is both a file here and a revision; say which:"

@@ -101,14 +101,19 @@ def made(make: Callable[[], Proposal], fmt: str) -> int:
         result = make()
     except ProposalInterrupted as e:
         where = f"{printable(e.proposal.remote)} {printable(e.proposal.branch)}"
-        if e.landed is False:
-            err("interrupted during the push, which did not land: nothing was pushed")
+        if e.landed is False:  # a local branch, not made
+            err("interrupted: the branch was not made; nothing was left behind")
             return EXIT_INTERRUPTED
-        report_proposal(e.proposal, fmt)
+        report_proposal(e.proposal, fmt)  # its branch, landed or maybe: always named
         if e.landed:
             err("interrupted: the push had started and was let finish; the proposal is pushed")
         else:
-            err(f"interrupted during the push; whether it landed: git ls-remote {where}")
+            err(
+                "interrupted during the push: the remote does not hold it now, but its server"
+                f" may still finish it; check: git ls-remote {where}; remove it if it lands:"
+                f" git push {printable(e.proposal.remote)} --delete"
+                f" {printable(e.proposal.branch)}"
+            )
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         err("interrupted before the push: nothing was pushed, nothing is left behind")

@@ -17,7 +17,7 @@ the names below. Importing this package starts no thread.
 from __future__ import annotations
 
 from ._generate import generate
-from ._log import DecisionLog, freeze_context
+from ._log import DecisionLog, freeze_context, freeze_input
 from ._reader import LogFiles, Problem, log_files
 from ._record import (
     FORMAT,
@@ -41,6 +41,7 @@ __all__ = [
     "brakes_of",
     "format_of",
     "freeze_context",
+    "freeze_input",
     "generate",
     "log_files",
     "policy_part",

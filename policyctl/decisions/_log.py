@@ -26,7 +26,7 @@ import shutil
 import stat
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _text
 from pathlib import Path
@@ -37,7 +37,7 @@ from ..model import SignalVerdict
 from ..pipeline import PolicySnapshot
 from ._record import policy_part
 
-__all__ = ["DecisionLog", "Pending", "freeze_context"]
+__all__ = ["DecisionLog", "Pending", "freeze_context", "freeze_input"]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def _safe(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return value[:MAX_TEXT]
+        return str.__str__(value)[:MAX_TEXT]  # the characters, whatever a subclass overrides
     if isinstance(value, int):  # one of 5,000 digits has no str(): a whole batch was lost
         return value if value.bit_length() <= 63 else f"<an integer of {value.bit_length()} bits>"
     if isinstance(value, float):
@@ -76,6 +76,14 @@ def _safe(value: Any, depth: int = 0) -> Any:
     if depth < 4 and isinstance(value, Mapping):
         return {str(k): _safe(v, depth + 1) for k, v in list(value.items())[:100]}
     return f"<{type(value).__name__}>"
+
+
+def freeze_input(value: object, read: Callable[[object], object | None]) -> Any:
+    """One of a decision's inputs as it is logged: as the rules read it (``read``: plain text
+    for a StrEnum, a plain number for numpy's), so that its replay reaches the same verdict;
+    else frozen as data (`_safe`), so that a list changed after ``decide`` is logged as it was."""
+    plain = read(value)
+    return _safe(value) if plain is None else plain
 
 
 def freeze_context(context: dict[str, Any]) -> dict[str, Any]:

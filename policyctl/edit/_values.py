@@ -57,6 +57,10 @@ def read_assigned(
 def _given(source: str, path: tuple[PathPart, ...], value: Any) -> Any:
     try:  # only what a file can hold: no sets, objects or cycles
         json.dumps(value)
+    except RecursionError:
+        raise PolicyValidationError.single(
+            "the value is nested too deep for a policy", source=source, path=path
+        ) from None
     except (TypeError, ValueError) as e:
         raise PolicyValidationError.single(
             f"{type(value).__name__} is not a value the policy can hold ({e}); pass str, int,"

@@ -35,9 +35,9 @@ from time import time as now
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
-from ..decisions import DecisionLog, freeze_context
+from ..decisions import DecisionLog, freeze_context, freeze_input
 from ..errors import PolicyError, PolicyInternalError
-from ..model import SignalVerdict
+from ..model import SignalVerdict, as_count, as_number, as_text
 from ..pipeline import (
     BrakeFile,
     PolicySnapshot,
@@ -333,6 +333,10 @@ DEFAULT_RECONCILE_INTERVAL = 30.0
 # --- the store --------------------------------------------------------------------------
 
 
+def _bounded_number(value: object) -> float | int | None:
+    return as_number(value, bounded=True)
+
+
 class PolicyStore:
     """The live policy: loaded now, then kept current as the file changes.
 
@@ -518,13 +522,22 @@ class PolicyStore:
             # DecisionLog.record inlined: a method call is a fifth of a decision's cost.
             if len(log.pending) < log.limit:
                 context = freeze_context(context) if context else context
-                if type(symbol) is not str or type(strategy) is not str:  # frozen as data too
-                    symbol, strategy = freeze_context({"s": symbol, "t": strategy}).values()
+                # The inputs as the rules read them (a StrEnum as text, numpy's numbers as
+                # numbers), so that the log replays to this verdict; anything else frozen now.
+                if type(symbol) is not str or type(strategy) is not str:
+                    symbol, strategy = (
+                        freeze_input(symbol, as_text),
+                        freeze_input(strategy, as_text),
+                    )
+                if type(confidence) is not float and type(confidence) is not int:
+                    confidence = freeze_input(confidence, as_number)
                 if order is not None and (
                     type(risk_per_trade) is not float or type(open_positions) is not int
-                ):  # anything but the usual (a float and an int, immutable): frozen as data
-                    frozen = freeze_context({"r": risk_per_trade, "p": open_positions})
-                    order = (frozen["r"], frozen["p"])
+                ):
+                    order = (
+                        freeze_input(risk_per_trade, _bounded_number),
+                        freeze_input(open_positions, as_count),
+                    )
                 log.pending.append(
                     (now(), snap, verdict, symbol, strategy, confidence, context, order)
                 )

@@ -48,7 +48,7 @@ from ._policy import (
     read_only,
 )
 from ._risk import RISK_FIELDS, RISK_ORDER, Direction, list_direction, value_direction
-from ._signals import ALLOWED, REASON_CODES, SignalVerdict, refused
+from ._signals import ALLOWED, REASON_CODES, SignalVerdict, as_count, as_number, as_text, refused
 
 if TYPE_CHECKING:
     from ._brake import BRAKE_FIELDS, MAX_DURATION, Brake, BrakeSettings, parse_time
@@ -99,6 +99,9 @@ __all__ = [
     "Symbol",
     "Timestamp",
     "Version",
+    "as_count",
+    "as_number",
+    "as_text",
     "check_printable",
     "check_schema",
     "closed_map",

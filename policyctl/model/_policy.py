@@ -10,7 +10,6 @@ annotations so that `GlobalPolicy.model_json_schema()` carries them to editors a
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -31,7 +30,16 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ..errors import UNSAFE_CHARACTERS
-from ._signals import ALLOWED, MAX_OPEN_POSITIONS, REASON_CODES, Facts, SignalVerdict, refused
+from ._signals import (
+    ALLOWED,
+    REASON_CODES,
+    Facts,
+    SignalVerdict,
+    as_count,
+    as_number,
+    as_text,
+    refused,
+)
 
 __all__ = [
     "DEFAULTS",
@@ -365,6 +373,8 @@ class GlobalPolicy(BaseModel):
                 and sets[0] is self.allowed_symbols
                 and sets[1] is self.allowed_strategies
                 and allowed[0] is self.risk_mode
+                and type(symbol) is str
+                and type(strategy) is str
                 and symbol in sets[2]
                 and strategy in sets[3]
                 and type(confidence) is float
@@ -407,20 +417,17 @@ class GlobalPolicy(BaseModel):
         ):
             return self.signal_codes(symbol, strategy, confidence)
         codes = list(self.signal_codes(symbol, strategy, confidence))
-        if type(open_positions) is not int or not 0 <= open_positions <= MAX_OPEN_POSITIONS:
-            codes.append("open_positions_invalid")  # bool, float, text, negative, huge
-        elif open_positions >= self.max_positions:
+        count = as_count(open_positions)  # bool, float, text, negative, huge: None
+        if count is None:
+            codes.append("open_positions_invalid")
+        elif count >= self.max_positions:
             codes.append("max_positions_reached")
-        risk: Any = risk_per_trade
-        if type(risk) is float:
-            usable = math.isfinite(risk)
-        else:  # bool, text, None are not numbers; an int beyond 64 bits no log can write
-            usable = type(risk) is int and risk.bit_length() <= 63
-        if not usable:
+        risk = as_number(risk_per_trade, bounded=True)  # as a log can write it
+        if risk is None:
             codes.append("risk_per_trade_not_finite")
-        elif not 0 <= risk_per_trade <= 1:
+        elif not 0 <= risk <= 1:
             codes.append("risk_per_trade_out_of_range")
-        elif risk_per_trade > self.max_risk_per_trade:
+        elif risk > self.max_risk_per_trade:
             codes.append("risk_per_trade_exceeded")
         return tuple(codes)
 
@@ -437,27 +444,31 @@ class GlobalPolicy(BaseModel):
         symbols, strategies = sets[2], sets[3]
         try:  # free in CPython 3.11 unless raised
             if (  # the common case first, with no list built (this is the signal path)
-                symbol in symbols
+                type(symbol) is str
+                and type(strategy) is str
+                and symbol in symbols
                 and strategy in strategies
                 and type(confidence) is float
                 and self.global_min_confidence <= confidence <= 1.0
             ):
                 return ()
-        except TypeError:  # an unhashable symbol or strategy: refused below, by type
+        except TypeError:  # not reached with plain text; kept for safety
             pass
+        # A caller's values, whatever they are, read as plain text and numbers (a StrEnum, a
+        # numpy float): never an exception, always a refusal with its code.
         codes = []
-        # A caller's values, whatever they are: never an exception (an unhashable symbol, an
-        # integer too large for a float), always a refusal with its code.
-        if type(symbol) is not str or symbol not in symbols:
+        text = as_text(symbol)
+        if text is None or text not in symbols:
             codes.append("symbol_not_allowed")
-        if type(strategy) is not str or strategy not in strategies:
+        text = as_text(strategy)
+        if text is None or text not in strategies:
             codes.append("strategy_not_allowed")
-        number = isinstance(confidence, int | float) and not isinstance(confidence, bool)
-        if not number or (isinstance(confidence, float) and not math.isfinite(confidence)):
+        number = as_number(confidence)
+        if number is None:
             codes.append("confidence_not_finite")
-        elif not 0 <= confidence <= 1:
+        elif not 0 <= number <= 1:
             codes.append("confidence_out_of_range")
-        elif confidence < self.global_min_confidence:
+        elif number < self.global_min_confidence:
             codes.append("confidence_below_min")
         return tuple(codes)
 

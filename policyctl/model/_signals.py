@@ -8,12 +8,24 @@ replay, alerts) and the sentences (for people) are listed side by side and canno
 
 from __future__ import annotations
 
+import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
-__all__ = ["ALLOWED", "MAX_OPEN_POSITIONS", "REASON_CODES", "Facts", "SignalVerdict", "refused"]
+__all__ = [
+    "ALLOWED",
+    "MAX_OPEN_POSITIONS",
+    "REASON_CODES",
+    "Facts",
+    "SignalVerdict",
+    "as_count",
+    "as_number",
+    "as_text",
+    "refused",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +89,72 @@ class Facts(NamedTuple):
     max_positions: int = 0
 
 
+# A caller's values as the rules read them: plain text and plain numbers, taken from what the
+# value *is* (a str's characters, an int's value), never from methods a subclass can override
+# (a hash or an equality that lies, a comparison that raises). A value none of these can read
+# is refused by the rule that needs it; none of them ever raises.
+
+
+def as_text(value: object) -> str | None:
+    """A symbol or a strategy as plain text: a str, or a str subclass's characters (a
+    StrEnum); None for anything else."""
+    if type(value) is str:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    return None
+
+
+def as_number(value: object, *, bounded: bool = False) -> float | int | None:
+    """A confidence or a risk as a plain finite number: an int, a float, or anything that
+    converts to one (a float or int subclass such as numpy's, a Decimal, a Fraction); None
+    for a bool, text, NaN or infinity, and with ``bounded`` an integer beyond 64 bits (which no
+    log can write as a number)."""
+    try:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            whole = int.__index__(value)
+            return None if bounded and whole.bit_length() > 63 else whole
+        if isinstance(value, float):
+            number = float.__float__(value)
+        elif hasattr(type(value), "__float__"):
+            number = float(value)  # type: ignore[arg-type]
+        else:
+            return None
+    except Exception:  # a caller's object that fails to convert: not a number
+        return None
+    return number if math.isfinite(number) else None
+
+
+def as_count(value: object) -> int | None:
+    """A count of open positions: a whole number from 0 to `MAX_OPEN_POSITIONS` (an int, an
+    int subclass, anything with ``__index__`` such as numpy's integers); None otherwise (a
+    bool, a float even when whole, text, a negative or huge number)."""
+    try:
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            count = int.__index__(value)
+        elif hasattr(type(value), "__index__"):
+            count = operator.index(value)  # type: ignore[arg-type]
+        else:
+            return None
+    except Exception:
+        return None
+    return count if 0 <= count <= MAX_OPEN_POSITIONS else None
+
+
 def _shown(value: Any) -> str:
     """A caller's value in a sentence, whatever it is: short, and never an exception (an
     integer of 5,000 digits has no str(), a float beyond 1e308 no :g)."""
-    if type(value) is float:
-        return f"{value:g}"
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
-        return f"<an integer of {value.bit_length()} bits>"
     try:
+        if type(value) is float:
+            return f"{value:g}"
+        if isinstance(value, int) and not isinstance(value, bool):
+            bits = int.bit_length(value)
+            if bits > 64:
+                return f"<an integer of {bits} bits>"
         text = repr(value)
     except Exception:  # a caller's object whose repr fails: still a sentence
         text = f"<{type(value).__name__}>"

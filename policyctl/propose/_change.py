@@ -105,6 +105,12 @@ def propose_change(
     """`policyctl.propose` for values: see there."""
     if not changes:
         raise EditRefused.single("a proposal changes at least one field")
+    for path in changes:
+        if parse_path(path).field in ("version", "last_updated"):
+            raise EditRefused.single(
+                f"{path} is set by the proposal itself (version: the base's plus one;"
+                " last_updated: now); leave it out"
+            )
     git, identity, tip, now, name = prepare(
         repo, file, author, base, remote, push, branch, "proposal"
     )

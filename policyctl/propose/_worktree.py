@@ -293,9 +293,9 @@ def check_branch(git: GitRepo, name: str, remote: str | None) -> None:
 class ProposalInterrupted(KeyboardInterrupt):
     """Ctrl-C (SIGINT) came while a proposal was being pushed. The push was not abandoned
     half-way without a word: ``proposal`` is what was made, and ``landed`` says whether the
-    remote holds it (True), does not (False; then nothing is left behind), or could not be asked
-    (None: check with ``git ls-remote REMOTE BRANCH``). A `KeyboardInterrupt`, so a caller that
-    stops on Ctrl-C still stops."""
+    remote holds it (True), or may still come to (None: its server can finish a push whose
+    client was cut; check with ``git ls-remote REMOTE BRANCH``); False only for a local branch
+    that was not made. A `KeyboardInterrupt`, so a caller that stops on Ctrl-C still stops."""
 
     def __init__(self, proposal: Proposal, landed: bool | None) -> None:
         super().__init__(proposal.branch)
@@ -340,7 +340,10 @@ def _held_interrupts() -> Iterator[list[int]]:
 
 
 def _landed(git: GitRepo, proposal: Proposal) -> bool | None:
-    """Whether the interrupted push (git itself got the Ctrl-C too) reached the remote."""
+    """Whether the interrupted push (git itself got the Ctrl-C too) reached the remote: True
+    when the remote holds the commit now; None when it does not yet, or cannot be asked, since
+    a remote's server can still be completing a push whose client was cut (over ssh or https
+    it runs on). A local branch (no push) is known either way."""
     if not proposal.pushed:
         with contextlib.suppress(PolicySourceError):
             return git.resolve(f"refs/heads/{proposal.branch}") == proposal.commit
@@ -349,7 +352,7 @@ def _landed(git: GitRepo, proposal: Proposal) -> bool | None:
         said = git.run("ls-remote", "--heads", "--end-of-options", proposal.remote, proposal.branch)
     except PolicySourceError:
         return None
-    return said.split("\t", 1)[0].strip() == proposal.commit
+    return True if said.split("\t", 1)[0].strip() == proposal.commit else None
 
 
 def _publish(git: GitRepo, proposal: Proposal, replace: str | None) -> None:

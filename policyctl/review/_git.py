@@ -106,8 +106,11 @@ class GitRepo:
             ) from None
 
     def resolve(self, revision: str) -> str:
-        """The full SHA of a commit, or `PolicySourceError` naming the unknown revision."""
+        """The full SHA of a commit, or `PolicySourceError` naming the unknown revision. Text
+        starting with '-' is no revision: it never reaches git, where it would be an option."""
         try:
+            if revision.startswith("-"):
+                raise PolicySourceError.single("an option, not a revision")
             return self._git("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").strip()
         except PolicySourceError:
             raise PolicySourceError.single(

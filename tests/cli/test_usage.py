@@ -192,4 +192,15 @@ def test_log_takes_a_revision_range_and_refuses_what_is_neither(
     assert main(["log", "main"]) == 2
     assert "both a file here and a revision" in capsys.readouterr().err
     assert main(["log", "--", "--upload-pack=x"]) == 2  # never an option to git
+    for word in ("HEAD..--output=x", "..--all", "main...-q"):  # nor inside a range
+        assert main(["log", word]) == 2
+        assert "unknown revision in the range" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    assert main(["log", "--brakes", "nonexistent.yaml"]) == 2
+    assert "no such file or revision" in capsys.readouterr().err
+    (tmp_path / "policy" / "old..yaml").write_text("risk_mode: NORMAL\n")  # ".." in its name
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "old")
+    assert subjects("policy/old..yaml") == ["old"]
+    assert subjects("HEAD~1..", "policy/old..yaml") == ["old"]
     assert "Traceback" not in capsys.readouterr().err

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import math
+from decimal import Decimal
+from enum import IntEnum, StrEnum
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -259,3 +262,106 @@ def test_the_committed_sample_shows_a_limit_change(tmp_path: Path) -> None:
         assert set(report.newly_refused.by_code) == {code}
         assert len({g.symbol for g in report.newly_refused.top()}) >= 5  # by symbol
         sample = LogFiles([root / "policy" / "replay" / "sample.jsonl.gz"])
+
+
+class _Sym(StrEnum):
+    BTC = "BTCUSDT"
+
+
+class _Size(IntEnum):
+    TWO = 2
+
+
+class _Risky(float):
+    """A float subclass (as numpy's float64 is) whose comparisons raise."""
+
+    def __ge__(self, other: object) -> bool:
+        raise RuntimeError("__ge__")
+
+    __le__ = __lt__ = __gt__ = __ge__
+
+
+class _BadBits(int):
+    def bit_length(self) -> int:
+        raise RuntimeError("bit_length")
+
+
+class _HashLiar:
+    """Equal to everything, with the hash of an allowed symbol: it must not pass as one."""
+
+    def __hash__(self) -> int:
+        return hash("BTCUSDT")
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+
+class _BadSlice(str):
+    def __getitem__(self, key: object) -> str:
+        raise RuntimeError("__getitem__")
+
+
+NUMBERISH: list[tuple[str, Any, Any, tuple[str, ...]]] = [
+    # (what, risk_per_trade, open_positions, codes): read as the numbers they are
+    ("a float subclass (numpy's float64 is one)", _Risky(0.005), 2, ()),
+    ("a Decimal", Decimal("0.005"), 2, ()),
+    ("a Fraction", Fraction(1, 200), 2, ()),
+    ("an IntEnum count", 0.005, _Size.TWO, ()),
+    ("an int subclass whose bit_length raises", _BadBits(0), _BadBits(2), ()),
+    ("a Decimal over the limit", Decimal("0.02"), 2, ("risk_per_trade_exceeded",)),
+    ("a NaN Decimal", Decimal("NaN"), 2, ("risk_per_trade_not_finite",)),
+]
+
+
+@pytest.mark.parametrize(("what", "risk", "positions", "codes"), NUMBERISH)
+def test_numbers_of_any_numeric_type_are_read_as_numbers(
+    what: str, risk: Any, positions: Any, codes: tuple[str, ...]
+) -> None:
+    verdict = POLICY.evaluate_order(**{**GOOD, "risk_per_trade": risk, "open_positions": positions})
+    assert verdict.codes == codes, what
+
+
+def test_text_is_read_as_its_characters_and_nothing_raises() -> None:
+    assert POLICY.evaluate_order(**{**GOOD, "symbol": _Sym.BTC}).allowed
+    assert POLICY.evaluate_order(**{**GOOD, "symbol": _Sym.BTC, "confidence": 1}).allowed
+    assert POLICY.evaluate_order(**{**GOOD, "symbol": _BadSlice("BTCUSDT")}).allowed
+    liar = POLICY.evaluate_order(**{**GOOD, "symbol": _HashLiar()})
+    assert liar.codes == ("symbol_not_allowed",)
+    raising = POLICY.evaluate_order(**{**GOOD, "confidence": _Risky(0.8)})
+    assert raising.codes == ()  # read as the float 0.8 it holds, its comparisons unused
+    signal = POLICY.evaluate_signal(symbol=_HashLiar(), strategy="trend_follow", confidence=0.8)  # type: ignore[arg-type]
+    assert signal.codes == ("symbol_not_allowed",)
+
+
+def test_odd_inputs_replay_to_the_verdict_given_live(tmp_path: Path) -> None:
+    """What decide logs for a StrEnum, a numpy-like number or a mutable value is what the
+    rules read, frozen when decided: the replay reaches the live verdict."""
+    policy, log = tmp_path / "policy.yaml", tmp_path / "decisions.jsonl"
+    policy.write_text(json.dumps(policy_data(max_positions=5, max_risk_per_trade=0.01)))
+    confidence: list[object] = [0.8]
+    inputs: list[dict[str, Any]] = [
+        {"symbol": _Sym.BTC, "confidence": 1, "risk_per_trade": 0.005, "open_positions": 2},
+        {"symbol": "BTCUSDT", "confidence": 0.8, "risk_per_trade": _Risky(0.005),
+         "open_positions": _Size.TWO},
+        {"symbol": "BTCUSDT", "confidence": 0.8, "risk_per_trade": Decimal("0.02"),
+         "open_positions": 1},
+        {"symbol": _BadSlice("BTCUSDT"), "confidence": 0.8, "risk_per_trade": 0.005,
+         "open_positions": 1},
+        {"symbol": "BTCUSDT", "confidence": confidence, "risk_per_trade": 0.005,
+         "open_positions": 1},
+    ]  # fmt: skip
+    with PolicyStore(policy, env={}, watch=False, decision_log=log) as store:
+        live = [store.decide(strategy="trend_follow", **order).codes for order in inputs]
+        confidence.append("changed after decide")
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [tuple(r["codes"]) for r in records] == live
+    assert records[4]["confidence"] == [0.8]  # as it was when decided
+    policy_now = load_policy(policy, env={}).policy
+    replayed = 0
+    for _, (line, record, symbol, strategy, conf) in LogFiles([log]):
+        again = policy_now.order_codes(
+            symbol, strategy, conf, record["risk_per_trade"], record["open_positions"]
+        )
+        assert again == live[line - 1], record
+        replayed += 1
+    assert replayed == 4  # a list as confidence is no decision to replay

@@ -276,6 +276,13 @@ def test_python_values_are_checked_as_python_values(clone: Path, capsys: Capture
             propose({path: value}, message="x")
     with pytest.raises(PolicyError, match=r"remove the quote marks .*: 3\.13"):
         propose({"model_versions.lstm": '"3.13"'}, message="x")
+    with pytest.raises(PolicyError, match=r"version is set by the proposal itself"):
+        propose({"version": 9, "max_positions": 4}, message="x")
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(PolicyError, match="nested too deep"):
+        propose({"allowed_symbols": deep}, message="x")
     with pytest.raises(PolicyError, match=r"did you mean model_versions\.lstm\?"):
         propose({"model_versions.LSTM": "3.12"}, message="x")
     with pytest.raises(PolicyError) as raised:

@@ -106,7 +106,7 @@ def test_ctrl_c_to_policyctl_during_the_push_lets_it_finish_and_reports_it(
     assert _left_behind(tmp, work) == []
 
 
-def test_ctrl_c_to_the_whole_job_during_the_push_says_whether_it_landed(
+def test_ctrl_c_to_the_whole_job_during_the_push_names_what_may_land(
     tmp_path: Path,
 ) -> None:
     work, origin = _setup(tmp_path)
@@ -115,10 +115,14 @@ def test_ctrl_c_to_the_whole_job_during_the_push_says_whether_it_landed(
     marker = tmp_path / "push-started"
     _hook(origin, "pre-receive", marker, 30)
     proc = _propose(work, tmp)
-    _stdout, stderr = _interrupt_when(marker, proc, group=True)
+    stdout, stderr = _interrupt_when(marker, proc, group=True)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
-    # git's push died with the job, and the remote's hook with it: said as not landed, and true
-    assert "interrupted during the push, which did not land: nothing was pushed" in stderr
-    assert _remote_branches(origin) == []
+    # git's push died with the job. Over ssh or https the remote's server could still finish
+    # it, so what cannot be seen yet is said as unknown, with the branch to check or remove.
+    assert "the remote does not hold it now, but its server may still finish it" in stderr
+    branch = stdout.split("proposed on branch ", 1)[1].split(" ", 1)[0]
+    assert f"git ls-remote origin {branch}" in stderr
+    assert f"git push origin --delete {branch}" in stderr
+    assert _remote_branches(origin) == []  # here (a local remote) its server died with it
     assert _left_behind(tmp, work) == []
