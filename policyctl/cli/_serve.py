@@ -34,6 +34,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-env", action="store_true", help="ignore QT_* variables: the file alone")
     p.add_argument(
+        "--trust",
+        metavar="KEYDIR",
+        help="serve only signed bundles verified with the public keys in KEYDIR (default:"
+        " $QT_POLICY_TRUST)",
+    )
+    p.add_argument(
         "--log-level",
         choices=("critical", "error", "warning", "info", "debug"),
         default="warning",
@@ -57,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         env=env_for(args),
         brakes_dir=args.brakes_dir,
         last_good=args.last_good,
+        trust=args.trust,
     )
     host, port = sock.getsockname()[:2]
     version = app.state.policy_store.current().version  # create_app opened it

@@ -33,6 +33,7 @@ from ._responses import (
     RiskModeOut,
     StatusOut,
     brakes_out,
+    bundle_out,
     error_out,
 )
 
@@ -133,6 +134,7 @@ def router(
                 EnvOut(field=f, variable=v, direction=status.env_directions.get(f, "loosens"))
                 for f, v in status.env.items()
             ],
+            bundle=bundle_out(status),
         )
 
     @api.get("/api/policy/risk_mode", response_model=RiskModeOut)

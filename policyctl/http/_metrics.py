@@ -87,6 +87,25 @@ class StoreCollector:
             labels=["version", "digest", "commit"],
         )
         info.add_metric([str(status.current_version), status.digest, status.commit or ""], 1)
+        bundle = GaugeMetricFamily(
+            "policyctl_bundle_info",
+            "The verified signed bundle served (always 1; none without trust): its version,"
+            " commit and signing key",
+            labels=["version", "commit", "keyid"],
+        )
+        expiry = GaugeMetricFamily(
+            "policyctl_bundle_expiry_timestamp_seconds",
+            "When the bundle served stops being vouched for (Unix time): alert before it",
+        )
+        stale = GaugeMetricFamily(
+            "policyctl_bundle_stale",
+            "1 while the bundle served is past its expiry: still served, no longer vouched for",
+        )
+        if status.bundle is not None:
+            signed = status.bundle
+            bundle.add_metric([str(signed.version), signed.commit or "", signed.keyid], 1)
+            expiry.add_metric([], signed.expires_at.timestamp())
+            stale.add_metric([], 1 if status.stale else 0)
         logged = CounterMetricFamily(
             "policyctl_decisions_logged", "Decisions written to the decision log (store.decide)"
         )
@@ -98,5 +117,5 @@ class StoreCollector:
         dropped.add_metric([], status.decisions_dropped)
         return [
             reloads, failures, version, last, since, refused, active, remaining, info, logged,
-            dropped, old_active, old_remaining, env,
+            dropped, old_active, old_remaining, env, bundle, expiry, stale,
         ]  # fmt: skip

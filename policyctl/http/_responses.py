@@ -9,11 +9,13 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..errors import PolicyError, format_path
+from ..live import StoreStatus
 from ..pipeline import BrakeFile
 
 __all__ = [
     "AllowedSymbolsOut",
     "BrakeOut",
+    "BundleOut",
     "EnvOut",
     "ErrorOut",
     "HealthOut",
@@ -23,6 +25,7 @@ __all__ = [
     "RiskModeOut",
     "StatusOut",
     "brakes_out",
+    "bundle_out",
     "error_out",
 ]
 
@@ -73,6 +76,18 @@ class EnvOut(BaseModel):
     direction: Literal["loosens", "tightens", "neutral"]
 
 
+class BundleOut(BaseModel):
+    """The verified signed bundle a replica serves (with trust configured)."""
+
+    version: int
+    commit: str | None
+    signed_at: datetime
+    expires_at: datetime
+    keyid: str = Field(description="the trusted key whose signature verified (SHA-256 of its DER)")
+    files: dict[str, str] = Field(description="bundle path -> SHA-256 of each file served")
+    stale: bool = Field(description="past expires_at: still served, no longer vouched for")
+
+
 class StatusOut(BaseModel):
     version: int
     digest: str
@@ -98,6 +113,10 @@ class StatusOut(BaseModel):
         description="fields this replica's QT_* environment changed, each with its direction"
         " against the file: the deployment, not the reviewed policy, decides these",
     )
+    bundle: BundleOut | None = Field(
+        default=None,
+        description="the verified signed bundle served, with trust configured (null without)",
+    )
 
 
 class HealthOut(BaseModel):
@@ -120,6 +139,22 @@ class ModelVersionsOut(BaseModel):
 class ReadOnlyOut(BaseModel):
     detail: str
     how: str
+
+
+def bundle_out(status: StoreStatus) -> BundleOut | None:
+    """The served bundle as the API shows it; None without trust."""
+    bundle = status.bundle
+    if bundle is None:
+        return None
+    return BundleOut(
+        version=bundle.version,
+        commit=bundle.commit,
+        signed_at=bundle.signed_at,
+        expires_at=bundle.expires_at,
+        keyid=bundle.keyid,
+        files=dict(bundle.files),
+        stale=status.stale,
+    )
 
 
 def error_out(error: PolicyError | None) -> ErrorOut | None:
