@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -73,6 +74,36 @@ def cold_start_rows(runs: int = 25) -> list[tuple[str, float]]:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "policyctl")], check=True)
     policy = str(ROOT / "policy" / "policy.yaml")
     schema = str(ROOT / "schemas" / "global_policy.schema.json")
+    with tempfile.TemporaryDirectory() as scratch:
+        bundle, trust = _signed_bundle(Path(scratch))
+        return _interleaved(runs, policy, schema, bundle, trust)
+
+
+def _signed_bundle(directory: Path) -> tuple[str, str]:
+    """A bundle of the repository's policy, signed with a new key, and a trust directory."""
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+        Ed25519PrivateKey,
+    )
+
+    from policyctl.pipeline import sign_bundle, write_bundle  # noqa: PLC0415
+
+    key = Ed25519PrivateKey.generate()
+    (directory / "trust").mkdir()
+    (directory / "trust" / "ci.pem").write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    files = {"policy.yaml": (ROOT / "policy" / "policy.yaml").read_bytes()}
+    envelope = sign_bundle(files, version=1, commit=None, key=key, now=datetime.now(UTC))
+    write_bundle(directory / "bundle", files, envelope)
+    return str(directory / "bundle"), str(directory / "trust")
+
+
+def _interleaved(
+    runs: int, policy: str, schema: str, bundle: str, trust: str
+) -> list[tuple[str, float]]:
     commands = {
         "python -c pass (interpreter floor)": [sys.executable, "-c", "pass"],
         "python -c 'import pydantic, yaml' (floor)": [
@@ -83,6 +114,9 @@ def cold_start_rows(runs: int = 25) -> list[tuple[str, float]]:
             str(BIN / "check-jsonschema"), "--schemafile", schema, policy,
         ],
         "policyctl --help": [str(BIN / "policyctl"), "--help"],
+        "policyctl verify (a signed bundle)": [
+            str(BIN / "policyctl"), "verify", bundle, "--trust", trust,
+        ],
     }  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
     times: dict[str, list[float]] = {label: [] for label in commands}

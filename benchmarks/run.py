@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_brakes
+import bench_bundle
 import bench_compare
 import bench_decisions
 import bench_end_to_end
@@ -31,6 +32,21 @@ def _machine() -> dict[str, object]:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
     }
+
+
+def _bundle_rows(bundles: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """The signed bundles' targets."""
+    extra = bundles["per_reload_s"]["extra"] * 1e3
+    worst_p50 = max(bundles[k]["p50"] for k in ("rename", "ConfigMap")) * 1e3
+    worst_p99 = max(bundles[k]["p99"] for k in ("rename", "ConfigMap")) * 1e3
+    return [
+        ("verification per reload, 10,000 symbols", f"+{extra:.2f} ms (<= 1)", extra <= 1),
+        (
+            "reload latency with trust (rename, ConfigMap)",
+            f"p50 {worst_p50:.1f} ms (<= 5), p99 {worst_p99:.1f} ms (<= 25)",
+            worst_p50 <= 5 and worst_p99 <= 25,
+        ),
+    ]
 
 
 def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
@@ -129,6 +145,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
             paced["rate"] >= 0.99 * bench_decisions.RATE and paced["dropped"] == 0,
         )
     )
+    rows += _bundle_rows(results["bundles"])
     replayed = results["decisions"]["replay"]
     rows.append(
         (
@@ -171,6 +188,8 @@ def main() -> int:
     results["propose"] = bench_propose.main()
     print("\n== propose to served ==")
     results["end_to_end"] = bench_end_to_end.main()
+    print("\n== signed bundles ==")
+    results["bundles"] = bench_bundle.main()
     print("\n== decisions: the log and replay ==")
     results["decisions"] = bench_decisions.main()
     print("\n== beside the alternatives ==")

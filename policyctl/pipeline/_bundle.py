@@ -82,6 +82,7 @@ MAX_KEY_FILE: Final = 16 << 10
 CLOCK_SKEW: Final = timedelta(minutes=5)  # a statement signed this far "in the future" is fine
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,8 +279,10 @@ def _refuse(message: str, where: Path) -> BundleRefused:
 def _time(value: object, name: str, where: Path) -> datetime:
     if not isinstance(value, str):
         raise _refuse(f"the statement's {name} is not a time", where)
-    try:
-        return datetime.strptime(value, _TIME).replace(tzinfo=UTC)
+    try:  # the one shape sign_bundle writes; fromisoformat (not strptime: ~1 ms to import)
+        if not _STAMP.fullmatch(value):
+            raise ValueError(value)
+        return datetime.fromisoformat(value).astimezone(UTC)
     except ValueError:
         raise _refuse(f"the statement's {name} {value!r} is not a UTC time", where) from None
 
