@@ -455,6 +455,8 @@ class PolicyStore:
         from ..pipeline import check_version  # noqa: PLC0415 - loads cryptography
 
         check_version(statement, snap.version, self._path)
+        assert self._trust is not None
+        self._trust.tightening_env(snap, os.environ if self._env is None else self._env)
         return dataclasses.replace(snap, bundle=statement)
 
     def _arm(self) -> None:

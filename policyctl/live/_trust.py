@@ -21,18 +21,17 @@ import os
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
-from ..errors import BundleRefused, PolicyError
+from ..errors import BundleRefused, PolicyEnvError, PolicyError
 from ..model import BRAKES_DIR_NAME, BUNDLE_POLICY_NAME, STATEMENT_FILE_NAME
+from ..pipeline import ENV_LOOSENS_VARIABLE, TRUST_VARIABLE, PolicySnapshot
 from ._inputs import Inputs
 
 if TYPE_CHECKING:
     from ..pipeline import Statement
 
-__all__ = ["TRUST_VARIABLE", "Trust", "default_trust"]
-
-TRUST_VARIABLE: Final = "QT_POLICY_TRUST"
+__all__ = ["Trust", "default_trust"]
 
 
 def default_trust(trust: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
@@ -81,6 +80,21 @@ class Trust:
                 source=str(where / STATEMENT_FILE_NAME),
             )
         return statement
+
+    def tightening_env(self, snap: PolicySnapshot, environ: Mapping[str, str]) -> None:
+        """Under trust the environment may only tighten the signed policy: a ``QT_*`` value
+        that loosens it is refused (PolicyEnvError), unless ``QT_POLICY_ENV_LOOSENS=allow``
+        says it is meant (a test environment; status and metrics show the loosening)."""
+        loosened = [f for f, d in snap.env_directions.items() if d == "loosens"]
+        if not loosened or environ.get(ENV_LOOSENS_VARIABLE) == "allow":
+            return
+        named = ", ".join(f"{snap.env.get(f, f)} ({f})" for f in sorted(loosened))
+        raise PolicyEnvError.single(
+            f"{named} loosens the signed policy: under trust the environment may only"
+            f" tighten it; unset it, or set {ENV_LOOSENS_VARIABLE}=allow where a looser"
+            " policy than the one signed is meant (a test environment)",
+            source=snap.env.get(loosened[0], loosened[0]),
+        )
 
     def applied(self, statement: Statement | None) -> None:
         """Raise the floor to a bundle just applied."""

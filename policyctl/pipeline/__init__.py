@@ -29,7 +29,9 @@ from ._brakes import (
 from ._brakes import select as select_brakes
 from ._compose import Composition, compose
 from ._env import (
+    ENV_LOOSENS_VARIABLE,
     POLICY_FILE_VARIABLE,
+    TRUST_VARIABLE,
     VARIABLES,
     EnvValues,
     EnvVariable,
@@ -72,10 +74,12 @@ __all__ = [
     "BRAKE_NAME",
     "DEFAULT_POLICY_FILE",
     "DEFAULT_VALIDITY",
+    "ENV_LOOSENS_VARIABLE",
     "MAX_BRAKES",
     "MAX_BYTES",
     "MAX_VALIDITY",
     "POLICY_FILE_VARIABLE",
+    "TRUST_VARIABLE",
     "VARIABLES",
     "BrakeFile",
     "BrakeState",

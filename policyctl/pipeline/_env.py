@@ -19,7 +19,9 @@ from ..errors import Issue, PolicyEnvError
 from ..model import RiskMode
 
 __all__ = [
+    "ENV_LOOSENS_VARIABLE",
     "POLICY_FILE_VARIABLE",
+    "TRUST_VARIABLE",
     "VARIABLES",
     "EnvValues",
     "EnvVariable",
@@ -29,6 +31,11 @@ __all__ = [
 ]
 
 POLICY_FILE_VARIABLE: Final = "QT_POLICY_FILE"
+TRUST_VARIABLE: Final = "QT_POLICY_TRUST"
+"""The trusted keys' directory: with it, a store serves only signed bundles."""
+ENV_LOOSENS_VARIABLE: Final = "QT_POLICY_ENV_LOOSENS"
+"""``allow``: under trust, let this environment loosen the signed policy (a test environment
+only; status and metrics show every loosening variable)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +60,12 @@ VARIABLES: Final = (
     EnvVariable("QT_MODEL_VERSIONS", "model_versions", "map", "JSON object, merged over the file"),
 )
 
-_KNOWN: Final = frozenset(v.name for v in VARIABLES) | {POLICY_FILE_VARIABLE, "QT_OVERRIDES_DIR"}
+_KNOWN: Final = frozenset(v.name for v in VARIABLES) | {
+    POLICY_FILE_VARIABLE,
+    "QT_OVERRIDES_DIR",
+    TRUST_VARIABLE,
+    ENV_LOOSENS_VARIABLE,
+}
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 # Decimal numbers only: no nan/inf, no hex, no booleans, nothing float() would also accept.
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")

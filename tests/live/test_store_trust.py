@@ -143,3 +143,18 @@ def test_a_brake_in_the_bundle_applies_and_lifts(desk: Desk) -> None:
     with _store(desk) as store:
         assert store.current().policy.max_positions == 2
         assert [b.name for b in store.status().brakes] == ["cpi"]
+
+
+def test_under_trust_the_environment_may_only_tighten(desk: Desk) -> None:
+    desk.publish(7)
+    looser = {"QT_MAX_POSITIONS": "9"}
+    with pytest.raises(PolicyError, match=r"QT_MAX_POSITIONS \(max_positions\) loosens the signed"):
+        PolicyStore(desk.policy, env=looser, watch=False, trust=desk.trust)
+    allowed = {**looser, "QT_POLICY_ENV_LOOSENS": "allow"}  # explicit, and shown in status
+    with PolicyStore(desk.policy, env=allowed, watch=False, trust=desk.trust) as store:
+        status = store.status()
+        assert store.current().policy.max_positions == 9
+        assert status.env_directions["max_positions"] == "loosens"
+    tighter = {"QT_MAX_POSITIONS": "3", "QT_RISK_MODE": "DEFENSIVE"}
+    with PolicyStore(desk.policy, env=tighter, watch=False, trust=desk.trust) as store:
+        assert store.current().policy.max_positions == 3
