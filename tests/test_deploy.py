@@ -78,6 +78,9 @@ def test_alert_rules_parse_as_promql() -> None:
         "PolicyRefused",
         "PolicyBrakeLiftsSoon",
         "PolicyLoosenedByEnvironment",
+        "PolicyBundleRefused",
+        "PolicyBundleExpiresSoon",
+        "PolicyBundleStale",
     }
     for rule in alerts.values():
         promql_parser.parse(rule["expr"])  # raises on a bad expression
@@ -86,6 +89,8 @@ def test_alert_rules_parse_as_promql() -> None:
     assert "600" in alerts["PolicyRefused"]["expr"]  # 10 minutes
     loosened = alerts["PolicyLoosenedByEnvironment"]["expr"]
     assert 'policyctl_env_override{direction="loosens"}' in loosened
+    assert 'policyctl_failures_total{reason="bundle"}' in alerts["PolicyBundleRefused"]["expr"]
+    assert "policyctl_bundle_stale" in alerts["PolicyBundleStale"]["expr"]
     with pytest.raises(ValueError):
         promql_parser.parse("count by (job (policyctl_policy_info")  # the parser does refuse
 
@@ -115,3 +120,67 @@ def test_a_store_follows_a_git_sync_layout(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, store.status()
             time.sleep(0.01)
         assert store.status().commit == second and store.status().failures == 0
+
+
+def _mount(configmap: dict[str, object], directory: Path) -> None:
+    """A ConfigMap as the kubelet mounts it: each key a link into ..data, a timestamped
+    directory holding the files."""
+    stamped = directory / "..2026_12_04_17_00_00.000000001"
+    stamped.mkdir(parents=True)
+    data = configmap.get("data") or {}
+    assert isinstance(data, dict)
+    for key, value in data.items():
+        (stamped / key).write_text(value)
+        (directory / key).symlink_to(f"..data/{key}")
+    (directory / "..data").symlink_to(stamped.name)
+
+
+def test_the_configmap_path_is_built_from_a_signed_bundle(tmp_path: Path) -> None:
+    """bundle build --kustomization: the ConfigMaps list every file of the bundle (no list kept
+    by hand); built by the real kubectl kustomize, valid Kubernetes, and mounted as the kubelet
+    does they are what a store with trust verifies and serves, brake included."""
+    import yaml  # noqa: PLC0415
+
+    from policyctl.cli import main  # noqa: PLC0415
+
+    repo = committed_repo(tmp_path / "repo", VALID)
+    (repo / "policy" / "overrides").mkdir()
+    until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    (repo / "policy" / "overrides" / "cpi.yaml").write_text(
+        f'reason: "cpi"\nuntil: "{until}"\nset: {{max_positions: 2}}\n'
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a brake")
+    key, trust = tmp_path / "ci.pem", tmp_path / "trust"
+    trust.mkdir()
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(trust / "ci.pem")], check=True
+    )
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    argv = ["bundle", "build", str(repo / "policy" / "policy.yaml"), "--key", str(key)]
+    argv += ["--out", str(dist / "policy"), "--kustomization", str(dist / "kustomization.yaml")]
+    assert main(argv) == 0
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(dist)], capture_output=True, text=True, check=True
+    ).stdout
+    (tmp_path / "built.yaml").write_text(built)
+    exe = shutil.which("kubernetes-validate", path=str(Path(sys.executable).parent))
+    assert exe
+    subprocess.run(
+        [exe, "--strict", "-k", KUBERNETES_VERSION, str(tmp_path / "built.yaml")], check=True
+    )
+    maps = {d["metadata"]["name"]: d for d in yaml.safe_load_all(built)}
+    assert set(maps["policy"]["data"]) == {"policy.yaml", "statement.dsse.json"}
+    assert set(maps["policy-overrides"]["data"]) == {"cpi.yaml"}
+    _mount(maps["policy"], tmp_path / "etc" / "policy")
+    _mount(maps["policy-overrides"], tmp_path / "etc" / "policy-overrides")
+    with PolicyStore(
+        tmp_path / "etc" / "policy" / "policy.yaml",
+        env={"QT_OVERRIDES_DIR": str(tmp_path / "etc" / "policy-overrides")},
+        watch=False,
+        trust=trust,
+    ) as store:
+        assert store.current().bundle is not None
+        assert store.current().policy.max_positions == 2  # the signed brake, in force

@@ -195,3 +195,22 @@ def test_no_workflow_line_is_over_120_characters() -> None:  # yamllint's defaul
     for path in WORKFLOWS:
         long = [n for n, line in enumerate(path.read_text().splitlines(), 1) if len(line) > 120]
         assert not long, f"{path.name}: lines {long}"
+
+
+def test_the_signing_job_signs_main_only_with_pinned_dependencies() -> None:
+    """The bundle is signed after the merge, on main, by a job whose key only main can reach,
+    with every wheel pinned by hash, and verified before it is published."""
+    workflow = _workflow("policy-bundle.yml")
+    assert set(workflow["on"]) == {"push", "schedule", "workflow_dispatch"}
+    assert workflow["on"]["push"] == {"branches": ["main"]}
+    (job,) = workflow["jobs"].values()
+    assert job["environment"] == "policy-signing"
+    assert job["if"] == "github.ref == 'refs/heads/main'"
+    assert job["permissions"] == {"contents": "write"}
+    script = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "--require-hashes" in script and ".github/signing/requirements.txt" in script
+    assert script.index("bundle build") < script.index("verify") < script.index("push --force")
+    lines = (ROOT / ".github" / "signing" / "requirements.txt").read_text().splitlines()
+    pins = [line for line in lines if line and not line.startswith((" ", "#"))]
+    assert any(p.startswith("cryptography==") for p in pins)
+    assert all("==" in p and p.endswith("\\") for p in pins), pins

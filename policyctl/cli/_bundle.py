@@ -4,10 +4,13 @@ as a bundle directory (CI signs one after each merge to main)."""
 from __future__ import annotations
 
 import argparse
+import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ..errors import EditRefused, PolicySourceError, printable
+from ..model import BUNDLE_POLICY_NAME, STATEMENT_FILE_NAME
 from ..pipeline import (
     MAX_VALIDITY,
     bundle_files,
@@ -39,6 +42,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default="bundle", metavar="DIR", help="the bundle directory (bundle)")
     p.add_argument(
+        "--kustomization",
+        metavar="FILE",
+        help="also write FILE: a kustomization generating the ConfigMaps 'policy' (policy and"
+        " statement) and 'policy-overrides' (every brake file) from the bundle",
+    )
+    p.add_argument(
         "--expires-in",
         type=duration,
         default=timedelta(days=7),
@@ -64,6 +73,34 @@ def _commit(policy: Path) -> str | None:
             source=str(policy.parent),
         )
     return repo.resolve("HEAD")
+
+
+def _write_kustomization(path: Path, bundle: Path, names: list[str]) -> None:
+    """The ConfigMaps of a bundle, every file listed from the bundle itself (no list kept by
+    hand): ``policy`` holds the policy and the statement, ``policy-overrides`` the brake files
+    (a ConfigMap key cannot hold a '/', so the brakes are a ConfigMap of their own, mounted
+    where ``QT_OVERRIDES_DIR`` points)."""
+    try:
+        base = Path(os.path.relpath(bundle.resolve(), path.parent.resolve())).as_posix()
+    except ValueError:  # another drive: an absolute path
+        base = bundle.resolve().as_posix()
+    brakes = [n for n in names if "/" in n]
+    lines = [
+        "# Written by policyctl bundle build --kustomization: the ConfigMaps of the bundle.",
+        "apiVersion: kustomize.config.k8s.io/v1beta1",
+        "kind: Kustomization",
+        "generatorOptions:",
+        "  disableNameSuffixHash: true  # updated in place: the pods reload, none restarts",
+        "configMapGenerator:",
+        "  - name: policy",
+        "    files:",
+        f"      - {json.dumps(f'{base}/{BUNDLE_POLICY_NAME}')}",
+        f"      - {json.dumps(f'{base}/{STATEMENT_FILE_NAME}')}",
+        "  - name: policy-overrides",
+        "    files:" + ("" if brakes else " []"),
+        *(f"      - {json.dumps(f'{base}/{name}')}" for name in brakes),
+    ]
+    path.write_text("\n".join(lines) + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         valid_for=args.expires_in,
     )
     write_bundle(Path(args.out), files, envelope)
+    if args.kustomization:
+        _write_kustomization(Path(args.kustomization), Path(args.out), sorted(files))
     expires = (now + args.expires_in).strftime("%Y-%m-%dT%H:%M:%SZ")
     out(
         f"{printable(args.out)}: bundle of version {snapshot.version}"

@@ -35,6 +35,7 @@ class StoreCollector:
             ("validation", "validation"),
             ("env", "env"),
             ("internal", "internal"),
+            ("bundle", "bundle"),  # with trust: not signed as a whole, or a rollback
         ):
             failures.add_metric([reason], by_kind.get(kind, 0))
         version = GaugeMetricFamily("policyctl_policy_version", "version of the policy served")

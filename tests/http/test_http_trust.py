@@ -69,6 +69,9 @@ def test_serve_with_trust(tmp_path: Path) -> None:
             health = _wait(client, "/healthz", lambda b: b["status"] == "degraded")
             assert isinstance(health, dict) and "not the one signed" in health["error"]["message"]
             assert client.get("/api/policy").json()["max_positions"] == 5  # the last good
+            metrics = client.get("/metrics").text  # what the alert rules read
+            assert 'policyctl_failures_total{reason="bundle"} 1.0' in metrics
+            assert "policyctl_bundle_expiry_timestamp_seconds " in metrics
             desk.publish(8)
             _wait(client, "/api/policy/status", lambda b: b["version"] == 8)
             assert client.get("/healthz").json()["status"] == "ok"
