@@ -18,6 +18,7 @@ from typing import Literal
 
 from ..errors import PolicyError
 from ..live import PolicyStore, is_mount_point
+from ..pipeline import TRUST_VARIABLE
 
 __all__ = ["Finding", "examine"]
 
@@ -135,13 +136,62 @@ def _store_starts(path: Path, overrides: Path) -> Iterator[Finding]:
     """The store's own start, as the service will run it (its environment, no watching): its
     verdict is doctor's, so the two never disagree on whether a service can start here."""
     try:
-        PolicyStore(path, brakes_dir=overrides, watch=False).close()
+        with PolicyStore(path, brakes_dir=overrides, watch=False) as store:
+            status = store.status()
     except PolicyError as e:
         yield Finding(
             "problem",
             f"a store cannot start on {path}: {e}",
             "fix what the message names; `policyctl validate` shows it with lines and columns",
         )
+        return
+    bundle = status.bundle
+    if bundle is not None:
+        when = f"{bundle.expires_at:%Y-%m-%dT%H:%M:%SZ}"
+        if status.stale:
+            yield Finding(
+                "problem",
+                f"the signed bundle (version {bundle.version}) expired at {when}: served, but"
+                " no longer vouched for",
+                "check the signing workflow and the distribution path",
+            )
+        else:
+            yield Finding(
+                "note",
+                f"a signed bundle: version {bundle.version}, commit {bundle.commit or '-'},"
+                f" signed by key {bundle.keyid[:16]}…, valid until {when}",
+            )
+
+
+def _trust() -> Iterator[Finding]:
+    """The trusted keys, as the service will read them (``$QT_POLICY_TRUST``): readable, holding
+    keys, and writable by no one else (whoever can add a key can sign a policy)."""
+    named = os.environ.get(TRUST_VARIABLE)
+    if not named:
+        yield Finding(
+            "note",
+            f"no trust directory ({TRUST_VARIABLE}): this service serves any valid policy file,"
+            " signed or not",
+            "set it to the mounted trusted keys to serve signed bundles only (deploy/README.md)",
+        )
+        return
+    from ..pipeline import load_trust  # noqa: PLC0415 - cryptography, only with trust
+
+    directory = Path(named)
+    try:
+        keys = load_trust(directory)
+    except PolicyError as e:
+        yield Finding("problem", f"the trust directory cannot be used: {e}", "see deploy/trust/")
+        return
+    for place in (directory, *(k.path for k in keys.values())):
+        if place.stat().st_mode & 0o022:
+            yield Finding(
+                "problem",
+                f"{place} is writable by others: whoever can add a key can sign a policy",
+                f"chmod go-w {place}",
+            )
+    shown = ", ".join(f"{k[:16]}… ({t.path.name})" for k, t in sorted(keys.items()))
+    yield Finding("note", f"{len(keys)} trusted key(s) in {directory}: {shown}")
 
 
 def examine(path: Path, overrides: Path) -> list[Finding]:
@@ -152,6 +202,7 @@ def examine(path: Path, overrides: Path) -> list[Finding]:
         _mount,
         _layout,
         lambda p: _overrides(overrides.absolute()),
+        lambda p: _trust(),
         lambda p: _store_starts(p, overrides),
         lambda p: _inotify(),
         lambda p: _clock(),

@@ -171,3 +171,35 @@ def test_a_policy_under_a_directory_the_user_may_not_enter_is_a_problem() -> Non
         assert "problem:" in result.stdout and "internal error" not in result.stderr
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_the_trust_directory_is_examined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With QT_POLICY_TRUST, as the service runs: the keys named, a key others may write is a
+    problem, a bundle that does not verify is the store's problem, a stale one a problem."""
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from ..support.bundle import Desk  # noqa: PLC0415
+
+    desk = Desk(tmp_path)
+    desk.publish(7)
+    overrides = desk.dir / "overrides"
+    monkeypatch.delenv("QT_POLICY_TRUST", raising=False)
+    said = [f.what for f in examine(desk.policy, overrides)]
+    assert any("no trust directory (QT_POLICY_TRUST)" in w for w in said)
+    monkeypatch.setenv("QT_POLICY_TRUST", str(desk.trust))
+    (desk.trust).chmod(0o755)
+    (desk.trust / "ci.pem").chmod(0o644)
+    findings = examine(desk.policy, overrides)
+    assert not [f for f in findings if f.level == "problem"], findings
+    assert any("1 trusted key(s)" in f.what for f in findings)
+    assert any("a signed bundle: version 7" in f.what for f in findings)
+    (desk.trust / "ci.pem").chmod(0o666)
+    assert any("writable by others" in f.what for f in examine(desk.policy, overrides))
+    (desk.trust / "ci.pem").chmod(0o644)
+    desk.policy.write_text(VALID.replace("max_positions: 5", "max_positions: 4"))
+    problems = [f.what for f in examine(desk.policy, overrides) if f.level == "problem"]
+    assert any("its SHA-256 is not the one signed" in w for w in problems)
+    past = datetime.now(UTC) - timedelta(days=3)
+    desk.publish(7, signed_at=past, valid_for=timedelta(days=1))
+    problems = [f.what for f in examine(desk.policy, overrides) if f.level == "problem"]
+    assert any("expired at" in w for w in problems)
