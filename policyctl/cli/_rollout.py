@@ -8,15 +8,19 @@ each laggard and why.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
+import posixpath
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import printable
-from ..fleet import NO_ANSWER, ReplicaState, poll_all, replicas_from_text
-from ..pipeline import default_policy_path
+from ..errors import PolicyError, printable
+from ..fleet import NO_ANSWER, Expected, ReplicaState, poll_all, replicas_from_text
+from ..model import BRAKES_DIR_NAME, BUNDLE_POLICY_NAME
+from ..pipeline import brake_name, default_policy_path, parse_brake
 from ..review import GitRepo
 from ._escape import out
 from ._exit import EXIT_INVALID, EXIT_OK, UsageError
@@ -60,18 +64,32 @@ def _replicas(args: argparse.Namespace) -> list[str]:
     return list(dict.fromkeys(urls))
 
 
-def _expected(args: argparse.Namespace) -> str:
+def _expected(args: argparse.Namespace) -> Expected:
     if (args.expect is None) == (args.expect_digest is None):
         raise UsageError("say what they should serve: --expect REV or --expect-digest SHA256")
     if args.expect_digest is not None:
         digest = args.expect_digest.lower()
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise UsageError(f"{printable(args.expect_digest)!r} is not a sha256 digest")
-        return str(digest)
-
+        return Expected(str(digest))
+    # A revision: its policy file, the brakes active in it now, and every file of its bundle,
+    # so that a replica missing a brake (or serving another bundle) is behind, not current.
     repo = GitRepo()
-    data = repo.read(args.expect, repo.relative(default_policy_path(args.file)))
-    return hashlib.sha256(data).hexdigest()
+    path = repo.relative(default_policy_path(args.file))
+    data = repo.read(args.expect, path)
+    sha = repo.resolve(args.expect)
+    directory = posixpath.join(posixpath.dirname(path), BRAKES_DIR_NAME)
+    now = datetime.now(UTC)
+    active, files = set(), {BUNDLE_POLICY_NAME: hashlib.sha256(data).hexdigest()}
+    for where, content in repo.read_directory(sha, directory):
+        name = brake_name(where.name)
+        if name is None:
+            continue
+        files[f"{BRAKES_DIR_NAME}/{where.name}"] = hashlib.sha256(content).hexdigest()
+        with contextlib.suppress(PolicyError):  # a broken brake file: no store applies it
+            if parse_brake(content, where, now).state(now) == "active":
+                active.add(name)
+    return Expected(files[BUNDLE_POLICY_NAME], frozenset(active), files)
 
 
 def _row(r: ReplicaState) -> str:
@@ -118,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         out(
             json.dumps(
                 {
-                    "expect": expect,
+                    "expect": expect.digest,
                     "done": done,
                     "replicas": [
                         {
@@ -136,11 +154,11 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     elif done:
-        out(f"all {len(states)} replicas serve {expect[:12]}")
+        out(f"all {len(states)} replicas serve {expect.digest[:12]}")
     else:
         laggards = [s for s in states if s.state != "current"]
         out(
-            f"{len(laggards)} of {len(states)} replicas do not serve {expect[:12]} after"
+            f"{len(laggards)} of {len(states)} replicas do not serve {expect.digest[:12]} after"
             f" {args.timeout:g}s:"
         )
         for s in laggards:

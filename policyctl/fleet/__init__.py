@@ -15,6 +15,14 @@ a leading underscore are private; other rooms use the names below.
 from __future__ import annotations
 
 from ._doctor import Finding, examine
-from ._rollout import NO_ANSWER, ReplicaState, poll_all, replicas_from_text
+from ._rollout import NO_ANSWER, Expected, ReplicaState, poll_all, replicas_from_text
 
-__all__ = ["NO_ANSWER", "Finding", "ReplicaState", "examine", "poll_all", "replicas_from_text"]
+__all__ = [
+    "NO_ANSWER",
+    "Expected",
+    "Finding",
+    "ReplicaState",
+    "examine",
+    "poll_all",
+    "replicas_from_text",
+]

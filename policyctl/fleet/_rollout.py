@@ -15,7 +15,7 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -23,7 +23,15 @@ from typing import Any, Literal
 from ..errors import printable
 from ..model import MAX_VERSION
 
-__all__ = ["NO_ANSWER", "ReplicaState", "State", "poll", "poll_all", "replicas_from_text"]
+__all__ = [
+    "NO_ANSWER",
+    "Expected",
+    "ReplicaState",
+    "State",
+    "poll",
+    "poll_all",
+    "replicas_from_text",
+]
 
 State = Literal["current", "behind", "refusing", "unreachable"]
 _MAX_ANSWER = 256 * 1024
@@ -72,8 +80,47 @@ def _fetch(url: str, timeout: float) -> dict[str, Any]:
     return data
 
 
-def poll(url: str, expect: str, timeout: float = 2.0) -> ReplicaState:
-    """One replica's state against the ``expect``-ed digest."""
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What a replica should serve: the policy file's digest, and (for a revision) the brakes
+    active in it now and every file of its bundle, so that a replica missing a brake is
+    ``behind``, not ``current``.
+
+    Attributes:
+        digest: sha256 of the policy file.
+        brakes: The names of the brakes active now at the revision; None: not compared.
+        files: Bundle path -> sha256 of each file at the revision (the policy and its brake
+            files), compared with a replica's signed bundle when it serves one; None: not.
+    """
+
+    digest: str
+    brakes: frozenset[str] | None = None
+    files: Mapping[str, str] | None = None
+
+
+def _differs(data: dict[str, Any], expect: Expected) -> str | None:
+    """Why a replica serving the expected policy file is still behind: its brakes, or its
+    signed bundle's files, are not the revision's. None when they are."""
+    if expect.brakes is not None:
+        listed = data.get("brakes")
+        served = {
+            b.get("name") for b in listed if isinstance(b, dict)
+        } if isinstance(listed, list) else set()  # fmt: skip
+        missing, extra = sorted(expect.brakes - served), sorted(served - expect.brakes, key=str)
+        if missing or extra:
+            parts = [f"brake {printable(str(n))[:64]} missing" for n in missing]
+            parts += [f"brake {printable(str(n))[:64]} not in the revision" for n in extra]
+            return ", ".join(parts[:4])
+    bundle = data.get("bundle")
+    files = bundle.get("files") if isinstance(bundle, dict) else None
+    if expect.files is not None and files is not None and files != dict(expect.files):
+        return "serves a signed bundle whose files are not the revision's"
+    return None
+
+
+def poll(url: str, expect: str | Expected, timeout: float = 2.0) -> ReplicaState:
+    """One replica's state against what it should serve (a digest, or `Expected`)."""
+    expected = Expected(expect) if isinstance(expect, str) else expect
     if not url.startswith(("http://", "https://")):  # never file: or any other scheme
         return ReplicaState(url, "unreachable", why="not an http(s) URL")
     try:
@@ -98,8 +145,11 @@ def poll(url: str, expect: str, timeout: float = 2.0) -> ReplicaState:
                 age = (datetime.now(UTC) - when).total_seconds()
         except (ValueError, OverflowError):
             age = None
-    if digest == expect:
-        return ReplicaState(url, "current", version, digest, age)
+    if digest == expected.digest:
+        why = _differs(data, expected)
+        if why is None:
+            return ReplicaState(url, "current", version, digest, age)
+        return ReplicaState(url, "behind", version, digest, age, why)
     error = data.get("last_error")
     if isinstance(error, dict):
         message = printable(str(error.get("message", ""))[:200])
@@ -108,7 +158,10 @@ def poll(url: str, expect: str, timeout: float = 2.0) -> ReplicaState:
 
 
 def poll_all(
-    urls: Sequence[str], expect: str, timeout: float = 2.0, deadline: float | None = None
+    urls: Sequence[str],
+    expect: str | Expected,
+    timeout: float = 2.0,
+    deadline: float | None = None,
 ) -> list[ReplicaState]:
     """Every replica at once, each on a thread of its own (at most 256 at a time), all done by
     ``deadline`` (``time.monotonic()``; default: ``timeout`` from now). A replica that has

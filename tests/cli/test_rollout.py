@@ -221,3 +221,55 @@ def test_replicas_may_follow_the_options(capsys: Capture) -> None:
     argv = ["rollout", "status", "--expect-digest", "a" * 64, "http://127.0.0.1:1"]
     assert main([*argv, "http://127.0.0.1:2", "--timeout", "0.5"]) == 1
     assert "2 of 2 replicas do not serve" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # two real `policyctl serve` processes
+def test_a_replica_missing_a_brake_of_the_revision_is_behind(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--expect REV compares what is in force: the policy file and the brakes active at REV."""
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from ..support.git import committed_repo, git  # noqa: PLC0415
+
+    until = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    brake = f'reason: "cpi"\nuntil: "{until}"\nset: {{max_positions: 2}}\n'
+    repo = committed_repo(tmp_path / "repo", VALID)
+    (repo / "policy" / "overrides").mkdir()
+    (repo / "policy" / "overrides" / "cpi.yaml").write_text(brake)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a brake")
+    running, urls = [], []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
+    for n, with_brake in enumerate((True, False)):
+        policy = tmp_path / f"r{n}" / "policy.yaml"
+        (policy.parent / "overrides").mkdir(parents=True)
+        policy.write_text(VALID)
+        if with_brake:
+            (policy.parent / "overrides" / "cpi.yaml").write_text(brake)
+        port = _port()
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "policyctl"), "serve", str(policy), "--port",
+             str(port)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        )  # fmt: skip
+        running.append(proc)
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for proc in running:
+            assert proc.stdout is not None and "serving http://" in proc.stdout.readline()
+        monkeypatch.chdir(repo)
+        argv = ["rollout", "status", *urls, "--expect", "HEAD", "--timeout", "3"]
+        assert main([*argv, "--interval", "0.1"]) == 1
+        out = capsys.readouterr().out
+        assert "1 of 2 replicas do not serve" in out
+        assert f"{urls[1]}: behind: brake cpi missing" in out
+        assert main(["rollout", "status", urls[0], "--expect", "HEAD", "--timeout", "3"]) == 0
+        assert main(["rollout", "status", urls[0], "--expect", "HEAD~1", "--timeout", "1"]) == 1
+        assert "brake cpi not in the revision" in capsys.readouterr().out
+    finally:
+        for proc in running:
+            proc.terminate()
+            proc.wait(timeout=10)
+            if proc.stdout:
+                proc.stdout.close()
