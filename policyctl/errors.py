@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final, Self
 
 __all__ = [
@@ -175,9 +176,13 @@ class EditRefused(PolicyError):
 
 class BundleRefused(PolicyError):
     """A signed bundle that does not verify: its signature, a file's digest, a file listed or
-    not, its version or its expiry. Each issue names the file, the key or the rule."""
+    not, its version or its expiry. Each issue names the file, the key or the rule.
+
+    ``retry_at`` is set when time alone will change the verdict (a statement signed ahead of
+    this machine's clock): the same files are worth verifying again from then on."""
 
     kind = "bundle"
+    retry_at: datetime | None = None
 
 
 class AmbiguousArgument(PolicyError):

@@ -56,23 +56,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _commit(policy: Path) -> str | None:
-    """The commit the files come from; None outside git. Files that differ from it are
-    refused: the statement would name a commit that does not hold them."""
+def _commit(policy: Path, brakes: Path, files: dict[str, bytes]) -> str | None:
+    """The commit the files come from; None outside git. A bundle names the commit that holds
+    exactly its files: each one's bytes are compared with HEAD's (not `git status`, which an
+    ignored file, an excluded one or an assumed-unchanged one would pass), and HEAD's brake
+    files must all be in it."""
     try:
         repo = GitRepo(policy.parent)
     except PolicySourceError:
         return None
     if not repo.has_commits():
         return None
-    directory = repo.relative(policy.parent) or "."
-    if repo.run("status", "--porcelain", "--", directory).strip():
+    head = repo.resolve("HEAD")
+    fix = "commit them, or build from a clean checkout"
+    where = {BUNDLE_POLICY_NAME: policy, **{n: brakes / Path(n).name for n in files if "/" in n}}
+    for name, path in where.items():
+        relative = repo.relative(path)  # outside the repository: PolicySourceError
+        try:
+            committed = repo.read(head, relative)
+        except PolicySourceError:
+            committed = None
+        if committed != files[name]:
+            raise EditRefused.single(
+                f"{relative} is not as committed at HEAD ({head[:12]}): a bundle names the"
+                f" commit that holds its files; {fix}",
+                source=str(path),
+            )
+    held = {p.name for p, _ in repo.read_directory(head, repo.relative(brakes))}
+    missing = sorted(
+        n
+        for n in held
+        if n not in {Path(f).name for f in files if "/" in f} and not n.startswith(".")
+    )
+    if missing:
         raise EditRefused.single(
-            f"{directory}/ has uncommitted changes: a bundle names the commit it comes from;"
-            " commit them, or build from a clean checkout",
-            source=str(policy.parent),
+            f"{', '.join(missing)} is in HEAD ({head[:12]}) but not here: a bundle names the"
+            f" commit that holds its files; {fix}",
+            source=str(brakes),
         )
-    return repo.resolve("HEAD")
+    return head
 
 
 def _write_kustomization(path: Path, bundle: Path, names: list[str]) -> None:
@@ -111,6 +133,21 @@ def run(args: argparse.Namespace) -> int:
         )
     policy = Path(args.file)
     brakes = default_brakes_dir(policy, Path(args.brakes_dir) if args.brakes_dir else None, {})
+    target = Path(args.out).absolute()
+    here = Path.cwd()
+    if target == here or target in here.parents:
+        raise EditRefused.single(
+            f"--out {printable(args.out)} is this directory (or holds it): a bundle replaces its"
+            " directory whole; give one of its own, e.g. --out bundle",
+            source=str(target),
+        )
+    for source in (policy.absolute(), brakes.absolute()):
+        if target == source or target in source.parents:
+            raise EditRefused.single(
+                f"--out {printable(args.out)} holds what the bundle is built from; give a"
+                " directory of its own (bundle/, or one outside the repository)",
+                source=str(target),
+            )
     key, keyid = load_signing_key(Path(args.key))
     files = bundle_files(policy, brakes)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -122,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         brakes=[(brakes / Path(n).name, d) for n, d in files.items() if "/" in n],
         now=now,
     )
-    commit = _commit(policy)
+    commit = _commit(policy, brakes, files)
     envelope = sign_bundle(
         files,
         version=snapshot.version,

@@ -699,7 +699,7 @@ class PolicyStore:
             return self._recompose() if self._edge_passed() else None
         if trigger == "unconfirmed" and not self._stays_put(inputs.key):
             return Moved()
-        if inputs.key == self._refused_digest:
+        if inputs.key == self._refused_digest and not self._time_may_change(self._last_error):
             return None  # already counted and reported
         return self._apply(inputs)
 
@@ -800,6 +800,13 @@ class PolicyStore:
         self._failures[error.kind] = self._failures.get(error.kind, 0) + 1
         self._publish_status()
         return Refused(error, self._error_subscribers.all)
+
+    @staticmethod
+    def _time_may_change(error: PolicyError | None) -> bool:
+        """A refusal that time alone lifts (a bundle signed ahead of this machine's clock) is
+        worth verifying again once its moment has come: at the next check after it."""
+        retry_at = getattr(error, "retry_at", None)
+        return retry_at is not None and datetime.now(UTC) >= retry_at
 
     def _clear_refusal(self) -> None:
         changed = self._refused_digest is not None or self._last_error is not None

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import BundleRefused, PolicyEnvError, PolicyError
+from ..errors import BundleRefused, PolicyEnvError, PolicyError, PolicySourceError
 from ..model import BRAKES_DIR_NAME, BUNDLE_POLICY_NAME, STATEMENT_FILE_NAME
 from ..pipeline import ENV_LOOSENS_VARIABLE, TRUST_VARIABLE, PolicySnapshot
 from ._inputs import Inputs
@@ -39,6 +39,12 @@ def default_trust(trust: str | os.PathLike[str] | None, environ: Mapping[str, st
     if trust is not None:
         return Path(trust).absolute()
     named = environ.get(TRUST_VARIABLE)
+    if named is not None and not named.strip():  # set, to nothing: a mistake, never "off"
+        raise PolicySourceError.single(
+            f"{TRUST_VARIABLE} is set but empty: name the trusted keys' directory, or unset it"
+            " to serve unsigned policies",
+            source=TRUST_VARIABLE,
+        )
     return Path(named).absolute() if named else None
 
 

@@ -48,7 +48,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from ..errors import BundleRefused, Issue, PolicySourceError, printable
 from ..model import BRAKES_DIR_NAME, BUNDLE_POLICY_NAME, STATEMENT_FILE_NAME
-from ._brakes import read_brakes
+from ._brakes import ignored, read_brakes
 from ._loader import PolicySnapshot, build_snapshot
 from ._source import read_source
 from ._statement import Statement
@@ -167,6 +167,12 @@ def load_trust(directory: Path) -> dict[str, TrustedKey]:
                 " shared",
                 source=str(path),
             )
+        if data.count(b"-----BEGIN") > 1:
+            raise PolicySourceError.single(
+                "holds more than one key: one public key per .pem file (each is trusted by"
+                " its own file, and removed by removing it)",
+                source=str(path),
+            )
         try:
             key = serialization.load_pem_public_key(data)
         except (ValueError, UnsupportedAlgorithm):
@@ -242,13 +248,17 @@ def bundle_files(policy: Path, brakes_dir: Path) -> dict[str, bytes]:
 
 def write_bundle(out: Path, files: Mapping[str, bytes], envelope: bytes) -> None:
     """Write a bundle directory at ``out``: built beside it, then renamed into place. An
-    existing ``out`` is replaced only when it is a bundle (it holds a statement) or empty."""
+    existing ``out`` is replaced only when it holds nothing but a bundle's files."""
+    # `.` and `..` made names (a bundle needs a name and a parent), links not followed.
+    out = Path(os.path.abspath(out))  # noqa: PTH100 - resolve() would follow a symlink
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise PolicySourceError.single("not a directory: a bundle is a directory", source=str(out))
-    if out.is_dir() and any(out.iterdir()) and not (out / STATEMENT_FILE_NAME).is_file():
+    if out.parent == out:
+        raise PolicySourceError.single("the root is no bundle directory", source=str(out))
+    if out.is_dir() and not _only_a_bundle(out):
         raise PolicySourceError.single(
-            f"holds files and no {STATEMENT_FILE_NAME}: not a bundle to replace; give an empty"
-            " or new directory",
+            "holds files that are no part of a bundle: not a bundle to replace (everything in"
+            " it would be removed); give an empty or new directory",
             source=str(out),
         )
     staging = out.with_name(f".{out.name}.new-{os.getpid()}")
@@ -264,6 +274,24 @@ def write_bundle(out: Path, files: Mapping[str, bytes], envelope: bytes) -> None
         _remove_tree(old)
     else:
         staging.rename(out)
+
+
+def _only_a_bundle(directory: Path) -> bool:
+    """Whether ``directory`` holds nothing but what a bundle holds (or nothing at all): a
+    policy, a statement, and a brakes' directory of brake files; hidden entries aside."""
+    for entry in directory.iterdir():
+        if entry.name.startswith(".") or (
+            entry.name in (BUNDLE_POLICY_NAME, STATEMENT_FILE_NAME) and entry.is_file()
+        ):
+            continue
+        brakes = entry.name == BRAKES_DIR_NAME and entry.is_dir() and not entry.is_symlink()
+        if brakes and all(
+            f.is_file() and (f.suffix in (".yaml", ".yml") or f.name.startswith("."))
+            for f in entry.iterdir()
+        ):
+            continue
+        return False
+    return True
 
 
 def _remove_tree(path: Path) -> None:
@@ -296,7 +324,11 @@ def _read_statement(directory: Path) -> bytes:
             " unsigned bundle is refused (build one with: policyctl bundle build --key KEY)",
             where,
         )
-    return _read_small(where, MAX_STATEMENT, "statement")
+    try:  # a FIFO, a device, a directory or a huge file is a bundle that does not verify
+        return _read_small(where, MAX_STATEMENT, "statement")
+    except PolicySourceError as e:
+        reason = e.issues[0].message.replace("the policy file", "the statement")
+        raise _refuse(f"the statement cannot be read: {reason}", where) from None
 
 
 def _parse_envelope(data: bytes, where: Path) -> tuple[str, bytes, list[tuple[str, bytes]]]:
@@ -398,6 +430,8 @@ def _present(directory: Path) -> dict[str, Path]:
             path = root / name
             if prefix == "" and name in (STATEMENT_FILE_NAME, BRAKES_DIR_NAME):
                 continue
+            if prefix and ignored(name):
+                continue  # a README beside the brakes: no store reads it either
             try:
                 mode = path.stat().st_mode
             except OSError:
@@ -451,8 +485,16 @@ def verify_statement(
     if BUNDLE_POLICY_NAME not in statement.files:
         raise _refuse(f"the signed statement lists no {BUNDLE_POLICY_NAME}", where)
     if statement.signed_at - CLOCK_SKEW > moment:
-        raise _refuse(
+        ahead = _refuse(
             f"signed at {statement.signed_at:{_TIME}}, in the future: check this machine's clock",
+            where,
+        )
+        ahead.retry_at = statement.signed_at - CLOCK_SKEW
+        raise ahead
+    if statement.expires_at - statement.signed_at > MAX_VALIDITY:
+        raise _refuse(
+            f"valid for {(statement.expires_at - statement.signed_at).days} days, over the"
+            f" {MAX_VALIDITY.days} a bundle may be: re-sign it with a shorter --expires-in",
             where,
         )
     if moment >= statement.expires_at and not expired_ok:

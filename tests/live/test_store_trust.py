@@ -158,3 +158,34 @@ def test_under_trust_the_environment_may_only_tighten(desk: Desk) -> None:
     tighter = {"QT_MAX_POSITIONS": "3", "QT_RISK_MODE": "DEFENSIVE"}
     with PolicyStore(desk.policy, env=tighter, watch=False, trust=desk.trust) as store:
         assert store.current().policy.max_positions == 3
+
+
+def test_a_bundle_signed_ahead_of_the_clock_is_applied_once_its_time_comes(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused while it is 'in the future', then applied by the next check after its time,
+    though the files did not change (a replica with a slow clock catches up)."""
+    desk.publish(7)
+    with _store(desk) as store:
+        desk.publish(8, signed_at=datetime.now(UTC) + timedelta(minutes=10))
+        _refused_for(store, "in the future")
+        assert not store.refresh()  # the same files, still too early: not counted again
+        later = datetime.now(UTC) + timedelta(minutes=6)
+
+        class Later(datetime):
+            @classmethod
+            def now(cls, tz: object = None) -> datetime:  # type: ignore[override]
+                return later
+
+        # The clock catches up (the store's and the verification's, as one machine's would).
+        monkeypatch.setattr("policyctl.live._store.datetime", Later)
+        monkeypatch.setattr("policyctl.pipeline._bundle.datetime", Later)
+        assert store.refresh() and store.current().version == 8
+
+
+def test_an_empty_trust_variable_is_a_mistake_never_off(desk: Desk) -> None:
+    desk.policy.write_text(VALID)
+    with pytest.raises(PolicyError, match="QT_POLICY_TRUST is set but empty"):
+        PolicyStore(desk.policy, env={"QT_POLICY_TRUST": " "}, watch=False)
+    with pytest.raises(PolicyError, match="QT_POLICY_TRUST is set but empty"):
+        PolicyStore(desk.policy, env={"QT_POLICY_TRUST": ""}, watch=False)

@@ -304,11 +304,48 @@ def test_the_command_line(
     assert main(["verify", str(out), "--trust", str(tmp_path / "none")]) == 2
     (repo / "policy" / "policy.yaml").write_text(VALID.replace("version: 7", "version: 8"))
     assert main(["bundle", "build", "--key", str(keys[0]), "--out", str(out)]) == 2
-    assert "uncommitted changes" in capsys.readouterr().err
+    assert "is not as committed at HEAD" in capsys.readouterr().err
+    # Whatever git status would miss: an ignored brake file is still not HEAD's.
+    git(repo, "checkout", "--", ".")
+    (repo / ".git" / "info" / "exclude").write_text("policy/overrides/hidden.yaml\n")
+    (repo / "policy" / "overrides" / "hidden.yaml").write_text(
+        (repo / "policy" / "overrides" / "cpi.yaml").read_text()
+    )
+    assert main(["bundle", "build", "--key", str(keys[0]), "--out", str(out)]) == 2
+    assert "overrides/hidden.yaml is not as committed at HEAD" in capsys.readouterr().err
+    (repo / "policy" / "overrides" / "hidden.yaml").unlink()
+    (repo / "policy" / "overrides" / "cpi.yaml").unlink()  # deleted here, still in HEAD
+    assert main(["bundle", "build", "--key", str(keys[0]), "--out", str(out)]) == 2
+    assert "cpi.yaml is in HEAD" in capsys.readouterr().err
     git(repo, "checkout", "--", ".")
     assert main(["bundle", "build", "--key", str(keys[0]), "--out", str(repo / "policy")]) == 2
-    assert "not a bundle to replace" in capsys.readouterr().err
+    assert "holds what the bundle is built from" in capsys.readouterr().err
     assert main(["bundle", "build", "--key", str(keys[0]), "--expires-in", "400d"]) == 2
+    capsys.readouterr()
+
+
+def test_build_replaces_only_a_bundle(
+    tmp_path: Path, keys: tuple[Path, Path], capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = committed_repo(tmp_path / "repo", VALID)
+    monkeypatch.chdir(repo)
+    other = tmp_path / "other"
+    (other / "replay").mkdir(parents=True)
+    (other / "statement.dsse.json").write_text("{}")  # a statement there: still not a bundle
+    (other / "replay" / "sample.jsonl").write_text("{}\n")
+    assert main(["bundle", "build", "--key", str(keys[0]), "--out", str(other)]) == 2
+    assert "not a bundle to replace" in capsys.readouterr().err
+    assert (other / "replay" / "sample.jsonl").exists()  # nothing removed
+    assert main(["bundle", "build", "--key", str(keys[0]), "--out", "/"]) == 2
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path / "empty")
+    assert main(["bundle", "build", str(repo / "policy" / "policy.yaml"), "--key", str(keys[0]),
+                 "--out", "."]) == 2  # fmt: skip
+    assert "is this directory" in capsys.readouterr().err
+    assert main(["bundle", "build", str(repo / "policy" / "policy.yaml"), "--key", str(keys[0]),
+                 "--out", "new"]) == 0  # fmt: skip
+    assert (tmp_path / "empty" / "new" / "statement.dsse.json").is_file()
+    monkeypatch.chdir(repo)
     assert main(["bundle", "build", "--key", str(tmp_path / "nokey.pem")]) == 2
     assert "Traceback" not in capsys.readouterr().err
     # An invalid policy is never signed.
@@ -332,3 +369,42 @@ def test_a_configmap_shaped_bundle_verifies(tmp_path: Path, keys: tuple[Path, Pa
         (mount / name).symlink_to(f"..data/{name}")
     statement, _ = verify_bundle(mount, load_trust(keys[1]), now=NOW)
     assert statement.version == 7
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "huge", "device"])
+def test_an_unreadable_statement_is_a_refusal_with_exit_1(
+    tmp_path: Path, keys: tuple[Path, Path], capsys: Capture, kind: str
+) -> None:
+    bundle = _bundle(tmp_path, keys[0])
+    statement = bundle / "statement.dsse.json"
+    statement.unlink()
+    if kind == "fifo":
+        os.mkfifo(statement)
+    elif kind == "directory":
+        statement.mkdir()
+    elif kind == "huge":
+        statement.write_bytes(b" " * (2 << 20))
+    else:
+        statement.symlink_to("/dev/zero")
+    assert "the statement cannot be read" in _refusal(bundle, keys[1])
+    assert main(["verify", str(bundle), "--trust", str(keys[1]), "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["verified"] is False
+
+
+def test_keys_one_per_file_and_validity_bounded(tmp_path: Path, keys: tuple[Path, Path]) -> None:
+    (keys[1] / "two.pem").write_bytes(
+        _public_pem(Ed25519PrivateKey.generate()) + _public_pem(Ed25519PrivateKey.generate())
+    )
+    with pytest.raises(PolicySourceError, match="more than one key"):
+        load_trust(keys[1])
+    (keys[1] / "two.pem").unlink()
+    bundle = _bundle(tmp_path, keys[0], valid_for=timedelta(days=3650))
+    assert "over the 366 a bundle may be" in _refusal(bundle, keys[1])
+
+
+def test_a_readme_beside_the_brakes_is_read_by_neither(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    bundle = _bundle(tmp_path, keys[0])
+    (bundle / "overrides" / "README.md").write_text("what these are")
+    verify_bundle(bundle, load_trust(keys[1]), now=NOW)  # as a store ignores it
