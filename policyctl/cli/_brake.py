@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..edit import Given, lift_brake, prune_brakes, read_set_value, write_brake
-from ..errors import printable
+from ..edit import Given, lift_brake, prune_brakes, read_set_value, write_brake, write_new
+from ..errors import EditRefused, printable
 from ..model import parse_path
-from ..pipeline import BrakeFile, load_policy
+from ..pipeline import SIGNED_BRAKES_VARIABLE, BrakeFile, load_policy
 from ..propose import BrakeRequest, propose
 from ..review import plain_value
 from ._changes import describe_change
@@ -56,6 +57,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="commit it on a new branch off main and push it (as policyctl propose), instead of"
         " writing it here",
+    )
+    p.add_argument(
+        "--sign-with",
+        metavar="PEM",
+        help="sign it with this key (a brake-only key, or the bundle key) and write it as"
+        " NAME.dsse.json to --signed-dir, for stores with trust to apply at once",
+    )
+    p.add_argument(
+        "--signed-dir",
+        metavar="DIR",
+        help="with --sign-with: where (default: $QT_SIGNED_BRAKES_DIR, else signed-brakes/)",
     )
     p.add_argument("--author", help="with --propose: 'Name <email>' of who proposes")
     p.add_argument("--no-push", action="store_true", help="with --propose: do not push")
@@ -134,6 +146,8 @@ def _write(policy: Path, words: list[tuple[str, str]], args: argparse.Namespace)
     ]
     if args.propose:
         return _propose(dict(read), start, until, args)
+    if args.sign_with:
+        return _sign(policy, read, start, until, args)
     result = write_brake(
         policy,
         [(path, Given(value)) for path, value in read],
@@ -145,6 +159,47 @@ def _write(policy: Path, words: list[tuple[str, str]], args: argparse.Namespace)
         dry_run=args.dry_run,
     )
     _report(result, "written", args.dry_run)
+    return EXIT_OK
+
+
+def _sign(
+    policy: Path,
+    read: list[tuple[str, Any]],
+    start: datetime | None,
+    until: datetime,
+    args: argparse.Namespace,
+) -> int:
+    """A signed brake: checked as a brake file against the policy here (written nowhere), then
+    signed and written as NAME.dsse.json, never over an existing one."""
+    from ..pipeline import load_signing_key, sign_brake  # noqa: PLC0415 - cryptography
+
+    key, keyid = load_signing_key(Path(args.sign_with))
+    result = write_brake(
+        policy,
+        [(path, Given(value)) for path, value in read],
+        reason=args.reason,
+        until=until,
+        start=start,
+        name=args.name,
+        brakes_dir=Path(args.brakes_dir) if args.brakes_dir else None,
+        dry_run=True,
+    )
+    name = result.brake.name
+    directory = Path(args.signed_dir or os.environ.get(SIGNED_BRAKES_VARIABLE) or "signed-brakes")
+    target = directory / f"{name}.dsse.json"
+    if not args.dry_run:
+        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            write_new(target, sign_brake(name, result.data, key))
+        except FileExistsError:
+            raise EditRefused.single(
+                f"{target.name} exists already; choose another --name", source=str(target)
+            ) from None
+    _report(result, "signed", args.dry_run)
+    out(
+        f"  signed by key {keyid[:16]}…: {printable(str(target))}; send it to every replica's"
+        " signed brakes directory, and put it in git afterwards (the same brake, --propose)"
+    )
     return EXIT_OK
 
 
@@ -175,7 +230,7 @@ def _report(result: BrakeResult, done: str, dry_run: bool) -> None:
     for text in result.after.brake_notes:
         if text.startswith(f"{result.brake.name}: "):
             out(f"  note: {printable(text.split(': ', 1)[1])}")
-    if not dry_run:
+    if not dry_run and done != "signed":
         out(f"commit it: git add {printable(str(result.path))} && git commit")
 
 

@@ -21,6 +21,7 @@ from ._brakes import BrakeResult, lift_brake, prune_brakes, stamp, write_brake
 from ._edit import EditResult, reset_policy, set_value, set_values
 from ._ops import add_item, remove_item_value, unset_path
 from ._values import Given, read_set_value
+from ._write import write_new
 
 __all__ = [
     "BrakeResult",
@@ -37,4 +38,5 @@ __all__ = [
     "stamp",
     "unset_path",
     "write_brake",
+    "write_new",
 ]

@@ -50,6 +50,7 @@ class BrakeResult:
         changes: Semantic changes from ``before`` to ``after``.
         written: Whether the file system was changed (False for a dry run).
         pruned: Expired brake files removed to make room (see `MAX_BRAKES`).
+        data: The brake file's bytes, when it was written (or would be, in a dry run).
     """
 
     path: Path
@@ -60,6 +61,7 @@ class BrakeResult:
     changes: list[Change]
     written: bool
     pruned: tuple[Path, ...] = ()
+    data: bytes = b""
 
 
 def stamp(moment: datetime) -> str:
@@ -185,7 +187,7 @@ def write_brake(
                 old.unlink(missing_ok=True)
             _create(path, data)
     changes = diff_policies(before.policy, after.policy)
-    return BrakeResult(path, brake, before, after, at, changes, not dry_run, pruned)
+    return BrakeResult(path, brake, before, after, at, changes, not dry_run, pruned, data)
 
 
 Brakes = list[tuple[Path, bytes]]

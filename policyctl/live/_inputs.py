@@ -9,10 +9,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import PolicySourceError
 from ..model import STATEMENT_FILE_NAME
-from ..pipeline import inputs_digest, read_brakes, read_source
+from ..pipeline import MAX_BRAKES, inputs_digest, read_brakes, read_source
 
-__all__ = ["Inputs", "inputs_of", "read_inputs"]
+__all__ = ["SIGNED_SUFFIX", "Inputs", "inputs_of", "read_inputs", "read_signed_brakes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,8 @@ class Inputs:
             and no statement.
         statement: The signed statement's bytes (a store that verifies bundles reads it
             last: see `read_inputs`); None for a store that does not, or when there is none.
+        signed: (path, bytes) of each signed brake (``NAME.dsse.json``) of the signed brakes'
+            directory, sorted by name.
     """
 
     data: bytes
@@ -34,12 +37,15 @@ class Inputs:
     digest: str
     key: str
     statement: bytes | None = None
+    signed: tuple[tuple[Path, bytes], ...] = ()
 
 
-def read_inputs(path: Path, overrides: Path, trust: Path | None = None) -> Inputs:
+def read_inputs(
+    path: Path, overrides: Path, trust: Path | None = None, signed_dir: Path | None = None
+) -> Inputs:
     """Read everything once; with ``trust`` (the store verifies bundles), the statement beside
-    the policy file too (an absent one is read as None: the verification refuses it). Raises
-    PolicyError when a file cannot be read."""
+    the policy file too (an absent one is read as None: the verification refuses it), and the
+    signed brakes of ``signed_dir``. Raises PolicyError when a file cannot be read."""
     data = read_source(path)
     brakes = tuple(read_brakes(overrides))
     statement = None
@@ -47,7 +53,37 @@ def read_inputs(path: Path, overrides: Path, trust: Path | None = None) -> Input
         where = path.parent / STATEMENT_FILE_NAME
         if where.exists() or where.is_symlink():
             statement = read_source(where)
-    return inputs_of(data, brakes, statement, trust)
+    signed = read_signed_brakes(signed_dir) if signed_dir is not None else ()
+    return inputs_of(data, brakes, statement, trust, signed)
+
+
+SIGNED_SUFFIX = ".dsse.json"
+
+
+def read_signed_brakes(directory: Path) -> tuple[tuple[Path, bytes], ...]:
+    """The signed brakes of ``directory`` (``NAME.dsse.json``; hidden entries aside), sorted by
+    name; none when it does not exist. Anything else there, or more than `MAX_BRAKES`, is
+    PolicySourceError: the directory holds signed brakes only."""
+    try:
+        names = sorted(e.name for e in os.scandir(directory) if not e.name.startswith("."))
+    except FileNotFoundError:
+        return ()
+    except OSError as e:
+        raise PolicySourceError.single(
+            f"cannot read the signed brakes' directory: {e.strerror or e}", source=str(directory)
+        ) from None
+    strays = [n for n in names if not n.endswith(SIGNED_SUFFIX)]
+    if strays:
+        raise PolicySourceError.single(
+            f"{strays[0]!r} is not a signed brake (NAME{SIGNED_SUFFIX}): this directory holds"
+            " signed brakes only",
+            source=str(directory / strays[0]),
+        )
+    if len(names) > MAX_BRAKES:
+        raise PolicySourceError.single(
+            f"{len(names)} signed brakes, over the limit of {MAX_BRAKES}", source=str(directory)
+        )
+    return tuple((directory / name, read_source(directory / name)) for name in names)
 
 
 def inputs_of(
@@ -55,16 +91,19 @@ def inputs_of(
     brakes: tuple[tuple[Path, bytes], ...],
     statement: bytes | None,
     trust: Path | None,
+    signed: tuple[tuple[Path, bytes], ...] = (),
 ) -> Inputs:
     """Inputs from bytes already read (the files, or the last good state), with their key."""
     digest = hashlib.sha256(data).hexdigest()
     key = inputs_digest(digest, brakes) or digest
+    if signed:
+        key = hashlib.sha256(f"{key}\n{inputs_digest(digest, signed)}".encode()).hexdigest()
     if trust is not None:
         # The statement in the key (a re-signed bundle, a new expiry, is a change to apply),
         # and the trusted keys: a key added or removed is a reason to verify again.
         seal = hashlib.sha256(statement).hexdigest() if statement is not None else "unsigned"
         key = hashlib.sha256(f"{key}\n{seal}\n{_keys_state(trust)}".encode()).hexdigest()
-    return Inputs(data, brakes, digest, key, statement)
+    return Inputs(data, brakes, digest, key, statement, signed)
 
 
 def _keys_state(trust: Path) -> str:

@@ -156,10 +156,14 @@ def load(path: Path, brakes_dir: Path, source: Path, trust: Path | None = None) 
         )
         sealed = document.get("statement")  # kept by a store that verifies bundles
         statement = None if sealed is None else base64.b64decode(sealed, validate=True)
+        signed = tuple(  # signed brakes: verified again, with the keys of now, like the rest
+            (path.parent / str(name), base64.b64decode(text, validate=True))
+            for name, text in document.get("signed", [])
+        )
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
         log.warning("%s cannot be read (%s); not used", path, type(e).__name__)
         return None
-    return inputs_of(data, brakes, statement, trust)
+    return inputs_of(data, brakes, statement, trust, signed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +183,7 @@ def start(
     keep: Path | None,
     build: Callable[[Inputs], PolicySnapshot],
     trust: Path | None = None,
+    signed_dir: Path | None = None,
 ) -> Start:
     """The file's inputs when they are valid; else, with ``keep``, the last good ones kept there.
     With ``trust`` (the store verifies bundles), the statement is read and kept too, and
@@ -188,7 +193,7 @@ def start(
         PolicyError: The file cannot be used and nothing intact and valid is kept.
     """
     try:
-        inputs = read_inputs(path, brakes_dir, trust)
+        inputs = read_inputs(path, brakes_dir, trust, signed_dir)
         return Start(inputs, build(inputs))
     except PolicyError as error:
         kept = load(keep, brakes_dir, path, trust) if keep is not None else None
@@ -199,7 +204,7 @@ def start(
         except PolicyError:
             raise error from None
         try:
-            refused = read_inputs(path, brakes_dir, trust).key
+            refused = read_inputs(path, brakes_dir, trust, signed_dir).key
         except PolicyError as e:
             refused = f"unreadable:{e}"  # as a check names an unreadable file
         log.warning(

@@ -52,7 +52,7 @@ from ._identity import source_commit
 from ._inputs import Inputs, read_inputs
 from ._last_good import check_place, load, save, start
 from ._schedule import Schedule, Trigger, check_timings
-from ._trust import Trust, default_trust
+from ._trust import Trust, default_signed_brakes, default_trust
 from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' scripted watcher
 from ._watch import WatchTarget, note_if_linked, warn_if_mount_point
 
@@ -385,6 +385,7 @@ class PolicyStore:
         decision_mask: Iterable[str] = (),
         overrides_dir: str | os.PathLike[str] | None = None,
         trust: str | os.PathLike[str] | None = None,
+        signed_brakes: str | os.PathLike[str] | None = None,
     ) -> None:
         check_timings(debounce, reconcile_interval, poll_interval)
         brakes_dir = either_dir(brakes_dir, overrides_dir)
@@ -398,9 +399,10 @@ class PolicyStore:
             check_place(self._keep, self._path, self._brakes_dir)
         self._trusted = trusted = default_trust(trust, environ)
         self._trust = None if trusted is None else Trust(trusted)
+        self._signed_dir = signed_dir = default_signed_brakes(signed_brakes, environ, trusted)
         if self._trust is not None and self._keep is not None:
             self._trust.seed(load(self._keep, self._brakes_dir, self._path, trusted), self._path)
-        first = start(self._path, self._brakes_dir, self._keep, self._build, trusted)
+        first = start(self._path, self._brakes_dir, self._keep, self._build, trusted, signed_dir)
         if self._trust is not None:
             self._trust.applied(first.snapshot.bundle)
         self._log = None  # opened once the store has a policy: a failed start leaves no thread
@@ -447,8 +449,11 @@ class PolicyStore:
 
     def _build(self, inputs: Inputs) -> PolicySnapshot:
         statement = None if self._trust is None else self._trust.verify(inputs, self._path)
+        brakes = list(inputs.brakes)
+        if self._trust is not None:
+            brakes += self._trust.signed_brakes(inputs)
         snap = build_snapshot(
-            inputs.data, self._path, env=self._env, digest=inputs.digest, brakes=inputs.brakes
+            inputs.data, self._path, env=self._env, digest=inputs.digest, brakes=brakes
         )
         if statement is None:
             return snap
@@ -691,7 +696,7 @@ class PolicyStore:
         if self._schedule.writing:
             return None  # a write is open: its close (or its timeout) brings us back
         try:
-            inputs = read_inputs(self._path, self._brakes_dir, self._trusted)
+            inputs = read_inputs(self._path, self._brakes_dir, self._trusted, self._signed_dir)
         except PolicyError as e:
             return Refusing(e, f"unreadable:{e}", None)
         if inputs.key == self._inputs.key:
@@ -784,7 +789,7 @@ class PolicyStore:
         return outcome
 
     def _read_key(self) -> str:
-        return read_inputs(self._path, self._brakes_dir, self._trusted).key
+        return read_inputs(self._path, self._brakes_dir, self._trusted, self._signed_dir).key
 
     def _stays_put(self, key: str) -> bool:
         w = self._watcher

@@ -23,15 +23,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import BundleRefused, PolicyEnvError, PolicyError, PolicySourceError
+from ..errors import BundleRefused, PolicyEnvError, PolicyError, PolicySourceError, printable
 from ..model import BRAKES_DIR_NAME, BUNDLE_POLICY_NAME, STATEMENT_FILE_NAME
-from ..pipeline import ENV_LOOSENS_VARIABLE, TRUST_VARIABLE, PolicySnapshot
-from ._inputs import Inputs
+from ..pipeline import (
+    BRAKE_NAME,
+    ENV_LOOSENS_VARIABLE,
+    SIGNED_BRAKES_VARIABLE,
+    TRUST_VARIABLE,
+    PolicySnapshot,
+)
+from ._inputs import SIGNED_SUFFIX, Inputs
 
 if TYPE_CHECKING:
     from ..pipeline import Statement
 
-__all__ = ["Trust", "default_trust"]
+__all__ = ["Trust", "default_signed_brakes", "default_trust"]
 
 
 def default_trust(trust: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
@@ -46,6 +52,23 @@ def default_trust(trust: str | os.PathLike[str] | None, environ: Mapping[str, st
             source=TRUST_VARIABLE,
         )
     return Path(named).absolute() if named else None
+
+
+def default_signed_brakes(
+    signed: str | os.PathLike[str] | None, environ: Mapping[str, str], trust: Path | None
+) -> Path | None:
+    """The signed brakes' directory: the argument, else ``$QT_SIGNED_BRAKES_DIR``, else none.
+    Only with trust: a signed brake is worth nothing where no key is trusted."""
+    named = signed if signed is not None else environ.get(SIGNED_BRAKES_VARIABLE) or None
+    if named is None:
+        return None
+    if trust is None:
+        raise PolicySourceError.single(
+            f"signed brakes ({named}) need a trust directory (trust=, {TRUST_VARIABLE}) to be"
+            " verified with",
+            source=str(named),
+        )
+    return Path(named).absolute()
 
 
 class Trust:
@@ -101,6 +124,39 @@ class Trust:
             " policy than the one signed is meant (a test environment)",
             source=snap.env.get(loosened[0], loosened[0]),
         )
+
+    def signed_brakes(self, inputs: Inputs) -> list[tuple[Path, bytes]]:
+        """The brake files of ``inputs``' signed brakes, each signed by a trusted key (a
+        bundle key or a brake-only key, ``KEYDIR/brakes/``), as (path, bytes) for the pipeline:
+        a brake can only tighten, so nothing received this way can loosen or lift anything.
+
+        Raises:
+            BundleRefused: A signed brake that does not verify, is misnamed, or takes the name
+                of a brake of the bundle.
+        """
+        if not inputs.signed:
+            return []
+        from ..pipeline import load_brake_keys, load_trust, verify_brake  # noqa: PLC0415
+
+        keys = {**load_trust(self.directory), **load_brake_keys(self.directory)}
+        reviewed = {path.name.rsplit(".", 1)[0] for path, _ in inputs.brakes}
+        out = []
+        for path, envelope in inputs.signed:
+            name, data = verify_brake(envelope, keys, path)
+            if path.name != f"{name}{SIGNED_SUFFIX}" or not BRAKE_NAME.fullmatch(name):
+                raise BundleRefused.single(
+                    f"signed as the brake {printable(name)[:64]!r}: a signed brake's file is"
+                    f" NAME{SIGNED_SUFFIX} with its signed name",
+                    source=str(path),
+                )
+            if name in reviewed:
+                raise BundleRefused.single(
+                    f"a brake named {name!r} is in the bundle already: a signed brake takes a"
+                    " name of its own",
+                    source=str(path),
+                )
+            out.append((path.with_name(f"{name}.yaml"), data))
+        return out
 
     def applied(self, statement: Statement | None) -> None:
         """Raise the floor to a bundle just applied."""

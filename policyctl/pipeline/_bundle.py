@@ -54,6 +54,7 @@ from ._source import read_source
 from ._statement import Statement
 
 __all__ = [
+    "BRAKE_PAYLOAD_TYPE",
     "DEFAULT_VALIDITY",
     "MAX_VALIDITY",
     "PAYLOAD_TYPE",
@@ -64,15 +65,21 @@ __all__ = [
     "bundle_files",
     "check_version",
     "key_id",
+    "load_brake_keys",
     "load_signing_key",
     "load_trust",
+    "sign_brake",
     "sign_bundle",
+    "verify_brake",
     "verify_bundle",
     "verify_statement",
     "write_bundle",
 ]
 
 PAYLOAD_TYPE: Final = "application/vnd.in-toto+json"
+BRAKE_PAYLOAD_TYPE: Final = "application/vnd.policyctl.brake+json"
+"""A signed brake's envelope: its payload is ``{"name": NAME, "brake": "<the brake file>"}``."""
+BRAKE_KEYS_DIR: Final = "brakes"  # in a trust directory: the keys that may sign brakes only
 STATEMENT_TYPE: Final = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE: Final = "https://github.com/quantum-trader/policyctl/bundle/v1"
 DEFAULT_VALIDITY: Final = timedelta(days=7)
@@ -360,8 +367,20 @@ def _signer(
     signatures: list[tuple[str, bytes]],
     trust: Mapping[str, TrustedKey],
 ) -> str:
+    """The id of the trusted key whose signature of a statement verifies."""
+    where = directory / STATEMENT_FILE_NAME
+    return _signer_of(where, PAYLOAD_TYPE, payload, signatures, trust)
+
+
+def _signer_of(
+    where: Path,
+    payload_type: str,
+    payload: bytes,
+    signatures: list[tuple[str, bytes]],
+    trust: Mapping[str, TrustedKey],
+) -> str:
     """The id of the trusted key whose signature verifies; else every signature's reason."""
-    signed = _pae(PAYLOAD_TYPE, payload)
+    signed = _pae(payload_type, payload)
     reasons = []
     for keyid, signature in signatures:
         shown = printable(keyid)[:16]
@@ -374,14 +393,13 @@ def _signer(
         except InvalidSignature:
             reasons.append(
                 f"the signature by key {shown}… ({trusted.path.name}) does not verify: the"
-                " statement or its signature was changed"
+                " signed content or its signature was changed"
             )
             continue
         return keyid
     known = ", ".join(f"{k[:16]}… ({t.path.name})" for k, t in sorted(trust.items()))
     raise BundleRefused(
-        Issue((), None, None, f"{reason}; trusted: {known}", str(directory / STATEMENT_FILE_NAME))
-        for reason in reasons
+        Issue((), None, None, f"{reason}; trusted: {known}", str(where)) for reason in reasons
     )
 
 
@@ -548,3 +566,65 @@ def check_version(statement: Statement, version: int, where: Path) -> None:
             f"the policy's version is {version}, the signed statement's {statement.version}",
             where,
         )
+
+
+def load_brake_keys(directory: Path) -> dict[str, TrustedKey]:
+    """The brake-only keys of a trust directory (``KEYDIR/brakes/*.pem``: a risk officer's key,
+    say); none when there is no such directory. They sign brakes, never a bundle."""
+    brakes = directory / BRAKE_KEYS_DIR
+    if not brakes.is_dir():
+        return {}
+    return load_trust(brakes)
+
+
+def sign_brake(name: str, data: bytes, key: Ed25519PrivateKey) -> bytes:
+    """A signed brake (DSSE envelope, JSON bytes): the brake file ``data``, named ``name``."""
+    payload = json.dumps({"name": name, "brake": data.decode("utf-8")}, indent=2).encode()
+    signature = key.sign(_pae(BRAKE_PAYLOAD_TYPE, payload))
+    envelope = {
+        "payloadType": BRAKE_PAYLOAD_TYPE,
+        "payload": _b64(payload),
+        "signatures": [{"keyid": key_id(key.public_key()), "sig": _b64(signature)}],
+    }
+    return json.dumps(envelope, indent=2).encode() + b"\n"
+
+
+def verify_brake(
+    envelope: bytes, trust: Mapping[str, TrustedKey], where: Path
+) -> tuple[str, bytes]:
+    """The (name, brake file bytes) of a signed brake that a key of ``trust`` signed (the
+    bundle keys and the brake-only keys); the brake itself is checked by the caller, as any
+    brake file is (it can only tighten).
+
+    Raises:
+        BundleRefused: Not an envelope of a signed brake, or not signed by a trusted key.
+    """
+    if len(envelope) > MAX_STATEMENT:
+        raise _refuse(f"a signed brake of {len(envelope)} bytes, over {MAX_STATEMENT}", where)
+    try:
+        parsed = json.loads(envelope)
+        payload_type = parsed["payloadType"]
+        payload = base64.b64decode(parsed["payload"], validate=True)
+        signatures = [
+            (s["keyid"], base64.b64decode(s["sig"], validate=True)) for s in parsed["signatures"]
+        ]
+        if not isinstance(payload_type, str) or not all(isinstance(k, str) for k, _ in signatures):
+            raise TypeError("payloadType and keyid are text")
+    except (ValueError, TypeError, KeyError, RecursionError, binascii.Error) as e:
+        reason = f"{type(e).__name__}: {e}" if not isinstance(e, KeyError) else f"no {e}"
+        raise _refuse(f"not a signed brake ({printable(reason)[:200]})", where) from None
+    if payload_type != BRAKE_PAYLOAD_TYPE:
+        raise _refuse(
+            f"payloadType {printable(payload_type)[:80]!r}, not {BRAKE_PAYLOAD_TYPE!r}: a"
+            " policy, or anything but a brake, is never accepted here",
+            where,
+        )
+    _signer_of(where, BRAKE_PAYLOAD_TYPE, payload, signatures, trust)
+    try:
+        body = json.loads(payload)
+        name, text = body["name"], body["brake"]
+        if not (isinstance(name, str) and isinstance(text, str)):
+            raise TypeError("name and brake are text")
+    except (ValueError, TypeError, KeyError, RecursionError) as e:
+        raise _refuse(f"the signed brake is malformed ({e!r:.120})", where) from None
+    return name, text.encode("utf-8")

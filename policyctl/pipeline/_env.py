@@ -33,6 +33,8 @@ __all__ = [
 POLICY_FILE_VARIABLE: Final = "QT_POLICY_FILE"
 TRUST_VARIABLE: Final = "QT_POLICY_TRUST"
 """The trusted keys' directory: with it, a store serves only signed bundles."""
+SIGNED_BRAKES_VARIABLE: Final = "QT_SIGNED_BRAKES_DIR"
+"""A directory of signed brakes (``NAME.dsse.json``) a store with trust applies at once."""
 ENV_LOOSENS_VARIABLE: Final = "QT_POLICY_ENV_LOOSENS"
 """``allow``: under trust, let this environment loosen the signed policy (a test environment
 only; status and metrics show every loosening variable)."""
@@ -65,6 +67,7 @@ _KNOWN: Final = frozenset(v.name for v in VARIABLES) | {
     "QT_OVERRIDES_DIR",
     TRUST_VARIABLE,
     ENV_LOOSENS_VARIABLE,
+    SIGNED_BRAKES_VARIABLE,
 }
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 # Decimal numbers only: no nan/inf, no hex, no booleans, nothing float() would also accept.

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from policyctl import PolicyStore
@@ -189,3 +190,81 @@ def test_an_empty_trust_variable_is_a_mistake_never_off(desk: Desk) -> None:
         PolicyStore(desk.policy, env={"QT_POLICY_TRUST": " "}, watch=False)
     with pytest.raises(PolicyError, match="QT_POLICY_TRUST is set but empty"):
         PolicyStore(desk.policy, env={"QT_POLICY_TRUST": ""}, watch=False)
+
+
+def _officer(desk: Desk) -> Path:
+    """A risk officer's brake-only key: its public half in KEYDIR/brakes/."""
+    key = Ed25519PrivateKey.generate()
+    (desk.trust / "brakes").mkdir(exist_ok=True)
+    (desk.trust / "brakes" / "officer.pem").write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    private = desk.dir.parent / "officer.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return private
+
+
+def _sign_brake(desk: Desk, key: Path, signed: Path, *settings: str, name: str) -> int:
+    from policyctl.cli import main  # noqa: PLC0415
+
+    argv = ["brake", *settings, "--for", "1h", "--reason", "cpi", "--name", name]
+    argv += ["--sign-with", str(key), "--signed-dir", str(signed), str(desk.policy)]
+    return main(argv)
+
+
+def test_a_signed_brake_applies_at_once_and_can_only_tighten(desk: Desk) -> None:
+    desk.publish(7)
+    officer, signed = _officer(desk), desk.dir.parent / "signed"
+    with _store(desk, signed_brakes=signed) as store:
+        assert _sign_brake(desk, officer, signed, "max_positions=2", name="cpi") == 0
+        assert store.refresh()
+        assert store.current().policy.max_positions == 2
+        assert "cpi" in [b.name for b in store.status().brakes]
+        assert store.current().version == 7  # the policy itself is the bundle's
+        # A looser value signed as a brake changes nothing: the most restrictive wins.
+        assert _sign_brake(desk, officer, signed, "max_positions=50", name="loose") == 0
+        assert store.refresh() and store.current().policy.max_positions == 2
+        (signed / "loose.dsse.json").unlink()
+        desk.publish(8)  # the bundle moves on; the signed brake stays in force
+        assert store.refresh()
+        assert store.current().version == 8 and store.current().policy.max_positions == 2
+
+
+def test_signed_brakes_from_anyone_else_or_of_anything_else_are_refused(desk: Desk) -> None:
+    from policyctl.pipeline import sign_brake  # noqa: PLC0415
+
+    soon = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    desk.publish(7, brakes={"cpi": BRAKE.format(until=soon)})
+    officer, signed = _officer(desk), desk.dir.parent / "signed"
+    signed.mkdir()
+    with _store(desk, signed_brakes=signed) as store:
+        stranger = Ed25519PrivateKey.generate()
+        brake = BRAKE.format(until=soon).encode()
+        (signed / "x.dsse.json").write_bytes(sign_brake("x", brake, stranger))
+        _refused_for(store, "which is not in the trust directory")
+        (signed / "x.dsse.json").write_bytes(sign_brake("y", brake, desk.key))  # misnamed
+        _refused_for(store, "a signed brake's file is NAME.dsse.json")
+        (signed / "x.dsse.json").unlink()
+        (signed / "cpi.dsse.json").write_bytes(sign_brake("cpi", brake, desk.key))
+        _refused_for(store, "is in the bundle already")
+        (signed / "cpi.dsse.json").write_bytes((desk.dir / "statement.dsse.json").read_bytes())
+        _refused_for(store, "a policy, or anything but a brake, is never accepted here")
+        (signed / "cpi.dsse.json").unlink()
+        (signed / "notes.txt").write_text("x")
+        _refused_for(store, "is not a signed brake")
+        (signed / "notes.txt").unlink()
+        # The brake-only key signs brakes, never a bundle.
+        key = serialization.load_pem_private_key(officer.read_bytes(), password=None)
+        assert isinstance(key, Ed25519PrivateKey)
+        desk.publish(8, key=key)
+        _refused_for(store, "which is not in the trust directory")
+    with pytest.raises(PolicyError, match="need a trust directory"):
+        PolicyStore(desk.policy, env={}, watch=False, signed_brakes=signed)

@@ -120,7 +120,7 @@ def test_any_changed_byte_of_any_file_is_refused(tmp_path: Path, keys: tuple[Pat
     signature[5] ^= 0x01
     envelope["signatures"][0]["sig"] = base64.b64encode(bytes(signature)).decode()
     statement.write_text(json.dumps(envelope))
-    assert "does not verify: the statement or its signature was changed" in _refusal(
+    assert "does not verify: the signed content or its signature was changed" in _refusal(
         bundle, keys[1]
     )
 
