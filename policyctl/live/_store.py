@@ -398,7 +398,7 @@ class PolicyStore:
         if self._keep is not None:
             check_place(self._keep, self._path, self._brakes_dir)
         self._trusted = trusted = default_trust(trust, environ)
-        self._trust = None if trusted is None else Trust(trusted)
+        self._trust = None if trusted is None else Trust(trusted, environ)
         self._signed_dir = signed_dir = default_signed_brakes(signed_brakes, environ, trusted)
         if self._trust is not None and self._keep is not None:
             self._trust.seed(load(self._keep, self._brakes_dir, self._path, trusted), self._path)
@@ -450,13 +450,20 @@ class PolicyStore:
     def _build(self, inputs: Inputs) -> PolicySnapshot:
         statement = None if self._trust is None else self._trust.verify(inputs, self._path)
         brakes = list(inputs.brakes)
-        if self._trust is not None:
+        now = datetime.now(UTC)
+        if self._trust is not None and statement is not None:
             brakes += self._trust.signed_brakes(inputs)
+            stale = self._trust.stale_brake(statement, now, self._path)
+            brakes += [stale] if stale is not None else []
         snap = build_snapshot(
-            inputs.data, self._path, env=self._env, digest=inputs.digest, brakes=brakes
+            inputs.data, self._path, env=self._env, digest=inputs.digest, brakes=brakes, now=now
         )
         if statement is None:
             return snap
+        if self._trust is not None and self._trust.stale_set is not None:
+            expiry = statement.expires_at  # composed again then: the stale brake starts
+            if now < expiry and (snap.next_change is None or expiry < snap.next_change):
+                snap = dataclasses.replace(snap, next_change=expiry)
         from ..pipeline import check_version  # noqa: PLC0415 - loads cryptography
 
         check_version(statement, snap.version, self._path)

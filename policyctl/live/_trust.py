@@ -17,9 +17,10 @@ turn a stopped signer into an outage. An older bundle can never come back (the f
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from ..pipeline import (
     BRAKE_NAME,
     ENV_LOOSENS_VARIABLE,
     SIGNED_BRAKES_VARIABLE,
+    STALE_SET_VARIABLE,
     TRUST_VARIABLE,
     PolicySnapshot,
 )
@@ -54,6 +56,24 @@ def default_trust(trust: str | os.PathLike[str] | None, environ: Mapping[str, st
     return Path(named).absolute() if named else None
 
 
+def _stale_set(text: str | None) -> dict[str, object] | None:
+    """``QT_POLICY_STALE_SET``'s brake settings, or None; a value that is not a JSON object is
+    a mistake said at once (the brake's fields are checked as any brake's when composed)."""
+    if text is None or not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict) or not value:
+        raise PolicyEnvError.single(
+            f"{STALE_SET_VARIABLE} is not a JSON object of brake settings, e.g."
+            ' {"risk_mode": "DEFENSIVE"}',
+            source=STALE_SET_VARIABLE,
+        )
+    return value
+
+
 def default_signed_brakes(
     signed: str | os.PathLike[str] | None, environ: Mapping[str, str], trust: Path | None
 ) -> Path | None:
@@ -71,12 +91,36 @@ def default_signed_brakes(
     return Path(named).absolute()
 
 
-class Trust:
-    """The trusted keys' directory and the rollback floor of one store."""
+STALE_BRAKE = "stale-bundle"  # the brake composed while the bundle served is stale
 
-    def __init__(self, directory: Path) -> None:
+
+class Trust:
+    """The trusted keys' directory, the rollback floor of one store, and the tightening it
+    applies while the bundle it serves is stale (``QT_POLICY_STALE_SET``)."""
+
+    def __init__(self, directory: Path, environ: Mapping[str, str] | None = None) -> None:
         self.directory = directory
         self.floor: tuple[int, datetime] | None = None
+        self.stale_set = _stale_set((environ or {}).get(STALE_SET_VARIABLE))
+
+    def stale_brake(
+        self, statement: Statement, now: datetime, policy: Path
+    ) -> tuple[Path, bytes] | None:
+        """The brake file composed while ``statement`` is past its expiry, or None (not
+        stale, or no tightening named). It starts at the expiry and is renewed at each
+        composition, so it holds for as long as nothing newer arrives."""
+        if self.stale_set is None or now < statement.expires_at:
+            return None
+        until = (now + timedelta(days=6)).replace(microsecond=0)  # within a brake's 7 days
+        text = json.dumps(
+            {
+                "reason": f"the signed bundle (version {statement.version}) expired at"
+                f" {statement.expires_at:%Y-%m-%dT%H:%M:%SZ}: {STALE_SET_VARIABLE} applies",
+                "until": until.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "set": self.stale_set,
+            }
+        )
+        return policy.parent / f"{STALE_BRAKE}.yaml", text.encode()
 
     def verify(self, inputs: Inputs, policy: Path) -> Statement:
         """The verified statement of ``inputs`` (the bytes the store is about to build from).

@@ -33,6 +33,9 @@ __all__ = [
 POLICY_FILE_VARIABLE: Final = "QT_POLICY_FILE"
 TRUST_VARIABLE: Final = "QT_POLICY_TRUST"
 """The trusted keys' directory: with it, a store serves only signed bundles."""
+STALE_SET_VARIABLE: Final = "QT_POLICY_STALE_SET"
+"""A brake's ``set`` as JSON (``{"risk_mode": "DEFENSIVE"}``): composed like a brake while the
+signed bundle served is past its expiry."""
 SIGNED_BRAKES_VARIABLE: Final = "QT_SIGNED_BRAKES_DIR"
 """A directory of signed brakes (``NAME.dsse.json``) a store with trust applies at once."""
 ENV_LOOSENS_VARIABLE: Final = "QT_POLICY_ENV_LOOSENS"
@@ -68,6 +71,7 @@ _KNOWN: Final = frozenset(v.name for v in VARIABLES) | {
     TRUST_VARIABLE,
     ENV_LOOSENS_VARIABLE,
     SIGNED_BRAKES_VARIABLE,
+    STALE_SET_VARIABLE,
 }
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 # Decimal numbers only: no nan/inf, no hex, no booleans, nothing float() would also accept.

@@ -5,6 +5,7 @@ files."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -268,3 +269,36 @@ def test_signed_brakes_from_anyone_else_or_of_anything_else_are_refused(desk: De
         _refused_for(store, "which is not in the trust directory")
     with pytest.raises(PolicyError, match="need a trust directory"):
         PolicyStore(desk.policy, env={}, watch=False, signed_brakes=signed)
+
+
+STALE = {"QT_POLICY_STALE_SET": '{"risk_mode": "DEFENSIVE", "max_positions": 3}'}
+
+
+def test_a_tightening_named_for_staleness_applies_while_stale(desk: Desk) -> None:
+    desk.publish(7, signed_at=datetime.now(UTC) - timedelta(days=2), valid_for=timedelta(days=1))
+    with PolicyStore(desk.policy, env=STALE, watch=False, trust=desk.trust) as store:
+        policy, status = store.current().policy, store.status()
+        assert status.stale and policy.risk_mode == "DEFENSIVE" and policy.max_positions == 3
+        assert "stale-bundle" in [b.name for b in status.brakes]
+        desk.publish(8)  # a fresh bundle: no longer stale, the tightening goes
+        assert store.refresh()
+        policy, status = store.current().policy, store.status()
+        assert not status.stale and policy.risk_mode == "NORMAL" and policy.max_positions == 5
+    with pytest.raises(PolicyError, match="QT_POLICY_STALE_SET is not a JSON object"):
+        PolicyStore(desk.policy, env={"QT_POLICY_STALE_SET": "DEFENSIVE"}, trust=desk.trust)
+    looser = {"QT_POLICY_STALE_SET": '{"max_positions": 50}'}  # a brake: it cannot loosen
+    desk.publish(9, signed_at=datetime.now(UTC) - timedelta(days=2), valid_for=timedelta(days=1))
+    with PolicyStore(desk.policy, env=looser, watch=False, trust=desk.trust) as store:
+        assert store.status().stale and store.current().policy.max_positions == 5
+
+
+@pytest.mark.slow  # waits for a real expiry, a second or two away
+def test_the_store_tightens_by_itself_when_its_bundle_expires(desk: Desk) -> None:
+    desk.publish(7, valid_for=timedelta(seconds=2))
+    with PolicyStore(desk.policy, env=STALE, watch=False, trust=desk.trust) as store:
+        assert store.current().policy.risk_mode == "NORMAL"
+        deadline = time.monotonic() + 20
+        while store.current().policy.risk_mode != "DEFENSIVE":
+            assert time.monotonic() < deadline, "the expiry was not composed"
+            time.sleep(0.05)
+        assert store.status().stale
