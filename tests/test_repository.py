@@ -206,7 +206,7 @@ def test_the_signing_job_signs_main_only_with_pinned_dependencies() -> None:
     (job,) = workflow["jobs"].values()
     assert job["environment"] == "policy-signing"
     assert job["if"] == "github.ref == 'refs/heads/main'"
-    assert job["permissions"] == {"contents": "write"}
+    assert job["permissions"] == {"contents": "write", "pull-requests": "read"}
     script = "\n".join(step.get("run", "") for step in job["steps"])
     assert "--require-hashes" in script and ".github/signing/requirements.txt" in script
     assert script.index("bundle build") < script.index("verify") < script.index("push --force")

@@ -14,6 +14,7 @@ from ..model import BUNDLE_POLICY_NAME, STATEMENT_FILE_NAME
 from ..pipeline import (
     MAX_VALIDITY,
     bundle_files,
+    check_review,
     default_brakes_dir,
     load_signing_key,
     read_source,
@@ -24,7 +25,7 @@ from ..pipeline import build_snapshot as _build
 from ..review import GitRepo
 from ._arguments import FILE_HELP, brakes_option
 from ._escape import out
-from ._exit import EXIT_OK
+from ._exit import EXIT_OK, UsageError
 from ._help import duration
 
 __all__ = ["add_arguments", "run"]
@@ -46,6 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="also write FILE: a kustomization generating the ConfigMaps 'policy' (policy and"
         " statement) and 'policy-overrides' (every brake file) from the bundle",
+    )
+    p.add_argument(
+        "--review",
+        metavar="FILE",
+        help="the review record of the pull request this commit merged (JSON, written by the"
+        " signing job); without it the statement says none is known",
     )
     p.add_argument(
         "--expires-in",
@@ -95,6 +102,18 @@ def _commit(policy: Path, brakes: Path, files: dict[str, bytes]) -> str | None:
             source=str(brakes),
         )
     return head
+
+
+def _review(path: Path) -> dict[str, object]:
+    """The review record file, read as a policy is (a regular file, bounded) and checked."""
+    try:
+        value = json.loads(read_source(path).decode("utf-8"))
+        return check_review(value)
+    except PolicySourceError as e:
+        reason = e.issues[0].message.replace("the policy file", "the file")
+        raise UsageError(f"--review {printable(str(path))}: {reason}") from None
+    except (ValueError, RecursionError) as e:
+        raise UsageError(f"--review {printable(str(path))}: {printable(str(e))[:300]}") from None
 
 
 def _write_kustomization(path: Path, bundle: Path, names: list[str]) -> None:
@@ -160,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
         now=now,
     )
     commit = _commit(policy, brakes, files)
+    review = _review(Path(args.review)) if args.review else None
     envelope = sign_bundle(
         files,
         version=snapshot.version,
@@ -167,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
         key=key,
         now=now,
         valid_for=args.expires_in,
+        review=review,
     )
     write_bundle(Path(args.out), files, envelope)
     if args.kustomization:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..errors import BundleRefused, PolicyError, printable
 from ..pipeline import load_trust, verify_bundle
@@ -49,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
             "keyid": statement.keyid,
             "key_file": str(signer.path),
             "files": dict(statement.files),
+            "review": dict(statement.review),
             "digest": snapshot.digest,
             "errors": [],
         }
@@ -61,7 +64,23 @@ def run(args: argparse.Namespace) -> int:
             f" ({printable(signer.path.name)}), valid until"
             f" {statement.expires_at:%Y-%m-%dT%H:%M:%SZ}"
         )
+        out(f"  review: {_review_line(statement.review)}")
     return EXIT_OK
+
+
+def _review_line(review: Mapping[str, Any]) -> str:
+    """The statement's review record in one line (someone's text: escaped, and cut)."""
+    if not review.get("known"):
+        return f"not known ({printable(str(review.get('why', '')))[:200]})"
+    approvers = (
+        ", ".join(printable(str(a.get("login")))[:64] for a in review.get("approvers", []))
+        or "nobody"
+    )
+    return (
+        f"pull request #{review.get('pull_request')} by"
+        f" {printable(str(review.get('author', '?')))[:64]}, approved by {approvers},"
+        f" lane {printable(str(review.get('lane', 'unknown')))[:32]}"
+    )
 
 
 def _refused(error: PolicyError, fmt: str) -> int:

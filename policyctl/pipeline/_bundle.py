@@ -63,6 +63,7 @@ __all__ = [
     "Statement",
     "TrustedKey",
     "bundle_files",
+    "check_review",
     "check_version",
     "key_id",
     "load_brake_keys",
@@ -99,6 +100,64 @@ class TrustedKey:
     keyid: str
     path: Path
     key: Ed25519PublicKey
+
+
+# The review record a statement carries (what the signing job read from the pull request the
+# commit merged), checked for shape: text is someone's, so it is bounded and never trusted.
+_REVIEW_TEXT = {"title": 1024, "author": 128, "merged_at": 64, "lane": 32, "why": 1024}
+_JUSTIFICATION = 64 * 1024
+NO_REVIEW: Final = {
+    "known": False,
+    "why": "no pull request recorded: signed outside the merge of one (a schedule, or by hand)",
+}
+
+
+def check_review(value: object) -> dict[str, Any]:
+    """A statement's review record, checked: ``{"known": false, "why": ...}`` when the signer
+    could not know, else ``{"known": true, "pull_request", "title", "author", "merged_at",
+    "lane", "justification", "approvers": [{"login", "at"}]}``; never guessed.
+
+    Raises:
+        ValueError: Not such a record (the message says what is wrong).
+    """
+    if not isinstance(value, dict) or not isinstance(value.get("known"), bool):
+        raise ValueError('a review record is a JSON object with "known": true or false')
+    if not value["known"]:
+        if set(value) - {"known", "why"} or not isinstance(value.get("why", ""), str):
+            raise ValueError('an unknown review holds only "known" and "why" (text)')
+        return {"known": False, "why": str(value.get("why", ""))[: _REVIEW_TEXT["why"]]}
+    allowed = {"known", "pull_request", "justification", "approvers", *_REVIEW_TEXT}
+    if set(value) - allowed:
+        raise ValueError(f"unknown keys in the review record: {sorted(set(value) - allowed)}")
+    number = value.get("pull_request")
+    if type(number) is not int or not 0 < number < 2**31:
+        raise ValueError("pull_request is the pull request's number")
+    record: dict[str, Any] = {"known": True, "pull_request": number}
+    for name, limit in _REVIEW_TEXT.items():
+        if name in value:
+            if not isinstance(value[name], str) or len(value[name]) > limit:
+                raise ValueError(f"{name} is text of at most {limit} characters")
+            record[name] = value[name]
+    text = value.get("justification", "")
+    if not isinstance(text, str) or len(text) > _JUSTIFICATION:
+        raise ValueError(f"justification is text of at most {_JUSTIFICATION} characters")
+    record["justification"] = text
+    approvers = value.get("approvers", [])
+    if not isinstance(approvers, list) or len(approvers) > 100:
+        raise ValueError("approvers is a list of at most 100 {login, at}")
+    record["approvers"] = []
+    for entry in approvers:
+        if not (
+            isinstance(entry, dict)
+            and set(entry) <= {"login", "at"}
+            and isinstance(entry.get("login"), str)
+            and isinstance(entry.get("at"), str)
+            and len(entry["login"]) <= 128
+            and len(entry["at"]) <= 64
+        ):
+            raise ValueError("each approver is {login, at}, both text")
+        record["approvers"].append({"login": entry["login"], "at": entry["at"]})
+    return record
 
 
 def key_id(key: Ed25519PublicKey) -> str:
@@ -232,7 +291,7 @@ def sign_bundle(
             "commit": commit,
             "signed_at": now.astimezone(UTC).strftime(_TIME),
             "expires_at": (now + valid_for).astimezone(UTC).strftime(_TIME),
-            "review": dict(review or {}),
+            "review": check_review(review) if review is not None else dict(NO_REVIEW),
         },
     }
     payload = json.dumps(statement, indent=2, sort_keys=True).encode()

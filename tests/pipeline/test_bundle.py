@@ -408,3 +408,92 @@ def test_a_readme_beside_the_brakes_is_read_by_neither(
     bundle = _bundle(tmp_path, keys[0])
     (bundle / "overrides" / "README.md").write_text("what these are")
     verify_bundle(bundle, load_trust(keys[1]), now=NOW)  # as a store ignores it
+
+
+def _review_step() -> str:
+    from policyctl.pipeline import _reader  # noqa: PLC0415
+
+    root = Path(__file__).parents[2]
+    workflow = _reader.parse((root / ".github/workflows/policy-bundle.yml").read_bytes()).data
+    (job,) = workflow["jobs"].values()
+    (step,) = [s for s in job["steps"] if s.get("id") == "review"]
+    return str(step["run"])
+
+
+def _run_review_step(tmp_path: Path, answers: dict[str, list[str]]) -> dict[str, object]:
+    """The signing job's review step, run by bash with the real jq and a gh stand-in."""
+    from ..support.gh import FakeGh  # noqa: PLC0415
+
+    gh = FakeGh(tmp_path / "gh")
+    gh.answers(answers)
+    runner = tmp_path / "runner"
+    runner.mkdir()
+    env = {
+        **os.environ,
+        "PATH": f"{gh.bin}:{os.environ['PATH']}",
+        "RUNNER_TEMP": str(runner),
+        "REPOSITORY": "desk/policy",
+        "SOURCE": "a" * 40,
+    }
+    subprocess.run(["bash", "-e", "-c", _review_step()], env=env, check=True)
+    return dict(json.loads((runner / "review.json").read_text()))
+
+
+def test_the_statement_carries_the_review_record_or_says_none_is_known(
+    tmp_path: Path, keys: tuple[Path, Path], capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pulls = [
+        {"number": 7, "merged_at": None, "base": {"ref": "main"}},  # not merged: not this one
+        {
+            "number": 12,
+            "merged_at": "2026-12-04T10:00:00Z",
+            "base": {"ref": "main"},
+            "title": "Fewer positions",
+            "user": {"login": "alice"},
+            "body": "Drawdown 8%\u001b[2K",
+            "labels": [{"name": "lane: review"}],
+        },
+    ]
+    reviews = [
+        {"state": "COMMENTED", "user": {"login": "carol"}, "submitted_at": "2026-12-04T09:00:00Z"},
+        {"state": "APPROVED", "user": {"login": "bob"}, "submitted_at": "2026-12-04T09:30:00Z"},
+    ]
+    record = _run_review_step(
+        tmp_path / "pr",
+        {
+            f"GET repos/desk/policy/commits/{'a' * 40}/pulls": [json.dumps(pulls)],
+            "GET repos/desk/policy/pulls/12/reviews": [json.dumps(reviews)],
+        },
+    )
+    assert record == {
+        "known": True,
+        "pull_request": 12,
+        "title": "Fewer positions",
+        "author": "alice",
+        "merged_at": "2026-12-04T10:00:00Z",
+        "justification": "Drawdown 8%\u001b[2K",
+        "lane": "review",
+        "approvers": [{"login": "bob", "at": "2026-12-04T09:30:00Z"}],
+    }
+    none = _run_review_step(
+        tmp_path / "push", {f"GET repos/desk/policy/commits/{'a' * 40}/pulls": ["[]"]}
+    )
+    assert none == {"known": False, "why": "no merged pull request names this commit"}
+    # Into the statement, and out of verify: escaped, never guessed.
+    repo = committed_repo(tmp_path / "repo", VALID)
+    monkeypatch.chdir(repo)
+    (tmp_path / "review.json").write_text(json.dumps(record))
+    out = tmp_path / "bundle"
+    argv = ["bundle", "build", "--key", str(keys[0]), "--out", str(out)]
+    assert main([*argv, "--review", str(tmp_path / "review.json")]) == 0
+    assert main(["verify", str(out), "--trust", str(keys[1])]) == 0
+    said = capsys.readouterr().out
+    assert "review: pull request #12 by alice, approved by bob, lane review" in said
+    assert main(["verify", str(out), "--trust", str(keys[1]), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["review"]["justification"].endswith("\u001b[2K")
+    assert main(["bundle", "build", "--key", str(keys[0]), "--out", str(tmp_path / "u")]) == 0
+    assert main(["verify", str(tmp_path / "u"), "--trust", str(keys[1])]) == 0
+    assert "review: not known (no pull request recorded" in capsys.readouterr().out
+    (tmp_path / "review.json").write_text(json.dumps({**record, "approvers": "everyone"}))
+    assert main([*argv, "--review", str(tmp_path / "review.json")]) == 2
+    assert "approvers is a list" in capsys.readouterr().err
