@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 from ..edit import Given, lift_brake, prune_brakes, read_set_value, write_brake, write_new
 from ..errors import EditRefused, printable
 from ..model import parse_path
-from ..pipeline import SIGNED_BRAKES_VARIABLE, BrakeFile, load_policy
+from ..pipeline import (
+    SIGNED_BRAKES_VARIABLE,
+    TRUST_VARIABLE,
+    BrakeFile,
+    load_policy,
+    parse_brake,
+    read_signed_brakes,
+)
 from ..propose import BrakeRequest, propose
 from ..review import plain_value
 from ._changes import describe_change
@@ -265,10 +272,35 @@ def _row(brake: BrakeFile, now: datetime) -> dict[str, Any]:
     }
 
 
+def _signed(policy: Path, args: argparse.Namespace, now: datetime) -> list[BrakeFile]:
+    """The signed brakes of the signed brakes' directory, verified with the trusted keys
+    (``$QT_POLICY_TRUST``): they are in force in every store with trust, git or not."""
+    named = args.signed_dir or os.environ.get(SIGNED_BRAKES_VARIABLE)
+    if not named or not Path(named).is_dir():
+        return []
+    trust = os.environ.get(TRUST_VARIABLE)
+    if not trust:
+        raise UsageError(
+            f"signed brakes in {printable(named)} are verified with the trusted keys: set"
+            f" {TRUST_VARIABLE}"
+        )
+    from ..pipeline import load_brake_keys, load_trust, verify_brake  # noqa: PLC0415
+
+    keys = {**load_trust(Path(trust)), **load_brake_keys(Path(trust))}
+    found = []
+    for path, envelope in read_signed_brakes(Path(named)):
+        name, data = verify_brake(envelope, keys, path)
+        found.append(parse_brake(data, path.with_name(f"{name}.yaml"), now))
+    return found
+
+
 def _list(policy: Path, args: argparse.Namespace) -> int:
     snap = load_policy(policy, env={}, brakes_dir=args.brakes_dir)
     now = snap.loaded_at
-    rows = [_row(b, now) for b in snap.brake_files]
+    in_git = {b.name for b in snap.brake_files}
+    signed = _signed(policy, args, now)
+    rows = [{**_row(b, now), "signed": False, "in_git": True} for b in snap.brake_files]
+    rows += [{**_row(b, now), "signed": True, "in_git": b.name in in_git} for b in signed]
     if args.format == "json":
         out(json.dumps({"now": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "brakes": rows}, indent=2))
         return EXIT_OK
@@ -277,13 +309,17 @@ def _list(policy: Path, args: argparse.Namespace) -> int:
         return EXIT_OK
     width = max(4, *(len(printable(r["name"])) for r in rows))
     out(f"{'NAME':<{width}} {'STATE':<10} {'FROM':<21} {'UNTIL':<21} {'LEFT':<9} REASON [SETS]")
-    for row, brake in zip(rows, snap.brake_files, strict=True):
+    for row, brake in zip(rows, [*snap.brake_files, *signed], strict=True):
         left = _left(brake.ends, now) if row["state"] != "expired" else "-"
         sets = ", ".join(
             f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in row["set"].items()
         )
+        where = ""
+        if row["signed"]:
+            where = " (signed" + ("" if row["in_git"] else ", not in git: propose it") + ")"
         out(
             f"{printable(row['name']):<{width}} {row['state']:<10} {row['from'] or '-':<21}"
             f" {row['until']:<21} {left:<9} {printable(row['reason'])} [{printable(sets)}]"
+            f"{where}"
         )
     return EXIT_OK

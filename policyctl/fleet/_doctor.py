@@ -145,6 +145,14 @@ def _store_starts(path: Path, overrides: Path) -> Iterator[Finding]:
             "fix what the message names; `policyctl validate` shows it with lines and columns",
         )
         return
+    for brake in status.brakes:
+        if brake.path.parent.absolute() != overrides.absolute():  # a signed brake, sent
+            yield Finding(
+                "note",
+                f"brake {brake.name} is in force from the signed brakes ({brake.path.parent}),"
+                " not from the policy's brakes in git",
+                "put the same brake in git: policyctl brake ... --propose",
+            )
     bundle = status.bundle
     if bundle is not None:
         when = f"{bundle.expires_at:%Y-%m-%dT%H:%M:%SZ}"

@@ -9,11 +9,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import PolicySourceError
 from ..model import STATEMENT_FILE_NAME
-from ..pipeline import MAX_BRAKES, inputs_digest, read_brakes, read_source
+from ..pipeline import inputs_digest, read_brakes, read_signed_brakes, read_source
 
-__all__ = ["SIGNED_SUFFIX", "Inputs", "inputs_of", "read_inputs", "read_signed_brakes"]
+__all__ = ["Inputs", "inputs_of", "read_inputs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,35 +54,6 @@ def read_inputs(
             statement = read_source(where)
     signed = read_signed_brakes(signed_dir) if signed_dir is not None else ()
     return inputs_of(data, brakes, statement, trust, signed)
-
-
-SIGNED_SUFFIX = ".dsse.json"
-
-
-def read_signed_brakes(directory: Path) -> tuple[tuple[Path, bytes], ...]:
-    """The signed brakes of ``directory`` (``NAME.dsse.json``; hidden entries aside), sorted by
-    name; none when it does not exist. Anything else there, or more than `MAX_BRAKES`, is
-    PolicySourceError: the directory holds signed brakes only."""
-    try:
-        names = sorted(e.name for e in os.scandir(directory) if not e.name.startswith("."))
-    except FileNotFoundError:
-        return ()
-    except OSError as e:
-        raise PolicySourceError.single(
-            f"cannot read the signed brakes' directory: {e.strerror or e}", source=str(directory)
-        ) from None
-    strays = [n for n in names if not n.endswith(SIGNED_SUFFIX)]
-    if strays:
-        raise PolicySourceError.single(
-            f"{strays[0]!r} is not a signed brake (NAME{SIGNED_SUFFIX}): this directory holds"
-            " signed brakes only",
-            source=str(directory / strays[0]),
-        )
-    if len(names) > MAX_BRAKES:
-        raise PolicySourceError.single(
-            f"{len(names)} signed brakes, over the limit of {MAX_BRAKES}", source=str(directory)
-        )
-    return tuple((directory / name, read_source(directory / name)) for name in names)
 
 
 def inputs_of(

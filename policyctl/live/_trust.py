@@ -30,11 +30,12 @@ from ..pipeline import (
     BRAKE_NAME,
     ENV_LOOSENS_VARIABLE,
     SIGNED_BRAKES_VARIABLE,
+    SIGNED_SUFFIX,
     STALE_SET_VARIABLE,
     TRUST_VARIABLE,
     PolicySnapshot,
 )
-from ._inputs import SIGNED_SUFFIX, Inputs
+from ._inputs import Inputs
 
 if TYPE_CHECKING:
     from ..pipeline import Statement

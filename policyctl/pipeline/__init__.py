@@ -18,6 +18,7 @@ from ._brakes import (
     BRAKE_NAME,
     BRAKES_DIR_VARIABLE,
     MAX_BRAKES,
+    SIGNED_SUFFIX,
     BrakeFile,
     BrakeState,
     brake_name,
@@ -25,6 +26,7 @@ from ._brakes import (
     either_dir,
     parse_brake,
     read_brakes,
+    read_signed_brakes,
 )
 from ._brakes import select as select_brakes
 from ._compose import Composition, compose
@@ -86,6 +88,7 @@ __all__ = [
     "MAX_VALIDITY",
     "POLICY_FILE_VARIABLE",
     "SIGNED_BRAKES_VARIABLE",
+    "SIGNED_SUFFIX",
     "STALE_SET_VARIABLE",
     "TRUST_VARIABLE",
     "VARIABLES",
@@ -120,6 +123,7 @@ __all__ = [
     "parse_yaml",
     "read_brakes",
     "read_env",
+    "read_signed_brakes",
     "read_source",
     "read_value",
     "select_brakes",

@@ -35,6 +35,7 @@ __all__ = [
     "BRAKES_DIR_VARIABLE",
     "BRAKE_NAME",
     "MAX_BRAKES",
+    "SIGNED_SUFFIX",
     "BrakeFile",
     "BrakeState",
     "brake_name",
@@ -43,6 +44,7 @@ __all__ = [
     "ignored",
     "parse_brake",
     "read_brakes",
+    "read_signed_brakes",
     "select",
 ]
 
@@ -279,3 +281,33 @@ def _message(detail: ErrorDetails, raw: str | None) -> str:
     if kind in {"dict_type", "model_type"}:
         return f"{loc[0]} must be a mapping of fields, e.g. {{risk_mode: DEFENSIVE}}"
     return describe(detail, raw)
+
+
+SIGNED_SUFFIX: Final = ".dsse.json"
+"""A signed brake's file: ``NAME.dsse.json`` (see `_bundle.sign_brake`)."""
+
+
+def read_signed_brakes(directory: Path) -> tuple[tuple[Path, bytes], ...]:
+    """The signed brakes of ``directory`` (``NAME.dsse.json``; hidden entries aside), sorted by
+    name; none when it does not exist. Anything else there, or more than `MAX_BRAKES`, is
+    PolicySourceError: the directory holds signed brakes only."""
+    try:
+        names = sorted(e.name for e in os.scandir(directory) if not e.name.startswith("."))
+    except FileNotFoundError:
+        return ()
+    except OSError as e:
+        raise PolicySourceError.single(
+            f"cannot read the signed brakes' directory: {e.strerror or e}", source=str(directory)
+        ) from None
+    strays = [n for n in names if not n.endswith(SIGNED_SUFFIX)]
+    if strays:
+        raise PolicySourceError.single(
+            f"{strays[0]!r} is not a signed brake (NAME{SIGNED_SUFFIX}): this directory holds"
+            " signed brakes only",
+            source=str(directory / strays[0]),
+        )
+    if len(names) > MAX_BRAKES:
+        raise PolicySourceError.single(
+            f"{len(names)} signed brakes, over the limit of {MAX_BRAKES}", source=str(directory)
+        )
+    return tuple((directory / name, read_source(directory / name)) for name in names)

@@ -5,6 +5,7 @@ files."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -302,3 +303,29 @@ def test_the_store_tightens_by_itself_when_its_bundle_expires(desk: Desk) -> Non
             assert time.monotonic() < deadline, "the expiry was not composed"
             time.sleep(0.05)
         assert store.status().stale
+
+
+def test_brake_list_shows_signed_brakes_that_git_does_not_hold(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from policyctl.cli import main  # noqa: PLC0415
+
+    desk.publish(7)
+    officer, signed = _officer(desk), desk.dir.parent / "signed"
+    assert _sign_brake(desk, officer, signed, "max_positions=2", name="cpi") == 0
+    capsys.readouterr()
+    monkeypatch.delenv("QT_POLICY_TRUST", raising=False)
+    argv = ["brake", "list", str(desk.policy), "--signed-dir", str(signed)]
+    assert main(argv) == 2
+    assert "set QT_POLICY_TRUST" in capsys.readouterr().err
+    monkeypatch.setenv("QT_POLICY_TRUST", str(desk.trust))
+    assert main(argv) == 0
+    assert "(signed, not in git: propose it)" in capsys.readouterr().out
+    assert main([*argv, "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["brakes"]
+    assert row["name"] == "cpi" and row["signed"] and not row["in_git"]
+    from policyctl.fleet import examine  # noqa: PLC0415
+
+    monkeypatch.setenv("QT_SIGNED_BRAKES_DIR", str(signed))
+    notes = [f.what for f in examine(desk.policy, desk.dir / "overrides")]
+    assert any("brake cpi is in force from the signed brakes" in n for n in notes), notes
