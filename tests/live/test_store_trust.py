@@ -50,13 +50,14 @@ def test_a_signed_bundle_is_served_with_its_statement(desk: Desk) -> None:
 
 
 def test_anything_not_signed_as_a_whole_is_refused_and_the_last_good_kept(desk: Desk) -> None:
-    desk.publish(7)
+    signed_at = datetime.now(UTC).replace(microsecond=0)  # one statement, byte for byte
+    desk.publish(7, signed_at=signed_at)
     until = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with _store(desk) as store:
         served = store.current()
         desk.policy.write_text(VALID.replace("max_positions: 5", "max_positions: 6"))
         _refused_for(store, "its SHA-256 is not the one signed")
-        desk.publish(7)
+        desk.publish(7, signed_at=signed_at)
         assert not store.refresh()  # the same inputs again: nothing new to apply
         (desk.dir / "overrides" / "extra.yaml").write_text(BRAKE.format(until=until))
         _refused_for(store, "not listed in the signed statement")
