@@ -273,11 +273,51 @@ def _bundle(box: Sandbox, block: Block) -> None:
     assert statement["payloadType"] == "application/vnd.in-toto+json"
 
 
+def _kill_switch(box: Sandbox, block: Block) -> None:
+    # Prepared as a desk has it: a bundle key and the officer's brake-only key (the real
+    # openssl), the checkout's policy signed, two replicas serving it with trust. Stand-ins:
+    # the replicas' addresses, and `kubectl get pods` listing the first of them.
+    steps = [
+        "openssl genpkey -algorithm ed25519 -out ci.pem",
+        "openssl genpkey -algorithm ed25519 -out officer.pem",
+        "mkdir -p trust/brakes && openssl pkey -in ci.pem -pubout -out trust/ci.pem",
+        "openssl pkey -in officer.pem -pubout -out trust/brakes/officer.pem",
+        f"policyctl bundle build --key ci.pem --out {box.root}/bundle",
+    ]
+    for step in steps:
+        box.run(step, prepares=True)
+    urls = []
+    for n in range(2):
+        port = _port()
+        argv = [str(BIN / "policyctl"), "serve", f"{box.root}/bundle/policy.yaml", "--port"]
+        argv += [str(port), "--trust", "trust", "--signed-brakes", f"{box.root}/signed-{n}"]
+        proc = subprocess.Popen(
+            argv, cwd=box.work, env=box.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True,
+        )  # fmt: skip
+        box.servers.append(proc)
+        assert proc.stdout is not None and "serving http://" in proc.stdout.readline()
+        urls.append(f"http://127.0.0.1:{port}")
+    (box.work / "replicas.txt").write_text("\n".join(urls) + "\n")
+    pods = {"items": [{"status": {"podIP": "127.0.0.1"}}]}
+    box.stand_in("kubectl", f"echo '{json.dumps(pods)}'\n")
+    first_port = urls[0].rsplit(":", 1)[1]
+    for command in block.commands:
+        local = command.replace("http://10.0.0.11:8000", urls[0])
+        local = local.replace("http://10.0.0.12:8000", urls[1])
+        local = local.replace("--port 8000", f"--port {first_port}")
+        box.run(local, as_typed=command)
+    for url in urls:
+        with urllib.request.urlopen(f"{url}/api/policy", timeout=5) as answer:
+            assert json.load(answer)["max_positions"] == 1
+
+
 SCENARIOS: dict[str, Callable[[Sandbox, Block], None]] = {
     "make run": _quick_start,
     "git switch -c tighten-risk": _pull_request,
     "policyctl propose risk_mode=DEFENSIVE": _proposals,
-    "policyctl brake risk_mode=DEFENSIVE": _brakes,
+    "policyctl brake risk_mode=DEFENSIVE --for 2h": _brakes,
+    "policyctl brake risk_mode=DEFENSIVE max_positions=1": _kill_switch,
     "pip install": _install,
     "policyctl replay": _replay,
     "policyctl serve": _serve,

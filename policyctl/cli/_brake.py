@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,14 +30,14 @@ from ..propose import BrakeRequest, propose
 from ..review import plain_value
 from ._changes import describe_change
 from ._escape import out
-from ._exit import EXIT_OK, UsageError
-from ._help import duration, moment
+from ._exit import EXIT_INVALID, EXIT_OK, UsageError
+from ._help import duration, moment, positive, seconds
 from ._paths import locate
 from ._propose import made
 
 if TYPE_CHECKING:
     from ..edit import BrakeResult
-from ._arguments import brakes_option
+from ._arguments import brakes_option, replica_urls
 
 __all__ = ["add_arguments", "run"]
 
@@ -70,6 +71,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="PEM",
         help="sign it with this key (a brake-only key, or the bundle key) and write it as"
         " NAME.dsse.json to --signed-dir, for stores with trust to apply at once",
+    )
+    p.add_argument(
+        "--send",
+        nargs="+",
+        metavar="TARGET",
+        help="with --sign-with: send it to these replicas at once (URLs; - reads kubectl JSON"
+        " or URLs from stdin); exit 0 only when every one applied it",
+    )
+    p.add_argument("--replicas-file", metavar="FILE", help="with --send: URLs or kubectl JSON")
+    p.add_argument("--port", type=positive, default=8000, help="with --send: for kubectl pods")
+    p.add_argument(
+        "--timeout", type=seconds, default=10.0, help="with --send: the whole send's deadline"
     )
     p.add_argument(
         "--signed-dir",
@@ -192,12 +205,16 @@ def _sign(
         dry_run=True,
     )
     name = result.brake.name
+    envelope = sign_brake(name, result.data, key)
+    if args.send or args.replicas_file:
+        urls = replica_urls(args.send or [], args.replicas_file, args.port)
+        return _send(urls, name, envelope, args)
     directory = Path(args.signed_dir or os.environ.get(SIGNED_BRAKES_VARIABLE) or "signed-brakes")
     target = directory / f"{name}.dsse.json"
     if not args.dry_run:
         directory.mkdir(parents=True, exist_ok=True)
         try:
-            write_new(target, sign_brake(name, result.data, key))
+            write_new(target, envelope)
         except FileExistsError:
             raise EditRefused.single(
                 f"{target.name} exists already; choose another --name", source=str(target)
@@ -208,6 +225,31 @@ def _sign(
         " signed brakes directory, and put it in git afterwards (the same brake, --propose)"
     )
     return EXIT_OK
+
+
+def _send(urls: list[str], name: str, envelope: bytes, args: argparse.Namespace) -> int:
+    """Send the signed brake to every replica at once; a line (or JSON) per replica; exit 0
+    only when every one has it in force."""
+    from ..fleet import send_all  # noqa: PLC0415
+
+    started = time.monotonic()
+    sent = send_all(urls, envelope, timeout=args.timeout)
+    took = time.monotonic() - started
+    ok = all(s.in_force for s in sent)
+    if args.format == "json":
+        rows = [
+            {"url": s.url, "outcome": s.outcome, "why": s.why, "brakes": list(s.brakes)}
+            for s in sent
+        ]
+        out(json.dumps({"brake": name, "seconds": round(took, 3), "replicas": rows}, indent=2))
+    else:
+        for s in sent:
+            out(f"{printable(s.url)}: {s.outcome}" + (f": {printable(s.why)}" if s.why else ""))
+        in_force = sum(s.in_force for s in sent)
+        out(f"brake {name}: in force on {in_force} of {len(sent)} replicas in {took:.2f} s")
+        if not ok:
+            out(f"prove it later: policyctl rollout status --expect-brake {name} URL...")
+    return EXIT_OK if ok else EXIT_INVALID
 
 
 def _propose(

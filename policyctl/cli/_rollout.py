@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import hashlib
 import json
 import posixpath
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from ..errors import PolicyError, printable
-from ..fleet import NO_ANSWER, Expected, ReplicaState, poll_all, replicas_from_text
+from ..fleet import NO_ANSWER, Expected, ReplicaState, poll_all
 from ..model import BRAKES_DIR_NAME, BUNDLE_POLICY_NAME
 from ..pipeline import brake_name, default_policy_path, parse_brake
 from ..review import GitRepo
+from ._arguments import replica_urls
 from ._escape import out
 from ._exit import EXIT_INVALID, EXIT_OK, UsageError
 from ._help import positive, seconds
@@ -39,6 +40,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=positive, default=8000, help="for pods from kubectl JSON")
     p.add_argument("--expect", metavar="REV", help="the git revision they should serve")
     p.add_argument("--expect-digest", metavar="SHA256", help="or the policy digest itself")
+    p.add_argument(
+        "--expect-brake",
+        metavar="NAME",
+        help="a brake that must be in force (one sent with brake --send); alone, or with --expect",
+    )
     p.add_argument("--file", help="the policy file in the repository, for --expect")
     p.add_argument("--timeout", type=seconds, default=120.0, help="give up after (seconds)")
     p.add_argument("--interval", type=seconds, default=1.0, help="between rounds (seconds)")
@@ -46,27 +52,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _replicas(args: argparse.Namespace) -> list[str]:
-    urls = [u for u in args.replicas if u != "-"]
-    try:
-        if "-" in args.replicas:
-            urls += replicas_from_text(sys.stdin.read(), args.port)
-        if args.replicas_file:
-            text = Path(args.replicas_file).read_text(encoding="utf-8")
-            urls += replicas_from_text(text, args.port)
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read the replicas: {e}") from None
-    if not urls:
-        raise UsageError("name the replicas: URLs, --replicas-file FILE, or - (stdin)")
-    wrong = [u for u in urls if not u.startswith(("http://", "https://"))]
-    if wrong:  # said now, not after waiting out --timeout
-        shown = ", ".join(printable(u) for u in wrong[:3])
-        raise UsageError(f"not an http(s) URL: {shown}; a replica is http://HOST:PORT")
-    return list(dict.fromkeys(urls))
+    return replica_urls(args.replicas, args.replicas_file, args.port)
 
 
 def _expected(args: argparse.Namespace) -> Expected:
+    if args.expect_brake is not None and args.expect is None and args.expect_digest is None:
+        return Expected("", brake=args.expect_brake)
+    expected = _expected_policy(args)
+    if args.expect_brake is not None:
+        return dataclasses.replace(expected, brake=args.expect_brake)
+    return expected
+
+
+def _expected_policy(args: argparse.Namespace) -> Expected:
     if (args.expect is None) == (args.expect_digest is None):
-        raise UsageError("say what they should serve: --expect REV or --expect-digest SHA256")
+        raise UsageError(
+            "say what they should serve: --expect REV, --expect-digest SHA256 or"
+            " --expect-brake NAME"
+        )
     if args.expect_digest is not None:
         digest = args.expect_digest.lower()
         if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
@@ -90,6 +93,14 @@ def _expected(args: argparse.Namespace) -> Expected:
             if parse_brake(content, where, now).state(now) == "active":
                 active.add(name)
     return Expected(files[BUNDLE_POLICY_NAME], frozenset(active), files)
+
+
+def _what(expect: Expected) -> str:
+    """What the replicas should serve, in a few words."""
+    parts = [expect.digest[:12]] if expect.digest else []
+    if expect.brake is not None:
+        parts.append(f"brake {printable(expect.brake)[:64]}")
+    return " with ".join(parts)
 
 
 def _row(r: ReplicaState) -> str:
@@ -136,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         out(
             json.dumps(
                 {
-                    "expect": expect.digest,
+                    "expect": expect.digest or f"brake {expect.brake}",
                     "done": done,
                     "replicas": [
                         {
@@ -154,11 +165,11 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     elif done:
-        out(f"all {len(states)} replicas serve {expect.digest[:12]}")
+        out(f"all {len(states)} replicas serve {_what(expect)}")
     else:
         laggards = [s for s in states if s.state != "current"]
         out(
-            f"{len(laggards)} of {len(states)} replicas do not serve {expect.digest[:12]} after"
+            f"{len(laggards)} of {len(states)} replicas do not serve {_what(expect)} after"
             f" {args.timeout:g}s:"
         )
         for s in laggards:

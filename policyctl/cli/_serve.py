@@ -40,6 +40,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         " $QT_POLICY_TRUST)",
     )
     p.add_argument(
+        "--signed-brakes",
+        metavar="DIR",
+        help="with --trust: apply the signed brakes kept in DIR, and take new ones by POST"
+        " /api/policy/brakes (default: $QT_SIGNED_BRAKES_DIR)",
+    )
+    p.add_argument(
         "--log-level",
         choices=("critical", "error", "warning", "info", "debug"),
         default="warning",
@@ -64,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         brakes_dir=args.brakes_dir,
         last_good=args.last_good,
         trust=args.trust,
+        signed_brakes=args.signed_brakes,
     )
     host, port = sock.getsockname()[:2]
     version = app.state.policy_store.current().version  # create_app opened it

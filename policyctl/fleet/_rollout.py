@@ -15,10 +15,10 @@ import re
 import threading
 import time
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ..errors import printable
 from ..model import MAX_VERSION
@@ -28,12 +28,15 @@ __all__ = [
     "Expected",
     "ReplicaState",
     "State",
+    "exchange",
+    "fan_out",
     "poll",
     "poll_all",
     "replicas_from_text",
 ]
 
 State = Literal["current", "behind", "refusing", "unreachable"]
+T = TypeVar("T")
 _MAX_ANSWER = 256 * 1024
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 NO_ANSWER = "no answer within the deadline"
@@ -51,33 +54,85 @@ class ReplicaState:
     why: str = ""
 
 
-def _fetch(url: str, timeout: float) -> dict[str, Any]:
-    """The replica's status: one GET, no redirect followed (a replica that points elsewhere
-    is not the one asked), bounded in size, headers and nesting."""
-    parts = urllib.parse.urlsplit(url.rstrip("/") + "/api/policy/status")
+def exchange(
+    url: str, timeout: float, *, path: str = "/api/policy/status", body: bytes | None = None
+) -> tuple[int, dict[str, Any]]:
+    """One request to a replica (a GET, or a POST of ``body``) and its JSON answer with its
+    status: no redirect followed (a replica that points elsewhere is not the one asked),
+    bounded in size, headers and nesting.
+
+    Raises:
+        ValueError, OSError: No usable answer (unreachable, not HTTP, not a JSON object).
+    """
+    parts = urllib.parse.urlsplit(url.rstrip("/") + path)
     connection_type = (
         http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     )
     connection = connection_type(parts.netloc, timeout=timeout)
     try:
-        connection.request("GET", parts.path, headers={"Accept": "application/json"})
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        connection.request("GET" if body is None else "POST", parts.path, body, headers)
         response = connection.getresponse()
-        if response.status != 200:
+        if 300 <= response.status < 400:
             raise ValueError(f"HTTP {response.status} (redirects are not followed)")
-        body = response.read(_MAX_ANSWER + 1)
+        answer = response.read(_MAX_ANSWER + 1)
     except http.client.HTTPException as e:  # not HTTP, too many or too long headers
         raise ValueError(f"not an HTTP answer ({type(e).__name__})") from None
     finally:
         connection.close()
-    if len(body) > _MAX_ANSWER:
+    if len(answer) > _MAX_ANSWER:
         raise ValueError("answer too large")
     try:
-        data = json.loads(body)
+        data = json.loads(answer)
     except RecursionError:
         raise ValueError("the answer is nested too deep") from None
+    except ValueError:
+        raise ValueError(f"HTTP {response.status}, not a JSON answer") from None
     if not isinstance(data, dict):
-        raise ValueError("not a status object")
+        raise ValueError("not a JSON object")
+    return response.status, data
+
+
+def _fetch(url: str, timeout: float) -> dict[str, Any]:
+    """The replica's status (HTTP 200 only)."""
+    status, data = exchange(url, timeout)
+    if status != 200:
+        raise ValueError(f"HTTP {status}")
     return data
+
+
+def fan_out(
+    urls: Sequence[str],
+    call: Callable[[str, float], T],
+    missing: Callable[[str], T],
+    timeout: float,
+    deadline: float,
+) -> list[T]:
+    """``call(url, timeout)`` for every url at once, each on a thread of its own (at most 256
+    at a time), all done by ``deadline`` (``time.monotonic()``). A url without an answer by
+    then (a slow header, an endless body) gets ``missing(url)``: its thread is a daemon, left to
+    end with its socket's timeout, and never holds the caller up."""
+    results: dict[int, T] = {}
+    slots = threading.BoundedSemaphore(256)
+
+    def one(index: int, url: str) -> None:
+        try:
+            results[index] = call(url, max(0.05, min(timeout, deadline - time.monotonic())))
+        finally:
+            slots.release()
+
+    threads = []
+    for index, url in enumerate(urls):
+        if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        thread = threading.Thread(target=one, args=(index, url), daemon=True)
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [results[i] if i in results else missing(url) for i, url in enumerate(urls)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +146,14 @@ class Expected:
         brakes: The names of the brakes active now at the revision; None: not compared.
         files: Bundle path -> sha256 of each file at the revision (the policy and its brake
             files), compared with a replica's signed bundle when it serves one; None: not.
+        brake: A brake that must be in force (a sent one: ``--expect-brake``); with an empty
+            ``digest``, the only thing compared.
     """
 
     digest: str
     brakes: frozenset[str] | None = None
     files: Mapping[str, str] | None = None
+    brake: str | None = None
 
 
 def _differs(data: dict[str, Any], expect: Expected) -> str | None:
@@ -145,11 +203,21 @@ def poll(url: str, expect: str | Expected, timeout: float = 2.0) -> ReplicaState
                 age = (datetime.now(UTC) - when).total_seconds()
         except (ValueError, OverflowError):
             age = None
-    if digest == expected.digest:
-        why = _differs(data, expected)
-        if why is None:
+    if expected.brake is not None:
+        listed = data.get("brakes")
+        served = {b.get("name") for b in listed if isinstance(b, dict)} if isinstance(
+            listed, list
+        ) else set()  # fmt: skip
+        if expected.brake not in served:
+            missing = f"brake {printable(expected.brake)[:64]} is not in force"
+            return ReplicaState(url, "behind", version, digest, age, missing)
+        if not expected.digest:
             return ReplicaState(url, "current", version, digest, age)
-        return ReplicaState(url, "behind", version, digest, age, why)
+    if digest == expected.digest:
+        differs = _differs(data, expected)
+        if differs is None:
+            return ReplicaState(url, "current", version, digest, age)
+        return ReplicaState(url, "behind", version, digest, age, differs)
     error = data.get("last_error")
     if isinstance(error, dict):
         message = printable(str(error.get("message", ""))[:200])
@@ -163,33 +231,16 @@ def poll_all(
     timeout: float = 2.0,
     deadline: float | None = None,
 ) -> list[ReplicaState]:
-    """Every replica at once, each on a thread of its own (at most 256 at a time), all done by
-    ``deadline`` (``time.monotonic()``; default: ``timeout`` from now). A replica that has
-    not answered by then (a slow header, an endless body) is ``unreachable``: its thread is a
-    daemon, left to end with its socket's timeout, and never holds the command up."""
+    """Every replica at once, all done by ``deadline`` (``time.monotonic()``; default:
+    ``timeout`` from now); one that has not answered by then is ``unreachable``."""
     deadline = time.monotonic() + timeout if deadline is None else deadline
-    results: dict[int, ReplicaState] = {}
-    slots = threading.BoundedSemaphore(256)
-
-    def one(index: int, url: str) -> None:
-        try:
-            results[index] = poll(url, expect, max(0.05, min(timeout, deadline - time.monotonic())))
-        finally:
-            slots.release()
-
-    threads = []
-    for index, url in enumerate(urls):
-        if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            break
-        thread = threading.Thread(target=one, args=(index, url), daemon=True)
-        thread.start()
-        threads.append(thread)
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    return [
-        results.get(i, ReplicaState(url, "unreachable", why=NO_ANSWER))
-        for i, url in enumerate(urls)
-    ]
+    return fan_out(
+        urls,
+        lambda url, left: poll(url, expect, left),
+        lambda url: ReplicaState(url, "unreachable", why=NO_ANSWER),
+        timeout,
+        deadline,
+    )
 
 
 def replicas_from_text(text: str, port: int) -> list[str]:

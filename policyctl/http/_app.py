@@ -2,7 +2,9 @@
 
 Install the ``serve`` extra (fastapi, uvicorn, prometheus-client); the core library never
 imports this module. Every read route of the original PolicyStore API answers from the
-hot-reloaded store; every write route answers 405 and says how changes are made now.
+hot-reloaded store; every write route answers 405 and says how changes are made now. One route
+takes something in: ``POST /api/policy/brakes``, a brake signed by a trusted key, which can
+only tighten (the kill switch: `PolicyStore.receive_brake`).
 
 The policy body is serialised once per snapshot and reused: a reader polling with
 ``If-None-Match`` costs a digest comparison, and a full read costs no JSON encoding.
@@ -10,6 +12,7 @@ The policy body is serialised once per snapshot and reused: a reader polling wit
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
@@ -17,10 +20,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from ..live import PolicyStore
+from ..live import MAX_SENT, PolicyStore, Received
 from ..pipeline import PolicySnapshot
 from ._metrics import StoreCollector
 from ._readonly import refuse
@@ -30,6 +34,7 @@ from ._responses import (
     HealthOut,
     ModelVersionsOut,
     PolicyOut,
+    ReceivedOut,
     RiskModeOut,
     StatusOut,
     brakes_out,
@@ -77,6 +82,33 @@ def _etag_matches(header: str | None, etag: str) -> bool:
         return False
     candidates = [c.strip().removeprefix("W/") for c in header.split(",")]
     return "*" in candidates or etag in candidates
+
+
+_BODY_SECONDS = 10.0
+_STATUS = {
+    "applied": 201,
+    "replay": 200,
+    "malformed": 400,
+    "unsigned": 403,
+    "not_accepted": 403,
+    "conflict": 409,
+    "full": 409,
+    "not_a_brake": 422,
+}
+
+
+def _received(code: int, received: Received, store: PolicyStore | None = None) -> Response:
+    """A signed brake's answer: what was done, and what is in force now."""
+    brakes = [b.name for b in store.status().brakes] if store is not None else []
+    version = store.status().current_version if store is not None else None
+    body = ReceivedOut(
+        outcome=received.outcome,
+        message=received.message,
+        name=received.name,
+        brakes=brakes,
+        version=version,
+    )
+    return Response(body.model_dump_json(), status_code=code, media_type="application/json")
 
 
 def router(
@@ -136,6 +168,35 @@ def router(
             ],
             bundle=bundle_out(status),
         )
+
+    @api.post(
+        "/api/policy/brakes",
+        response_model=ReceivedOut,
+        status_code=201,
+        responses={
+            200: {"model": ReceivedOut, "description": "a replay: the brake is in force already"},
+            400: {"model": ReceivedOut, "description": "not a signed brake"},
+            403: {"model": ReceivedOut, "description": "no trusted signature, or not accepted"},
+            408: {"model": ReceivedOut, "description": "the body took too long"},
+            409: {"model": ReceivedOut, "description": "another brake has the name, or full"},
+            413: {"model": ReceivedOut, "description": "too large"},
+            422: {"model": ReceivedOut, "description": "a policy, or an invalid brake"},
+        },
+        summary="Apply a signed brake now (it can only tighten)",
+    )
+    async def post_brake(request: Request) -> Response:
+        store_ = live(request)
+        body = bytearray()
+        try:
+            async with asyncio.timeout(_BODY_SECONDS):  # a sender trickling bytes is cut off
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > MAX_SENT:
+                        return _received(413, Received("malformed", f"over {MAX_SENT} bytes"))
+        except TimeoutError:
+            return _received(408, Received("malformed", "the body took too long to arrive"))
+        received = await run_in_threadpool(store_.receive_brake, bytes(body))
+        return _received(_STATUS[received.outcome], received, store_)
 
     @api.get("/api/policy/risk_mode", response_model=RiskModeOut)
     async def get_risk_mode(request: Request) -> RiskModeOut:

@@ -22,6 +22,7 @@ __all__ = [
     "ModelVersionsOut",
     "PolicyOut",
     "ReadOnlyOut",
+    "ReceivedOut",
     "RiskModeOut",
     "StatusOut",
     "brakes_out",
@@ -117,6 +118,19 @@ class StatusOut(BaseModel):
         default=None,
         description="the verified signed bundle served, with trust configured (null without)",
     )
+
+
+class ReceivedOut(BaseModel):
+    """What a replica did with a signed brake sent to it, and what is in force now."""
+
+    outcome: Literal[
+        "applied", "replay", "malformed", "unsigned", "not_a_brake", "conflict", "full",
+        "not_accepted",
+    ]  # fmt: skip
+    message: str
+    name: str | None
+    brakes: list[str] = Field(description="the brakes in force on this replica now")
+    version: int | None
 
 
 class HealthOut(BaseModel):

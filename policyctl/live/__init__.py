@@ -9,11 +9,14 @@ Importing this package starts no thread.
 from __future__ import annotations
 
 from ._store import DEFAULT_RECONCILE_INTERVAL, PolicyStore, StoreStatus, Subscriber
+from ._trust import MAX_SENT, Received
 from ._watch import is_mount_point
 
 __all__ = [
     "DEFAULT_RECONCILE_INTERVAL",
+    "MAX_SENT",
     "PolicyStore",
+    "Received",
     "StoreStatus",
     "Subscriber",
     "is_mount_point",

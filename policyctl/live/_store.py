@@ -52,7 +52,7 @@ from ._identity import source_commit
 from ._inputs import Inputs, read_inputs
 from ._last_good import check_place, load, save, start
 from ._schedule import Schedule, Trigger, check_timings
-from ._trust import Trust, default_signed_brakes, default_trust
+from ._trust import Received, Trust, default_signed_brakes, default_trust
 from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' scripted watcher
 from ._watch import WatchTarget, note_if_linked, warn_if_mount_point
 
@@ -586,6 +586,22 @@ class PolicyStore:
         return self._error_subscribers.add(callback)
 
     # --- checking -----------------------------------------------------------------------------
+
+    def receive_brake(self, envelope: bytes) -> Received:
+        """Take a signed brake sent to this replica (the envelope ``policyctl brake
+        --sign-with`` writes): verified with the trusted keys, kept in the signed brakes'
+        directory, and applied at once. Nothing received this way can loosen anything or lift
+        any brake: a brake only tightens. See `Received` for what it answers."""
+        if self._trust is None or self._signed_dir is None:
+            return Received(
+                "not_accepted",
+                "this replica takes no signed brakes (it needs trust and a signed brakes"
+                " directory)",
+            )
+        received = self._trust.receive(envelope, self._signed_dir, datetime.now(UTC))
+        if received.outcome == "applied":
+            self.refresh()
+        return received
 
     def refresh(self) -> bool:
         """Check the file now; return whether a new snapshot was applied.

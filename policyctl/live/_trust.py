@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ from ..model import BRAKES_DIR_NAME, BUNDLE_POLICY_NAME, STATEMENT_FILE_NAME
 from ..pipeline import (
     BRAKE_NAME,
     ENV_LOOSENS_VARIABLE,
+    MAX_BRAKES,
     SIGNED_BRAKES_VARIABLE,
     SIGNED_SUFFIX,
     STALE_SET_VARIABLE,
@@ -40,7 +42,33 @@ from ._inputs import Inputs
 if TYPE_CHECKING:
     from ..pipeline import Statement
 
-__all__ = ["Trust", "default_signed_brakes", "default_trust"]
+__all__ = ["MAX_SENT", "Received", "Trust", "default_signed_brakes", "default_trust"]
+
+MAX_SENT = 64 * 1024
+"""The largest signed brake a replica takes (a brake is a few hundred bytes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What a replica did with a signed brake sent to it.
+
+    Attributes:
+        outcome: ``applied`` (new, now in force), ``replay`` (the same signed brake again:
+            harmless, already in force), or why it was refused: ``malformed``, ``unsigned``
+            (no trusted key's signature), ``not_a_brake`` (a policy, or an invalid brake),
+            ``conflict`` (another signed brake has the name), ``full`` (as many as allowed),
+            ``not_accepted`` (this replica takes no signed brakes).
+        message: One sentence saying what, for people.
+        name: The brake's name, when it could be read.
+    """
+
+    outcome: str
+    message: str
+    name: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome in ("applied", "replay")
 
 
 def default_trust(trust: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
@@ -73,6 +101,20 @@ def _stale_set(text: str | None) -> dict[str, object] | None:
             source=STALE_SET_VARIABLE,
         )
     return value
+
+
+def _create(path: Path, data: bytes) -> None:
+    """Write a new file whole (a temporary file, fsynced, hard-linked into place), never over
+    an existing one: FileExistsError when the name is taken."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temporary.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def default_signed_brakes(
@@ -202,6 +244,65 @@ class Trust:
                 )
             out.append((path.with_name(f"{name}.yaml"), data))
         return out
+
+    def receive(self, envelope: bytes, directory: Path, now: datetime) -> Received:
+        """Check a signed brake sent to this replica and keep it in ``directory`` (atomically,
+        never over another): signed by a trusted key, a valid brake now, named as signed, no
+        more than `MAX_BRAKES` kept. The store then applies it as any signed brake."""
+        from ..pipeline import (  # noqa: PLC0415 - cryptography
+            load_brake_keys,
+            load_trust,
+            parse_brake,
+            verify_brake,
+        )
+
+        if len(envelope) > MAX_SENT:
+            return Received("malformed", f"{len(envelope)} bytes, over {MAX_SENT}")
+        where = directory / "(sent)"
+        try:
+            keys = {**load_trust(self.directory), **load_brake_keys(self.directory)}
+            name, data = verify_brake(envelope, keys, where)
+        except BundleRefused as e:
+            message = e.issues[0].message
+            kind = "unsigned" if "trust" in message or "verify" in message else "not_a_brake"
+            kind = "malformed" if "not a signed brake" in message else kind
+            return Received(kind, printable(message)[:300])
+        except PolicyError as e:  # the trust directory itself
+            return Received("not_accepted", printable(e.issues[0].message)[:300])
+        if not BRAKE_NAME.fullmatch(name):
+            return Received("not_a_brake", f"{printable(name)[:64]!r} is not a brake name")
+        target = directory / f"{name}{SIGNED_SUFFIX}"
+        try:
+            brake = parse_brake(data, target.with_suffix("").with_suffix(".yaml"), now)
+        except PolicyError as e:
+            return Received("not_a_brake", printable(str(e))[:300], name)
+        if brake.state(now) == "expired":
+            return Received("not_a_brake", f"brake {name} has already lifted", name)
+        if brake.starts is not None and brake.starts - now > timedelta(days=7):
+            return Received(
+                "not_a_brake", f"brake {name} starts more than 7 days from now: send it then", name
+            )
+        try:
+            existing = target.read_bytes()
+        except FileNotFoundError:
+            existing = None
+        except OSError as e:
+            return Received("not_accepted", f"cannot read {target.name}: {e.strerror}", name)
+        if existing is not None:
+            if existing == envelope:
+                return Received("replay", f"brake {name} is in force already (a replay)", name)
+            return Received("conflict", f"another signed brake is named {name}", name)
+        count = sum(1 for p in directory.glob(f"*{SIGNED_SUFFIX}")) if directory.is_dir() else 0
+        if count >= MAX_BRAKES:
+            return Received("full", f"{count} signed brakes kept, the most there may be", name)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            _create(target, envelope)
+        except FileExistsError:
+            return Received("conflict", f"another signed brake is named {name}", name)
+        except OSError as e:
+            return Received("not_accepted", f"cannot keep it: {e.strerror or e}", name)
+        return Received("applied", f"brake {name} is in force", name)
 
     def applied(self, statement: Statement | None) -> None:
         """Raise the floor to a bundle just applied."""

@@ -361,8 +361,10 @@ def test_probes_answer_while_a_check_holds_the_store(tmp_path: Path) -> None:
     assert codes == [200, 200, 200, 200]
 
 
-def test_schemathesis_sees_every_read_route() -> None:
-    assert sorted(op.path for op in OPERATIONS) == sorted(READ_ROUTES)
+def test_schemathesis_sees_every_route() -> None:
+    """Every read route, and the one that takes something in: a signed brake."""
+    routes = [f"{op.method.upper()} {op.path}" for op in OPERATIONS]
+    assert sorted(routes) == sorted([*(f"GET {r}" for r in READ_ROUTES), "POST /api/policy/brakes"])
 
 
 @pytest.mark.slow
