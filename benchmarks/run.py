@@ -19,6 +19,7 @@ import bench_compare
 import bench_decisions
 import bench_end_to_end
 import bench_fleet
+import bench_kill_switch
 import bench_http
 import bench_load
 import bench_propose
@@ -146,6 +147,14 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
         )
     )
     rows += _bundle_rows(results["bundles"])
+    command = results["kill_switch"]["command"]["p99"]
+    rows.append(
+        (
+            "a signed brake on 50 replicas, the command (p99)",
+            f"{command:.2f} s (<= 1)",
+            command <= 1,
+        )
+    )
     replayed = results["decisions"]["replay"]
     rows.append(
         (
@@ -190,6 +199,8 @@ def main() -> int:
     results["end_to_end"] = bench_end_to_end.main()
     print("\n== signed bundles ==")
     results["bundles"] = bench_bundle.main()
+    print("\n== the kill switch ==")
+    results["kill_switch"] = bench_kill_switch.main()
     print("\n== decisions: the log and replay ==")
     results["decisions"] = bench_decisions.main()
     print("\n== beside the alternatives ==")
