@@ -152,7 +152,7 @@ def main() -> dict[str, Any]:
                 if proc.stdout:
                     proc.stdout.close()
         work = _replica_work(root, policy, trust, officer)
-    result = {
+    result: dict[str, Any] = {
         "command": percentiles(commands),
         "command_each_s": [round(c, 3) for c in commands],
         "send": percentiles(sends),

@@ -19,8 +19,8 @@ import bench_compare
 import bench_decisions
 import bench_end_to_end
 import bench_fleet
-import bench_kill_switch
 import bench_http
+import bench_kill_switch
 import bench_load
 import bench_propose
 import bench_store
@@ -47,6 +47,62 @@ def _bundle_rows(bundles: dict[str, Any]) -> list[tuple[str, str, bool]]:
             f"p50 {worst_p50:.1f} ms (<= 5), p99 {worst_p99:.1f} ms (<= 25)",
             worst_p50 <= 5 and worst_p99 <= 25,
         ),
+    ]
+
+
+def _decision_rows(decisions: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """The decisions' targets: decide, orders, the paced rate, replay."""
+    rows: list[tuple[str, str, bool]] = []
+    decide = decisions["decide"]
+    paced = decide["sleep-paced"]
+    rows.append(
+        (
+            "store.decide (log on) vs evaluate_signal",
+            f"{decide['ratio']:.2f}x (<= 2x)",
+            decide["ratio"] <= 2,
+        )
+    )
+    rows.append(
+        (
+            "evaluate_order vs evaluate_signal",
+            f"{decide['order_ratio']:.2f}x (<= 1.2x)",
+            decide["order_ratio"] <= 1.2,
+        )
+    )
+    rows.append(
+        (
+            "store.decide of an order (log on) vs evaluate_order",
+            f"{decide['decide_order_ratio']:.2f}x (<= 2x)",
+            decide["decide_order_ratio"] <= 2,
+        )
+    )
+    rows.append(
+        (
+            "decisions at 200,000/s on one thread",
+            f"{paced['rate']:,.0f}/s, {paced['dropped']:,} dropped (none)",
+            paced["rate"] >= 0.99 * bench_decisions.RATE and paced["dropped"] == 0,
+        )
+    )
+    replayed = decisions["replay"]
+    rows.append(
+        (
+            "replay of 1,000,000 decisions (mostly orders) vs parse only",
+            f"{replayed['ratio']:.2f}x (<= 2.0x), {replayed['replay_s']:.1f} s (< 10)",
+            replayed["ratio"] <= 2 and replayed["replay_s"] < 10,
+        )
+    )
+    return rows
+
+
+def _kill_switch_rows(kill: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """The kill switch's target."""
+    command = kill["command"]["p99"]
+    return [
+        (
+            "a signed brake on 50 replicas, the command (p99)",
+            f"{command:.2f} s (<= 1)",
+            command <= 1,
+        )
     ]
 
 
@@ -116,53 +172,9 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
             propose_ms < 500,
         )
     )
-    decide = results["decisions"]["decide"]
-    paced = decide["sleep-paced"]
-    rows.append(
-        (
-            "store.decide (log on) vs evaluate_signal",
-            f"{decide['ratio']:.2f}x (<= 2x)",
-            decide["ratio"] <= 2,
-        )
-    )
-    rows.append(
-        (
-            "evaluate_order vs evaluate_signal",
-            f"{decide['order_ratio']:.2f}x (<= 1.2x)",
-            decide["order_ratio"] <= 1.2,
-        )
-    )
-    rows.append(
-        (
-            "store.decide of an order (log on) vs evaluate_order",
-            f"{decide['decide_order_ratio']:.2f}x (<= 2x)",
-            decide["decide_order_ratio"] <= 2,
-        )
-    )
-    rows.append(
-        (
-            "decisions at 200,000/s on one thread",
-            f"{paced['rate']:,.0f}/s, {paced['dropped']:,} dropped (none)",
-            paced["rate"] >= 0.99 * bench_decisions.RATE and paced["dropped"] == 0,
-        )
-    )
+    rows += _decision_rows(results["decisions"])
     rows += _bundle_rows(results["bundles"])
-    command = results["kill_switch"]["command"]["p99"]
-    rows.append(
-        (
-            "a signed brake on 50 replicas, the command (p99)",
-            f"{command:.2f} s (<= 1)",
-            command <= 1,
-        )
-    )
-    replayed = results["decisions"]["replay"]
-    rows.append(
-        (
-            "replay of 1,000,000 decisions (mostly orders) vs parse only",
-            f"{replayed['ratio']:.2f}x (<= 2.0x), {replayed['replay_s']:.1f} s (< 10)",
-            replayed["ratio"] <= 2 and replayed["replay_s"] < 10,
-        )
-    )
+    rows += _kill_switch_rows(results["kill_switch"])
     load = results["read_path"]["load"][-1]
     rows.append(
         (
