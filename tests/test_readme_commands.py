@@ -92,10 +92,10 @@ class Sandbox:
         assert "Traceback" not in result.stderr, (command, result.stderr)
         return result.stdout
 
-    def serve(self) -> str:
-        """A real `policyctl serve` replica of the checkout's policy, on a free port."""
+    def serve(self, policy: str = "policy/policy.yaml", *extra: str) -> str:
+        """A real `policyctl serve` replica (of the checkout's policy), on a free port."""
         port = _port()
-        argv = [str(BIN / "policyctl"), "serve", "policy/policy.yaml", "--port", str(port)]
+        argv = [str(BIN / "policyctl"), "serve", policy, "--port", str(port), *extra]
         proc = subprocess.Popen(
             argv,
             cwd=self.work,
@@ -286,18 +286,10 @@ def _kill_switch(box: Sandbox, block: Block) -> None:
     ]
     for step in steps:
         box.run(step, prepares=True)
-    urls = []
-    for n in range(2):
-        port = _port()
-        argv = [str(BIN / "policyctl"), "serve", f"{box.root}/bundle/policy.yaml", "--port"]
-        argv += [str(port), "--trust", "trust", "--signed-brakes", f"{box.root}/signed-{n}"]
-        proc = subprocess.Popen(
-            argv, cwd=box.work, env=box.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True,
-        )  # fmt: skip
-        box.servers.append(proc)
-        assert proc.stdout is not None and "serving http://" in proc.stdout.readline()
-        urls.append(f"http://127.0.0.1:{port}")
+    urls = [
+        box.serve(f"{box.root}/bundle/policy.yaml", "--trust", "trust", "--signed-brakes", signed)
+        for signed in (f"{box.root}/signed-0", f"{box.root}/signed-1")
+    ]
     (box.work / "replicas.txt").write_text("\n".join(urls) + "\n")
     pods = {"items": [{"status": {"podIP": "127.0.0.1"}}]}
     box.stand_in("kubectl", f"echo '{json.dumps(pods)}'\n")

@@ -8,6 +8,7 @@ shows every brake with its state and time left, ``brake lift NAME`` ends one now
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -166,9 +167,8 @@ def _write(policy: Path, words: list[tuple[str, str]], args: argparse.Namespace)
     ]
     if args.propose:
         return _propose(dict(read), start, until, args)
-    if args.sign_with:
-        return _sign(policy, read, start, until, args)
-    result = write_brake(
+    brake = functools.partial(
+        write_brake,
         policy,
         [(path, Given(value)) for path, value in read],
         reason=args.reason,
@@ -176,34 +176,20 @@ def _write(policy: Path, words: list[tuple[str, str]], args: argparse.Namespace)
         start=start,
         name=args.name,
         brakes_dir=Path(args.brakes_dir) if args.brakes_dir else None,
-        dry_run=args.dry_run,
     )
+    if args.sign_with:  # checked as a brake file against the policy here, written nowhere
+        return _sign(brake(dry_run=True), args)
+    result = brake(dry_run=args.dry_run)
     _report(result, "written", args.dry_run)
     return EXIT_OK
 
 
-def _sign(
-    policy: Path,
-    read: list[tuple[str, Any]],
-    start: datetime | None,
-    until: datetime,
-    args: argparse.Namespace,
-) -> int:
-    """A signed brake: checked as a brake file against the policy here (written nowhere), then
-    signed and written as NAME.dsse.json, never over an existing one."""
+def _sign(result: BrakeResult, args: argparse.Namespace) -> int:
+    """A signed brake (``result``: checked, written nowhere): sent to replicas, or written as
+    NAME.dsse.json, never over an existing one."""
     from ..pipeline import load_signing_key, sign_brake  # noqa: PLC0415 - cryptography
 
     key, keyid = load_signing_key(Path(args.sign_with))
-    result = write_brake(
-        policy,
-        [(path, Given(value)) for path, value in read],
-        reason=args.reason,
-        until=until,
-        start=start,
-        name=args.name,
-        brakes_dir=Path(args.brakes_dir) if args.brakes_dir else None,
-        dry_run=True,
-    )
     name = result.brake.name
     envelope = sign_brake(name, result.data, key)
     if args.send or args.replicas_file:

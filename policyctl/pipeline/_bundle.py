@@ -397,10 +397,13 @@ def _read_statement(directory: Path) -> bytes:
         raise _refuse(f"the statement cannot be read: {reason}", where) from None
 
 
-def _parse_envelope(data: bytes, where: Path) -> tuple[str, bytes, list[tuple[str, bytes]]]:
-    """(payload type, payload, [(keyid, signature)]) of a statement file's bytes."""
+def _parse_envelope(
+    data: bytes, where: Path, expected: str = PAYLOAD_TYPE, what: str = "DSSE envelope"
+) -> tuple[str, bytes, list[tuple[str, bytes]]]:
+    """(payload type, payload, [(keyid, signature)]) of an envelope's bytes (a statement, or a
+    signed brake), whose payload type must be ``expected``."""
     if len(data) > MAX_STATEMENT:
-        raise _refuse(f"the statement is {len(data)} bytes, over {MAX_STATEMENT}", where)
+        raise _refuse(f"{len(data)} bytes, over {MAX_STATEMENT}: not a {what}", where)
     try:
         envelope = json.loads(data)
         payload_type = envelope["payloadType"]
@@ -412,9 +415,16 @@ def _parse_envelope(data: bytes, where: Path) -> tuple[str, bytes, list[tuple[st
             raise TypeError("payloadType and keyid are text")
     except (ValueError, TypeError, KeyError, RecursionError, binascii.Error) as e:
         reason = f"{type(e).__name__}: {e}" if not isinstance(e, KeyError) else f"no {e}"
-        raise _refuse(f"not a DSSE envelope ({printable(reason)[:200]})", where) from None
-    if payload_type != PAYLOAD_TYPE:
-        raise _refuse(f"payloadType {printable(payload_type)[:80]!r}, not {PAYLOAD_TYPE!r}", where)
+        raise _refuse(f"not a {what} ({printable(reason)[:200]})", where) from None
+    if payload_type != expected:
+        anything = (
+            ""
+            if expected == PAYLOAD_TYPE
+            else ": a policy, or anything but a brake, is never accepted here"
+        )
+        raise _refuse(
+            f"payloadType {printable(payload_type)[:80]!r}, not {expected!r}{anything}", where
+        )
     if not signatures:
         raise _refuse("the envelope holds no signature", where)
     return payload_type, payload, signatures
@@ -658,26 +668,7 @@ def verify_brake(
     Raises:
         BundleRefused: Not an envelope of a signed brake, or not signed by a trusted key.
     """
-    if len(envelope) > MAX_STATEMENT:
-        raise _refuse(f"a signed brake of {len(envelope)} bytes, over {MAX_STATEMENT}", where)
-    try:
-        parsed = json.loads(envelope)
-        payload_type = parsed["payloadType"]
-        payload = base64.b64decode(parsed["payload"], validate=True)
-        signatures = [
-            (s["keyid"], base64.b64decode(s["sig"], validate=True)) for s in parsed["signatures"]
-        ]
-        if not isinstance(payload_type, str) or not all(isinstance(k, str) for k, _ in signatures):
-            raise TypeError("payloadType and keyid are text")
-    except (ValueError, TypeError, KeyError, RecursionError, binascii.Error) as e:
-        reason = f"{type(e).__name__}: {e}" if not isinstance(e, KeyError) else f"no {e}"
-        raise _refuse(f"not a signed brake ({printable(reason)[:200]})", where) from None
-    if payload_type != BRAKE_PAYLOAD_TYPE:
-        raise _refuse(
-            f"payloadType {printable(payload_type)[:80]!r}, not {BRAKE_PAYLOAD_TYPE!r}: a"
-            " policy, or anything but a brake, is never accepted here",
-            where,
-        )
+    _, payload, signatures = _parse_envelope(envelope, where, BRAKE_PAYLOAD_TYPE, "signed brake")
     _signer_of(where, BRAKE_PAYLOAD_TYPE, payload, signatures, trust)
     try:
         body = json.loads(payload)
