@@ -330,3 +330,69 @@ def test_brake_list_shows_signed_brakes_that_git_does_not_hold(
     monkeypatch.setenv("QT_SIGNED_BRAKES_DIR", str(signed))
     notes = [f.what for f in examine(desk.policy, desk.dir / "overrides")]
     assert any("brake cpi is in force from the signed brakes" in n for n in notes), notes
+
+
+@pytest.mark.slow  # real inotify, a few hundred swaps
+@pytest.mark.parametrize("style", ["in-place", "configmap"])
+def test_no_swap_ever_serves_a_policy_its_statement_does_not_cover(
+    desk: Desk, tmp_path: Path, style: str
+) -> None:
+    """The statement and the files change in separate writes (in place: the policy first, then
+    the statement; a ConfigMap: ..data swapped to a new directory), while a reader polls: every
+    snapshot served is one the statement beside it signed, and the last one lands."""
+    import threading  # noqa: PLC0415
+
+    versions = list(range(7, 47))
+    sources = {}
+    for version in versions:  # each bundle signed once, kept as bytes
+        desk.publish(version)
+        sources[version] = (
+            desk.policy.read_bytes(),
+            (desk.dir / "statement.dsse.json").read_bytes(),
+        )
+    root = tmp_path / "served"
+    root.mkdir()
+    if style == "configmap":
+
+        def swap(version: int) -> None:
+            data = root / f"..{version}"
+            data.mkdir()
+            (data / "policy.yaml").write_bytes(sources[version][0])
+            (data / "statement.dsse.json").write_bytes(sources[version][1])
+            (root / "..tmp").symlink_to(data.name)
+            (root / "..tmp").replace(root / "..data")
+
+        swap(versions[0])
+        for name in ("policy.yaml", "statement.dsse.json"):
+            (root / name).symlink_to(f"..data/{name}")
+    else:
+
+        def swap(version: int) -> None:
+            (root / "policy.yaml").write_bytes(sources[version][0])
+            (root / "statement.dsse.json").write_bytes(sources[version][1])
+
+        swap(versions[0])
+    bad: list[str] = []
+    done = threading.Event()
+    with PolicyStore(root / "policy.yaml", env={}, trust=desk.trust, debounce=0.001) as store:
+
+        def reader() -> None:
+            while not done.is_set():
+                snap = store.current()
+                if snap.bundle is None or snap.bundle.files.get("policy.yaml") != snap.digest:
+                    bad.append(f"version {snap.version} served without its signature")
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        try:
+            for version in versions[1:]:
+                swap(version)
+                time.sleep(0.002)
+            deadline = time.monotonic() + 20
+            while store.current().version != versions[-1]:
+                assert time.monotonic() < deadline, store.status().last_error
+                time.sleep(0.01)
+        finally:
+            done.set()
+            thread.join()
+    assert bad == []
