@@ -284,6 +284,9 @@ def create_app(path: str | None = None, **store_kwargs: Any) -> FastAPI:
 
     @asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The worker threads that take a sent brake, started now: the kill switch's first
+        # brake must not wait for them on every replica at once.
+        await run_in_threadpool(lambda: None)
         try:
             yield
         finally:

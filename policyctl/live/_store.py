@@ -405,6 +405,8 @@ class PolicyStore:
         first = start(self._path, self._brakes_dir, self._keep, self._build, trusted, signed_dir)
         if self._trust is not None:
             self._trust.applied(first.snapshot.bundle)
+            if signed_dir is not None:
+                self._trust.ready()  # a sent brake must not pay for what loads on first use
         self._log = None  # opened once the store has a policy: a failed start leaves no thread
         if decision_log is not None:
             self._log = DecisionLog(Path(decision_log).absolute(), mask=decision_mask)

@@ -16,12 +16,13 @@ turn a stopped signer into an outage. An older bundle can never come back (the f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -245,6 +246,15 @@ class Trust:
                 )
             out.append((path.with_name(f"{name}.yaml"), data))
         return out
+
+    def ready(self) -> None:
+        """Load now what receiving a brake needs (the brake-only keys, the brake model): the
+        first brake of a kill switch must not pay for it, on every replica at once."""
+        from ..pipeline import load_brake_keys, parse_brake  # noqa: PLC0415
+
+        load_brake_keys(self.directory)
+        with contextlib.suppress(PolicyError):
+            parse_brake(b"{}", self.directory / "warm-up.yaml", datetime.now(UTC))
 
     def receive(self, envelope: bytes, directory: Path, now: datetime) -> Received:
         """Check a signed brake sent to this replica and keep it in ``directory`` (atomically,
