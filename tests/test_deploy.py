@@ -81,6 +81,7 @@ def test_alert_rules_parse_as_promql() -> None:
         "PolicyBundleRefused",
         "PolicyBundleExpiresSoon",
         "PolicyBundleStale",
+        "PolicySentBrakeNotInGit",
     }
     for rule in alerts.values():
         promql_parser.parse(rule["expr"])  # raises on a bad expression

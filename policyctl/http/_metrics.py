@@ -74,6 +74,14 @@ class StoreCollector:
         for brake in status.brakes:
             for family in (remaining, old_remaining):
                 family.add_metric([brake.name], max(0.0, brake.ends.timestamp() - now))
+        sent = GaugeMetricFamily(
+            "policyctl_sent_brake",
+            "A brake in force that was sent (signed, POSTed), not read from git (always 1):"
+            " alert when one stays unreconciled",
+            labels=["name"],
+        )
+        for name in status.sent_brakes:
+            sent.add_metric([name], 1)
         env = GaugeMetricFamily(
             "policyctl_env_override",
             "A field this process's QT_* environment changed (1), by its direction against the"
@@ -118,5 +126,5 @@ class StoreCollector:
         dropped.add_metric([], status.decisions_dropped)
         return [
             reloads, failures, version, last, since, refused, active, remaining, info, logged,
-            dropped, old_active, old_remaining, env, bundle, expiry, stale,
+            dropped, old_active, old_remaining, env, bundle, expiry, stale, sent,
         ]  # fmt: skip

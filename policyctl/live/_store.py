@@ -151,6 +151,8 @@ class StoreStatus:
             a deployment's environment can loosen a limit the risk desk set, so it is shown.
         bundle: The verified signed statement of the served policy (version, commit, files,
             signer, expiry), when the store verifies bundles (``trust``); None otherwise.
+        sent_brakes: The brakes in force that came from the signed brakes' directory (sent,
+            not yet in git: ``brake ... --propose`` puts them there).
     """
 
     current_version: int
@@ -172,6 +174,7 @@ class StoreStatus:
     env: Mapping[str, str] = field(default_factory=dict)
     env_directions: Mapping[str, str] = field(default_factory=dict)
     bundle: Statement | None = None
+    sent_brakes: tuple[str, ...] = ()
 
     @property
     def stale(self) -> bool:
@@ -572,6 +575,10 @@ class PolicyStore:
             self._refused_since, self._watcher.mode if self._watcher else "off", snap.brakes,
             snap.next_change, self._commit, self._serving_last_good,
             env=snap.env, env_directions=snap.env_directions, bundle=snap.bundle,
+            sent_brakes=tuple(
+                b.name for b in snap.brakes
+                if self._signed_dir is not None and b.path.parent == self._signed_dir
+            ),
         )  # fmt: skip
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:

@@ -219,9 +219,11 @@ class Trust:
         bundle key or a brake-only key, ``KEYDIR/brakes/``), as (path, bytes) for the pipeline:
         a brake can only tighten, so nothing received this way can loosen or lift anything.
 
+        A signed brake whose name a brake of the bundle has is left out: it was put in git
+        (``brake ... --propose``), reviewed, and that one holds now.
+
         Raises:
-            BundleRefused: A signed brake that does not verify, is misnamed, or takes the name
-                of a brake of the bundle.
+            BundleRefused: A signed brake that does not verify, or is misnamed.
         """
         if not inputs.signed:
             return []
@@ -239,11 +241,7 @@ class Trust:
                     source=str(path),
                 )
             if name in reviewed:
-                raise BundleRefused.single(
-                    f"a brake named {name!r} is in the bundle already: a signed brake takes a"
-                    " name of its own",
-                    source=str(path),
-                )
+                continue  # reconciled: the reviewed brake of that name, from git, holds now
             out.append((path.with_name(f"{name}.yaml"), data))
         return out
 

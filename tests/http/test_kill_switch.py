@@ -106,6 +106,7 @@ def test_sent_to_every_replica_applied_at_once_and_proven(fleet: Fleet, capsys: 
     for url in fleet.urls:
         policy = httpx.get(f"{url}/api/policy").json()
         assert policy["risk_mode"] == "DEFENSIVE" and policy["max_positions"] == 2
+    assert 'policyctl_sent_brake{name="cpi"} 1.0' in httpx.get(f"{fleet.urls[0]}/metrics").text
     assert main(["rollout", "status", *fleet.urls, "--expect-brake", "cpi", "--timeout", "5"]) == 0
     assert "all 3 replicas serve brake cpi" in capsys.readouterr().out
     # The same signed brake sent again (as kept by a replica): a replay, harmless, said so.

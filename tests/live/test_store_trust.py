@@ -256,8 +256,13 @@ def test_signed_brakes_from_anyone_else_or_of_anything_else_are_refused(desk: De
         (signed / "x.dsse.json").write_bytes(sign_brake("y", brake, desk.key))  # misnamed
         _refused_for(store, "a signed brake's file is NAME.dsse.json")
         (signed / "x.dsse.json").unlink()
-        (signed / "cpi.dsse.json").write_bytes(sign_brake("cpi", brake, desk.key))
-        _refused_for(store, "is in the bundle already")
+        # The same name as a reviewed brake of the bundle (it was put in git): the reviewed
+        # one holds, the signed copy is left out, nothing is refused.
+        tighter = BRAKE.format(until=soon).replace("max_positions: 2", "max_positions: 1")
+        (signed / "cpi.dsse.json").write_bytes(sign_brake("cpi", tighter.encode(), desk.key))
+        store.refresh()
+        assert store.status().last_error is None
+        assert store.current().policy.max_positions == 2
         (signed / "cpi.dsse.json").write_bytes((desk.dir / "statement.dsse.json").read_bytes())
         _refused_for(store, "a policy, or anything but a brake, is never accepted here")
         (signed / "cpi.dsse.json").unlink()
