@@ -15,7 +15,7 @@ from ._rollout import NO_ANSWER, exchange, fan_out
 
 __all__ = ["Sent", "send_all"]
 
-Outcome = Literal["applied", "replay", "refused", "unreachable"]
+Outcome = Literal["applied", "scheduled", "replay", "refused", "unreachable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,8 @@ class Sent:
 
     @property
     def in_force(self) -> bool:
-        return self.outcome in ("applied", "replay")
+        """Accepted: in force now, or (scheduled) kept to start at its ``from``."""
+        return self.outcome in ("applied", "scheduled", "replay")
 
 
 def _send(url: str, envelope: bytes, timeout: float) -> Sent:
@@ -37,8 +38,8 @@ def _send(url: str, envelope: bytes, timeout: float) -> Sent:
         return Sent(url, "unreachable", "not an http(s) URL")
     try:
         _, data = exchange(url, timeout, path="/api/policy/brakes", body=envelope)
-    except (OSError, ValueError) as e:
-        return Sent(url, "unreachable", printable(str(e))[:200])
+    except Exception as e:
+        return Sent(url, "unreachable", printable(f"{type(e).__name__}: {e}")[:200])
     outcome, message = data.get("outcome"), printable(str(data.get("message", "")))[:300]
     listed = data.get("brakes")
     brakes = tuple(
@@ -46,7 +47,10 @@ def _send(url: str, envelope: bytes, timeout: float) -> Sent:
         for b in (listed if isinstance(listed, list) else [])
         if isinstance(b, str)
     )
-    if outcome in ("applied", "replay"):
+    name = data.get("name")
+    if outcome in ("applied", "replay") and name not in brakes:  # its word alone is not proof
+        return Sent(url, "refused", f"said {outcome}, but does not list it in force", brakes)
+    if outcome in ("applied", "scheduled", "replay"):
         return Sent(url, outcome, message, brakes)
     if isinstance(outcome, str):
         return Sent(url, "refused", f"{printable(outcome)[:32]}: {message}", brakes)

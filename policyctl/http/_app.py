@@ -87,6 +87,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 _BODY_SECONDS = 10.0
 _STATUS = {
     "applied": 201,
+    "scheduled": 202,
     "replay": 200,
     "malformed": 400,
     "unsigned": 403,
@@ -175,6 +176,7 @@ def router(
         status_code=201,
         responses={
             200: {"model": ReceivedOut, "description": "a replay: the brake is in force already"},
+            202: {"model": ReceivedOut, "description": "kept: the brake starts at its 'from'"},
             400: {"model": ReceivedOut, "description": "not a signed brake"},
             403: {"model": ReceivedOut, "description": "no trusted signature, or not accepted"},
             408: {"model": ReceivedOut, "description": "the body took too long"},

@@ -124,8 +124,8 @@ class ReceivedOut(BaseModel):
     """What a replica did with a signed brake sent to it, and what is in force now."""
 
     outcome: Literal[
-        "applied", "replay", "malformed", "unsigned", "not_a_brake", "conflict", "full",
-        "not_accepted",
+        "applied", "scheduled", "replay", "malformed", "unsigned", "not_a_brake", "conflict",
+        "full", "not_accepted",
     ]  # fmt: skip
     message: str
     name: str | None

@@ -39,6 +39,7 @@ from ..decisions import DecisionLog, freeze_context, freeze_input
 from ..errors import PolicyError, PolicyInternalError
 from ..model import SignalVerdict, as_count, as_number, as_text
 from ..pipeline import (
+    SIGNED_SUFFIX,
     BrakeFile,
     PolicySnapshot,
     build_snapshot,
@@ -456,13 +457,17 @@ class PolicyStore:
         statement = None if self._trust is None else self._trust.verify(inputs, self._path)
         brakes = list(inputs.brakes)
         now = datetime.now(UTC)
+        left_out: list[str] = []
         if self._trust is not None and statement is not None:
-            brakes += self._trust.signed_brakes(inputs)
+            sent, left_out = self._trust.signed_brakes(inputs, now)
             stale = self._trust.stale_brake(statement, now, self._path)
-            brakes += [stale] if stale is not None else []
+            brakes += sent + ([stale] if stale is not None else [])
         snap = build_snapshot(
             inputs.data, self._path, env=self._env, digest=inputs.digest, brakes=brakes, now=now
         )
+        if left_out:  # said where brakes are explained (status, show --explain), and logged
+            log.warning("%s", "; ".join(left_out))
+            snap = dataclasses.replace(snap, brake_notes=(*snap.brake_notes, *left_out))
         if statement is None:
             return snap
         if self._trust is not None and self._trust.stale_set is not None:
@@ -607,10 +612,22 @@ class PolicyStore:
                 "this replica takes no signed brakes (it needs trust and a signed brakes"
                 " directory)",
             )
-        received = self._trust.receive(envelope, self._signed_dir, datetime.now(UTC))
-        if received.outcome == "applied":
-            self.refresh()
-        return received
+        reviewed = {path.name.rsplit(".", 1)[0] for path, _ in self._inputs.brakes}
+        received = self._trust.receive(envelope, self._signed_dir, datetime.now(UTC), reviewed)
+        if received.outcome != "applied":
+            return received
+        self.refresh()
+        name = received.name
+        snap = self._current
+        if any(b.name == name and b.path.parent == self._signed_dir for b in snap.brakes):
+            return Received("applied", f"brake {name} is in force", name)
+        if any(b.name == name for b in snap.brake_files):
+            return Received("scheduled", f"brake {name} is kept, and starts at its 'from'", name)
+        # Kept, yet not composed (the rest could not be served with it): taken back, said.
+        (self._signed_dir / f"{name}{SIGNED_SUFFIX}").unlink(missing_ok=True)
+        self.refresh()
+        why = self._status.last_error or "it could not be composed with what is in force"
+        return Received("not_a_brake", f"brake {name} was not applied: {why}"[:300], name)
 
     def refresh(self) -> bool:
         """Check the file now; return whether a new snapshot was applied.

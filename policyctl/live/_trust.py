@@ -20,6 +20,8 @@ import contextlib
 import hashlib
 import json
 import os
+import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,11 +39,12 @@ from ..pipeline import (
     STALE_SET_VARIABLE,
     TRUST_VARIABLE,
     PolicySnapshot,
+    read_source,
 )
 from ._inputs import Inputs
 
 if TYPE_CHECKING:
-    from ..pipeline import Statement
+    from ..pipeline import Statement, TrustedKey
 
 __all__ = ["MAX_SENT", "Received", "Trust", "default_signed_brakes", "default_trust"]
 
@@ -54,8 +57,9 @@ class Received:
     """What a replica did with a signed brake sent to it.
 
     Attributes:
-        outcome: ``applied`` (new, now in force), ``replay`` (the same signed brake again:
-            harmless, already in force), or why it was refused: ``malformed``, ``unsigned``
+        outcome: ``applied`` (new, now in force), ``scheduled`` (kept: it starts at its
+            ``from``), ``replay`` (the same signed brake again: harmless), or why it was
+            refused: ``malformed``, ``unsigned``
             (no trusted key's signature), ``not_a_brake`` (a policy, or an invalid brake),
             ``conflict`` (another signed brake has the name), ``full`` (as many as allowed),
             ``not_accepted`` (this replica takes no signed brakes).
@@ -69,7 +73,7 @@ class Received:
 
     @property
     def accepted(self) -> bool:
-        return self.outcome in ("applied", "replay")
+        return self.outcome in ("applied", "scheduled", "replay")
 
 
 def default_trust(trust: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
@@ -104,19 +108,58 @@ def _stale_set(text: str | None) -> dict[str, object] | None:
     return value
 
 
+def _accept(
+    envelope: bytes, keys: Mapping[str, TrustedKey], now: datetime, reviewed: set[str]
+) -> tuple[tuple[str, bytes] | None, str]:
+    """((name, brake file), "") for a signed brake that may be applied now or later; else
+    (None, why). The one rule for a brake kept and a brake received."""
+    from ..pipeline import parse_brake, verify_brake  # noqa: PLC0415 - cryptography
+
+    try:
+        name, data = verify_brake(envelope, keys, Path("(signed brake)"))
+    except BundleRefused as e:
+        return None, printable(e.issues[0].message)[:300]
+    if not BRAKE_NAME.fullmatch(name):
+        return None, f"{printable(name)[:64]!r} is not a brake name"
+    if name in reviewed:
+        return None, f"a reviewed brake named {name} holds (it is in git)"
+    try:  # located by its name only: a replica's paths are nobody's business
+        brake = parse_brake(data, Path(f"{name}.yaml"), now)
+    except PolicyError as e:
+        return None, printable(str(e))[:300]
+    if brake.content.settings.model_versions:
+        return None, "a sent brake may not pin model versions: a pin is reviewed, put it in git"
+    if brake.state(now) == "expired":
+        return None, f"brake {name} has lifted"
+    if brake.starts is not None and brake.starts - now > timedelta(days=7):
+        return None, f"brake {name} starts more than 7 days from now: send it then"
+    return (name, data), ""
+
+
+def _kind(why: str) -> str:
+    """The outcome of a refused brake, from why."""
+    if "not a signed brake" in why or "bytes, over" in why:
+        return "malformed"
+    if "trust directory" in why or "does not verify" in why:
+        return "unsigned"
+    if "a reviewed brake named" in why:
+        return "conflict"
+    return "not_a_brake"
+
+
 def _create(path: Path, data: bytes) -> None:
     """Write a new file whole (a temporary file hard-linked into place), never over an
     existing one: FileExistsError when the name is taken. Not fsynced: it must survive the
     process (a restart), which the page cache does; a node that crashes takes the pod's
     directory with it. (Fifty replicas fsyncing at once on one disk cost the send half a
     second.)"""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with temporary.open("wb") as f:
+        with os.fdopen(fd, "wb") as f:  # a name of its own: two senders never share one
             f.write(data)
-        os.link(temporary, path)
+        os.link(name, path)
     finally:
-        temporary.unlink(missing_ok=True)
+        Path(name).unlink(missing_ok=True)
 
 
 def default_signed_brakes(
@@ -147,6 +190,7 @@ class Trust:
         self.directory = directory
         self.floor: tuple[int, datetime] | None = None
         self.stale_set = _stale_set((environ or {}).get(STALE_SET_VARIABLE))
+        self._receiving = threading.Lock()
 
     def stale_brake(
         self, statement: Statement, now: datetime, policy: Path
@@ -214,36 +258,34 @@ class Trust:
             source=snap.env.get(loosened[0], loosened[0]),
         )
 
-    def signed_brakes(self, inputs: Inputs) -> list[tuple[Path, bytes]]:
+    def signed_brakes(
+        self, inputs: Inputs, now: datetime
+    ) -> tuple[list[tuple[Path, bytes]], list[str]]:
         """The brake files of ``inputs``' signed brakes, each signed by a trusted key (a
-        bundle key or a brake-only key, ``KEYDIR/brakes/``), as (path, bytes) for the pipeline:
-        a brake can only tighten, so nothing received this way can loosen or lift anything.
+        bundle key or a brake-only key, ``KEYDIR/brakes/``), as (path, bytes) for the pipeline,
+        and why each other one is left out: a brake can only tighten, so leaving one out never
+        blocks the bundle (a key removed, a file planted by someone without one).
 
-        A signed brake whose name a brake of the bundle has is left out: it was put in git
-        (``brake ... --propose``), reviewed, and that one holds now.
-
-        Raises:
-            BundleRefused: A signed brake that does not verify, or is misnamed.
+        Left out: one that does not verify (an unknown or removed key), is misnamed, is not a
+        valid brake, pins a model version (a pin is reviewed, never sent), has lifted, or has
+        the name of a brake of the bundle (it was put in git, reviewed: that one holds now).
         """
         if not inputs.signed:
-            return []
-        from ..pipeline import load_brake_keys, load_trust, verify_brake  # noqa: PLC0415
+            return [], []
+        from ..pipeline import load_brake_keys, load_trust  # noqa: PLC0415 - cryptography
 
         keys = {**load_trust(self.directory), **load_brake_keys(self.directory)}
         reviewed = {path.name.rsplit(".", 1)[0] for path, _ in inputs.brakes}
-        out = []
+        out, notes = [], []
         for path, envelope in inputs.signed:
-            name, data = verify_brake(envelope, keys, path)
-            if path.name != f"{name}{SIGNED_SUFFIX}" or not BRAKE_NAME.fullmatch(name):
-                raise BundleRefused.single(
-                    f"signed as the brake {printable(name)[:64]!r}: a signed brake's file is"
-                    f" NAME{SIGNED_SUFFIX} with its signed name",
-                    source=str(path),
-                )
-            if name in reviewed:
-                continue  # reconciled: the reviewed brake of that name, from git, holds now
+            accepted, why = _accept(envelope, keys, now, reviewed)
+            if accepted is None or path.name != f"{accepted[0]}{SIGNED_SUFFIX}":
+                why = why or "its file is not named NAME.dsse.json with its signed name"
+                notes.append(f"signed brake {printable(path.name)[:80]} left out: {why}")
+                continue
+            name, data = accepted
             out.append((path.with_name(f"{name}.yaml"), data))
-        return out
+        return out, notes
 
     def ready(self) -> None:
         """Load now what receiving a brake needs (the brake-only keys, the brake model): the
@@ -254,64 +296,64 @@ class Trust:
         with contextlib.suppress(PolicyError):
             parse_brake(b"{}", self.directory / "warm-up.yaml", datetime.now(UTC))
 
-    def receive(self, envelope: bytes, directory: Path, now: datetime) -> Received:
-        """Check a signed brake sent to this replica and keep it in ``directory`` (atomically,
-        never over another): signed by a trusted key, a valid brake now, named as signed, no
-        more than `MAX_BRAKES` kept. The store then applies it as any signed brake."""
-        from ..pipeline import (  # noqa: PLC0415 - cryptography
-            load_brake_keys,
-            load_trust,
-            parse_brake,
-            verify_brake,
-        )
+    def receive(
+        self, envelope: bytes, directory: Path, now: datetime, reviewed: set[str]
+    ) -> Received:
+        """Check a signed brake sent to this replica and keep it in ``directory`` (whole, never
+        over another, one at a time): signed by a trusted key, a valid brake that may be sent,
+        named as signed, no more than `MAX_BRAKES` kept (lifted ones are removed to make room).
+        The store then applies it, and says whether it is in force."""
+        from ..pipeline import load_brake_keys, load_trust  # noqa: PLC0415 - cryptography
 
         if len(envelope) > MAX_SENT:
             return Received("malformed", f"{len(envelope)} bytes, over {MAX_SENT}")
-        where = directory / "(sent)"
         try:
             keys = {**load_trust(self.directory), **load_brake_keys(self.directory)}
-            name, data = verify_brake(envelope, keys, where)
-        except BundleRefused as e:
-            message = e.issues[0].message
-            kind = "unsigned" if "trust" in message or "verify" in message else "not_a_brake"
-            kind = "malformed" if "not a signed brake" in message else kind
-            return Received(kind, printable(message)[:300])
         except PolicyError as e:  # the trust directory itself
             return Received("not_accepted", printable(e.issues[0].message)[:300])
-        if not BRAKE_NAME.fullmatch(name):
-            return Received("not_a_brake", f"{printable(name)[:64]!r} is not a brake name")
+        accepted, why = _accept(envelope, keys, now, reviewed)
+        if accepted is None:
+            return Received(_kind(why), why)
+        name = accepted[0]
         target = directory / f"{name}{SIGNED_SUFFIX}"
+        with self._receiving:  # one at a time: the count, the name and the write agree
+            try:
+                existing = read_source(target) if target.exists() or target.is_symlink() else None
+            except PolicyError:
+                return Received("not_accepted", f"{target.name} here is not a regular file", name)
+            if existing is not None:
+                if existing == envelope:
+                    return Received("replay", f"brake {name} is in force already (a replay)", name)
+                return Received("conflict", f"another signed brake is named {name}", name)
+            kept = self._prune(directory, keys, now)
+            if kept >= MAX_BRAKES:
+                return Received("full", f"{kept} signed brakes kept, the most there may be", name)
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                _create(target, envelope)
+            except FileExistsError:
+                return Received("conflict", f"another signed brake is named {name}", name)
+            except OSError as e:
+                return Received("not_accepted", f"cannot keep it: {e.strerror or e}", name)
+        return Received("applied", f"brake {name} is kept", name)
+
+    @staticmethod
+    def _prune(directory: Path, keys: Mapping[str, TrustedKey], now: datetime) -> int:
+        """Remove the signed brakes that have lifted; the number kept."""
+        from ..pipeline import read_signed_brakes  # noqa: PLC0415
+
         try:
-            brake = parse_brake(data, target.with_suffix("").with_suffix(".yaml"), now)
-        except PolicyError as e:
-            return Received("not_a_brake", printable(str(e))[:300], name)
-        if brake.state(now) == "expired":
-            return Received("not_a_brake", f"brake {name} has already lifted", name)
-        if brake.starts is not None and brake.starts - now > timedelta(days=7):
-            return Received(
-                "not_a_brake", f"brake {name} starts more than 7 days from now: send it then", name
-            )
-        try:
-            existing = target.read_bytes()
-        except FileNotFoundError:
-            existing = None
-        except OSError as e:
-            return Received("not_accepted", f"cannot read {target.name}: {e.strerror}", name)
-        if existing is not None:
-            if existing == envelope:
-                return Received("replay", f"brake {name} is in force already (a replay)", name)
-            return Received("conflict", f"another signed brake is named {name}", name)
-        count = sum(1 for p in directory.glob(f"*{SIGNED_SUFFIX}")) if directory.is_dir() else 0
-        if count >= MAX_BRAKES:
-            return Received("full", f"{count} signed brakes kept, the most there may be", name)
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            _create(target, envelope)
-        except FileExistsError:
-            return Received("conflict", f"another signed brake is named {name}", name)
-        except OSError as e:
-            return Received("not_accepted", f"cannot keep it: {e.strerror or e}", name)
-        return Received("applied", f"brake {name} is in force", name)
+            present = read_signed_brakes(directory)
+        except PolicyError:
+            return MAX_BRAKES  # a directory that cannot be read takes nothing more
+        kept = 0
+        for path, envelope in present:
+            accepted, why = _accept(envelope, keys, now, set())
+            if accepted is None and why.endswith("has lifted"):
+                path.unlink(missing_ok=True)
+            else:
+                kept += 1
+        return kept
 
     def applied(self, statement: Statement | None) -> None:
         """Raise the floor to a bundle just applied."""

@@ -206,3 +206,73 @@ def test_a_sent_brake_survives_a_restart(tmp_path: Path) -> None:
         proc.wait(timeout=10)
         if proc.stdout:
             proc.stdout.close()
+
+
+def test_what_an_outsider_broke_is_refused_or_held(fleet: Fleet, capsys: Capture) -> None:
+    """Each was a false 201 or a stuck replica: a model pin, a bundle brake's name, the same
+    name from two desks at once, a full directory of lifted brakes, a FIFO in the directory,
+    a scheduled brake said to be in force, a URL that crashed the sender."""
+    import threading  # noqa: PLC0415
+
+    url = fleet.urls[2]
+    signed = fleet.desk.dir.parent / "signed-2"
+
+    def post(body: bytes) -> httpx.Response:
+        return httpx.post(f"{url}/api/policy/brakes", content=body, timeout=10)
+
+    pin = _brake_text('{model_versions: {lstm: "9.9"}}')
+    answer = post(sign_brake("pin", pin, fleet.officer))
+    assert answer.status_code == 422 and "may not pin model versions" in answer.json()["message"]
+    assert str(signed) not in answer.text  # a replica's paths are nobody's business
+    # The same name from two desks at once: one kept, the other a conflict, the file whole.
+    bodies = [
+        sign_brake("race", _brake_text(f"{{max_positions: {n}}}"), fleet.officer) for n in (2, 3)
+    ]
+    codes: list[int] = []
+    threads = [
+        threading.Thread(target=lambda b=b: codes.append(post(b).status_code)) for b in bodies
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(codes) == [201, 409]
+    assert (signed / "race.dsse.json").read_bytes() in bodies
+    # A directory full of lifted brakes makes room; one full of live ones refuses more.
+    lifted = _brake_text("{max_positions: 1}", hours=-1)
+    for n in range(64 - len(list(signed.glob("*.dsse.json")))):
+        (signed / f"old-{n}.dsse.json").write_bytes(sign_brake(f"old-{n}", lifted, fleet.officer))
+    assert (
+        post(sign_brake("fresh", _brake_text("{max_positions: 4}"), fleet.officer)).status_code
+        == 201
+    )
+    assert not list(signed.glob("old-*"))
+    for n in range(64 - len(list(signed.glob("*.dsse.json")))):
+        (signed / f"live-{n}.dsse.json").write_bytes(
+            sign_brake(f"live-{n}", _brake_text("{max_positions: 4}"), fleet.officer)
+        )
+    answer = post(sign_brake("one-more", _brake_text("{max_positions: 4}"), fleet.officer))
+    assert answer.status_code == 409 and answer.json()["outcome"] == "full"
+    for path in signed.glob("live-*"):
+        path.unlink()
+    # A FIFO where a brake would be kept: refused at once, never waited on.
+    os.mkfifo(signed / "fifo.dsse.json")
+    started = time.monotonic()
+    answer = post(sign_brake("fifo", _brake_text("{max_positions: 4}"), fleet.officer))
+    assert answer.status_code == 403 and time.monotonic() - started < 5
+    (signed / "fifo.dsse.json").unlink()
+    # Scheduled: kept, said as such (202), not "in force".
+    soon = _brake_text("{max_positions: 1}", hours=3).replace(
+        b"reason",
+        f'from: "{(datetime.now(UTC) + timedelta(hours=1)):%Y-%m-%dT%H:%M:%SZ}"\nreason'.encode(),
+    )
+    answer = post(sign_brake("later", soon, fleet.officer))
+    assert answer.status_code == 202 and answer.json()["outcome"] == "scheduled", answer.text
+    # A URL that is not one: a line, at once, no traceback.
+    argv = ["brake", "max_positions=3", "--for", "1h", "--reason", "r", "--name", "bad-url"]
+    argv += ["--sign-with", str(fleet.officer_pem), str(fleet.desk.policy)]
+    started = time.monotonic()
+    assert main([*argv, "--send", "http://127.0.0.1:notaport", "--timeout", "20"]) == 1
+    assert time.monotonic() - started < 10
+    captured = capsys.readouterr()
+    assert "unreachable" in captured.out and "Traceback" not in captured.err

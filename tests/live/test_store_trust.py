@@ -241,7 +241,9 @@ def test_a_signed_brake_applies_at_once_and_can_only_tighten(desk: Desk) -> None
         assert store.current().version == 8 and store.current().policy.max_positions == 2
 
 
-def test_signed_brakes_from_anyone_else_or_of_anything_else_are_refused(desk: Desk) -> None:
+def test_signed_brakes_from_anyone_else_or_of_anything_else_are_left_out(desk: Desk) -> None:
+    """A signed brake that may not apply is left out, said in the brake notes, and never
+    blocks the bundle (a key removed, a file planted without one): brakes only tighten."""
     from policyctl.pipeline import sign_brake  # noqa: PLC0415
 
     soon = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -250,32 +252,36 @@ def test_signed_brakes_from_anyone_else_or_of_anything_else_are_refused(desk: De
     signed.mkdir()
     with _store(desk, signed_brakes=signed) as store:
         stranger = Ed25519PrivateKey.generate()
-        brake = BRAKE.format(until=soon).encode()
-        (signed / "x.dsse.json").write_bytes(sign_brake("x", brake, stranger))
-        _refused_for(store, "which is not in the trust directory")
-        (signed / "x.dsse.json").write_bytes(sign_brake("y", brake, desk.key))  # misnamed
-        _refused_for(store, "a signed brake's file is NAME.dsse.json")
-        (signed / "x.dsse.json").unlink()
-        # The same name as a reviewed brake of the bundle (it was put in git): the reviewed
-        # one holds, the signed copy is left out, nothing is refused.
         tighter = BRAKE.format(until=soon).replace("max_positions: 2", "max_positions: 1")
-        (signed / "cpi.dsse.json").write_bytes(sign_brake("cpi", tighter.encode(), desk.key))
-        store.refresh()
-        assert store.status().last_error is None
-        assert store.current().policy.max_positions == 2
-        (signed / "cpi.dsse.json").write_bytes((desk.dir / "statement.dsse.json").read_bytes())
-        _refused_for(store, "a policy, or anything but a brake, is never accepted here")
-        (signed / "cpi.dsse.json").unlink()
-        (signed / "notes.txt").write_text("x")
-        _refused_for(store, "is not a signed brake")
+        pin = f'reason: "r"\nuntil: "{soon}"\nset: {{model_versions: {{lstm: "9.9"}}}}\n'
+        cases = {
+            "x": (sign_brake("x", tighter.encode(), stranger), "not in the trust directory"),
+            "y": (sign_brake("z", tighter.encode(), desk.key), "not named NAME.dsse.json"),
+            "cpi": (sign_brake("cpi", tighter.encode(), desk.key), "a reviewed brake named cpi"),
+            "s": ((desk.dir / "statement.dsse.json").read_bytes(), "never accepted here"),
+            "m": (sign_brake("m", pin.encode(), officer_key(officer)), "may not pin model"),
+        }
+        for name, (envelope, said) in cases.items():
+            (signed / f"{name}.dsse.json").write_bytes(envelope)
+            assert store.refresh()
+            notes = " ".join(store.current().brake_notes)
+            assert store.status().last_error is None and said in notes, notes
+            assert store.current().policy.max_positions == 2  # the bundle's brake, alone
+            (signed / f"{name}.dsse.json").unlink()
+        (signed / "notes.txt").write_text("x")  # not a signed brake at all: the directory
+        _refused_for(store, "is not a signed brake")  # is refused, as a brakes' directory is
         (signed / "notes.txt").unlink()
         # The brake-only key signs brakes, never a bundle.
-        key = serialization.load_pem_private_key(officer.read_bytes(), password=None)
-        assert isinstance(key, Ed25519PrivateKey)
-        desk.publish(8, key=key)
+        desk.publish(8, key=officer_key(officer))
         _refused_for(store, "which is not in the trust directory")
     with pytest.raises(PolicyError, match="need a trust directory"):
         PolicyStore(desk.policy, env={}, watch=False, signed_brakes=signed)
+
+
+def officer_key(path: Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    return key
 
 
 STALE = {"QT_POLICY_STALE_SET": '{"risk_mode": "DEFENSIVE", "max_positions": 3}'}
