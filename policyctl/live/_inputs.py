@@ -12,7 +12,7 @@ from pathlib import Path
 from ..model import STATEMENT_FILE_NAME
 from ..pipeline import inputs_digest, read_brakes, read_signed_brakes, read_source
 
-__all__ = ["Inputs", "inputs_of", "read_inputs"]
+__all__ = ["Inputs", "inputs_of", "keys_state", "read_inputs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +72,11 @@ def inputs_of(
         # The statement in the key (a re-signed bundle, a new expiry, is a change to apply),
         # and the trusted keys: a key added or removed is a reason to verify again.
         seal = hashlib.sha256(statement).hexdigest() if statement is not None else "unsigned"
-        key = hashlib.sha256(f"{key}\n{seal}\n{_keys_state(trust)}".encode()).hexdigest()
+        key = hashlib.sha256(f"{key}\n{seal}\n{keys_state(trust)}".encode()).hexdigest()
     return Inputs(data, brakes, digest, key, statement, signed)
 
 
-def _keys_state(trust: Path) -> str:
+def keys_state(trust: Path) -> str:
     """What the trust directory holds, cheaply: each entry's name, size and change time
     (followed through links, as a mounted Secret's keys are)."""
     try:

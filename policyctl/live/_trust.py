@@ -41,7 +41,7 @@ from ..pipeline import (
     PolicySnapshot,
     read_source,
 )
-from ._inputs import Inputs
+from ._inputs import Inputs, keys_state
 
 if TYPE_CHECKING:
     from ..pipeline import Statement, TrustedKey
@@ -109,16 +109,16 @@ def _stale_set(text: str | None) -> dict[str, object] | None:
 
 
 def _accept(
-    envelope: bytes, keys: Mapping[str, TrustedKey], now: datetime, reviewed: set[str]
+    verified: tuple[str, bytes] | str, now: datetime, reviewed: set[str]
 ) -> tuple[tuple[str, bytes] | None, str]:
-    """((name, brake file), "") for a signed brake that may be applied now or later; else
-    (None, why). The one rule for a brake kept and a brake received."""
-    from ..pipeline import parse_brake, verify_brake  # noqa: PLC0415 - cryptography
+    """((name, brake file), "") for a signed brake (``verified``: its name and brake file,
+    or why its signature is refused) that may be applied now or later; else (None, why). The
+    one rule for a brake kept and a brake received."""
+    from ..pipeline import parse_brake  # noqa: PLC0415
 
-    try:
-        name, data = verify_brake(envelope, keys, Path("(signed brake)"))
-    except BundleRefused as e:
-        return None, printable(e.issues[0].message)[:300]
+    if isinstance(verified, str):
+        return None, verified
+    name, data = verified
     if not BRAKE_NAME.fullmatch(name):
         return None, f"{printable(name)[:64]!r} is not a brake name"
     if name in reviewed:
@@ -191,6 +191,44 @@ class Trust:
         self.floor: tuple[int, datetime] | None = None
         self.stale_set = _stale_set((environ or {}).get(STALE_SET_VARIABLE))
         self._receiving = threading.Lock()
+        # Parsed keys and verified brakes, kept while the trust directory is unchanged: a
+        # check verifies each kept brake, and a kill switch sends one brake after another.
+        self._keys: tuple[str, dict[str, TrustedKey]] | None = None
+        self._bundle_keys: tuple[str, dict[str, TrustedKey]] | None = None
+        self._verified: dict[bytes, tuple[str, bytes] | str] = {}
+
+    def brake_keys(self) -> dict[str, TrustedKey]:
+        """The keys that may sign a brake (the bundle keys and the brake-only keys), parsed
+        again only when the trust directory changes.
+
+        Raises:
+            PolicySourceError: The trust directory cannot be read or holds no key.
+        """
+        from ..pipeline import load_brake_keys, load_trust  # noqa: PLC0415 - cryptography
+
+        state = keys_state(self.directory) + keys_state(self.directory / "brakes")
+        if self._keys is None or self._keys[0] != state:
+            self._keys = (state, {**load_trust(self.directory), **load_brake_keys(self.directory)})
+            self._verified = {}
+        return self._keys[1]
+
+    def verified(self, envelope: bytes) -> tuple[str, bytes] | str:
+        """(name, brake file) of a signed brake a key of `brake_keys` signed, else why not;
+        remembered by the envelope's digest until the keys change."""
+        from ..pipeline import verify_brake  # noqa: PLC0415 - cryptography
+
+        keys = self.brake_keys()
+        digest = hashlib.sha256(envelope).digest()
+        found = self._verified.get(digest)
+        if found is None:
+            try:
+                found = verify_brake(envelope, keys, Path("(signed brake)"))
+            except BundleRefused as e:
+                found = printable(e.issues[0].message)[:300]
+            if len(self._verified) >= 4 * MAX_BRAKES:
+                self._verified.clear()
+            self._verified[digest] = found
+        return found
 
     def stale_brake(
         self, statement: Statement, now: datetime, policy: Path
@@ -231,7 +269,10 @@ class Trust:
         digests = {BUNDLE_POLICY_NAME: inputs.digest}
         for path, data in inputs.brakes:
             digests[f"{BRAKES_DIR_NAME}/{path.name}"] = hashlib.sha256(data).hexdigest()
-        keys = load_trust(self.directory)
+        state = keys_state(self.directory)
+        if self._bundle_keys is None or self._bundle_keys[0] != state:
+            self._bundle_keys = (state, load_trust(self.directory))
+        keys = self._bundle_keys[1]
         statement = verify_statement(inputs.statement, digests, keys, where, expired_ok=True)
         if self.floor is not None and (statement.version, statement.signed_at) < self.floor:
             version, signed_at = self.floor
@@ -272,13 +313,10 @@ class Trust:
         """
         if not inputs.signed:
             return [], []
-        from ..pipeline import load_brake_keys, load_trust  # noqa: PLC0415 - cryptography
-
-        keys = {**load_trust(self.directory), **load_brake_keys(self.directory)}
         reviewed = {path.name.rsplit(".", 1)[0] for path, _ in inputs.brakes}
         out, notes = [], []
         for path, envelope in inputs.signed:
-            accepted, why = _accept(envelope, keys, now, reviewed)
+            accepted, why = _accept(self.verified(envelope), now, reviewed)
             if accepted is None or path.name != f"{accepted[0]}{SIGNED_SUFFIX}":
                 why = why or "its file is not named NAME.dsse.json with its signed name"
                 notes.append(f"signed brake {printable(path.name)[:80]} left out: {why}")
@@ -290,9 +328,10 @@ class Trust:
     def ready(self) -> None:
         """Load now what receiving a brake needs (the brake-only keys, the brake model): the
         first brake of a kill switch must not pay for it, on every replica at once."""
-        from ..pipeline import load_brake_keys, parse_brake  # noqa: PLC0415
+        from ..pipeline import parse_brake  # noqa: PLC0415
 
-        load_brake_keys(self.directory)
+        with contextlib.suppress(PolicyError):
+            self.brake_keys()
         with contextlib.suppress(PolicyError):
             parse_brake(b"{}", self.directory / "warm-up.yaml", datetime.now(UTC))
 
@@ -303,15 +342,13 @@ class Trust:
         over another, one at a time): signed by a trusted key, a valid brake that may be sent,
         named as signed, no more than `MAX_BRAKES` kept (lifted ones are removed to make room).
         The store then applies it, and says whether it is in force."""
-        from ..pipeline import load_brake_keys, load_trust  # noqa: PLC0415 - cryptography
-
         if len(envelope) > MAX_SENT:
             return Received("malformed", f"{len(envelope)} bytes, over {MAX_SENT}")
         try:
-            keys = {**load_trust(self.directory), **load_brake_keys(self.directory)}
+            self.brake_keys()
         except PolicyError as e:  # the trust directory itself
             return Received("not_accepted", printable(e.issues[0].message)[:300])
-        accepted, why = _accept(envelope, keys, now, reviewed)
+        accepted, why = _accept(self.verified(envelope), now, reviewed)
         if accepted is None:
             return Received(_kind(why), why)
         name = accepted[0]
@@ -325,7 +362,7 @@ class Trust:
                 if existing == envelope:
                     return Received("replay", f"brake {name} is in force already (a replay)", name)
                 return Received("conflict", f"another signed brake is named {name}", name)
-            kept = self._prune(directory, keys, now)
+            kept = self._prune(directory, now)
             if kept >= MAX_BRAKES:
                 return Received("full", f"{kept} signed brakes kept, the most there may be", name)
             try:
@@ -337,18 +374,21 @@ class Trust:
                 return Received("not_accepted", f"cannot keep it: {e.strerror or e}", name)
         return Received("applied", f"brake {name} is kept", name)
 
-    @staticmethod
-    def _prune(directory: Path, keys: Mapping[str, TrustedKey], now: datetime) -> int:
-        """Remove the signed brakes that have lifted; the number kept."""
+    def _prune(self, directory: Path, now: datetime) -> int:
+        """The number of signed brakes kept; at the limit, those that have lifted are removed
+        first to make room (verified, so only when it matters)."""
         from ..pipeline import read_signed_brakes  # noqa: PLC0415
 
+        count = len(list(directory.glob(f"*{SIGNED_SUFFIX}"))) if directory.is_dir() else 0
+        if count < MAX_BRAKES:
+            return count
         try:
             present = read_signed_brakes(directory)
         except PolicyError:
             return MAX_BRAKES  # a directory that cannot be read takes nothing more
         kept = 0
         for path, envelope in present:
-            accepted, why = _accept(envelope, keys, now, set())
+            accepted, why = _accept(self.verified(envelope), now, set())
             if accepted is None and why.endswith("has lifted"):
                 path.unlink(missing_ok=True)
             else:
