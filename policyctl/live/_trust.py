@@ -44,7 +44,7 @@ from ..pipeline import (
 from ._inputs import Inputs, keys_state
 
 if TYPE_CHECKING:
-    from ..pipeline import Statement, TrustedKey
+    from ..pipeline import BrakeFile, Statement, TrustedKey
 
 __all__ = ["MAX_SENT", "Received", "Trust", "default_signed_brakes", "default_trust"]
 
@@ -114,8 +114,6 @@ def _accept(
     """((name, brake file), "") for a signed brake (``verified``: its name and brake file,
     or why its signature is refused) that may be applied now or later; else (None, why). The
     one rule for a brake kept and a brake received."""
-    from ..pipeline import parse_brake  # noqa: PLC0415
-
     if isinstance(verified, str):
         return None, verified
     name, data = verified
@@ -123,10 +121,9 @@ def _accept(
         return None, f"{printable(name)[:64]!r} is not a brake name"
     if name in reviewed:
         return None, f"a reviewed brake named {name} holds (it is in git)"
-    try:  # located by its name only: a replica's paths are nobody's business
-        brake = parse_brake(data, Path(f"{name}.yaml"), now)
-    except PolicyError as e:
-        return None, printable(str(e))[:300]
+    brake = _parsed(name, data, now)
+    if isinstance(brake, str):
+        return None, brake
     if brake.content.settings.model_versions:
         return None, "a sent brake may not pin model versions: a pin is reviewed, put it in git"
     if brake.state(now) == "expired":
@@ -134,6 +131,28 @@ def _accept(
     if brake.starts is not None and brake.starts - now > timedelta(days=7):
         return None, f"brake {name} starts more than 7 days from now: send it then"
     return (name, data), ""
+
+
+_PARSED: dict[bytes, BrakeFile] = {}  # brake file digest -> its model (refusals not kept:
+# one refused for a window too far ahead may be valid tomorrow)
+
+
+def _parsed(name: str, data: bytes, now: datetime) -> BrakeFile | str:
+    """A signed brake's file through the brake model, once per content (a check reads every
+    kept brake again: their contents do not change; what time does is judged by the caller)."""
+    from ..pipeline import parse_brake  # noqa: PLC0415
+
+    digest = hashlib.sha256(name.encode() + b"\0" + data).digest()
+    found = _PARSED.get(digest)
+    if found is None:
+        try:  # located by its name only: a replica's paths are nobody's business
+            found = parse_brake(data, Path(f"{name}.yaml"), now)
+        except PolicyError as e:
+            return printable(str(e))[:300]
+        if len(_PARSED) >= 4 * MAX_BRAKES:
+            _PARSED.clear()
+        _PARSED[digest] = found
+    return found
 
 
 def _kind(why: str) -> str:
@@ -212,12 +231,12 @@ class Trust:
             self._verified = {}
         return self._keys[1]
 
-    def verified(self, envelope: bytes) -> tuple[str, bytes] | str:
-        """(name, brake file) of a signed brake a key of `brake_keys` signed, else why not;
-        remembered by the envelope's digest until the keys change."""
+    def verified(self, envelope: bytes, keys: Mapping[str, TrustedKey]) -> tuple[str, bytes] | str:
+        """(name, brake file) of a signed brake a key of ``keys`` (`brake_keys`, read once by
+        the caller) signed, else why not; remembered by the envelope's digest until the keys
+        change."""
         from ..pipeline import verify_brake  # noqa: PLC0415 - cryptography
 
-        keys = self.brake_keys()
         digest = hashlib.sha256(envelope).digest()
         found = self._verified.get(digest)
         if found is None:
@@ -313,10 +332,11 @@ class Trust:
         """
         if not inputs.signed:
             return [], []
+        keys = self.brake_keys()
         reviewed = {path.name.rsplit(".", 1)[0] for path, _ in inputs.brakes}
         out, notes = [], []
         for path, envelope in inputs.signed:
-            accepted, why = _accept(self.verified(envelope), now, reviewed)
+            accepted, why = _accept(self.verified(envelope, keys), now, reviewed)
             if accepted is None or path.name != f"{accepted[0]}{SIGNED_SUFFIX}":
                 why = why or "its file is not named NAME.dsse.json with its signed name"
                 notes.append(f"signed brake {printable(path.name)[:80]} left out: {why}")
@@ -345,10 +365,10 @@ class Trust:
         if len(envelope) > MAX_SENT:
             return Received("malformed", f"{len(envelope)} bytes, over {MAX_SENT}")
         try:
-            self.brake_keys()
+            keys = self.brake_keys()
         except PolicyError as e:  # the trust directory itself
             return Received("not_accepted", printable(e.issues[0].message)[:300])
-        accepted, why = _accept(self.verified(envelope), now, reviewed)
+        accepted, why = _accept(self.verified(envelope, keys), now, reviewed)
         if accepted is None:
             return Received(_kind(why), why)
         name = accepted[0]
@@ -362,7 +382,7 @@ class Trust:
                 if existing == envelope:
                     return Received("replay", f"brake {name} is in force already (a replay)", name)
                 return Received("conflict", f"another signed brake is named {name}", name)
-            kept = self._prune(directory, now)
+            kept = self._prune(directory, now, keys)
             if kept >= MAX_BRAKES:
                 return Received("full", f"{kept} signed brakes kept, the most there may be", name)
             try:
@@ -374,7 +394,7 @@ class Trust:
                 return Received("not_accepted", f"cannot keep it: {e.strerror or e}", name)
         return Received("applied", f"brake {name} is kept", name)
 
-    def _prune(self, directory: Path, now: datetime) -> int:
+    def _prune(self, directory: Path, now: datetime, keys: Mapping[str, TrustedKey]) -> int:
         """The number of signed brakes kept; at the limit, those that have lifted are removed
         first to make room (verified, so only when it matters)."""
         from ..pipeline import read_signed_brakes  # noqa: PLC0415
@@ -388,7 +408,7 @@ class Trust:
             return MAX_BRAKES  # a directory that cannot be read takes nothing more
         kept = 0
         for path, envelope in present:
-            accepted, why = _accept(self.verified(envelope), now, set())
+            accepted, why = _accept(self.verified(envelope, keys), now, set())
             if accepted is None and why.endswith("has lifted"):
                 path.unlink(missing_ok=True)
             else:
