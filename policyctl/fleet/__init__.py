@@ -15,9 +15,14 @@ a leading underscore are private; other rooms use the names below.
 
 from __future__ import annotations
 
-from ._doctor import Finding, examine
+import importlib
+from typing import TYPE_CHECKING
+
 from ._rollout import NO_ANSWER, Expected, ReplicaState, poll_all, replicas_from_text
 from ._send import Sent, send_all
+
+if TYPE_CHECKING:
+    from ._doctor import Finding, examine
 
 __all__ = [
     "NO_ANSWER",
@@ -30,3 +35,16 @@ __all__ = [
     "replicas_from_text",
     "send_all",
 ]
+
+
+# Loaded when first asked for: doctor runs the store's own start (watchdog and all), which
+# `rollout status` and a kill switch's `brake --send` never need.
+_LAZY = frozenset({"Finding", "examine"})
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'policyctl.fleet' has no attribute {name!r}")
+    value = getattr(importlib.import_module("._doctor", __name__), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value

@@ -20,6 +20,7 @@ last good state (`_last_good`) and the served commit (`_identity`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -51,7 +52,7 @@ from ..pipeline import (
 )
 from ._identity import source_commit
 from ._inputs import Inputs, read_inputs
-from ._last_good import check_place, load, save, start
+from ._last_good import Start, check_place, load, save, start
 from ._schedule import Schedule, Trigger, check_timings
 from ._trust import Received, Trust, default_signed_brakes, default_trust
 from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' scripted watcher
@@ -401,16 +402,10 @@ class PolicyStore:
         self._keep = None if last_good is None else Path(last_good).absolute()
         if self._keep is not None:
             check_place(self._keep, self._path, self._brakes_dir)
-        self._trusted = trusted = default_trust(trust, environ)
-        self._trust = None if trusted is None else Trust(trusted, environ)
-        self._signed_dir = signed_dir = default_signed_brakes(signed_brakes, environ, trusted)
-        if self._trust is not None and self._keep is not None:
-            self._trust.seed(load(self._keep, self._brakes_dir, self._path, trusted), self._path)
-        first = start(self._path, self._brakes_dir, self._keep, self._build, trusted, signed_dir)
-        if self._trust is not None:
-            self._trust.applied(first.snapshot.bundle)
-            if signed_dir is not None:
-                self._trust.ready()  # a sent brake must not pay for what loads on first use
+        self._trusted = default_trust(trust, environ)
+        self._trust = None if self._trusted is None else Trust(self._trusted, environ)
+        self._signed_dir = default_signed_brakes(signed_brakes, environ, self._trusted)
+        first = self._start_trusted()
         self._log = None  # opened once the store has a policy: a failed start leaves no thread
         if decision_log is not None:
             self._log = DecisionLog(Path(decision_log).absolute(), mask=decision_mask)
@@ -442,6 +437,25 @@ class PolicyStore:
             warn_if_mount_point(self._path)
             self._start()
         remember(self)
+
+    def _start_trusted(self) -> Start:
+        """The first load (see `start`), with the rollback floor from ``last_good`` before it
+        and, for a store that takes sent brakes, what receiving needs made ready after it."""
+        trust, signed_dir = self._trust, self._signed_dir
+        if trust is not None and self._keep is not None:
+            trust.seed(load(self._keep, self._brakes_dir, self._path, self._trusted), self._path)
+        first = start(
+            self._path, self._brakes_dir, self._keep, self._build, self._trusted, signed_dir
+        )
+        if trust is not None:
+            trust.applied(first.snapshot.bundle)
+            if signed_dir is not None:
+                trust.ready()  # a sent brake must not pay for what loads on first use
+                # Made now, not by the first brake: a directory appearing beside the policy's
+                # is an event that sets a check (and its grace) going just when a brake lands.
+                with contextlib.suppress(OSError):
+                    signed_dir.mkdir(parents=True, exist_ok=True)
+        return first
 
     def _init_sync(self) -> None:
         # (Re)created after a fork too: a lock held by a thread of the parent stays held forever.
