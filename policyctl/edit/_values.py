@@ -68,12 +68,13 @@ def _given(source: str, path: tuple[PathPart, ...], value: Any) -> Any:
             source=source,
             path=path,
         ) from None
-    for inner in _leaves(value):
-        item = _at(value, inner)
-        if isinstance(item, float) and not math.isfinite(item):
-            raise PolicyValidationError.single(
-                f"float({str(item)!r}) is not a finite number", source=source, path=path + inner
-            )
+    inner = _first_non_finite(value)
+    if inner is not None:
+        raise PolicyValidationError.single(
+            f"float({str(_at(value, inner))!r}) is not a finite number",
+            source=source,
+            path=path + inner,
+        )
     for inner in _text_slots(path, value):
         item = _at(value, inner)
         if isinstance(item, int | float) and not isinstance(item, bool):
@@ -118,6 +119,15 @@ def _leaves(value: Any, inner: tuple[PathPart, ...] = ()) -> Iterator[tuple[Path
         yield inner
 
 
+def _first_non_finite(value: Any) -> tuple[PathPart, ...] | None:
+    """Where in ``value`` the first NaN or infinity is, or None."""
+    for inner in _leaves(value):
+        item = _at(value, inner)
+        if isinstance(item, float) and not math.isfinite(item):
+            return inner
+    return None
+
+
 def _written(text: str, inner: tuple[PathPart, ...]) -> tuple[int, int]:
     """Where the scalar at ``inner`` sits in ``text`` (start, end)."""
     node, _, _ = PositionMap(text).locate(inner)
@@ -141,13 +151,12 @@ def read_set_value(source: str, path: tuple[PathPart, ...], text: str, tool: Too
             source=source,
             path=path,
         ) from None
-    for inner in _leaves(value):
-        item = _at(value, inner)
-        if isinstance(item, float) and not math.isfinite(item):
-            start, end = _written(text, inner)
-            raise PolicyValidationError.single(
-                f"{text[start:end]} is not a finite number", source=source, path=path + inner
-            )
+    inner = _first_non_finite(value)
+    if inner is not None:
+        start, end = _written(text, inner)
+        raise PolicyValidationError.single(
+            f"{text[start:end]} is not a finite number", source=source, path=path + inner
+        )
     for inner in _text_slots(path, value):
         item = _at(value, inner)
         if isinstance(item, int | float) and not isinstance(item, bool):
