@@ -84,7 +84,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-_BODY_SECONDS = 10.0
+_BODY_SECONDS = 5.0  # a signed brake is a few hundred bytes: anything slower is a slowloris
 _STATUS = {
     "applied": 201,
     "scheduled": 202,

@@ -37,7 +37,7 @@ from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 from ..decisions import DecisionLog, freeze_context, freeze_input
-from ..errors import PolicyError, PolicyInternalError
+from ..errors import PolicyError, PolicyInternalError, printable
 from ..model import SignalVerdict, as_count, as_number, as_text
 from ..pipeline import (
     SIGNED_SUFFIX,
@@ -51,7 +51,7 @@ from ..pipeline import (
     parse_brake,
 )
 from ._identity import source_commit
-from ._inputs import Inputs, read_inputs
+from ._inputs import Inputs, inputs_of, read_inputs
 from ._last_good import Start, check_place, load, save, start
 from ._schedule import Schedule, Trigger, check_timings
 from ._trust import Received, Trust, default_signed_brakes, default_trust
@@ -628,20 +628,38 @@ class PolicyStore:
             )
         reviewed = {path.name.rsplit(".", 1)[0] for path, _ in self._inputs.brakes}
         received = self._trust.receive(envelope, self._signed_dir, datetime.now(UTC), reviewed)
-        if received.outcome != "applied":
+        if received.outcome != "applied" or received.name is None:
             return received
-        self.refresh()
         name = received.name
+        target = self._signed_dir / f"{name}{SIGNED_SUFFIX}"
+        # Applied from what is served plus the brake just kept: nothing else is read again
+        # (a later check reads the same files, finds the same key, and does nothing).
+        with self._check_lock:
+            served = self._inputs
+            signed = sorted(
+                [*(e for e in served.signed if e[0].name != target.name), (target, envelope)],
+                key=lambda entry: entry[0].name,
+            )
+            inputs = inputs_of(
+                served.data, served.brakes, served.statement, self._trusted, tuple(signed)
+            )
+            outcome = self._apply(inputs)
+        if isinstance(outcome, Refusing):
+            target.unlink(missing_ok=True)
+            why = printable(str(outcome.error))[:200]
+            return Received("not_a_brake", f"brake {name} was not applied: {why}", name)
+        self._announce(outcome)
         snap = self._current
         if any(b.name == name and b.path.parent == self._signed_dir for b in snap.brakes):
             return Received("applied", f"brake {name} is in force", name)
         if any(b.name == name for b in snap.brake_files):
             return Received("scheduled", f"brake {name} is kept, and starts at its 'from'", name)
-        # Kept, yet not composed (the rest could not be served with it): taken back, said.
-        (self._signed_dir / f"{name}{SIGNED_SUFFIX}").unlink(missing_ok=True)
+        # Kept, yet left out of what is served (see the brake notes): taken back, said.
+        target.unlink(missing_ok=True)
         self.refresh()
-        why = self._status.last_error or "it could not be composed with what is in force"
-        return Received("not_a_brake", f"brake {name} was not applied: {why}"[:300], name)
+        notes = [n for n in snap.brake_notes if name in n]
+        reason = printable(notes[0] if notes else "it was left out of what is served")
+        return Received("not_a_brake", f"brake {name} was not applied: {reason}"[:300], name)
 
     def refresh(self) -> bool:
         """Check the file now; return whether a new snapshot was applied.

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from policyctl.cli import main
+from policyctl.fleet import send_all
 from policyctl.pipeline import sign_brake
 
 from ..support.bundle import Desk
@@ -212,8 +214,6 @@ def test_what_an_outsider_broke_is_refused_or_held(fleet: Fleet, capsys: Capture
     """Each was a false 201 or a stuck replica: a model pin, a bundle brake's name, the same
     name from two desks at once, a full directory of lifted brakes, a FIFO in the directory,
     a scheduled brake said to be in force, a URL that crashed the sender."""
-    import threading  # noqa: PLC0415
-
     url = fleet.urls[2]
     signed = fleet.desk.dir.parent / "signed-2"
 
@@ -276,3 +276,64 @@ def test_what_an_outsider_broke_is_refused_or_held(fleet: Fleet, capsys: Capture
     assert time.monotonic() - started < 10
     captured = capsys.readouterr()
     assert "unreachable" in captured.out and "Traceback" not in captured.err
+
+
+def test_a_trickling_sender_is_cut_off_without_holding_anyone_up(fleet: Fleet) -> None:
+    url = fleet.urls[0]
+    host, port = url.removeprefix("http://").split(":")
+    slow = socket.create_connection((host, int(port)))
+    try:
+        slow.sendall(
+            b"POST /api/policy/brakes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{"
+        )
+        started = time.monotonic()
+        answers = []
+        while time.monotonic() - started < 6:  # meanwhile, the replica answers everyone else
+            begun = time.monotonic()
+            assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+            answers.append(time.monotonic() - begun)
+            slow.sendall(b" ")  # a byte now and then: never enough, never nothing
+            time.sleep(0.5)
+        assert max(answers) < 1.0
+        slow.settimeout(10)
+        reply = slow.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 408"), reply[:80]
+    finally:
+        slow.close()
+
+
+def test_a_replica_killed_during_a_send_starts_whole(tmp_path: Path) -> None:
+    """kill -9 while a brake lands: after a restart the replica serves, and a brake it said
+    it applied is in force (written whole, or not at all)."""
+    fleet = Fleet(tmp_path, 1)
+    body = sign_brake("cpi", _brake_text("{max_positions: 1}"), fleet.officer)
+    said: list[str] = []
+    sender = threading.Thread(
+        target=lambda: said.extend(s.outcome for s in send_all(fleet.urls, body, timeout=5))
+    )
+    sender.start()
+    time.sleep(0.002)
+    fleet.procs[0].kill()  # whenever it is: before, during or after the write
+    fleet.procs[0].wait()
+    sender.join()
+    fleet.close()
+    port = _port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
+    argv = [str(Path(sys.executable).parent / "policyctl"), "serve", str(fleet.desk.policy)]
+    argv += ["--port", str(port), "--trust", str(fleet.desk.trust)]
+    argv += ["--signed-brakes", str(tmp_path / "signed-0")]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None and "serving http://" in proc.stdout.readline()
+        policy = httpx.get(f"http://127.0.0.1:{port}/api/policy").json()
+        if said == ["applied"]:
+            assert policy["max_positions"] == 1
+        assert policy["max_positions"] in (1, 5)  # whole, either way
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
