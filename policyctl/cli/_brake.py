@@ -26,6 +26,7 @@ from ..pipeline import (
     load_policy,
     parse_brake,
     read_signed_brakes,
+    read_source,
 )
 from ..propose import BrakeRequest, propose
 from ..review import plain_value
@@ -88,7 +89,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--signed-dir",
         metavar="DIR",
-        help="with --sign-with: where (default: $QT_SIGNED_BRAKES_DIR, else signed-brakes/)",
+        help="with --sign-with: where to keep it (default: $QT_SIGNED_BRAKES_DIR, else"
+        " signed-brakes/); with --send, a copy is kept only when this is given",
+    )
+    p.add_argument(
+        "--from-signed",
+        metavar="FILE",
+        help="with --propose: put this sent brake (NAME.dsse.json) in git, the same brake under"
+        " the same name (verified with $QT_POLICY_TRUST)",
     )
     p.add_argument("--author", help="with --propose: 'Name <email>' of who proposes")
     p.add_argument("--no-push", action="store_true", help="with --propose: do not push")
@@ -118,6 +126,8 @@ def _split(words: list[str], action: str) -> tuple[list[str], str | None]:
 
 def run(args: argparse.Namespace) -> int:
     words: list[str] = args.words
+    if args.from_signed:
+        return _adopt(args)
     usage = (
         "brake takes FIELD=VALUE... (with --for or --until, and --reason), or list, lift NAME,"
         " prune"
@@ -192,12 +202,13 @@ def _sign(result: BrakeResult, args: argparse.Namespace) -> int:
     key, keyid = load_signing_key(Path(args.sign_with))
     name = result.brake.name
     envelope = sign_brake(name, result.data, key)
-    if args.send or args.replicas_file:
+    sending = bool(args.send or args.replicas_file)
+    if sending and not args.signed_dir:
         urls = replica_urls(args.send or [], args.replicas_file, args.port)
         return _send(urls, name, envelope, args)
     directory = Path(args.signed_dir or os.environ.get(SIGNED_BRAKES_VARIABLE) or "signed-brakes")
     target = directory / f"{name}.dsse.json"
-    if not args.dry_run:
+    if not args.dry_run:  # kept here too: `brake --propose --from-signed` puts it in git later
         directory.mkdir(parents=True, exist_ok=True)
         try:
             write_new(target, envelope)
@@ -205,10 +216,14 @@ def _sign(result: BrakeResult, args: argparse.Namespace) -> int:
             raise EditRefused.single(
                 f"{target.name} exists already; choose another --name", source=str(target)
             ) from None
+    if sending:
+        urls = replica_urls(args.send or [], args.replicas_file, args.port)
+        return _send(urls, name, envelope, args)
     _report(result, "signed", args.dry_run)
     out(
         f"  signed by key {keyid[:16]}…: {printable(str(target))}; send it to every replica's"
-        " signed brakes directory, and put it in git afterwards (the same brake, --propose)"
+        " signed brakes directory, and put it in git afterwards: policyctl brake --propose"
+        f" --from-signed {printable(str(target))}"
     )
     return EXIT_OK
 
@@ -236,6 +251,32 @@ def _send(urls: list[str], name: str, envelope: bytes, args: argparse.Namespace)
         if not ok:
             out(f"prove it later: policyctl rollout status --expect-brake {name} URL...")
     return EXIT_OK if ok else EXIT_INVALID
+
+
+def _adopt(args: argparse.Namespace) -> int:
+    """A sent brake put in git: the same brake, same name and window, as a proposal (once a
+    bundle holds it, the reviewed one holds on every replica)."""
+    if not args.propose or args.words:
+        raise UsageError(
+            "--from-signed FILE goes with --propose alone: it puts a sent brake in git"
+        )
+    trust = os.environ.get(TRUST_VARIABLE)
+    if not trust:
+        raise UsageError(f"a sent brake is verified with the trusted keys: set {TRUST_VARIABLE}")
+    from ..model import parse_time  # noqa: PLC0415
+    from ..pipeline import load_brake_keys, load_trust, verify_brake  # noqa: PLC0415
+
+    where = Path(args.from_signed)
+    keys = {**load_trust(Path(trust)), **load_brake_keys(Path(trust))}
+    name, data = verify_brake(read_source(where), keys, where)
+    brake = parse_brake(data, Path(f"{name}.yaml"), datetime.now(UTC)).content
+    settings = {k: plain_value(v) for k, v in brake.settings.given().items()}
+    start = parse_time(brake.start) if brake.start else None
+    request = BrakeRequest(settings, brake.reason, parse_time(brake.until), start, name)
+    message, push = f"brake: {brake.reason} (sent as {name})", not args.no_push
+    return made(
+        lambda: propose(request, message=message, author=args.author, push=push), args.format
+    )
 
 
 def _propose(

@@ -641,8 +641,8 @@ def load_brake_keys(directory: Path) -> dict[str, TrustedKey]:
     """The brake-only keys of a trust directory (``KEYDIR/brakes/*.pem``: a risk officer's key,
     say); none when there is no such directory. They sign brakes, never a bundle."""
     brakes = directory / BRAKE_KEYS_DIR
-    if not brakes.is_dir():
-        return {}
+    if not brakes.is_dir() or not any(p.suffix == ".pem" for p in brakes.iterdir()):
+        return {}  # none (yet): the bundle keys still sign brakes
     return load_trust(brakes)
 
 

@@ -314,3 +314,57 @@ def test_replacing_the_model_map_says_what_it_drops_and_why_it_waits(
     out = capsys.readouterr().out
     assert "lane: review (it waits for the risk desk)" in out
     assert "model_versions.xgboost removed: a model dropped is reviewed" in out
+
+
+def test_a_sent_brake_is_put_in_git_as_the_same_file(
+    clone: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """brake --propose --from-signed: the brake sent by the kill switch, proposed into git as
+    the same file (byte for byte) under the same name; verified with the trusted keys first."""
+    import base64  # noqa: PLC0415
+
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
+        Ed25519PrivateKey,
+    )
+
+    officer = Ed25519PrivateKey.generate()
+    trust = tmp_path / "trust"
+    (trust / "brakes").mkdir(parents=True)
+    public = officer.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    (trust / "brakes" / "officer.pem").write_bytes(public)
+    (trust / "ci.pem").write_bytes(
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    key = tmp_path / "officer.pem"
+    key.write_bytes(
+        officer.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    signed = tmp_path / "signed"
+    argv = ["brake", "risk_mode=DEFENSIVE", "max_positions=2", "--for", "2h", "--reason", "crash"]
+    assert (
+        main([*argv, "--name", "crash", "--sign-with", str(key), "--signed-dir", str(signed)]) == 0
+    )
+    capsys.readouterr()
+    sent = signed / "crash.dsse.json"
+    adopt = ["brake", "--propose", "--from-signed", str(sent)]
+    monkeypatch.delenv("QT_POLICY_TRUST", raising=False)
+    assert main(adopt) == 2  # verified first: with no trusted keys named, refused
+    assert "set QT_POLICY_TRUST" in capsys.readouterr().err
+    monkeypatch.setenv("QT_POLICY_TRUST", str(trust))
+    assert main([*adopt, "--format", "json"]) == 0
+    branch = json.loads(capsys.readouterr().out)["branch"]
+    proposed = git(_origin(clone), "show", f"{branch}:policy/overrides/crash.yaml")
+    payload = json.loads(base64.b64decode(json.loads(sent.read_text())["payload"]))
+    assert proposed + "\n" == payload["brake"] or proposed == payload["brake"]
+    (trust / "brakes" / "officer.pem").unlink()  # a brake no trusted key signed: refused
+    assert main(adopt) == 1
+    assert "not in the trust directory" in capsys.readouterr().err
