@@ -291,7 +291,8 @@ def _propose(
 
 def _report(result: BrakeResult, done: str, dry_run: bool) -> None:
     note = " (dry run: nothing written)" if dry_run else ""
-    out(f"{printable(str(result.path))}: brake {printable(result.brake.name)} {done}{note}")
+    label = f"{result.brake.kind} {printable(result.brake.name)}"
+    out(f"{printable(str(result.path))}: {label} {done}{note}")
     override = result.brake.content
     now = datetime.now(UTC)
     start = override.start or "now"
@@ -331,6 +332,8 @@ def _prune(policy: Path, args: argparse.Namespace) -> int:
 def _row(brake: BrakeFile, now: datetime) -> dict[str, Any]:
     return {
         "name": brake.name,
+        "kind": brake.kind,
+        "ticket": brake.ticket,
         "file": str(brake.path),
         "state": brake.state(now),
         "from": brake.content.start,
@@ -374,10 +377,13 @@ def _list(policy: Path, args: argparse.Namespace) -> int:
         out(json.dumps({"now": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "brakes": rows}, indent=2))
         return EXIT_OK
     if not rows:
-        out("no brakes")
+        out("no brakes or adjustments")
         return EXIT_OK
     width = max(4, *(len(printable(r["name"])) for r in rows))
-    out(f"{'NAME':<{width}} {'STATE':<10} {'FROM':<21} {'UNTIL':<21} {'LEFT':<9} REASON [SETS]")
+    out(
+        f"{'NAME':<{width}} {'KIND':<10} {'STATE':<10} {'FROM':<21} {'UNTIL':<21} {'LEFT':<9}"
+        " REASON [SETS]"
+    )
     for row, brake in zip(rows, [*snap.brake_files, *signed], strict=True):
         left = _left(brake.ends, now) if row["state"] != "expired" else "-"
         sets = ", ".join(
@@ -386,9 +392,10 @@ def _list(policy: Path, args: argparse.Namespace) -> int:
         where = ""
         if row["signed"]:
             where = " (signed" + ("" if row["in_git"] else ", not in git: propose it") + ")"
+        ticket = f" ({printable(row['ticket'])})" if row["ticket"] else ""
         out(
-            f"{printable(row['name']):<{width}} {row['state']:<10} {row['from'] or '-':<21}"
-            f" {row['until']:<21} {left:<9} {printable(row['reason'])} [{printable(sets)}]"
-            f"{where}"
+            f"{printable(row['name']):<{width}} {row['kind']:<10} {row['state']:<10}"
+            f" {row['from'] or '-':<21} {row['until']:<21} {left:<9}"
+            f" {printable(row['reason'])}{ticket} [{printable(sets)}]{where}"
         )
     return EXIT_OK

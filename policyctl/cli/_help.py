@@ -67,6 +67,13 @@ EXAMPLE_LINES = {
         "policyctl brake lift rate-decision",
         "policyctl brake prune --dry-run",
     ],
+    "adjust": [
+        'policyctl adjust max_positions=8 --for 3h --reason "index rebalance" --ticket RISK-1234',
+        "policyctl adjust max_risk_per_trade=0.02 --from 2026-12-04T13:00:00Z --until"
+        ' 2026-12-04T16:00:00Z --reason "rebalance" --ticket RISK-1234 --propose',
+        "policyctl brake list",
+        "policyctl brake lift rebalance",
+    ],
     "replay": [
         "policyctl replay /var/log/trading/decisions.jsonl*",
         "policyctl replay policy/replay/ --base origin/main --pin-base --head HEAD"

@@ -59,6 +59,7 @@ COMMANDS: Final = {
     "replay": ("_replay", "what a change would do to logged decisions"),
     "doctor": ("_doctor", "what will go wrong for a service reading FILE here"),
     "brake": ("_brake", "put on, list, lift or prune an emergency brake"),
+    "adjust": ("_adjust", "a temporary adjustment: loosen a limit for at most 24h, reviewed"),
     "watch": ("_watch", "follow the file: one line per applied or refused change"),
     "serve": ("_serve", "serve the live policy read-only over HTTP"),
     "completion": ("_completion", "print a shell completion script (bash or zsh)"),

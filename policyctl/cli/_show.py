@@ -31,8 +31,14 @@ def _braked_by(snap: PolicySnapshot, field: str) -> str | None:
     }
     if not names:
         return None
-    until = {b.name: b.content.until for b in snap.brakes}
-    return ", ".join(f"brake {printable(n)} until {until.get(n, '?')}" for n in sorted(names))
+    files = {b.name: b for b in snap.brakes}
+    return ", ".join(
+        f"{files[n].kind} {printable(n)} until {files[n].content.until}"
+        + (f" ({printable(t)})" if (t := files[n].ticket) else "")
+        if n in files
+        else f"brake {printable(n)}"
+        for n in sorted(names)
+    )
 
 
 def _origins(snap: PolicySnapshot) -> dict[str, str]:
@@ -69,7 +75,14 @@ def run(args: argparse.Namespace) -> int:
             "env": dict(snap.env),
             "overrides": dict(snap.env),  # the first name of "env", kept for existing readers
             "brakes": [
-                {"name": b.name, "reason": b.reason, "until": b.content.until} for b in snap.brakes
+                {"name": b.name, "reason": b.reason, "until": b.content.until}
+                for b in snap.brakes
+                if b.kind == "brake"
+            ],
+            "adjustments": [
+                {"name": b.name, "reason": b.reason, "ticket": b.ticket, "until": b.content.until}
+                for b in snap.brakes
+                if b.kind == "adjustment"
             ],
         }
         if args.explain:
@@ -78,9 +91,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     header = f"# {printable(str(snap.source))} (sha256 {snap.digest[:12]})"
     for brake in snap.brakes:
+        ticket = f" [{printable(brake.ticket)}]" if brake.ticket else ""
         header += (
-            f"\n# brake {printable(brake.name)} until {brake.content.until}:"
-            f" {printable(brake.reason)}"
+            f"\n# {brake.kind} {printable(brake.name)} until {brake.content.until}:"
+            f" {printable(brake.reason)}{ticket}"
         )
     if snap.env:
         header += "\n# overridden by the environment: " + ", ".join(

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EditRefused, Issue, PolicyError, PolicyValidationError
-from ..model import BRAKE_FIELDS, parse_path
+from ..model import ADJUSTABLE_FIELDS, ADJUSTMENT_KIND, BRAKE_FIELDS, parse_path
 from ..pipeline import (
     BRAKE_NAME,
     MAX_BRAKES,
     BrakeFile,
+    OverrideKind,
     PolicySnapshot,
     PositionMap,
     brake_name,
@@ -69,13 +70,20 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _settings(source: str, assignments: Sequence[tuple[str, str | Given]]) -> dict[str, Any]:
+def _settings(
+    source: str, assignments: Sequence[tuple[str, str | Given]], kind: OverrideKind
+) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for field_path, text in assignments:
         where = parse_path(field_path)
         field, key = where.field, where.key
         entry = key is not None and field == "model_versions"  # model_versions.NAME pins one
         dotted = key is not None or where.index is not None
+        if kind == "adjustment" and (field not in ADJUSTABLE_FIELDS or dotted):
+            raise EditRefused.single(
+                f"an adjustment cannot set {field_path!r}: it sets " + ", ".join(ADJUSTABLE_FIELDS),
+                source=source,
+            )
         if field not in BRAKE_FIELDS or (dotted and not entry) or key == "":
             raise EditRefused.single(
                 f"a brake cannot set {field_path!r}: it sets "
@@ -87,22 +95,38 @@ def _settings(source: str, assignments: Sequence[tuple[str, str | Given]]) -> di
         if key:
             settings.setdefault("model_versions", {})[key] = value
         elif field in settings:
-            raise EditRefused.single(f"{field} is set twice in one brake", source=source)
+            raise EditRefused.single(f"{field} is set twice in one {kind}", source=source)
         else:
             settings[field] = value
     if not settings:
-        raise EditRefused.single("a brake sets at least one field, e.g. risk_mode=DEFENSIVE")
+        example = "max_positions=8" if kind == "adjustment" else "risk_mode=DEFENSIVE"
+        raise EditRefused.single(f"a {kind} sets at least one field, e.g. {example}")
     return settings
 
 
 def _text(
-    name: str, reason: str, start: datetime | None, until: datetime, settings: Mapping[str, Any]
+    name: str,
+    reason: str,
+    start: datetime | None,
+    until: datetime,
+    settings: Mapping[str, Any],
+    ticket: str | None,
 ) -> str:
-    lines = [
-        "# A brake written by policyctl brake: it can only tighten the policy, and lifts by",
-        f"# itself at `until`. Lift it early with: policyctl brake lift {name}",
-        f"reason: {yaml_scalar(reason)}",
-    ]
+    if ticket is None:
+        lines = [
+            "# A brake written by policyctl brake: it can only tighten the policy, and lifts by",
+            f"# itself at `until`. Lift it early with: policyctl brake lift {name}",
+            f"reason: {yaml_scalar(reason)}",
+        ]
+    else:
+        lines = [
+            "# A temporary adjustment written by policyctl adjust: it replaces these values",
+            "# (brakes still apply after it) and reverts by itself at `until`. End it early",
+            f"# with: policyctl brake lift {name}",
+            f"kind: {ADJUSTMENT_KIND}",
+            f"reason: {yaml_scalar(reason)}",
+            f"ticket: {yaml_scalar(ticket)}",
+        ]
     if start is not None:
         lines.append(f'from: "{stamp(start)}"')
     lines += [f'until: "{stamp(until)}"', "set:"]
@@ -139,8 +163,10 @@ def write_brake(
     env: Mapping[str, str] | None = None,
     now: datetime | None = None,
     dry_run: bool = False,
+    ticket: str | None = None,
 ) -> BrakeResult:
-    """Write a new override file setting ``assignments`` (``[("risk_mode", "DEFENSIVE")]``).
+    """Write a new override file setting ``assignments`` (``[("risk_mode", "DEFENSIVE")]``):
+    a brake; with a ``ticket``, a temporary adjustment (``kind: adjustment``), which may loosen.
 
     Raises:
         PolicyError: The brake or the policy with it is invalid; nothing is written.
@@ -149,7 +175,8 @@ def write_brake(
     environ = {} if env is None else env
     moment = now or datetime.now(UTC)
     directory = default_brakes_dir(policy, brakes_dir, environ)
-    settings = _settings(str(directory), assignments)
+    kind: OverrideKind = "brake" if ticket is None else "adjustment"
+    settings = _settings(str(directory), assignments, kind)
     name = name or f"{(start or moment):%Y%m%d-%H%M}-{next(iter(settings))}".lower()
     if not BRAKE_NAME.fullmatch(name):
         raise EditRefused.single(
@@ -158,7 +185,7 @@ def write_brake(
             source=str(directory),
         )
     path = directory / f"{name}.yaml"
-    data = _text(name, reason, start, until, settings).encode()
+    data = _text(name, reason, start, until, settings, ticket).encode()
     try:
         brake = parse_brake(data, path, moment)
     except PolicyError as e:  # the file does not exist: its lines and columns would mislead
@@ -173,7 +200,8 @@ def write_brake(
         existing = read_brakes(directory)
     if any(p.name == path.name for p, _ in existing) or path.exists():
         raise EditRefused.single(
-            f"a brake named {name!r} exists already; choose another with --name",
+            f"{'a brake' if kind == 'brake' else 'an override'} named {name!r} exists already;"
+            " choose another with --name",
             source=str(path),
         )
     existing, pruned = _room(existing, moment, path)

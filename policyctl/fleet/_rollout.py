@@ -143,7 +143,8 @@ class Expected:
 
     Attributes:
         digest: sha256 of the policy file.
-        brakes: The names of the brakes active now at the revision; None: not compared.
+        brakes: The names of the brakes and adjustments active now at the revision; None:
+            not compared.
         files: Bundle path -> sha256 of each file at the revision (the policy and its brake
             files), compared with a replica's signed bundle when it serves one; None: not.
         brake: A brake that must be in force (a sent one: ``--expect-brake``); with an empty
@@ -156,18 +157,31 @@ class Expected:
     brake: str | None = None
 
 
+def _names(data: dict[str, Any], key: str) -> set[object]:
+    """The names in a status answer's list ``key`` (``brakes``, ``adjustments``); none when the
+    answer has no such list."""
+    listed = data.get(key)
+    if not isinstance(listed, list):
+        return set()
+    return {b.get("name") for b in listed if isinstance(b, dict)}
+
+
 def _differs(data: dict[str, Any], expect: Expected) -> str | None:
     """Why a replica serving the expected policy file is still behind: its brakes, or its
     signed bundle's files, are not the revision's. None when they are."""
     if expect.brakes is not None:
-        listed = data.get("brakes")
-        served = {
-            b.get("name") for b in listed if isinstance(b, dict)
-        } if isinstance(listed, list) else set()  # fmt: skip
+        served = _names(data, "brakes") | _names(data, "adjustments")
         missing, extra = sorted(expect.brakes - served), sorted(served - expect.brakes, key=str)
         if missing or extra:
+            # An adjustment the revision no longer has in force and a replica still serves is
+            # a revert that has not landed: named as such.
+            kind = dict.fromkeys(_names(data, "adjustments"), "adjustment")
             parts = [f"brake {printable(str(n))[:64]} missing" for n in missing]
-            parts += [f"brake {printable(str(n))[:64]} not in the revision" for n in extra]
+            parts += [
+                f"{kind.get(n, 'brake')} {printable(str(n))[:64]} not in the revision"
+                + (" (not reverted)" if n in kind else "")
+                for n in extra
+            ]
             return ", ".join(parts[:4])
     bundle = data.get("bundle")
     files = bundle.get("files") if isinstance(bundle, dict) else None
@@ -204,11 +218,7 @@ def poll(url: str, expect: str | Expected, timeout: float = 2.0) -> ReplicaState
         except (ValueError, OverflowError):
             age = None
     if expected.brake is not None:
-        listed = data.get("brakes")
-        served = {b.get("name") for b in listed if isinstance(b, dict)} if isinstance(
-            listed, list
-        ) else set()  # fmt: skip
-        if expected.brake not in served:
+        if expected.brake not in _names(data, "brakes"):
             missing = f"brake {printable(expected.brake)[:64]} is not in force"
             return ReplicaState(url, "behind", version, digest, age, missing)
         if not expected.digest:

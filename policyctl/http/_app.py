@@ -37,6 +37,7 @@ from ._responses import (
     ReceivedOut,
     RiskModeOut,
     StatusOut,
+    adjustments_out,
     brakes_out,
     bundle_out,
     error_out,
@@ -64,6 +65,7 @@ class _BodyCache:
                 "digest": snap.digest,
                 "brakes": (brakes := [b.model_dump(mode="json") for b in brakes_out(snap.brakes)]),
                 "active_overrides": brakes,  # the first name of "brakes", kept for old readers
+                "adjustments": [a.model_dump(mode="json") for a in adjustments_out(snap.brakes)],
             }
             data = json.dumps(body, separators=(",", ":")).encode()
             # The ETag is the file's digest, and names the effective policy too: two replicas
@@ -160,6 +162,7 @@ def router(
             last_error=error_out(status.last_error),
             brakes=(brakes := brakes_out(status.brakes)),
             active_overrides=brakes,
+            adjustments=adjustments_out(status.brakes),
             next_change=status.next_change,
             commit=status.commit,
             serving_last_good=status.serving_last_good,

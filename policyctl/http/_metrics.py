@@ -69,11 +69,25 @@ class StoreCollector:
                 "policyctl_override_seconds_remaining",
             )
         )
+        brakes = [b for b in status.brakes if b.kind == "brake"]
         for family in (active, old_active):
-            family.add_metric([], len(status.brakes))
-        for brake in status.brakes:
+            family.add_metric([], len(brakes))
+        for brake in brakes:
             for family in (remaining, old_remaining):
                 family.add_metric([brake.name], max(0.0, brake.ends.timestamp() - now))
+        adjustments = [b for b in status.brakes if b.kind == "adjustment"]
+        adjusted = GaugeMetricFamily(
+            "policyctl_active_adjustments",
+            "Temporary adjustments in force (they may loosen) in the policy served",
+        )
+        adjusted.add_metric([], len(adjustments))
+        reverts = GaugeMetricFamily(
+            "policyctl_adjustment_seconds_remaining",
+            "Seconds until each temporary adjustment in force reverts",
+            labels=["name"],
+        )
+        for adjustment in adjustments:
+            reverts.add_metric([adjustment.name], max(0.0, adjustment.ends.timestamp() - now))
         sent = GaugeMetricFamily(
             "policyctl_sent_brake",
             "A brake in force that was sent (signed, POSTed), not read from git (always 1):"
@@ -126,5 +140,6 @@ class StoreCollector:
         dropped.add_metric([], status.decisions_dropped)
         return [
             reloads, failures, version, last, since, refused, active, remaining, info, logged,
-            dropped, old_active, old_remaining, env, bundle, expiry, stale, sent,
+            dropped, old_active, old_remaining, env, bundle, expiry, stale, sent, adjusted,
+            reverts,
         ]  # fmt: skip

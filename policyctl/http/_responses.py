@@ -13,6 +13,7 @@ from ..live import StoreStatus
 from ..pipeline import BrakeFile
 
 __all__ = [
+    "AdjustmentOut",
     "AllowedSymbolsOut",
     "BrakeOut",
     "BundleOut",
@@ -25,6 +26,7 @@ __all__ = [
     "ReceivedOut",
     "RiskModeOut",
     "StatusOut",
+    "adjustments_out",
     "brakes_out",
     "bundle_out",
     "error_out",
@@ -34,6 +36,15 @@ __all__ = [
 class BrakeOut(BaseModel):
     name: str
     reason: str
+    until: datetime
+
+
+class AdjustmentOut(BaseModel):
+    """A temporary adjustment in force: it may loosen, and reverts by itself at `until`."""
+
+    name: str
+    reason: str
+    ticket: str = Field(description="the ticket or reference that approved it")
     until: datetime
 
 
@@ -55,6 +66,9 @@ class PolicyOut(BaseModel):
     brakes: list[BrakeOut] = Field(description="brakes in force, each until when")
     active_overrides: list[BrakeOut] = Field(
         description="the same as `brakes`, under its first name (kept for existing readers)"
+    )
+    adjustments: list[AdjustmentOut] = Field(
+        description="temporary adjustments in force (they may loosen), each until when"
     )
 
 
@@ -101,6 +115,9 @@ class StatusOut(BaseModel):
     )
     active_overrides: list[BrakeOut] = Field(
         description="the same as `brakes`, under its first name (kept for existing readers)"
+    )
+    adjustments: list[AdjustmentOut] = Field(
+        description="temporary adjustments in force now: each reverts by itself at `until`"
     )
     next_change: datetime | None = Field(description="when the next brake starts or lifts")
     commit: str | None = Field(
@@ -186,5 +203,16 @@ def error_out(error: PolicyError | None) -> ErrorOut | None:
 
 
 def brakes_out(brakes: Iterable[BrakeFile]) -> list[BrakeOut]:
-    """The active brakes as the API shows them."""
-    return [BrakeOut(name=b.name, reason=b.reason, until=b.ends) for b in brakes]
+    """The active brakes as the API shows them (adjustments aside: `adjustments_out`)."""
+    return [
+        BrakeOut(name=b.name, reason=b.reason, until=b.ends) for b in brakes if b.kind == "brake"
+    ]
+
+
+def adjustments_out(files: Iterable[BrakeFile]) -> list[AdjustmentOut]:
+    """The active temporary adjustments as the API shows them."""
+    return [
+        AdjustmentOut(name=b.name, reason=b.reason, ticket=b.ticket or "", until=b.ends)
+        for b in files
+        if b.kind == "adjustment"
+    ]

@@ -338,6 +338,15 @@ DEFAULT_RECONCILE_INTERVAL = 30.0
 # --- the store --------------------------------------------------------------------------
 
 
+def _is_brake(path: Path, data: bytes, now: datetime) -> bool:
+    """Whether a kept override file is a brake (a kept file parsed once already; a file that
+    no longer does counts as not one)."""
+    try:
+        return parse_brake(data, path, now).kind == "brake"
+    except PolicyError:
+        return False
+
+
 def _bounded_number(value: object) -> float | int | None:
     return as_number(value, bounded=True)
 
@@ -826,15 +835,20 @@ class PolicyStore:
         brakes = []
         for path, data in inputs.brakes:
             try:
-                parse_brake(data, path, now)
-                brakes.append((path, data))
+                is_brake = parse_brake(data, path, now).kind == "brake"
             except PolicyError:
-                if path.name in kept:
-                    brakes.append(kept[path.name])
+                is_brake = False
+            if is_brake:
+                brakes.append((path, data))
+            elif path.name in kept:  # a broken file, or an adjustment: what was served
+                brakes.append(kept[path.name])
         # A brake removed while something is refused stays until the change applies whole:
-        # a salvage only ever tightens.
+        # a salvage only ever tightens. An adjustment removed goes (it may loosen), and a new
+        # or changed one waits for the change to apply whole.
         present = {p.name for p, _ in inputs.brakes}
-        brakes += [kept[name] for name in kept if name not in present]
+        brakes += [
+            kept[name] for name in kept if name not in present and _is_brake(*kept[name], now)
+        ]
         brakes.sort(key=lambda brake: brake[0].name)
         policy = inputs.data
         try:
@@ -861,12 +875,17 @@ class PolicyStore:
         return (edge := self._current.next_change) is not None and datetime.now(UTC) >= edge
 
     def _recompose(self) -> Applied | None:
-        """A brake starts or lifts: the same files, composed again at the new moment."""
+        """A brake starts or lifts: the same files, composed again at the new moment. A
+        refusal of what is on disk stays reported: the kept inputs are not the disk's."""
+        refusal = (self._refused_digest, self._refused_since, self._last_error)
         outcome = self._apply(self._inputs)
         if isinstance(outcome, Refusing):  # the environment changed meanwhile: keep serving
             self._refuse(outcome.error, outcome.key)
             self._arm()
             return None
+        if refusal[2] is not None:
+            self._refused_digest, self._refused_since, self._last_error = refusal
+            self._publish_status()
         return outcome
 
     def _read_key(self) -> str:

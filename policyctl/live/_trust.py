@@ -124,6 +124,10 @@ def _accept(
     brake = _parsed(name, data, now)
     if isinstance(brake, str):
         return None, brake
+    if brake.kind != "brake":
+        return None, (
+            "a temporary adjustment cannot be sent: it may loosen, so it is reviewed; put it in git"
+        )
     if brake.content.settings.model_versions:
         return None, "a sent brake may not pin model versions: a pin is reviewed, put it in git"
     if brake.state(now) == "expired":

@@ -3,6 +3,7 @@ fields' names and PATH grammar. Pure rules: no file, no clock, no git.
 
 - `_policy`: `GlobalPolicy` and its rules, `RiskMode`, the field types and patterns.
 - `_brake`: `Brake`, one brake file as validated on its own.
+- `_adjustment`: `Adjustment`, one temporary adjustment file (``kind: adjustment``).
 - `_signals`: `SignalVerdict` and its stable reason codes.
 - `_fields`: the PATH grammar, which fields are lists or maps, the brakes' directory name.
 - `_risk`: the order of the risk modes, and which way a value's change moves risk.
@@ -51,6 +52,7 @@ from ._risk import RISK_FIELDS, RISK_ORDER, Direction, list_direction, value_dir
 from ._signals import ALLOWED, REASON_CODES, SignalVerdict, as_count, as_number, as_text, refused
 
 if TYPE_CHECKING:
+    from ._adjustment import ADJUSTABLE_FIELDS, ADJUSTMENT_KIND, MAX_ADJUSTMENT, Adjustment
     from ._brake import BRAKE_FIELDS, MAX_DURATION, Brake, BrakeSettings, parse_time
     from ._schema import (
         OVERRIDE_SCHEMA_PATH,
@@ -63,6 +65,8 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "ADJUSTABLE_FIELDS",
+    "ADJUSTMENT_KIND",
     "ALLOWED",
     "BRAKES_DIR_NAME",
     "BRAKE_FIELDS",
@@ -72,6 +76,7 @@ __all__ = [
     "FIELD_NAMES",
     "LIST_FIELDS",
     "MAP_FIELDS",
+    "MAX_ADJUSTMENT",
     "MAX_DURATION",
     "MAX_POSITIONS",
     "MAX_VERSION",
@@ -86,6 +91,7 @@ __all__ = [
     "STATEMENT_FILE_NAME",
     "SYMBOL_PATTERN",
     "TIMESTAMP_PATTERN",
+    "Adjustment",
     "Brake",
     "BrakeSettings",
     "Direction",
@@ -118,6 +124,9 @@ __all__ = [
 # Loaded when first asked for: the brake models cost every start-up that reads no brake file
 # (``policyctl validate`` of a policy alone), and the schemas only ``policyctl schema`` needs.
 _LAZY = {
+    **dict.fromkeys(
+        ("ADJUSTABLE_FIELDS", "ADJUSTMENT_KIND", "MAX_ADJUSTMENT", "Adjustment"), "_adjustment"
+    ),
     **dict.fromkeys(
         ("BRAKE_FIELDS", "MAX_DURATION", "Brake", "BrakeSettings", "parse_time"), "_brake"
     ),

@@ -158,7 +158,45 @@ Reason = Annotated[
 ]
 
 
-class Brake(BaseModel):
+class TimeBoxed(BaseModel):
+    """An override file's window: from ``from`` (None: once it is there) until ``until``."""
+
+    start: Annotated[Timestamp | None, Field(alias="from")] = None
+    until: Timestamp
+
+    @property
+    def starts(self) -> datetime | None:
+        """``from`` as a datetime; None: active as soon as it is there."""
+        return None if self.start is None else parse_time(self.start)
+
+    @property
+    def ends(self) -> datetime:
+        """``until`` as a datetime."""
+        return parse_time(self.until)
+
+
+def window_errors(window: TimeBoxed, longest: timedelta, too_long: str) -> list[InitErrorDetails]:
+    """The window's own rules: ``until`` after ``from``, and at most ``longest`` between them
+    (``too_long``: the end of the sentence saying so)."""
+    if window.start is None:
+        return []
+    start, until = parse_time(window.start), window.ends
+    if until <= start:
+        return [
+            _say(
+                ("until",),
+                "ends_before_start",
+                f"until {window.until} is not after from {window.start}; an override ends"
+                " after it starts",
+                window.until,
+            )
+        ]
+    if until - start > longest:
+        return [_say(("until",), "too_long", f"lasts {until - start}, {too_long}", window.until)]
+    return []
+
+
+class Brake(TimeBoxed):
     """One override file, as validated on its own (the clock plays no part here)."""
 
     model_config = ConfigDict(
@@ -177,8 +215,6 @@ class Brake(BaseModel):
     )
 
     reason: Reason
-    start: Annotated[Timestamp | None, Field(alias="from")] = None
-    until: Timestamp
     settings: Annotated[BrakeSettings, Field(alias="set")]
 
     @model_validator(mode="after")
@@ -195,39 +231,12 @@ class Brake(BaseModel):
                     {},
                 )
             )
-        until = parse_time(self.until)
-        if self.start is not None:
-            start = parse_time(self.start)
-            if until <= start:
-                errors.append(
-                    _say(
-                        ("until",),
-                        "ends_before_start",
-                        f"until {self.until} is not after from {self.start}; an override ends"
-                        " after it starts",
-                        self.until,
-                    )
-                )
-            elif until - start > MAX_DURATION:
-                errors.append(
-                    _say(
-                        ("until",),
-                        "too_long",
-                        f"lasts {until - start}, over the {MAX_DURATION.days}-day limit; a brake"
-                        " is for an event, a lasting change goes through the policy itself",
-                        self.until,
-                    )
-                )
+        errors += window_errors(
+            self,
+            MAX_DURATION,
+            f"over the {MAX_DURATION.days}-day limit; a brake is for an event, a lasting change"
+            " goes through the policy itself",
+        )
         if errors:
             raise ValidationError.from_exception_data("Brake", errors)
         return self
-
-    @property
-    def starts(self) -> datetime | None:
-        """``from`` as a datetime; None: active as soon as it is there."""
-        return None if self.start is None else parse_time(self.start)
-
-    @property
-    def ends(self) -> datetime:
-        """``until`` as a datetime."""
-        return parse_time(self.until)

@@ -1,19 +1,20 @@
 """The committed JSON Schemas: generated from the models, written and checked for drift.
 
 ``schemas/global_policy.schema.json`` (the policy, `GlobalPolicy`) and
-``schemas/override.schema.json`` (one brake, `Brake`) are what editors (yaml-language-server)
-and generic checkers (check-jsonschema) validate against, so they must never fall behind the
-models.
+``schemas/override.schema.json`` (one override file: a `Brake`, or an `Adjustment`) are what
+editors (yaml-language-server) and generic checkers (check-jsonschema) validate against, so
+they must never fall behind the models.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import TypeAdapter
 
+from ._adjustment import Adjustment
 from ._brake import Brake
 from ._policy import GlobalPolicy
 
@@ -31,12 +32,26 @@ SchemaKind = Literal["policy", "override"]
 SCHEMA_PATH = Path("schemas/global_policy.schema.json")
 OVERRIDE_SCHEMA_PATH = Path("schemas/override.schema.json")
 SCHEMA_PATHS: dict[SchemaKind, Path] = {"policy": SCHEMA_PATH, "override": OVERRIDE_SCHEMA_PATH}
-_MODELS: dict[SchemaKind, type[BaseModel]] = {"policy": GlobalPolicy, "override": Brake}
+
+
+def _override_schema() -> dict[str, Any]:
+    """One override file: a brake (no ``kind``) or an adjustment (``kind: adjustment``); the
+    two exclude each other, since a brake allows no ``kind`` and an adjustment requires it."""
+    schema = TypeAdapter(Brake | Adjustment).json_schema(by_alias=True)
+    brake = schema["$defs"]["Brake"]
+    top: dict[str, Any] = {"$schema": brake.pop("$schema"), "title": "Override"}
+    top["description"] = (
+        "One file of policy/overrides/: a brake, or with kind: adjustment a temporary adjustment."
+    )
+    top["oneOf"] = schema.pop("anyOf")
+    return {**top, **schema}
 
 
 def schema_text(kind: SchemaKind = "policy") -> str:
     """The schema as committed: stable key order, two-space indent, trailing newline."""
-    schema = _MODELS[kind].model_json_schema(by_alias=True)
+    schema = (
+        GlobalPolicy.model_json_schema(by_alias=True) if kind == "policy" else _override_schema()
+    )
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 

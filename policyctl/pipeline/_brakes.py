@@ -1,10 +1,11 @@
 """Brake files: found in a directory, read by the strict reader, validated, located.
 
 Each file in the overrides directory (``policy/overrides/`` by default, next to the policy) is
-one brake, named after its file (``rate-decision.yaml`` is ``rate-decision``). Hidden entries
-are not overrides: a Kubernetes ConfigMap keeps ``..data`` and its timestamped directories
-there, and editors keep swap files. A file that cannot be read, or is not a valid override, is
-an error of the whole policy, exactly like a bad policy file: a service keeps what it serves.
+one brake, or with ``kind: adjustment`` one temporary adjustment, named after its file
+(``rate-decision.yaml`` is ``rate-decision``). Hidden entries are not overrides: a Kubernetes
+ConfigMap keeps ``..data`` and its timestamped directories there, and editors keep swap files.
+A file that cannot be read, or is not a valid override, is an error of the whole policy,
+exactly like a bad policy file: a service keeps what it serves.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ._messages import describe
 from ._source import read_source
 
 if TYPE_CHECKING:
-    from ..model import Brake
+    from ..model import Adjustment, Brake
 
 __all__ = [
     "BRAKES_DIR_VARIABLE",
@@ -38,6 +39,7 @@ __all__ = [
     "SIGNED_SUFFIX",
     "BrakeFile",
     "BrakeState",
+    "OverrideKind",
     "brake_name",
     "default_brakes_dir",
     "either_dir",
@@ -56,13 +58,16 @@ BRAKE_NAME: Final = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 """What an override file may be called (without .yaml): lower-case, safe in any shell."""
 _SUFFIXES = (".yaml", ".yml")
 _TOP_KEYS = ("reason", "from", "until", "set")
+_ADJUSTMENT_KEYS = ("kind", "reason", "ticket", "from", "until", "set")
+
+OverrideKind = Literal["brake", "adjustment"]
 
 BrakeState = Literal["active", "scheduled", "expired"]
 
 
 @dataclass(frozen=True, slots=True)
 class BrakeFile:
-    """One valid override file.
+    """One valid override file: a brake, or a temporary adjustment (see `kind`).
 
     Attributes:
         name: The file's name without its suffix; how the override is called everywhere.
@@ -73,17 +78,32 @@ class BrakeFile:
 
     name: str
     path: Path
-    content: Brake
+    content: Brake | Adjustment
     digest: str
 
     @property
-    def override(self) -> Brake:
+    def kind(self) -> OverrideKind:
+        """``brake`` (tightens only) or ``adjustment`` (replaces values, loosening too)."""
+        return "brake" if isinstance(self.content, model.Brake) else "adjustment"
+
+    @property
+    def override(self) -> Brake | Adjustment:
         """`content`, under the name the first releases gave it (kept for existing callers)."""
         return self.content
 
     @property
     def reason(self) -> str:
         return self.content.reason
+
+    @property
+    def ticket(self) -> str | None:
+        """An adjustment's ticket or reference; None for a brake."""
+        return getattr(self.content, "ticket", None)
+
+    @property
+    def label(self) -> str:
+        """How it is named to people: ``brake NAME`` or ``adjustment NAME`` (not escaped)."""
+        return f"{self.kind} {self.name}"
 
     @property
     def starts(self) -> datetime | None:
@@ -221,15 +241,26 @@ def parse_brake(data: bytes, path: Path, now: datetime) -> BrakeFile:
         document = _reader.parse(data)
     except PolicyError as e:
         raise type(e)(Issue(i.path, i.line, i.column, i.message, name) for i in e.issues) from None
-    try:
-        override = model.Brake.model_validate(document.data)  # the model is built now
+    kind = _kind(document, name)
+    try:  # the model is built now
+        override: Brake | Adjustment = (
+            model.Adjustment.model_validate(document.data)
+            if kind == "adjustment"
+            else model.Brake.model_validate(document.data)
+        )
     except ValidationError as e:
-        raise _located(e, document.positions, name) from None
-    if override.start is None and override.ends - now > model.MAX_DURATION:
+        raise _located(e, document.positions, name, kind) from None
+    longest = model.MAX_ADJUSTMENT if kind == "adjustment" else model.MAX_DURATION
+    if override.start is None and override.ends - now > longest:
         at = document.positions.get(("until",))
         raise PolicyValidationError.single(
-            f"until {override.until} is more than {model.MAX_DURATION.days} days from now, and"
-            " with no 'from' the brake starts now; a brake is for an event",
+            f"until {override.until} is more than {_span(kind)} from now, and with no 'from'"
+            f" the {kind} starts now; "
+            + (
+                "a longer change goes through the policy itself"
+                if kind == "adjustment"
+                else "a brake is for an event"
+            ),
             source=name,
             path=("until",),
             line=at[0] if at else None,
@@ -239,24 +270,56 @@ def parse_brake(data: bytes, path: Path, now: datetime) -> BrakeFile:
     return BrakeFile(stem, path, override, hashlib.sha256(data).hexdigest())
 
 
-def _located(error: ValidationError, positions: _reader.PositionMap, name: str) -> PolicyError:
+def _kind(document: _reader.Document, name: str) -> OverrideKind:
+    """``adjustment`` when the file says ``kind: adjustment``; ``brake`` when it has no kind.
+
+    Raises:
+        PolicyValidationError: Any other ``kind``, located.
+    """
+    data = document.data
+    if not isinstance(data, dict) or "kind" not in data:
+        return "brake"
+    if data["kind"] == model.ADJUSTMENT_KIND:
+        return "adjustment"
+    at = document.positions.get(("kind",))
+    raise PolicyValidationError.single(
+        f"kind {document.positions.text(('kind',)) or data['kind']!r} is not known: an override"
+        f" file is a brake (no kind) or a temporary adjustment (kind: {model.ADJUSTMENT_KIND})",
+        source=name,
+        path=("kind",),
+        line=at[0] if at else None,
+        column=at[1] if at else None,
+    )
+
+
+def _span(kind: OverrideKind) -> str:
+    return "24 hours" if kind == "adjustment" else f"{model.MAX_DURATION.days} days"
+
+
+def _located(
+    error: ValidationError, positions: _reader.PositionMap, name: str, kind: OverrideKind
+) -> PolicyError:
     issues = []
     for detail in error.errors(include_url=False):
         loc = detail["loc"]
         path: tuple[PathPart, ...] = tuple(loc)
         is_key = detail["type"] == "extra_forbidden"
         raw = None if is_key else positions.text(path)
-        at = positions.get(path, key=is_key)
+        at = positions.get(path, key=is_key or detail["type"] == "not_adjustable")
         line, column = at if at else (None, None)
-        issues.append(Issue(path, line, column, _message(detail, raw), source=name))
+        issues.append(Issue(path, line, column, _message(detail, raw, kind), source=name))
     return PolicyValidationError(issues)
 
 
-def _message(detail: ErrorDetails, raw: str | None) -> str:
+def _message(detail: ErrorDetails, raw: str | None, of: OverrideKind) -> str:
     kind, loc = detail["type"], detail["loc"]
     inside = len(loc) > 1 and loc[0] == "set"
     if kind == "extra_forbidden":
         key = str(loc[-1])
+        if inside and of == "adjustment":
+            return f"{key!r} cannot be adjusted: an adjustment sets only " + ", ".join(
+                model.ADJUSTABLE_FIELDS
+            )
         if inside:
             return (
                 f"{key!r} cannot be set by an override: it names only "
@@ -267,12 +330,24 @@ def _message(detail: ErrorDetails, raw: str | None) -> str:
                     else ""
                 )
             )
-        return f"unknown key {key!r}; an override has {', '.join(_TOP_KEYS)}"
+        if of == "adjustment":
+            return f"unknown key {key!r}; an adjustment has {', '.join(_ADJUSTMENT_KEYS)}"
+        hint = (
+            f" (a ticket is an adjustment's: kind: {model.ADJUSTMENT_KIND} makes one)"
+            if key == "ticket"
+            else ""
+        )
+        return f"unknown key {key!r}; a brake has {', '.join(_TOP_KEYS)}{hint}"
+    if kind == "not_adjustable":
+        return detail["msg"]
     if kind == "missing" and not inside:
         what = {
-            "reason": "say why the brake is needed",
-            "until": 'when it lifts, e.g. "2026-11-28T20:00:00Z"',
-            "set": "the values it sets, e.g. {risk_mode: DEFENSIVE}",
+            "reason": f"say why the {of} is needed",
+            "ticket": "the ticket or reference that approves it, e.g. RISK-1234",
+            "until": f"when it {'reverts' if of == 'adjustment' else 'lifts'},"
+            ' e.g. "2026-11-28T20:00:00Z"',
+            "set": "the values it sets, e.g. "
+            + ("{max_positions: 8}" if of == "adjustment" else "{risk_mode: DEFENSIVE}"),
         }
         return f"required field {loc[0]!r} is missing; add it ({what.get(str(loc[0]), '')})"
     if inside:

@@ -1,5 +1,6 @@
-"""Brakes on a policy: the most restrictive value wins, so the result can never loosen anything
-and does not depend on the order of the brakes.
+"""Adjustments and brakes on a policy. Adjustments first: each replaces the values it sets
+(one adjustment per field at a time). Then brakes: the most restrictive value wins, so brakes
+never loosen anything, and the result does not depend on the order of the brakes.
 
 Per field: the most defensive risk mode; the lowest risk per trade and position count; the
 highest confidence threshold; the intersection of the symbol and strategy lists, in the policy's
@@ -116,14 +117,60 @@ def _pins(fold: _Fold, active: Sequence[BrakeFile]) -> None:
                     fold.claim(f"model_versions.{model}", brake.name)
 
 
-def compose(base: GlobalPolicy, active: Sequence[BrakeFile]) -> Composition:
-    """Apply the active brakes to ``base`` (the file merged with the environment).
+def _adjust(
+    base: GlobalPolicy, adjustments: Sequence[BrakeFile]
+) -> tuple[GlobalPolicy, dict[str, list[str]], list[str]]:
+    """The active adjustments' values in place of ``base``'s; who set which field; the ranked
+    symbols an adjustment no longer allows (their rankings go with them, as with a brake).
 
     Raises:
-        PolicyValidationError: Two active brakes pin one model to different versions.
+        PolicyValidationError: Two set one field, or the result is not a valid policy.
+    """
+    values: dict[str, Any] = base.model_dump()
+    sources: dict[str, list[str]] = {}
+    for adjustment in adjustments:
+        for field, value in adjustment.content.settings.given().items():
+            if field in sources:
+                raise PolicyValidationError.single(
+                    f"{adjustment.name} and {sources[field][0]} both adjust {field} at once;"
+                    " one adjustment per field at a time: end one before the other starts",
+                    source=str(adjustment.path),
+                    path=("set", field),
+                )
+            values[field] = value.value if isinstance(value, RiskMode) else value
+            sources[field] = [adjustment.name]
+    allowed = set(values["allowed_symbols"])
+    dropped = [s for s in base.opp_rankings if s not in allowed]
+    if dropped:
+        values["opp_rankings"] = {s: v for s, v in base.opp_rankings.items() if s in allowed}
+        sources["opp_rankings"] = list(sources["allowed_symbols"])
+    try:
+        return GlobalPolicy.model_validate(values), sources, dropped
+    except ValidationError as e:
+        names = ", ".join(a.name for a in adjustments)
+        raise PolicyValidationError.single(
+            f"the adjustments in force ({names}) give an invalid policy:"
+            f" {e.errors(include_url=False)[0]['msg']}",
+            source=str(adjustments[0].path),
+        ) from None
+
+
+def compose(base: GlobalPolicy, active: Sequence[BrakeFile]) -> Composition:
+    """Apply the active adjustments, then the active brakes, to ``base`` (the file merged with
+    the environment): an adjustment replaces values, and a brake still tightens after it.
+
+    Raises:
+        PolicyValidationError: Two active brakes pin one model to different versions, two
+            active adjustments set one field, or an adjustment gives an invalid policy.
     """
     if not active:
         return Composition(base, MappingProxyType({}), (), ())
+    adjustments = [f for f in active if f.kind == "adjustment"]
+    adjusted: dict[str, list[str]] = {}
+    dropped_by_adjustments: list[str] = []
+    if adjustments:
+        base, adjusted, dropped_by_adjustments = _adjust(base, adjustments)
+        active = [f for f in active if f.kind == "brake"]
     fold = _Fold(base)
     given = [(b.name, b.content.settings) for b in active]
     rank = RISK_ORDER.index
@@ -157,5 +204,12 @@ def compose(base: GlobalPolicy, active: Sequence[BrakeFile]) -> Composition:
             f" {e.errors(include_url=False)[0]['msg']}",
             source=str(active[0].path),
         ) from None
+    for field, names in adjusted.items():  # a field a brake tightened further is the brake's
+        fold.sources.setdefault(field, names)
     sources = {field: ", ".join(sorted(set(names))) for field, names in fold.sources.items()}
-    return Composition(policy, MappingProxyType(sources), tuple(dropped), tuple(sorted(fold.notes)))
+    return Composition(
+        policy,
+        MappingProxyType(sources),
+        (*dropped_by_adjustments, *dropped),
+        tuple(sorted(fold.notes)),
+    )

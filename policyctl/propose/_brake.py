@@ -32,13 +32,15 @@ __all__ = ["BrakeRequest", "propose_brake"]
 
 @dataclass(frozen=True, slots=True)
 class BrakeRequest:
-    """A brake to propose: what it sets (values as ``set`` takes them), why, and when."""
+    """A brake to propose: what it sets (values as ``set`` takes them), why, and when; with a
+    ``ticket``, a temporary adjustment (which may loosen, so its lane is ``review``)."""
 
     settings: Mapping[str, Any]
     reason: str
     until: datetime
     start: datetime | None = None
     name: str | None = field(default=None)
+    ticket: str | None = None
 
 
 def propose_brake(
@@ -61,8 +63,8 @@ def propose_brake(
         taken = request.name is not None and (directory / f"{request.name}.yaml").exists()
         if taken:
             raise ProposalConflict.single(
-                f"a brake named {request.name!r} exists on {base} (commit {tip[:12]});"
-                " choose another name",
+                f"{'a brake' if request.ticket is None else 'an override'} named"
+                f" {request.name!r} exists on {base} (commit {tip[:12]}); choose another name",
                 source=str(snap.source),
             )
         result = write_brake(
@@ -73,6 +75,7 @@ def propose_brake(
             start=request.start,
             name=request.name,
             now=now,
+            ticket=request.ticket,
         )
         trailer = {"base": base, "brake": result.brake.name, "changes": []}
         commit = commit_tree(tree, file, message, trailer, identity)

@@ -1,5 +1,9 @@
 """Brake files between two sides of a diff: added, changed, removed, each with its direction.
 
+Temporary adjustments (``kind: adjustment``) are compared the same way, with time the other way
+round: an adjustment that ends later or starts earlier loosens, one removed or shortened
+tightens, and `widenings` says how a change adds or extends one (always reviewed).
+
 A brake's direction is its effect, judged against the head's policy before brakes: adding one
 tightens (or is neutral, when every value it sets is already as tight, or it expired); removing
 one that is still in force or scheduled loosens; a change loosens when the brake ends earlier,
@@ -17,7 +21,7 @@ from ..model import LIST_FIELDS, Direction, GlobalPolicy, value_direction
 from ..pipeline import BrakeFile, compose
 from ._diff import diff_policies
 
-__all__ = ["BrakeChange", "brake_changes", "weakenings"]
+__all__ = ["BrakeChange", "brake_changes", "weakenings", "widenings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,9 @@ class BrakeChange:
         weakens: How the change lifts or weakens the brake as written, whatever its effect
             today (removed, ends earlier, starts later, a looser or dropped value); empty when
             it does not. A lane sends any of these to review.
+        widens: For a temporary adjustment, how the change adds or extends it (added, ends
+            later, starts earlier, sets more, a looser value), whatever its effect today; empty
+            when it only removes or shortens it. A lane sends any of these to review.
     """
 
     name: str
@@ -41,6 +48,7 @@ class BrakeChange:
     brake: BrakeFile
     why: str
     weakens: tuple[str, ...] = ()
+    widens: tuple[str, ...] = ()
 
 
 def weakenings(old: BrakeFile, new: BrakeFile | None) -> tuple[str, ...]:
@@ -69,10 +77,48 @@ def weakenings(old: BrakeFile, new: BrakeFile | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def widenings(old: BrakeFile | None, new: BrakeFile | None) -> tuple[str, ...]:
+    """How ``new`` adds or extends a temporary adjustment (``old``: as it was; None: added),
+    judged on the files alone; empty for a brake, or an adjustment removed or only shortened."""
+    if new is None or new.kind != "adjustment":
+        return ()
+    if old is None or old.kind != "adjustment":
+        return ("added",)
+    out = []
+    if new.ends > old.ends:
+        out.append("ends later")
+    if old.starts is not None and (new.starts is None or new.starts < old.starts):
+        out.append("starts earlier")
+    before, after = old.content.settings.given(), new.content.settings.given()
+    for field, value in after.items():
+        if field not in before:
+            out.append(f"sets {field} too")
+        elif field in LIST_FIELDS:
+            if set(value) - set(before[field]):
+                out.append(f"allows more {field}")
+        elif value_direction(field, before[field], value) == "loosens":
+            out.append(f"a looser {field}")
+    return tuple(out)
+
+
 def _effect(policy: GlobalPolicy, brake: BrakeFile) -> set[str]:
     """The directions of what ``brake`` alone does to ``policy`` while it is active."""
     braked = compose(policy, [brake]).policy
     return {c.direction for c in diff_policies(policy, braked)}
+
+
+_OPPOSITE: dict[Direction, Direction] = {
+    "loosens": "tightens",
+    "tightens": "loosens",
+    "neutral": "neutral",
+}
+
+
+def _net(directions: set[str]) -> Direction:
+    """One direction for several: any loosening loosens (the side a reviewer must see)."""
+    if "loosens" in directions:
+        return "loosens"
+    return "tightens" if "tightens" in directions else "neutral"
 
 
 def _live(brake: BrakeFile, now: datetime) -> bool:
@@ -87,6 +133,13 @@ def _changed(policy: GlobalPolicy, old: BrakeFile, new: BrakeFile, now: datetime
     old_start, new_start = old.starts or now, new.starts or now
     later_start = max(new_start, now) > max(old_start, now) and _live(old, now)
     earlier_start = max(new_start, now) < max(old_start, now) and _live(new, now)
+    if new.kind == "adjustment" and old.kind == "adjustment":
+        # An adjustment holds a loosening back in time: longer loosens, shorter tightens.
+        if "loosens" in value or later_end or earlier_start:
+            return BrakeChange(new.name, "changed", "loosens", new, "a looser value, or longer")
+        if "tightens" in value or earlier_end or later_start:
+            return BrakeChange(new.name, "changed", "tightens", new, "tighter or shorter")
+        return BrakeChange(new.name, "changed", "neutral", new, "no effect on risk")
     if "loosens" in value or earlier_end or later_start:
         reasons = [
             text
@@ -123,6 +176,13 @@ def brake_changes(
             assert brake is not None
             action = "added" if old is None else "removed" if new is None else "changed"
             out.append(BrakeChange(name, action, "neutral", brake, "the head is invalid"))
+        elif old is None and new is not None and new.kind == "adjustment":
+            direction = _net(_effect(policy, new)) if _live(new, now) else "neutral"
+            out.append(BrakeChange(name, "added", direction, new, "while active"))
+        elif new is None and old is not None and old.kind == "adjustment":
+            effect = _net(_effect(policy, old)) if _live(old, now) else "neutral"
+            direction = _OPPOSITE[effect]
+            out.append(BrakeChange(name, "removed", direction, old, "it reverts at once"))
         elif old is None and new is not None:
             tight = "tightens" in _effect(policy, new) and _live(new, now)
             why = "while active" if tight else "already as tight, or expired"
@@ -134,8 +194,12 @@ def brake_changes(
         elif old is not None and new is not None:
             out.append(_changed(policy, old, new, now))
     return [
-        dataclasses.replace(c, weakens=weakenings(before[c.name], after.get(c.name)))
-        if c.name in before
-        else c
+        dataclasses.replace(
+            c,
+            weakens=weakenings(before[c.name], after.get(c.name))
+            if c.name in before and before[c.name].kind == "brake"
+            else (),
+            widens=widenings(before.get(c.name), after.get(c.name)),
+        )
         for c in out
     ]

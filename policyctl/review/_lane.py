@@ -4,7 +4,9 @@
 is neutral or tightens; ``review`` when anything loosens; ``invalid`` when the head is not a
 valid policy. A brake added or extended counts by its effect (see `brake_changes`); a brake
 removed, shortened or weakened is ``review`` whatever its effect today (a brake that holds
-nothing back now may be what holds back the next change).
+nothing back now may be what holds back the next change). A temporary adjustment is the other
+way round: adding or extending one is always ``review``; removing or shortening one is ``auto``
+(unless the policy in force would loosen: an adjustment that tightened, removed).
 """
 
 from __future__ import annotations
@@ -44,7 +46,14 @@ def _loosening(changes: Iterable[Change], brakes: Iterable[BrakeChange]) -> list
         if c.field == "model_versions" and c.action in ("added", "removed")
     ]
     for b in brakes:
-        if b.direction == "loosens":
+        if b.widens:  # added or extended: always reviewed, whatever it sets today
+            out.append(
+                f"adjustment {b.name} {b.action}: {', '.join(b.widens)}"
+                " (a temporary adjustment is reviewed)"
+            )
+        elif b.brake.kind == "adjustment" and b.direction == "loosens":
+            out.append(f"adjustment {b.name} {b.action}: loosens ({b.why})")
+        elif b.direction == "loosens":
             out.append(f"brake {b.name} {b.action}: loosens ({b.why})")
         elif b.weakens:  # whatever its effect today: what it holds back can change tomorrow
             out.append(f"brake {b.name} {b.action}: {', '.join(b.weakens)} (lifted by review only)")

@@ -431,6 +431,10 @@ def test_brakes_show_in_the_policy_status_and_metrics(tmp_path: Path) -> None:
     (tmp_path / "overrides" / "calm.yaml").write_text(
         f'reason: "CPI print"\nuntil: "{until}"\nset: {{risk_mode: DEFENSIVE}}\n'
     )
+    (tmp_path / "overrides" / "rebalance.yaml").write_text(
+        'kind: adjustment\nreason: "index rebalance"\nticket: "RISK-1"\n'
+        f'until: "{until}"\nset: {{max_positions: 8}}\n'
+    )
     app = FastAPI()
     with PolicyStore(policy, env={}, watch=False) as store:
         app.include_router(router(store))
@@ -454,6 +458,16 @@ def test_brakes_show_in_the_policy_status_and_metrics(tmp_path: Path) -> None:
     assert old is not None and 0 < float(old.group(1)) <= 3600
     remaining = re.search(r'policyctl_brake_seconds_remaining\{name="calm"\} (\S+)', metrics)
     assert remaining and 3500 < float(remaining.group(1)) <= 3600
+    # The temporary adjustment beside it: never listed as a brake, and told apart everywhere.
+    adjustment = {"name": "rebalance", "reason": "index rebalance", "ticket": "RISK-1"}
+    assert served.json()["max_positions"] == 8
+    assert served.json()["adjustments"] == [{**adjustment, "until": until}]
+    assert status.json()["adjustments"] == [{**adjustment, "until": until}]
+    assert "policyctl_active_adjustments 1.0" in metrics
+    reverts = re.search(
+        r'policyctl_adjustment_seconds_remaining\{name="rebalance"\} (\S+)', metrics
+    )
+    assert reverts and 3500 < float(reverts.group(1)) <= 3600
 
 
 def test_logged_and_dropped_decisions_are_counted_in_the_metrics(tmp_path: Path) -> None:

@@ -160,6 +160,14 @@ def test_every_refusal(fleet: Fleet, capsys: Capture) -> None:
     assert post(loose).status_code == 201
     policy = httpx.get(f"{url}/api/policy").json()
     assert policy["max_positions"] == 4 and policy["risk_mode"] == "NORMAL"
+    # A temporary adjustment (which may loosen) is never accepted this way, even well signed.
+    adjustment = _brake_text("{max_positions: 9}").replace(
+        b"reason", b"kind: adjustment\nticket: RISK-1\nreason"
+    )
+    answer = post(sign_brake("adjusted", adjustment, fleet.officer))
+    assert answer.status_code == 422, answer.text
+    assert "adjustment cannot be sent" in answer.json()["message"]
+    assert httpx.get(f"{url}/api/policy").json()["max_positions"] == 4
     # The command line: a replica that refuses and one that does not answer; exit 1.
     argv = ["brake", "max_positions=3", "--for", "1h", "--reason", "r", "--name", "n2"]
     argv += ["--sign-with", _key_file(stranger, fleet.desk.dir.parent / "s.pem").as_posix()]

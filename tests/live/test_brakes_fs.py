@@ -15,7 +15,7 @@ import pytest
 
 from policyctl import PolicySnapshot, PolicyStore
 
-from ..support.live import DEADLINE, Watching, versioned
+from ..support.live import DEADLINE, Watching, versioned, write_atomically
 from ..support.policy import VALID
 
 
@@ -26,13 +26,6 @@ def _at(moment: datetime) -> str:
 def _override(settings: str, start: datetime | None, until: datetime) -> str:
     start_line = f'from: "{_at(start)}"\n' if start else ""
     return f'reason: "test window"\n{start_line}until: "{_at(until)}"\nset: {settings}\n'
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 class Edges:
@@ -70,7 +63,7 @@ def test_a_brake_starts_and_lifts_by_itself(
 ) -> None:
     now = datetime.now(UTC)
     start, until = now + timedelta(seconds=0.3), now + timedelta(seconds=0.6)
-    _write_atomically(
+    write_atomically(
         policy.parent / "overrides" / "rate.yaml", _override("{risk_mode: DEFENSIVE}", start, until)
     )
     w = open_store(policy)
@@ -84,7 +77,7 @@ def test_a_brake_starts_and_lifts_by_itself(
 def test_a_store_without_watching_still_keeps_the_window(policy: Path) -> None:
     now = datetime.now(UTC)
     start, until = now + timedelta(seconds=0.3), now + timedelta(seconds=0.6)
-    _write_atomically(
+    write_atomically(
         policy.parent / "overrides" / "rate.yaml", _override("{risk_mode: DEFENSIVE}", start, until)
     )
     with PolicyStore(policy, env={}, watch=False) as store:
@@ -93,7 +86,7 @@ def test_a_store_without_watching_still_keeps_the_window(policy: Path) -> None:
 
 def test_a_store_opened_inside_the_window_applies_it_at_once(policy: Path) -> None:
     now = datetime.now(UTC)
-    _write_atomically(
+    write_atomically(
         policy.parent / "overrides" / "rate.yaml",
         _override("{max_positions: 1}", now - timedelta(minutes=1), now + timedelta(hours=1)),
     )
@@ -109,7 +102,7 @@ def test_an_override_added_and_removed_while_running(
     edges = Edges(w.store)
     until = datetime.now(UTC) + timedelta(hours=1)
     brake = policy.parent / "overrides" / "halt.yaml"
-    _write_atomically(brake, _override("{allowed_symbols: []}", None, until))
+    write_atomically(brake, _override("{allowed_symbols: []}", None, until))
     edges.wait(lambda seen: any(names == ("halt",) for _, names, _ in seen))
     assert w.store.current().policy.allowed_symbols == ()
     brake.write_text(_override("{allowed_symbols: [BTCUSDT]}", None, until))  # in place
@@ -124,13 +117,13 @@ def test_a_bad_override_is_refused_and_the_last_good_policy_kept(
 ) -> None:
     w = open_store(policy)
     brake = policy.parent / "overrides" / "bad.yaml"
-    _write_atomically(brake, 'reason: "x"\nuntil: "2026-11-28T20:00:00Z"\nset: {version: 9}\n')
+    write_atomically(brake, 'reason: "x"\nuntil: "2026-11-28T20:00:00Z"\nset: {version: 9}\n')
     w.wait_for(lambda: bool(w.refused))
     status = w.store.status()
     assert status.last_error is not None and status.last_error.issues[0].source == str(brake)
     assert status.failures == 1 and w.store.current().version == 7
     until = datetime.now(UTC) + timedelta(hours=1)
-    _write_atomically(brake, _override("{max_positions: 2}", None, until))
+    write_atomically(brake, _override("{max_positions: 2}", None, until))
     w.wait_for(lambda: w.store.current().policy.max_positions == 2)
     assert w.store.status().last_error is None
 
@@ -178,7 +171,7 @@ def test_a_brake_found_by_refresh_runs_on_time_without_watching(policy: Path) ->
         now = datetime.now(UTC)
         start, until = now + timedelta(seconds=0.3), now + timedelta(seconds=0.6)
         text = _override("{risk_mode: DEFENSIVE}", start, until)
-        _write_atomically(policy.parent / "overrides" / "rate.yaml", text)
+        write_atomically(policy.parent / "overrides" / "rate.yaml", text)
         edges = Edges(store)
         assert store.refresh() and not store.current().brakes
         _window_is_kept(edges, start, until)

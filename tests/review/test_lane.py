@@ -271,3 +271,72 @@ def test_a_brake_that_pins_a_model_is_reviewed(tmp_path: Path, pin: str) -> None
     verdict_lane, reasons = _lane(tmp_path, VALID, {"pin": pin})
     assert verdict_lane == "review", reasons
     assert any("pins model_versions" in r for r in reasons)
+
+
+def _adjustment_file(until: datetime, settings_text: str, start: datetime | None = None) -> str:
+    return "kind: adjustment\nticket: RISK-1\n" + _brake_file(until, settings_text, start)
+
+
+HOUR = timedelta(hours=1)
+# (the base's file or None, the head's file or None, the lane): a temporary adjustment is the
+# other way round from a brake: added or extended is reviewed, removed or shortened is not.
+ADJUSTMENT_EDITS = {
+    "added": (None, _adjustment_file(NOW + HOUR, "{max_positions: 8}"), "review"),
+    "added, tightening": (None, _adjustment_file(NOW + HOUR, "{max_positions: 2}"), "review"),
+    "added, scheduled": (
+        None,
+        _adjustment_file(NOW + 3 * HOUR, "{max_positions: 8}", NOW + 2 * HOUR),
+        "review",
+    ),
+    "removed": (_adjustment_file(NOW + HOUR, "{max_positions: 8}"), None, "auto"),
+    "shortened": (
+        _adjustment_file(NOW + 2 * HOUR, "{max_positions: 8}"),
+        _adjustment_file(NOW + HOUR, "{max_positions: 8}"),
+        "auto",
+    ),
+    "less loose": (
+        _adjustment_file(NOW + HOUR, "{max_positions: 8}"),
+        _adjustment_file(NOW + HOUR, "{max_positions: 6}"),
+        "auto",
+    ),
+    "extended": (
+        _adjustment_file(NOW + HOUR, "{max_positions: 8}"),
+        _adjustment_file(NOW + 2 * HOUR, "{max_positions: 8}"),
+        "review",
+    ),
+    "starts earlier": (
+        _adjustment_file(NOW + 3 * HOUR, "{max_positions: 8}", NOW + 2 * HOUR),
+        _adjustment_file(NOW + 3 * HOUR, "{max_positions: 8}", NOW + HOUR),
+        "review",
+    ),
+    "looser": (
+        _adjustment_file(NOW + HOUR, "{max_positions: 8}"),
+        _adjustment_file(NOW + HOUR, "{max_positions: 9}"),
+        "review",
+    ),
+    "sets more": (
+        _adjustment_file(NOW + HOUR, "{max_positions: 8}"),
+        _adjustment_file(NOW + HOUR, "{max_positions: 8, max_risk_per_trade: 0.02}"),
+        "review",
+    ),
+    "removed, it tightened": (_adjustment_file(NOW + HOUR, "{max_positions: 2}"), None, "review"),
+    "a brake turned into an adjustment": (
+        _brake_file(NOW + HOUR, "{max_positions: 2}"),
+        _adjustment_file(NOW + HOUR, "{max_positions: 2}"),
+        "review",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ADJUSTMENT_EDITS))
+def test_an_adjustment_is_added_or_extended_only_by_review(tmp_path: Path, case: str) -> None:
+    old, new, expected = ADJUSTMENT_EDITS[case]
+    sides = {}
+    for side, text in (("base", old), ("head", new)):
+        (tmp_path / side / "overrides").mkdir(parents=True)
+        (tmp_path / side / "policy.yaml").write_text(VALID)
+        if text is not None:
+            (tmp_path / side / "overrides" / "a.yaml").write_text(text)
+        sides[side] = str(tmp_path / side / "policy.yaml")
+    verdict = lane(compare(sides["base"], sides["head"], base_kind="file", head_kind="file"))
+    assert verdict.lane == expected, verdict.reasons

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import policyctl
 from policyctl import PolicySnapshot, PolicyStore
@@ -12,6 +13,14 @@ from policyctl import PolicySnapshot, PolicyStore
 from .policy import VALID
 
 DEADLINE = 10.0
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``path`` as a deployment does: a temporary file beside it, renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 def versioned(version: int) -> str:
