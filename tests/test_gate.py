@@ -588,6 +588,7 @@ def _queue(
     head_text: str,
     approvers: str,
     permissions: dict[str, str] | None = None,
+    author: str = "desk-dev",
 ) -> tuple[int, str]:
     """The gate's queue step on a merge-queue commit adding a pull request to main."""
     src = tmp_path / "src"
@@ -597,7 +598,10 @@ def _queue(
     ref = f"refs/heads/gh-readonly-queue/main/pr-2-{sha}"
     git(src, "update-ref", ref, sha)
     gh = FakeGh(tmp_path / "gh")
-    answers = {f"GET repos/{REPO}/pulls/2/reviews?per_page=100": [approvers]}
+    answers = {
+        f"GET repos/{REPO}/pulls/2/reviews?per_page=100": [approvers],
+        f"GET repos/{REPO}/pulls/2": [author],
+    }
     for login, permission in (permissions or {}).items():
         answers[f"GET repos/{REPO}/collaborators/{login}/permission"] = [permission]
     gh.answers(answers)
@@ -626,6 +630,11 @@ def test_the_merge_queue_refuses_a_bot_approval_that_is_no_longer_auto(
     looser = LOOSER.replace("version: 7", "version: 8")
     status, output = _queue(tmp_path / "a", gate_venv, looser, BOT)
     assert status == 1 and "no approval by a person with write access" in output, output
+    status, output = _queue(  # separation of duties: the author's own approval is no review
+        tmp_path / "e", gate_venv, looser, f"{BOT}\nrisk-officer", {"risk-officer": "write"},
+        author="risk-officer",
+    )  # fmt: skip
+    assert status == 1 and "an approval by the author (risk-officer) does not count" in output
     status, output = _queue(
         tmp_path / "b", gate_venv, looser, f"{BOT}\nrisk-officer", {"risk-officer": "write"}
     )

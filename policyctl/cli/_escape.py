@@ -3,7 +3,8 @@
 A policy value, a file name, a git subject or an environment value is someone else's text. In a
 terminal an ESC sequence can erase lines; in a CI log a CR starts a new line where ``::warning``
 becomes a workflow command; in markdown a backtick or a pipe breaks the code span or table row.
-Every value is escaped where it is formatted (`printable`, `code`, `md`, `github`), and
+Every value is escaped where it is formatted (`printable`, `code`, `md`, `github`,
+`csv_cell`: a cell that would start a spreadsheet formula), and
 everything written goes through `terminal` as a last net, which keeps only the format's own
 line breaks.
 """
@@ -16,7 +17,7 @@ import sys
 from ..errors import printable
 from ._colour import colour_directions
 
-__all__ = ["code", "err", "github", "md", "out", "printable", "terminal"]
+__all__ = ["code", "csv_cell", "err", "github", "md", "out", "printable", "terminal"]
 
 _MD_PUNCTUATION = re.compile(r"([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
 _SPAN_BREAKERS = re.compile(r"[`|\\]")
@@ -63,6 +64,17 @@ def md(text: str) -> str:
     """``text`` as literal markdown: every ASCII punctuation mark backslash-escaped, so it can
     open no emphasis, link, HTML tag, code span or table cell."""
     return _MD_PUNCTUATION.sub(r"\\\1", printable(text))
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """``text`` for a CSV cell a spreadsheet opens: one that would start a formula (``=``,
+    ``+``, ``-``, ``@``, a tab or CR: OWASP's list) gets a leading ``'``, so it stays text;
+    control characters are escaped (the csv module quotes the rest)."""
+    safe = printable(text)
+    return f"'{safe}" if safe.startswith(_FORMULA) else safe
 
 
 def github(text: str, *, prop: bool = False) -> str:

@@ -67,6 +67,12 @@ EXAMPLE_LINES = {
         "policyctl brake lift rate-decision",
         "policyctl brake prune --dry-run",
     ],
+    "audit": [
+        "policyctl audit --since 2026 --until 2027 --only loosens",
+        "policyctl audit --since 2026 --statements origin/policy-evidence --trust deploy/trust"
+        " --risk-desk alice,bob --format csv > audit-2026.csv",
+        "policyctl audit --format json",
+    ],
     "adjust": [
         'policyctl adjust max_positions=8 --for 3h --reason "index rebalance" --ticket RISK-1234',
         "policyctl adjust max_risk_per_trade=0.02 --from 2026-12-04T13:00:00Z --until"
@@ -158,6 +164,19 @@ def duration(text: str) -> timedelta:
     if span <= timedelta(0):
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration above 0")
     return span
+
+
+def since(text: str) -> datetime:
+    """The start of a period: ``2026``, ``2026-07``, ``2026-07-01`` (each from its first
+    moment, UTC), or a UTC time as `moment` takes it."""
+    match = re.fullmatch(r"(\d{4})(?:-(\d\d)(?:-(\d\d))?)?", text)
+    if match is None:
+        return moment(text)
+    year, month, day = (int(g) if g else 1 for g in match.groups())
+    try:
+        return datetime(year, month, day, tzinfo=UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a real date") from None
 
 
 def moment(text: str) -> datetime:

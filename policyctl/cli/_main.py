@@ -51,6 +51,7 @@ COMMANDS: Final = {
     "reset": ("_reset", "put every field back to the built-in defaults, as a new version"),
     "diff": ("_diff", "semantic diff between two revisions or files, with risk direction"),
     "log": ("_log", "the audit trail: each commit that touched the policy"),
+    "audit": ("_audit", "the evidence of a period: limit changes, approvals, brakes, adjustments"),
     "propose": ("_propose", "propose a change: a commit on a new branch, pushed"),
     "lane": ("_lane", "auto (may merge without the risk desk), review or invalid"),
     "rollout": ("_rollout", "wait until every replica serves the expected policy"),

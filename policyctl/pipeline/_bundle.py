@@ -69,6 +69,7 @@ __all__ = [
     "load_brake_keys",
     "load_signing_key",
     "load_trust",
+    "read_statement",
     "sign_brake",
     "sign_bundle",
     "verify_brake",
@@ -591,6 +592,18 @@ def verify_statement(
             where,
         )
     return statement
+
+
+def read_statement(envelope: bytes, trust: Mapping[str, TrustedKey], where: Path) -> Statement:
+    """What a kept statement (``envelope``, e.g. one of the evidence branch's) says, once its
+    signature verifies with a ``trust`` key: the record of what was signed and when, for an
+    audit. Neither its files (not read with it) nor its expiry (long past) are judged here.
+
+    Raises:
+        BundleRefused: Not a statement, or no trusted key's signature verifies.
+    """
+    _, payload, signatures = _parse_envelope(envelope, where)
+    return _statement(where.parent, payload, _signer(where.parent, payload, signatures, trust))
 
 
 def _issue(message: str, where: Path) -> Issue:

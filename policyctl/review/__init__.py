@@ -7,6 +7,7 @@ replayed under a base and a head.
 - `_brake_diff`: brake files between two sides.
 - `_compare`: ``diff``'s two sides (files, revisions, the working tree).
 - `_history`: ``log``, the audit trail.
+- `_audit`: ``audit``, the evidence of a period: limit changes, brakes, adjustments, approvals.
 - `_lane`: which changes may merge without the risk desk.
 - `_replay`: logged decisions judged under two policies.
 
@@ -17,6 +18,15 @@ Modules with a leading underscore are private; other rooms use the names below.
 
 from __future__ import annotations
 
+from ._audit import (
+    Approval,
+    Audit,
+    LimitChange,
+    OverrideRecord,
+    ReviewRecord,
+    audit,
+    read_statements,
+)
 from ._brake_diff import BrakeChange, brake_changes, weakenings
 from ._compare import Comparison, Side, SideKind, compare, policy_at, tree_problems
 from ._diff import Change, apply_changes, created_changes, diff_policies, plain_value
@@ -26,6 +36,8 @@ from ._lane import Lane, LaneVerdict, lane, lane_of
 from ._replay import Flips, Group, ReplayReport, replay
 
 __all__ = [
+    "Approval",
+    "Audit",
     "BrakeChange",
     "BrakeLogEntry",
     "Change",
@@ -36,11 +48,15 @@ __all__ = [
     "Group",
     "Lane",
     "LaneVerdict",
+    "LimitChange",
     "LogEntry",
+    "OverrideRecord",
     "ReplayReport",
+    "ReviewRecord",
     "Side",
     "SideKind",
     "apply_changes",
+    "audit",
     "audit_log",
     "brake_changes",
     "brake_log",
@@ -51,6 +67,7 @@ __all__ = [
     "lane_of",
     "plain_value",
     "policy_at",
+    "read_statements",
     "replay",
     "tree_problems",
     "weakenings",

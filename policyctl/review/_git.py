@@ -227,6 +227,26 @@ class GitRepo:
                 modes[lines[0]] = (old, new)
         return modes
 
+    def topo_order(self, revisions: str) -> list[str]:
+        """The commits of ``revisions`` (a revision or a range), newest first, each after all
+        of its children (a merge and its parents often share one second of committer time)."""
+        return self._git("rev-list", "--topo-order", "--end-of-options", revisions).split()
+
+    def messages(self, shas: Sequence[str]) -> dict[str, str]:
+        """Each commit's whole message (subject and body), read by one git process."""
+        if not shas:
+            return {}
+        out = self._git(
+            "log", "--no-walk=unsorted", "--stdin", f"--format={_RECORD_SEP}%H{_FIELD_SEP}%B",
+            stdin=("\n".join(shas) + "\n").encode(),
+        )  # fmt: skip
+        found = {}
+        for record in out.split(_RECORD_SEP):
+            sha, _, body = record.partition(_FIELD_SEP)
+            if sha.strip():
+                found[sha.strip()] = body
+        return found
+
     def has_commits(self) -> bool:
         try:
             self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
@@ -284,9 +304,7 @@ class GitRepo:
                 commits.setdefault(_commit(record, path).sha, _commit(record, path))
         # Newest first, as git log shows it; topological, since a merge and its parents often
         # share one second of committer time.
-        rank = {
-            sha: i for i, sha in enumerate(self._git("rev-list", "--topo-order", *which).split())
-        }
+        rank = {sha: i for i, sha in enumerate(self.topo_order(revisions or "HEAD"))}
         ordered = sorted(commits.values(), key=lambda c: (rank.get(c.sha, len(rank)), -c.timestamp))
         return ordered[:limit] if limit is not None else ordered
 

@@ -31,6 +31,7 @@ from policyctl.pipeline import (
     write_bundle,
 )
 
+from ..support.bundle import openssl_keys
 from ..support.git import committed_repo, git
 from ..support.policy import VALID
 
@@ -56,16 +57,7 @@ def _public_pem(key: Ed25519PrivateKey) -> bytes:
 @pytest.fixture
 def keys(tmp_path: Path) -> tuple[Path, Path]:
     """A signing key made by the real openssl, and a trust directory with its public half."""
-    private, trust = tmp_path / "ci.pem", tmp_path / "trust"
-    trust.mkdir()
-    subprocess.run(
-        ["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(private)], check=True
-    )
-    subprocess.run(
-        ["openssl", "pkey", "-in", str(private), "-pubout", "-out", str(trust / "ci.pem")],
-        check=True,
-    )
-    return private, trust
+    return openssl_keys(tmp_path)
 
 
 def _policy_dir(root: Path) -> Path:

@@ -4,6 +4,7 @@ bundle directory that a store (or a server) reads, published by signing with the
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,22 @@ from policyctl.pipeline import sign_bundle
 
 from .policy import VALID
 
-__all__ = ["Desk"]
+__all__ = ["Desk", "openssl_keys"]
+
+
+def openssl_keys(root: Path) -> tuple[Path, Path]:
+    """A signing key made by the real openssl (``root/ci.pem``), and a trust directory
+    (``root/trust``) with its public half."""
+    private, trust = root / "ci.pem", root / "trust"
+    trust.mkdir()
+    subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(private)], check=True
+    )
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(private), "-pubout", "-out", str(trust / "ci.pem")],
+        check=True,
+    )
+    return private, trust
 
 
 class Desk:

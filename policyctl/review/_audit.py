@@ -1,0 +1,467 @@
+"""``policyctl audit``: the evidence a regulator asks for, from git history and the signed
+statements kept of it: every change to a limit in a period with its direction, values, author,
+approvers, lane and justification, when it was merged and when it was in force; every brake and
+temporary adjustment with its window, who put it on and who lifted it, and whether it reverted
+on time; what breaks the separation of duties, flagged; and totals.
+
+What a statement does not say is said to be unknown, never guessed: without a verified
+statement of a commit, its approvers and the moment it was in force are unknown, its lane is
+computed from the change (the gate's own rule) and its justification is the commit message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import PolicyError
+from ..model import ADJUSTABLE_FIELDS, GlobalPolicy
+from ..pipeline import BrakeFile
+from ._brake_diff import brake_changes, widenings
+from ._diff import Change, plain_value
+from ._git import Commit, GitRepo
+from ._history import BrakeLogEntry, LogEntry, audit_log, brake_log
+from ._lane import lane_of
+
+if TYPE_CHECKING:
+    from ..pipeline import Statement, TrustedKey
+
+__all__ = [
+    "Approval",
+    "Audit",
+    "LimitChange",
+    "OverrideRecord",
+    "ReviewRecord",
+    "audit",
+    "read_statements",
+]
+
+LIMITS = ADJUSTABLE_FIELDS
+"""The limits an audit lists the changes of (the fields an adjustment may set)."""
+
+_LIFT = timedelta(minutes=5)  # an until moved to within this of its commit: lifted then
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """One approval of a pull request, as its signed statement records it."""
+
+    login: str
+    at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRecord:
+    """What the verified statement of a commit says of its review; ``known`` False (with
+    ``why``) when no statement of the commit verified, or it says it could not know."""
+
+    known: bool
+    why: str = ""
+    pull_request: int | None = None
+    author: str | None = None
+    approvers: tuple[Approval, ...] = ()
+    lane: str | None = None
+    justification: str | None = None
+    signed_at: datetime | None = None
+
+
+_NONE = ReviewRecord(False, "no verified signed statement of this commit")
+
+
+@dataclass(frozen=True, slots=True)
+class LimitChange:
+    """One change to a limit, merged in ``commit``.
+
+    Attributes:
+        author: The pull request's author (from its statement), else the commit's author.
+        lane: The lane the statement records (``lane_from`` ``statement``), else the gate's
+            rule applied to the commit (``computed``).
+        justification: The pull request's description (``justification_from``
+            ``pull request``), else the commit message (``commit message``).
+        in_force_at: When its bundle was signed (the earliest any store served it); None:
+            unknown, no statement of the commit.
+        flags: What breaks the separation of duties, one sentence each.
+    """
+
+    commit: str
+    merged_at: datetime
+    author: str
+    field: str
+    path: str
+    action: str
+    before: Any
+    after: Any
+    direction: str
+    lane: str
+    lane_from: Literal["statement", "computed"]
+    justification: str
+    justification_from: Literal["pull request", "commit message"]
+    in_force_at: datetime | None
+    review: ReviewRecord
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideRecord:
+    """One brake or temporary adjustment, from the commit that put it on to its end.
+
+    Attributes:
+        starts: Its ``from``, else when it was merged.
+        until: Its ``until`` as last written; ``first_until`` as first written.
+        ended: ``reverted at until``, ``lifted early``, ``in force`` or ``scheduled``.
+        ended_at: When it ended (None while in force or scheduled).
+        lifted_by: Who ended it early (the author of the commit that did).
+        extended: How many commits moved its ``until`` later.
+        on_time: Whether it ended by its ``until`` (None while it has not ended).
+    """
+
+    kind: str
+    name: str
+    reason: str
+    ticket: str | None
+    sets: Mapping[str, Any]
+    starts: datetime
+    until: datetime
+    first_until: datetime
+    put_on_by: str
+    put_on_commit: str
+    put_on_at: datetime
+    ended: str
+    ended_at: datetime | None
+    lifted_by: str | None
+    extended: int
+    on_time: bool | None
+    review: ReviewRecord
+    flags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """An audit of ``since`` (inclusive) to ``until`` (exclusive); None: open-ended."""
+
+    since: datetime | None
+    until: datetime | None
+    generated_at: datetime
+    changes: tuple[LimitChange, ...]
+    overrides: tuple[OverrideRecord, ...]
+    statements: int
+    refused: tuple[str, ...]
+    risk_desk: tuple[str, ...]
+    totals: Mapping[str, Any] = field(default_factory=dict)
+
+
+def read_statements(
+    repo: GitRepo, source: str, trust: Mapping[str, TrustedKey]
+) -> tuple[dict[str, Statement], list[str]]:
+    """The statements of ``source`` (a directory of ``*.dsse.json``, or a git revision whose
+    ``statements/`` holds them, e.g. ``origin/policy-evidence``) that verify with ``trust``,
+    by the commit each names; and why each other one was refused."""
+    from ..pipeline import read_statement  # noqa: PLC0415 - cryptography, only when asked
+
+    directory = Path(source)
+    if directory.is_dir():
+        found = [(p, p.read_bytes()) for p in sorted(directory.glob("*.dsse.json")) if p.is_file()]
+    else:
+        sha = repo.resolve(source)
+        found = [(Path(f"{source}:{p}"), b) for p, b in repo.read_directory(sha, "statements")]
+    statements: dict[str, Statement] = {}
+    refused = []
+    for where, data in found:
+        try:
+            statement = read_statement(data, trust, where)
+        except PolicyError as e:
+            refused.append(str(e))
+            continue
+        if statement.commit is None:
+            refused.append(f"{where}: the statement names no commit")
+            continue
+        kept = statements.get(statement.commit)
+        if kept is None or statement.signed_at < kept.signed_at:
+            statements[statement.commit] = statement  # its first signing: when it took effect
+    return statements, refused
+
+
+def _review(statement: Statement | None) -> ReviewRecord:
+    if statement is None:
+        return _NONE
+    record = statement.review
+    if not record.get("known"):
+        why = str(record.get("why") or "the statement says the review is not known")
+        return ReviewRecord(False, why, signed_at=statement.signed_at)
+    approvers = tuple(
+        Approval(str(a.get("login", "")), a.get("at"))
+        for a in record.get("approvers", ())
+        if isinstance(a, Mapping)
+    )
+    return ReviewRecord(
+        True,
+        pull_request=record.get("pull_request"),
+        author=record.get("author"),
+        approvers=approvers,
+        lane=record.get("lane"),
+        justification=record.get("justification"),
+        signed_at=statement.signed_at,
+    )
+
+
+def _flags(review: ReviewRecord, loosens: bool, bot: str | None, desk: Sequence[str]) -> list[str]:
+    """Separation of duties: an approval by the author; a loosening with no record, no
+    approval but the author's or the bot's, or none from the risk desk (when it is named)."""
+    out = []
+    logins = {a.login for a in review.approvers}
+    if review.known and review.author and review.author in logins:
+        out.append("approved by its own author")
+    if not loosens:
+        return out
+    if not review.known:
+        out.append("loosened with no review record")
+        return out
+    others = logins - {review.author, bot}
+    if not others:
+        out.append("loosened with no approval but its author's or the bot's")
+    elif desk and not others & set(desk):
+        out.append("loosened without a risk-desk approval")
+    return out
+
+
+def _moment(commit: Commit) -> datetime:
+    return datetime.fromtimestamp(commit.timestamp, UTC)
+
+
+class _Walk:
+    """The history oldest first: the policy and the override files as each commit left them."""
+
+    def __init__(
+        self,
+        statements: Mapping[str, Statement],
+        messages: Mapping[str, str],
+        bot: str | None,
+        desk: Sequence[str],
+    ) -> None:
+        self.statements, self.messages, self.bot, self.desk = statements, messages, bot, desk
+        self.policy: GlobalPolicy | None = None
+        self.files: dict[str, BrakeFile] = {}
+        self.open: dict[str, OverrideRecord] = {}
+        self.changes: list[LimitChange] = []
+        self.overrides: list[OverrideRecord] = []
+
+    def commit(
+        self, commit: Commit, policy: LogEntry | None, events: Sequence[BrakeLogEntry]
+    ) -> None:
+        before_files = list(self.files.values())
+        if policy is not None and policy.after is not None:
+            self.policy = policy.after.policy
+        for event in events:
+            self._override(commit, event)
+        review = _review(self.statements.get(commit.sha))
+        changes = policy.changes if policy is not None else []
+        lane, lane_from = self._lane(commit, changes, before_files, review)
+        message = self.messages.get(commit.sha, commit.subject).strip()
+        justified_by: Literal["pull request", "commit message"] = "commit message"
+        justification = message
+        if review.known and review.justification:
+            justification, justified_by = review.justification, "pull request"
+        for change in changes:
+            if change.field not in LIMITS:
+                continue
+            flags = _flags(review, change.direction == "loosens", self.bot, self.desk)
+            self.changes.append(
+                LimitChange(
+                    commit.sha,
+                    _moment(commit),
+                    review.author if review.known and review.author else commit.author,
+                    change.field,
+                    change.path,
+                    change.action,
+                    plain_value(change.old),
+                    plain_value(change.new),
+                    change.direction,
+                    lane,
+                    lane_from,
+                    justification,
+                    justified_by,
+                    review.signed_at,
+                    review,
+                    tuple(flags),
+                )
+            )
+
+    def _lane(
+        self,
+        commit: Commit,
+        changes: Sequence[Change],
+        before_files: Sequence[BrakeFile],
+        review: ReviewRecord,
+    ) -> tuple[str, Literal["statement", "computed"]]:
+        if review.known and review.lane and review.lane != "unknown":
+            return review.lane, "statement"
+        braked = []
+        if self.policy is not None and before_files != list(self.files.values()):
+            braked = brake_changes(
+                self.policy, before_files, list(self.files.values()), _moment(commit)
+            )
+        return lane_of(changes, braked).lane, "computed"
+
+    def _override(self, commit: Commit, event: BrakeLogEntry) -> None:
+        at = _moment(commit)
+        name = event.name
+        if event.action == "removed":
+            self.files.pop(name, None)
+            record = self.open.pop(name, None)
+            if record is not None:
+                early = at < record.until
+                self._close(
+                    record,
+                    "lifted early" if early else "reverted at until",
+                    at if early else record.until,
+                    commit.author if early else None,
+                )
+            return
+        if event.brake is None:  # a file no store applies: nothing was in force
+            return
+        brake = event.brake
+        previous = self.files.get(name)
+        self.files[name] = brake
+        record = self.open.get(name)
+        if record is None or event.action == "added":
+            if record is not None:
+                self._close(record, "lifted early", at, commit.author)
+            review = _review(self.statements.get(commit.sha))
+            loosens = brake.kind == "adjustment"
+            self.open[name] = OverrideRecord(
+                brake.kind,
+                name,
+                brake.reason,
+                brake.ticket,
+                {k: plain_value(v) for k, v in brake.content.settings.given().items()},
+                brake.starts or at,
+                brake.ends,
+                brake.ends,
+                review.author if review.known and review.author else commit.author,
+                commit.sha,
+                at,
+                "in force",
+                None,
+                None,
+                0,
+                None,
+                review,
+                tuple(_flags(review, loosens, self.bot, self.desk)),
+            )
+            return
+        extended = record.extended + (brake.ends > record.until)
+        if brake.ends < record.until and brake.ends <= at + _LIFT:
+            self.open.pop(name)
+            self._close(
+                replace(record, until=brake.ends), "lifted early", brake.ends, commit.author
+            )
+            return
+        flags = record.flags
+        if widenings(previous, brake):  # extended or loosened: reviewed like its addition
+            review = _review(self.statements.get(commit.sha))
+            flags += tuple(
+                f"{commit.sha[:12]} extends it: {flag}"
+                for flag in _flags(review, True, self.bot, self.desk)
+            )
+        self.open[name] = replace(
+            record,
+            flags=flags,
+            until=brake.ends,
+            extended=extended,
+            reason=brake.reason,
+            sets={k: plain_value(v) for k, v in brake.content.settings.given().items()},
+        )
+
+    def _close(self, record: OverrideRecord, how: str, when: datetime, by: str | None) -> None:
+        self.overrides.append(
+            replace(record, ended=how, ended_at=when, lifted_by=by, on_time=when <= record.until)
+        )
+
+    def finish(self, now: datetime) -> None:
+        for record in self.open.values():
+            if now >= record.until:
+                self._close(record, "reverted at until", record.until, None)
+            else:
+                state = "scheduled" if now < record.starts else "in force"
+                self.overrides.append(replace(record, ended=state))
+        self.open = {}
+
+
+def _in_period(moment: datetime, since: datetime | None, until: datetime | None) -> bool:
+    return (since is None or moment >= since) and (until is None or moment < until)
+
+
+def _totals(changes: Sequence[LimitChange], overrides: Sequence[OverrideRecord]) -> dict[str, Any]:
+    def count(values: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for value in values:
+            out[value] = out.get(value, 0) + 1
+        return dict(sorted(out.items()))
+
+    adjustments = [o for o in overrides if o.kind == "adjustment"]
+    return {
+        "changes": len(changes),
+        "by_direction": count([c.direction for c in changes]),
+        "by_lane": count([c.lane for c in changes]),
+        "brakes": sum(o.kind == "brake" for o in overrides),
+        "adjustments": len(adjustments),
+        "adjustments_reverted_on_time": sum(o.on_time is True for o in adjustments),
+        "adjustments_in_force": sum(o.on_time is None for o in adjustments),
+        "adjustments_extended": sum(o.extended > 0 for o in adjustments),
+        "flagged": sum(bool(c.flags) for c in changes) + sum(bool(o.flags) for o in overrides),
+    }
+
+
+def audit(
+    repo: GitRepo,
+    path: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    revisions: str | None = None,
+    statements: Mapping[str, Statement] | None = None,
+    refused: Sequence[str] = (),
+    bot: str | None = None,
+    risk_desk: Sequence[str] = (),
+    now: datetime | None = None,
+) -> Audit:
+    """The audit of ``path`` (the policy file's repository path; its override files beside)
+    over the history of ``revisions`` (default HEAD), limited to ``since``..``until``."""
+    moment = now or datetime.now(UTC)
+    policy_log = audit_log(repo, path, revisions=revisions)
+    override_log = brake_log(repo, path, revisions=revisions)
+    commits: dict[str, Commit] = {e.commit.sha: e.commit for e in policy_log}
+    for event in override_log:
+        commits.setdefault(event.commit.sha, event.commit)
+    rank = {sha: i for i, sha in enumerate(repo.topo_order(revisions or "HEAD"))}
+    ordered = sorted(commits.values(), key=lambda c: -rank.get(c.sha, -1))
+    by_commit = {e.commit.sha: e for e in policy_log}
+    events: dict[str, list[BrakeLogEntry]] = {}
+    for event in reversed(override_log):
+        events.setdefault(event.commit.sha, []).append(event)
+    walk = _Walk(statements or {}, repo.messages([c.sha for c in ordered]), bot, risk_desk)
+    for commit in ordered:
+        walk.commit(commit, by_commit.get(commit.sha), events.get(commit.sha, []))
+    walk.finish(moment)
+    changes = [c for c in walk.changes if _in_period(c.merged_at, since, until)]
+    overrides = [
+        o
+        for o in walk.overrides
+        if (until is None or o.starts < until)
+        and (since is None or (o.ended_at or moment) >= since)
+    ]
+    overrides.sort(key=lambda o: (o.starts, o.name))
+    return Audit(
+        since,
+        until,
+        moment,
+        tuple(changes),
+        tuple(overrides),
+        len(statements or {}),
+        tuple(refused),
+        tuple(risk_desk),
+        _totals(changes, overrides),
+    )

@@ -1,0 +1,303 @@
+"""policyctl audit: every row proved from a real repository built here, with real signed
+statements (real openssl keys, `bundle build --review` at each commit): limit changes with
+their direction, values, approvers, lane and justification, brakes and adjustments with their
+windows and who ended them, separation-of-duties flags, totals; hostile text escaped in every
+format (markdown, CSV formulas, terminals)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from policyctl.cli import main
+
+from ..support.bundle import openssl_keys
+from ..support.git import git
+from ..support.policy import VALID
+from ..support.readme import documented
+
+Capture = pytest.CaptureFixture[str]
+STAMP = "%Y-%m-%dT%H:%M:%SZ"
+HOUR = timedelta(hours=1)
+
+
+@dataclass
+class History:
+    repo: Path
+    statements: Path
+    trust: Path
+    shas: dict[str, str]
+
+
+class _Builder:
+    def __init__(self, root: Path) -> None:
+        self.repo = root / "repo"
+        (self.repo / "policy" / "overrides").mkdir(parents=True)
+        git(self.repo, "init", "-q", "-b", "main")
+        self.key, self.trust = openssl_keys(root)
+        self.statements = root / "statements"
+        self.statements.mkdir()
+        self.shas: dict[str, str] = {}
+        self.text = VALID
+
+    def commit(
+        self,
+        label: str,
+        when: datetime,
+        author: str,
+        message: str,
+        *,
+        edit: tuple[str, str] | None = None,
+        files: dict[str, str | None] | None = None,
+        review: dict[str, object] | None = None,
+    ) -> None:
+        if edit is not None:
+            self.text = self.text.replace(*edit)
+            self.text = self.text.replace(
+                f"version: {self._version()}", f"version: {self._version() + 1}"
+            )
+        (self.repo / "policy" / "policy.yaml").write_text(self.text)
+        for name, body in (files or {}).items():
+            path = self.repo / "policy" / "overrides" / f"{name}.yaml"
+            if body is None:
+                path.unlink()
+            else:
+                path.write_text(body)
+        stamp = when.strftime(STAMP)
+        env = {
+            "GIT_AUTHOR_NAME": author,
+            "GIT_AUTHOR_DATE": stamp,
+            "GIT_COMMITTER_DATE": stamp,
+        }
+        git(self.repo, "add", "-A")
+        git(self.repo, "commit", "-qm", message, "--allow-empty", env=env)
+        sha = git(self.repo, "rev-parse", "HEAD")
+        self.shas[label] = sha
+        if review is not None:  # CI signs the merged commit's bundle, with its review record
+            record = self.repo.parent / "review.json"
+            record.write_text(json.dumps(review))
+            out = self.repo.parent / "bundle"
+            argv = ["bundle", "build", str(self.repo / "policy" / "policy.yaml")]
+            argv += ["--key", str(self.key), "--out", str(out), "--review", str(record)]
+            assert main(argv) == 0
+            (self.statements / f"{sha}.dsse.json").write_bytes(
+                (out / "statement.dsse.json").read_bytes()
+            )
+
+    def _version(self) -> int:
+        line = next(x for x in self.text.splitlines() if x.startswith("version:"))
+        return int(line.split(":")[1])
+
+
+def _pr(number: int, author: str, approvers: list[str], lane: str, body: str) -> dict[str, object]:
+    return {
+        "known": True,
+        "pull_request": number,
+        "title": f"PR {number}",
+        "author": author,
+        "merged_at": "2026-03-01T10:00:00Z",
+        "lane": lane,
+        "justification": body,
+        "approvers": [{"login": a, "at": "2026-03-01T09:00:00Z"} for a in approvers],
+    }
+
+
+def _adjustment(start: datetime, until: datetime, settings: str, reason: str) -> str:
+    return (
+        f"kind: adjustment\nreason: {json.dumps(reason)}\nticket: RISK-7\n"
+        f'from: "{start.strftime(STAMP)}"\nuntil: "{until.strftime(STAMP)}"\nset: {settings}\n'
+    )
+
+
+def _brake(until: datetime, settings: str) -> str:
+    return f'reason: "CPI"\nuntil: "{until.strftime(STAMP)}"\nset: {settings}\n'
+
+
+HOSTILE = '=HYPERLINK("http://x")|`a`\x1b[2K\n| injected |'
+HOSTILE_REASON = "@SUM(1+1)*cmd|' /C calc'!A0 | <b>injected</b> |"  # printable: a file allows it
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> History:
+    b = _Builder(tmp_path_factory.mktemp("audit"))
+    day = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    b.commit("init", day - timedelta(days=60), "Risk Desk", "the first policy")
+    b.commit(
+        "looser", day, "Alice", "positions: 5 -> 6\n\nMore room for the desk",
+        edit=("max_positions: 5", "max_positions: 6"),
+        review=_pr(12, "alice", ["bob"], "review", "Drawdown back under 3%: one more position"),
+    )  # fmt: skip
+    b.commit(
+        "tighter", day + timedelta(days=1), "Bob", "calmer\n\nFOMC week",
+        edit=("risk_mode: NORMAL", "risk_mode: DEFENSIVE"),
+    )  # fmt: skip
+    b.commit(
+        "self", day + timedelta(days=2), "Carol", "risk per trade 0.01 -> 0.02",
+        edit=("max_risk_per_trade: 0.01", "max_risk_per_trade: 0.02"),
+        review=_pr(14, "carol", ["carol", "auto-bot"], "review", HOSTILE),
+    )  # fmt: skip
+    start = day + timedelta(days=3)
+    b.commit(
+        "adjust", start - timedelta(hours=1), "Dave", "rebalance",
+        files={"rebalance": _adjustment(start, start + timedelta(hours=6), "{max_positions: 9}",
+                                        HOSTILE_REASON)},
+        review=_pr(15, "dave", ["bob"], "review", "index rebalance"),
+    )  # fmt: skip
+    b.commit(
+        "lift", start + timedelta(hours=2), "Erin", "rebalance done early",
+        files={"rebalance": None},
+    )  # fmt: skip
+    b.commit(
+        "brake", day + timedelta(days=4), "Frank", "cpi brake",
+        files={"cpi": _brake(day + timedelta(days=4, hours=2), "{max_positions: 2}")},
+    )  # fmt: skip
+    later = day + timedelta(days=5)
+    b.commit(
+        "adjust2", later, "Dave", "second rebalance",
+        files={"second": _adjustment(later, later + 4 * HOUR, "{max_positions: 8}", "r2")},
+        review=_pr(16, "dave", ["auto-bot"], "review", "second"),
+    )  # fmt: skip
+    b.commit(
+        "extend", later + timedelta(hours=1), "Dave", "longer",
+        files={"second": _adjustment(later, later + 8 * HOUR, "{max_positions: 8}", "r2")},
+    )  # fmt: skip
+    return History(b.repo, b.statements, b.trust, b.shas)
+
+
+def _run(history: History, capsys: Capture, *extra: str) -> str:
+    capsys.readouterr()
+    argv = ["audit", str(history.repo / "policy" / "policy.yaml"), "--statements"]
+    argv += [str(history.statements), "--trust", str(history.trust), "--bot", "auto-bot"]
+    assert main([*argv, *extra]) == 0
+    return capsys.readouterr().out
+
+
+def test_every_limit_change_with_who_approved_it_and_why(
+    history: History, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(history.repo)
+    doc = json.loads(_run(history, capsys, "--format", "json", "--risk-desk", "bob"))
+    assert doc["statements"] == {"verified": 4, "refused": []}
+    assert set(doc) == documented("audit")
+    assert all(set(c) == documented("audit change") for c in doc["changes"])
+    assert all(set(o) == documented("audit override") for o in doc["overrides"])
+    reviews = [c["review"] for c in doc["changes"]]
+    assert {frozenset(r) for r in reviews} == {
+        frozenset(documented("audit review")), frozenset({"known", "why"}),
+    }  # fmt: skip
+    rows = {c["commit"]: c for c in doc["changes"]}
+    looser = rows[history.shas["looser"]]
+    assert (looser["path"], looser["before"], looser["after"]) == ("max_positions", 5, 6)
+    assert looser["direction"] == "loosens" and looser["author"] == "alice"
+    assert looser["review"]["approvers"] == [{"login": "bob", "at": "2026-03-01T09:00:00Z"}]
+    assert (looser["lane"], looser["lane_from"]) == ("review", "statement")
+    assert looser["justification"] == "Drawdown back under 3%: one more position"
+    assert looser["merged_at"] == "2026-03-01T10:00:00Z" and looser["in_force_at"] is not None
+    assert looser["flags"] == []
+    tighter = rows[history.shas["tighter"]]
+    assert (tighter["path"], tighter["before"], tighter["after"]) == (
+        "risk_mode", "NORMAL", "DEFENSIVE",
+    )  # fmt: skip
+    assert tighter["direction"] == "tightens" and tighter["author"] == "Bob"
+    assert tighter["review"]["known"] is False and tighter["in_force_at"] is None  # never guessed
+    assert (tighter["lane"], tighter["lane_from"]) == ("auto", "computed")
+    assert tighter["justification"] == "calmer\n\nFOMC week"
+    assert tighter["justification_from"] == "commit message"
+    own = rows[history.shas["self"]]
+    assert own["flags"] == [
+        "approved by its own author",
+        "loosened with no approval but its author's or the bot's",
+    ]
+    assert own["justification"] == HOSTILE  # JSON keeps it whole (escaped by JSON itself)
+    # Brakes and adjustments: windows, who put them on, who lifted them, on time.
+    overrides = {o["name"]: o for o in doc["overrides"]}
+    rebalance = overrides["rebalance"]
+    assert (rebalance["kind"], rebalance["ticket"], rebalance["put_on_by"]) == (
+        "adjustment", "RISK-7", "dave",
+    )  # fmt: skip
+    assert rebalance["ended"] == "lifted early" and rebalance["lifted_by"] == "Erin"
+    assert rebalance["ended_at"] == "2026-03-04T12:00:00Z" and rebalance["on_time"] is True
+    assert rebalance["flags"] == []
+    second = overrides["second"]
+    assert second["extended"] == 1 and second["ended"] == "reverted at until"
+    assert (
+        second["until"] == "2026-03-06T18:00:00Z"
+        and second["first_until"] == "2026-03-06T14:00:00Z"
+    )
+    assert second["flags"] == [
+        "loosened with no approval but its author's or the bot's",
+        f"{history.shas['extend'][:12]} extends it: loosened with no review record",
+    ]
+    cpi = overrides["cpi"]
+    assert (cpi["kind"], cpi["ended"], cpi["put_on_by"]) == ("brake", "reverted at until", "Frank")
+    assert cpi["review"]["known"] is False and cpi["flags"] == []
+    assert doc["totals"] == {
+        "changes": 3,
+        "by_direction": {"loosens": 2, "tightens": 1},
+        "by_lane": {"auto": 1, "review": 2},
+        "brakes": 1,
+        "adjustments": 2,
+        "adjustments_reverted_on_time": 2,
+        "adjustments_in_force": 0,
+        "adjustments_extended": 1,
+        "flagged": 2,
+    }
+
+
+def test_a_period_and_one_direction(
+    history: History, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(history.repo)
+    doc = json.loads(
+        _run(history, capsys, "--format", "json", "--since", "2026-03-02", "--only", "loosens")
+    )
+    assert [c["commit"] for c in doc["changes"]] == [history.shas["self"]]
+    assert {o["name"] for o in doc["overrides"]} == {"rebalance", "cpi", "second"}
+    doc = json.loads(_run(history, capsys, "--format", "json", "--until", "2026-03-01T10:00:00Z"))
+    assert doc["changes"] == [] and doc["overrides"] == []
+
+
+def test_hostile_text_is_escaped_in_every_format(
+    history: History, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(history.repo)
+    markdown = _run(history, capsys)
+    assert "\x1b" not in markdown and "| injected |" not in markdown and "<b>" not in markdown
+    assert "\\=HYPERLINK\\(" in markdown  # every markdown mark escaped, one line per row
+    table = [line for line in markdown.splitlines() if line.startswith("| 2026-03-03")]
+    assert len(table) == 1 and table[0].count(" | ") == 9  # ten cells, none injected
+    rows = list(csv.DictReader(io.StringIO(_run(history, capsys, "--format", "csv"))))
+    cells = [v for row in rows for v in row.values()]
+    assert not any(v.startswith(("=", "+", "-", "@")) for v in cells)
+    assert '\'=HYPERLINK("http://x")|`a`\\x1b[2K\\n| injected |' in cells
+    assert "'" + HOSTILE_REASON in cells
+    assert {r["record"] for r in rows} == {"change", "brake", "adjustment"}
+    assert "\x1b" not in _run(history, capsys, "--format", "json")
+
+
+def test_statements_that_do_not_verify_are_refused_and_said(
+    history: History, capsys: Capture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(history.repo)
+    forged = tmp_path / "forged"
+    forged.mkdir()
+    for path in history.statements.iterdir():
+        data = json.loads(path.read_text())
+        data["payload"] = data["payload"][:-8] + "AAAAAAA="
+        (forged / path.name).write_text(json.dumps(data))
+    capsys.readouterr()
+    argv = ["audit", "--statements", str(forged), "--trust", str(history.trust)]
+    assert main([*argv, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["statements"]["verified"] == 0 and len(doc["statements"]["refused"]) == 4
+    assert all(not c["review"]["known"] for c in doc["changes"])
+    flagged = [c for c in doc["changes"] if c["direction"] == "loosens"]
+    assert all(c["flags"] == ["loosened with no review record"] for c in flagged)
+    assert main(["audit", "--statements", str(forged)]) == 2  # no keys: refused, not skipped
+    assert "--trust" in capsys.readouterr().err
