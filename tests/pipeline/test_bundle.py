@@ -32,7 +32,7 @@ from policyctl.pipeline import (
 )
 
 from ..support.bundle import openssl_keys
-from ..support.git import committed_repo, git
+from ..support.git import GIT_ENV, commit, committed_repo, git
 from ..support.policy import VALID
 
 Capture = pytest.CaptureFixture[str]
@@ -489,3 +489,55 @@ def test_the_statement_carries_the_review_record_or_says_none_is_known(
     (tmp_path / "review.json").write_text(json.dumps({**record, "approvers": "everyone"}))
     assert main([*argv, "--review", str(tmp_path / "review.json")]) == 2
     assert "approvers is a list" in capsys.readouterr().err
+
+
+def _workflow_step(name_start: str) -> str:
+    from policyctl.pipeline import _reader  # noqa: PLC0415
+
+    root = Path(__file__).parents[2]
+    workflow = _reader.parse((root / ".github/workflows/policy-bundle.yml").read_bytes()).data
+    (job,) = workflow["jobs"].values()
+    (step,) = [s for s in job["steps"] if str(s.get("name", "")).startswith(name_start)]
+    return str(step["run"])
+
+
+def test_each_commit_s_first_statement_is_kept_on_the_evidence_branch(
+    tmp_path: Path, keys: tuple[Path, Path], capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signing job's evidence step, run by bash against a local bare remote: append only
+    (a fast-forward per commit signed), the first statement of a commit kept, re-signing it
+    changes nothing; and `audit --statements` reads the branch back, verified."""
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    repo = committed_repo(tmp_path / "repo", VALID)
+    monkeypatch.chdir(repo)
+    step = _workflow_step("Keep its statement on the evidence branch")
+
+    def sign_and_keep(runner: Path) -> None:
+        out = runner / "dist" / "policy"
+        assert main(["bundle", "build", "--key", str(keys[0]), "--out", str(out)]) == 0
+        env = {
+            **os.environ, **GIT_ENV, "GH_TOKEN": "token", "REMOTE": str(remote),
+            "RUNNER_TEMP": str(runner), "SOURCE": git(repo, "rev-parse", "HEAD"),
+        }  # fmt: skip
+        subprocess.run(["bash", "-e", "-c", step], env=env, check=True, capture_output=True)
+
+    sign_and_keep(tmp_path / "r1")
+    kept = f"policy-evidence:statements/{git(repo, 'rev-parse', 'HEAD')}.dsse.json"
+    first = git(remote, "show", kept)
+    sign_and_keep(tmp_path / "r2")  # the daily re-signing of the same commit: kept as it was
+    assert git(remote, "rev-list", "--count", "policy-evidence") == "1"
+    assert git(remote, "show", kept) == first
+    looser = VALID.replace("max_positions: 5", "max_positions: 6")
+    commit(repo, looser.replace("version: 7", "version: 8"), "looser")
+    sign_and_keep(tmp_path / "r3")
+    assert git(remote, "rev-list", "--count", "policy-evidence") == "2"  # a fast-forward
+    git(repo, "fetch", "-q", str(remote), "policy-evidence:refs/remotes/origin/policy-evidence")
+    capsys.readouterr()
+    argv = ["audit", "--statements", "origin/policy-evidence", "--trust", str(keys[1])]
+    assert main([*argv, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["statements"] == {"verified": 2, "refused": []}
+    (change,) = doc["changes"]
+    assert change["path"] == "max_positions" and change["in_force_at"] is not None
+    assert change["review"]["known"] is False and "no pull request" in change["review"]["why"]
