@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import bench_audit
 import bench_brakes
 import bench_bundle
 import bench_compare
@@ -175,6 +176,15 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     rows += _decision_rows(results["decisions"])
     rows += _bundle_rows(results["bundles"])
     rows += _kill_switch_rows(results["kill_switch"])
+    audit = results["audit"]
+    rows.append(
+        (
+            "audit of 10,000 commits (<= 5 s; <= 2x git log -p)",
+            f"{audit['seconds']} s, {audit['ratio']}x (strict reader alone"
+            f" {audit['each version through the strict reader alone']} s)",
+            audit["seconds"] <= 5 and audit["ratio"] <= 2,
+        )
+    )
     load = results["read_path"]["load"][-1]
     rows.append(
         (
@@ -219,6 +229,8 @@ def main() -> int:
     results["compare"] = bench_compare.main()
     print("\n== HTTP view ==")
     results["http"] = bench_http.main()
+    print("\n== audit of a long history ==")
+    results["audit"] = bench_audit.main()
     table = targets(results)
     results["targets"] = [{"measure": m, "figure": f, "met": ok} for m, f, ok in table]
     print("\n== targets ==")

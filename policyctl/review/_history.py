@@ -39,17 +39,26 @@ class LogEntry:
 
 
 def _snapshot(
-    data: bytes | None, label: str, mode: str = FILE_MODES[0]
+    data: bytes | None,
+    label: str,
+    mode: str = FILE_MODES[0],
+    seen: dict[bytes, PolicySnapshot] | None = None,
 ) -> tuple[PolicySnapshot | None, PolicyError | None]:
     if data is None:
         return None, None
     if mode not in FILE_MODES:  # git's blob is a link's text, not what a checkout serves
         what = f"{label.rpartition(':')[2]} is {mode_kind(mode)}; the policy must be a regular file"
         return None, PolicySourceError.single(what, source=label)
+    known = None if seen is None else seen.get(data)
+    if known is not None:
+        return known, None
     try:
-        return build_snapshot(data, Path(label), env={}), None
+        snap = build_snapshot(data, Path(label), env={})
     except PolicyError as e:
         return None, e
+    if seen is not None:
+        seen[data] = snap
+    return snap, None
 
 
 def audit_log(
@@ -65,14 +74,17 @@ def audit_log(
     blobs = dict(zip(wanted, repo.read_many(wanted), strict=True))
     modes = repo.path_modes(path)
     entries = []
+    # Each commit's "before" is, most often, its parent's "after": each content is read once.
+    # A refusal is not kept (its message names the commit it was found at).
+    seen: dict[bytes, PolicySnapshot] = {}
     for commit in commits:
         old_mode, new_mode = modes.get(commit.sha, ("100644", "100644"))
         after, after_error = _snapshot(
-            blobs[f"{commit.sha}:{commit.path}"], f"{commit.short}:{commit.path}", new_mode
+            blobs[f"{commit.sha}:{commit.path}"], f"{commit.short}:{commit.path}", new_mode, seen
         )
         parent = blobs.get(f"{commit.parent}:{commit.parent_path}") if commit.parent else None
         label = f"{commit.short}^:{commit.parent_path}"
-        before, before_error = _snapshot(parent, label, old_mode)
+        before, before_error = _snapshot(parent, label, old_mode, seen)
         changes = diff_policies(before.policy, after.policy) if before and after else []
         entries.append(LogEntry(commit, before, after, before_error, after_error, changes))
     return entries
