@@ -82,6 +82,7 @@ def test_alert_rules_parse_as_promql() -> None:
         "PolicyBundleExpiresSoon",
         "PolicyBundleStale",
         "PolicySentBrakeNotInGit",
+        "PolicyAdjustmentNotReverted",
     }
     for rule in alerts.values():
         promql_parser.parse(rule["expr"])  # raises on a bad expression
@@ -92,6 +93,8 @@ def test_alert_rules_parse_as_promql() -> None:
     assert 'policyctl_env_override{direction="loosens"}' in loosened
     assert 'policyctl_failures_total{reason="bundle"}' in alerts["PolicyBundleRefused"]["expr"]
     assert "policyctl_bundle_stale" in alerts["PolicyBundleStale"]["expr"]
+    reverted = alerts["PolicyAdjustmentNotReverted"]["expr"]
+    assert "policyctl_adjustment_seconds_remaining" in reverted and "<= 0" in reverted
     with pytest.raises(ValueError):
         promql_parser.parse("count by (job (policyctl_policy_info")  # the parser does refuse
 

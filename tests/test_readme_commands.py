@@ -304,7 +304,54 @@ def _kill_switch(box: Sandbox, block: Block) -> None:
             assert json.load(answer)["max_positions"] == 1
 
 
+def _adjustments(box: Sandbox, block: Block) -> None:
+    for command in block.commands:
+        box.run(command)
+    branches = git(box.origin, "for-each-ref", "--format=%(refname:short)", "refs/heads")
+    assert any(b.startswith("policy/adjustment-") for b in branches.split())
+    text = (box.work / "policy" / "overrides" / "rebalance.yaml").read_text()
+    assert "kind: adjustment" in text and "ticket: RISK-1234" in text  # lifted: until is now
+
+
+def _audit(box: Sandbox, block: Block) -> None:
+    # Prepared as the desk's history has it: a loosening merged, and the signing job's evidence
+    # branch holding its statement with the review record. Stand-in: the statement is signed
+    # with a key made here (the real openssl), not the desk's, so its trust dir stands in for
+    # deploy/trust.
+    looser = (box.work / "policy" / "policy.yaml").read_text()
+    looser = looser.replace("max_positions: 5", "max_positions: 6").replace(
+        "version: 1", "version: 2"
+    )
+    (box.work / "policy" / "policy.yaml").write_text(looser)
+    review = {
+        "known": True, "pull_request": 9, "author": "carol", "lane": "review",
+        "justification": "=1+1 more room",
+        "approvers": [{"login": "alice", "at": "2026-12-04T09:00:00Z"}],
+    }  # fmt: skip
+    (box.root / "review.json").write_text(json.dumps(review))
+    steps = [
+        "git commit -qam 'one more position' && git push -q origin main",
+        f"openssl genpkey -algorithm ed25519 -out {box.root}/ci.pem",
+        f"mkdir -p {box.root}/trust && openssl pkey -in {box.root}/ci.pem -pubout"
+        f" -out {box.root}/trust/ci.pem",
+        f"policyctl bundle build --key {box.root}/ci.pem --out {box.root}/bundle"
+        f" --review {box.root}/review.json",
+        "git switch -q --orphan policy-evidence && mkdir statements"
+        f" && cp {box.root}/bundle/statement.dsse.json statements/$(git rev-parse main).dsse.json"
+        " && git add statements && git commit -qm evidence && git push -q origin policy-evidence"
+        " && git switch -q main && git fetch -q origin",
+    ]
+    for step in steps:
+        box.run(step, prepares=True)
+    for command in block.commands:
+        box.run(command.replace("deploy/trust", f"{box.root}/trust"), as_typed=command)
+    rows = (box.work / "audit-2026.csv").read_text()
+    assert "max_positions" in rows and "alice" in rows and "'=1+1 more room" in rows
+
+
 SCENARIOS: dict[str, Callable[[Sandbox, Block], None]] = {
+    "policyctl adjust max_positions=8": _adjustments,
+    "policyctl audit --since 2026": _audit,
     "make run": _quick_start,
     "git switch -c tighten-risk": _pull_request,
     "policyctl propose risk_mode=DEFENSIVE": _proposals,

@@ -56,7 +56,8 @@ def propose_brake(
     file: str = DEFAULT_POLICY_FILE,
 ) -> Proposal:
     """Commit ``request`` as a new override file on a new branch off ``base`` and push it."""
-    git, identity, tip, now, name = prepare(repo, file, author, base, remote, push, branch, "brake")
+    kind = "brake" if request.ticket is None else "adjustment"
+    git, identity, tip, now, name = prepare(repo, file, author, base, remote, push, branch, kind)
     with open_worktree(git, tip) as tree:
         snap = snapshot_at(tree, tip, file)
         directory = default_brakes_dir(tree.root / file)

@@ -273,3 +273,51 @@ def test_a_replica_missing_a_brake_of_the_revision_is_behind(
             proc.wait(timeout=10)
             if proc.stdout:
                 proc.stdout.close()
+
+
+@pytest.mark.slow  # two real `policyctl serve` processes
+def test_rollout_proves_an_adjustment_reverted_everywhere(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an adjustment ends in git, --expect REV finds any replica still serving it."""
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from ..support.git import committed_repo  # noqa: PLC0415
+
+    until = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    adjustment = (
+        f'kind: adjustment\nreason: "rebalance"\nticket: "RISK-1"\nuntil: "{until}"\n'
+        "set: {max_positions: 8}\n"
+    )
+    repo = committed_repo(tmp_path / "repo", VALID)  # main: the adjustment ended (removed)
+    running, urls = [], []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
+    for n, still in enumerate((True, False)):
+        policy = tmp_path / f"r{n}" / "policy.yaml"
+        (policy.parent / "overrides").mkdir(parents=True)
+        policy.write_text(VALID)
+        if still:
+            (policy.parent / "overrides" / "rebalance.yaml").write_text(adjustment)
+        port = _port()
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "policyctl"), "serve", str(policy), "--port",
+             str(port)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+        )  # fmt: skip
+        running.append(proc)
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for proc in running:
+            assert proc.stdout is not None and "serving http://" in proc.stdout.readline()
+        monkeypatch.chdir(repo)
+        argv = ["rollout", "status", *urls, "--expect", "HEAD", "--timeout", "2"]
+        assert main([*argv, "--interval", "0.1"]) == 1
+        out = capsys.readouterr().out
+        assert f"{urls[0]}: behind: adjustment rebalance not in the revision (not reverted)" in out
+        assert main(["rollout", "status", urls[1], "--expect", "HEAD", "--timeout", "2"]) == 0
+    finally:
+        for proc in running:
+            proc.terminate()
+            proc.wait(timeout=10)
+            if proc.stdout:
+                proc.stdout.close()
