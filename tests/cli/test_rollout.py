@@ -239,25 +239,7 @@ def test_a_replica_missing_a_brake_of_the_revision_is_behind(
     (repo / "policy" / "overrides" / "cpi.yaml").write_text(brake)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "a brake")
-    running, urls = [], []
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
-    for n, with_brake in enumerate((True, False)):
-        policy = tmp_path / f"r{n}" / "policy.yaml"
-        (policy.parent / "overrides").mkdir(parents=True)
-        policy.write_text(VALID)
-        if with_brake:
-            (policy.parent / "overrides" / "cpi.yaml").write_text(brake)
-        port = _port()
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "policyctl"), "serve", str(policy), "--port",
-             str(port)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
-        )  # fmt: skip
-        running.append(proc)
-        urls.append(f"http://127.0.0.1:{port}")
-    try:
-        for proc in running:
-            assert proc.stdout is not None and "serving http://" in proc.stdout.readline()
+    with _replicas(tmp_path, [{"cpi.yaml": brake}, {}]) as urls:
         monkeypatch.chdir(repo)
         argv = ["rollout", "status", *urls, "--expect", "HEAD", "--timeout", "3"]
         assert main([*argv, "--interval", "0.1"]) == 1
@@ -267,12 +249,6 @@ def test_a_replica_missing_a_brake_of_the_revision_is_behind(
         assert main(["rollout", "status", urls[0], "--expect", "HEAD", "--timeout", "3"]) == 0
         assert main(["rollout", "status", urls[0], "--expect", "HEAD~1", "--timeout", "1"]) == 1
         assert "brake cpi not in the revision" in capsys.readouterr().out
-    finally:
-        for proc in running:
-            proc.terminate()
-            proc.wait(timeout=10)
-            if proc.stdout:
-                proc.stdout.close()
 
 
 @pytest.mark.slow  # two real `policyctl serve` processes
@@ -290,14 +266,26 @@ def test_rollout_proves_an_adjustment_reverted_everywhere(
         "set: {max_positions: 8}\n"
     )
     repo = committed_repo(tmp_path / "repo", VALID)  # main: the adjustment ended (removed)
+    with _replicas(tmp_path, [{"rebalance.yaml": adjustment}, {}]) as urls:
+        monkeypatch.chdir(repo)
+        argv = ["rollout", "status", *urls, "--expect", "HEAD", "--timeout", "2"]
+        assert main([*argv, "--interval", "0.1"]) == 1
+        out = capsys.readouterr().out
+        assert f"{urls[0]}: behind: adjustment rebalance not in the revision (not reverted)" in out
+        assert main(["rollout", "status", urls[1], "--expect", "HEAD", "--timeout", "2"]) == 0
+
+
+@contextlib.contextmanager
+def _replicas(tmp_path: Path, overrides: list[dict[str, str]]) -> Iterator[list[str]]:
+    """Real `policyctl serve` replicas of VALID, each with its own override files."""
     running, urls = [], []
     env = {k: v for k, v in os.environ.items() if not k.startswith("QT_")}
-    for n, still in enumerate((True, False)):
+    for n, files in enumerate(overrides):
         policy = tmp_path / f"r{n}" / "policy.yaml"
         (policy.parent / "overrides").mkdir(parents=True)
         policy.write_text(VALID)
-        if still:
-            (policy.parent / "overrides" / "rebalance.yaml").write_text(adjustment)
+        for name, text in files.items():
+            (policy.parent / "overrides" / name).write_text(text)
         port = _port()
         proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "policyctl"), "serve", str(policy), "--port",
@@ -309,12 +297,7 @@ def test_rollout_proves_an_adjustment_reverted_everywhere(
     try:
         for proc in running:
             assert proc.stdout is not None and "serving http://" in proc.stdout.readline()
-        monkeypatch.chdir(repo)
-        argv = ["rollout", "status", *urls, "--expect", "HEAD", "--timeout", "2"]
-        assert main([*argv, "--interval", "0.1"]) == 1
-        out = capsys.readouterr().out
-        assert f"{urls[0]}: behind: adjustment rebalance not in the revision (not reverted)" in out
-        assert main(["rollout", "status", urls[1], "--expect", "HEAD", "--timeout", "2"]) == 0
+        yield urls
     finally:
         for proc in running:
             proc.terminate()
