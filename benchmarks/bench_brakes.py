@@ -1,4 +1,5 @@
-"""Brakes on time: 20 stores in 20 processes, the same override files, each store's own timer.
+"""Brakes (and temporary adjustments) on time: 20 stores in 20 processes, the same override
+files, each store's own timer.
 
 Run: .venv/bin/python benchmarks/bench_brakes.py    (or `make bench`)
 
@@ -61,7 +62,18 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def run(tmp: Path) -> dict[str, Any]:
+_KINDS = {
+    "brake": (
+        'reason: "benchmark"\nfrom: "{opens}"\nuntil: "{lifts}"\nset: {{risk_mode: DEFENSIVE}}\n'
+    ),
+    "adjustment": (
+        'kind: adjustment\nreason: "benchmark"\nticket: "B-1"\nfrom: "{opens}"\n'
+        'until: "{lifts}"\nset: {{max_positions: 8}}\n'
+    ),
+}
+
+
+def run(tmp: Path, kind: str = "brake") -> dict[str, Any]:
     policy = tmp / "policy" / "policy.yaml"
     (policy.parent / "overrides").mkdir(parents=True)
     policy.write_text(POLICY)
@@ -72,8 +84,7 @@ def run(tmp: Path) -> dict[str, Any]:
         lifts = opens + timedelta(seconds=ACTIVE)
         windows.append((f"r{k}", opens.timestamp(), lifts.timestamp()))
         (policy.parent / "overrides" / f"r{k}.yaml").write_text(
-            f'reason: "benchmark"\nfrom: "{_stamp(opens)}"\nuntil: "{_stamp(lifts)}"\n'
-            "set: {risk_mode: DEFENSIVE}\n"
+            _KINDS[kind].format(opens=_stamp(opens), lifts=_stamp(lifts))
         )
     edges = sorted(t for _, begin, end in windows for t in (begin, end))
     procs = [
@@ -107,6 +118,10 @@ def run(tmp: Path) -> dict[str, Any]:
 def main() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as name:
         rows = run(Path(name))
+    with tempfile.TemporaryDirectory() as name:  # the same timers, for temporary adjustments
+        adjusted = run(Path(name), "adjustment")
+    rows["adjustment from -> current()"] = adjusted["from -> current()"]
+    rows["adjustment until -> current() (the revert)"] = adjusted["until -> current()"]
     print(f"brake edges, {PROCESSES} processes x {ROUNDS} brakes, seconds late (ms)")
     for label, row in rows.items():
         print(
