@@ -170,10 +170,18 @@ def effective_differs(comparison: Comparison) -> bool:
     return key(comparison.effective) != key(comparison.changes)
 
 
+def _kind(change: BrakeChange) -> str:
+    """``adjustment `` before a temporary adjustment's name (a brake's goes unmarked)."""
+    if change.brake.kind != "adjustment":
+        return ""
+    return f"adjustment [{printable(change.brake.ticket or '')}] "
+
+
 def brake_json(change: BrakeChange) -> dict[str, Any]:
     override = change.brake.content
     return {
         "name": change.name,
+        "kind": change.brake.kind,
         "file": str(change.brake.path),
         "action": change.action,
         "direction": change.direction,
@@ -192,7 +200,7 @@ def brake_lines(comparison: Comparison, describe: Any) -> list[str]:
             o = b.brake.content
             window = f"from {o.start} " if o.start else ""
             lines.append(
-                f"  {b.direction:<9} {_SIGN[b.action]} {printable(b.name)} ({window}until"
+                f"  {b.direction:<9} {_SIGN[b.action]} {_kind(b)}{printable(b.name)} ({window}until"
                 f" {o.until}): {printable(o.reason)} [{b.why}]"
             )
     if effective_differs(comparison):
@@ -218,7 +226,7 @@ def brake_markdown(comparison: Comparison) -> list[str]:
             flag = "**LOOSENS**" if b.direction == "loosens" else b.direction
             window = f"{code(o.start)} → " if o.start else ""
             out.append(
-                f"| {flag} | {_SIGN[b.action]} {code(b.name)} {b.action} ({md(b.why)}) |"
+                f"| {flag} | {_SIGN[b.action]} {_kind(b)}{code(b.name)} {b.action} ({md(b.why)}) |"
                 f" {window}{code(o.until)} | {md(o.reason)} |"
             )
     if effective_differs(comparison):

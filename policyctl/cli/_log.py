@@ -146,6 +146,7 @@ def render_brake_log(entries: Sequence[BrakeLogEntry], fmt: str) -> str:
                     **commit_json(e.commit),
                     "action": e.action,
                     "name": e.name,
+                    "kind": e.brake.kind if e.brake else None,
                     "reason": e.brake.reason if e.brake else None,
                     "from": e.brake.content.start if e.brake else None,
                     "until": e.brake.content.until if e.brake else None,
@@ -164,7 +165,7 @@ def render_brake_log(entries: Sequence[BrakeLogEntry], fmt: str) -> str:
     for e in entries:
         head = (
             f"{e.commit.short} {e.commit.date[:10]} {printable(e.commit.author)}:"
-            f" {e.action} {printable(e.name)}"
+            f" {e.action} {e.brake.kind if e.brake else 'override'} {printable(e.name)}"
         )
         if e.brake is not None:
             o = e.brake.content

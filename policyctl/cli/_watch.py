@@ -75,12 +75,14 @@ def run(args: argparse.Namespace) -> int:
         for brake in new.brakes:
             if brake.name not in before:
                 _out(
-                    f"{now_utc()} brake {printable(brake.name)} on until {brake.content.until}:"
+                    f"{now_utc()} {brake.kind} {printable(brake.name)} on until"
+                    f" {brake.content.until}:"
                     f" {printable(brake.reason)}"
                 )
         for brake in old.brakes:
             if brake.name not in {b.name for b in new.brakes}:
-                _out(f"{now_utc()} brake {printable(brake.name)} lifted")
+                ended = "reverted" if brake.kind == "adjustment" else "lifted"
+                _out(f"{now_utc()} {brake.kind} {printable(brake.name)} {ended}")
         files_before = {b.name: b.digest for b in old.brake_files}
         files_after = {b.name: b.digest for b in new.brake_files}
         if (

@@ -111,9 +111,9 @@ def test_log_shows_the_brakes_history_with_reasons(repo: Path, capsys: Capture) 
     assert main(["log", "--brakes"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(": ", 1)[1].split(" (")[0] for line in lines] == [
-        "removed calm",
-        "changed calm",
-        "added calm",
+        "removed brake calm",
+        "changed brake calm",
+        "added brake calm",
     ]
     assert "calm reason  [brake for the CPI print]" in lines[2]
     assert main(["log", "--brakes", "--format", "json", "-n", "1"]) == 0
