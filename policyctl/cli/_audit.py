@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["add_arguments", "run"]
 
 BOT_VARIABLE = "POLICY_BOT_LOGIN"
-_TIME = "%Y-%m-%dT%H:%M:%SZ"
 _SHORT_TEXT = 300  # a markdown cell's justification; JSON and CSV keep it whole
 
 
@@ -67,10 +67,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.since and args.until and args.until <= args.since:
         raise UsageError("--until is not after --since: the period is empty")
-    if args.rev.startswith("-"):
-        raise UsageError(f"{printable(args.rev)!r} is an option, not a revision")
-    repo = GitRepo()
+    if args.rev.startswith(("-", "^")) or ".." in args.rev:
+        raise UsageError(
+            f"{printable(args.rev)!r}: --rev is one revision (main, HEAD, a tag), the history"
+            " up to it is audited; a period is --since and --until"
+        )
+    # The file's own repository (this directory's, when the file's is not there).
+    where = Path(args.file).absolute().parent
+    repo = GitRepo(where if where.is_dir() else None)
+    if not repo.has_commits():
+        raise UsageError("no commits yet: there is no history to audit")
+    if repo.run("rev-parse", "--is-shallow-repository").strip() == "true":
+        raise UsageError(
+            "this is a shallow clone: it holds part of the history only, and an audit of part"
+            " of it would look complete; git fetch --unshallow (in GitHub Actions:"
+            " actions/checkout with fetch-depth: 0)"
+        )
     path = repo.relative(default_policy_path(args.file))
+    revision = repo.resolve(args.rev)
+    if not repo.run("log", "-1", "--format=%H", "--end-of-options", revision, "--", path).strip():
+        raise UsageError(f"{printable(path)} is in no commit of {printable(args.rev)}")
     statements: dict[str, Statement] = {}
     refused: list[str] = []
     if args.statements:
@@ -90,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         path,
         since=args.since,
         until=args.until,
-        revisions=repo.resolve(args.rev),
+        revisions=revision,
         statements=statements,
         refused=refused,
         bot=args.bot or os.environ.get(BOT_VARIABLE) or None,
@@ -98,17 +114,17 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.only:
         changes = tuple(c for c in report.changes if c.direction == args.only)
-        report = Audit(
-            report.since, report.until, report.generated_at, changes, report.overrides,
-            report.statements, report.refused, report.risk_desk, report.totals,
-        )  # fmt: skip
+        report = dataclasses.replace(report, changes=changes)
     render = {"json": _json, "csv": _csv, "markdown": _markdown}[args.format]
     out(render(report, path))
     return EXIT_OK
 
 
 def _at(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.strftime(_TIME)
+    if moment is None:
+        return None
+    text = moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
 
 
 def _value(value: Any) -> str:
@@ -187,6 +203,7 @@ def _json(report: Audit, path: str) -> str:
         "changes": [_change_json(c) for c in report.changes],
         "overrides": [_override_json(o) for o in report.overrides],
         "totals": dict(report.totals),
+        "notes": list(report.notes),
     }
     # One line: a year's history is tens of thousands of rows, and json's C encoder (several
     # times faster) runs only without indentation (`| jq .` for a person).
@@ -235,6 +252,8 @@ def _csv(report: Audit, path: str) -> str:
     writer.writerow(_CSV_COLUMNS)
     for row in _csv_rows(report):
         writer.writerow([csv_cell(str(row.get(name) or "")) for name in _CSV_COLUMNS])
+    for note in report.notes:
+        writer.writerow([csv_cell(x) for x in ("note", *[""] * 18, note, "")])
     return buffer.getvalue()
 
 
@@ -313,6 +332,9 @@ def _markdown(report: Audit, path: str) -> str:
             )
     else:
         lines.append("None in the period.")
+    if report.notes:
+        lines += ["", "## Notes", ""]
+        lines += [f"- {_cell(note, _SHORT_TEXT)}" for note in report.notes]
     if report.refused:
         lines += ["", "## Statements refused", ""]
         lines += [f"- {_cell(why, _SHORT_TEXT)}" for why in report.refused]

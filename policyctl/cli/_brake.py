@@ -303,7 +303,8 @@ def _report(result: BrakeResult, done: str, dry_run: bool) -> None:
     for change in result.changes:
         out(f"  {change.direction:<9} {describe_change(change)}")
     if not result.changes:
-        out("  no effect on the policy as it is now (every value is already as tight)")
+        why = " (every value is already as tight)" if result.brake.kind == "brake" else ""
+        out(f"  no effect on the policy as it is now{why}")
     for text in result.after.brake_notes:
         if text.startswith(f"{result.brake.name}: "):
             out(f"  note: {printable(text.split(': ', 1)[1])}")

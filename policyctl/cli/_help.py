@@ -173,6 +173,8 @@ def since(text: str) -> datetime:
     if match is None:
         return moment(text)
     year, month, day = (int(g) if g else 1 for g in match.groups())
+    if year < 1970:
+        raise argparse.ArgumentTypeError(f"{text!r}: git keeps no history before 1970")
     try:
         return datetime(year, month, day, tzinfo=UTC)
     except ValueError:

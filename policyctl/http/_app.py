@@ -102,7 +102,9 @@ _STATUS = {
 
 def _received(code: int, received: Received, store: PolicyStore | None = None) -> Response:
     """A signed brake's answer: what was done, and what is in force now."""
-    brakes = [b.name for b in store.status().brakes] if store is not None else []
+    brakes = (
+        [b.name for b in store.status().brakes if b.kind == "brake"] if store is not None else []
+    )
     version = store.status().current_version if store is not None else None
     body = ReceivedOut(
         outcome=received.outcome,

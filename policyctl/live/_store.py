@@ -139,7 +139,8 @@ class StoreStatus:
         last_success: When the served snapshot was loaded.
         refused_since: When the refused content was first seen; None when healthy.
         mode: ``"inotify"``, ``"polling"`` or ``"off"`` (``watch=False``).
-        brakes: The override files active in the served snapshot (name, reason, until).
+        brakes: The override files active in the served snapshot (name, reason, until):
+            brakes and temporary adjustments, each with its ``kind`` (`adjustments`: these).
         next_change: When the next brake starts or lifts; None when none will.
         commit: The git commit the served file came from, where the layout says (git-sync's
             worktree, or a checkout's HEAD); None otherwise.
@@ -177,6 +178,11 @@ class StoreStatus:
     env_directions: Mapping[str, str] = field(default_factory=dict)
     bundle: Statement | None = None
     sent_brakes: tuple[str, ...] = ()
+
+    @property
+    def adjustments(self) -> tuple[BrakeFile, ...]:
+        """The temporary adjustments in force (they may loosen), of `brakes`."""
+        return tuple(b for b in self.brakes if b.kind == "adjustment")
 
     @property
     def stale(self) -> bool:

@@ -151,7 +151,7 @@ def _adjust(
         raise PolicyValidationError.single(
             f"the adjustments in force ({names}) give an invalid policy:"
             f" {e.errors(include_url=False)[0]['msg']}",
-            source=str(adjustments[0].path),
+            source=str(adjustments[-1].path),  # of several, the one written last by name
         ) from None
 
 

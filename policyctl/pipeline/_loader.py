@@ -73,7 +73,8 @@ class PolicySnapshot:
         positions: Where each value sits in the file (for ``show --explain`` and diffs).
         dropped_rankings: Ranked symbols left out because the environment or a brake no
             longer allows them (``QT_ALLOWED_SYMBOLS`` or a brake narrower than the file).
-        brakes: The override files active at ``loaded_at``, applied to the policy.
+        brakes: The override files active at ``loaded_at``, applied to the policy: brakes and
+            temporary adjustments, each with its ``kind`` (`adjustments`: these alone).
         brake_files: Every valid override file read: active, scheduled and expired.
         brake_sources: Field (or ``model_versions.NAME``) -> the brakes that set its value.
         brake_notes: Brake values that have no effect (looser than the policy).
@@ -102,6 +103,11 @@ class PolicySnapshot:
     file_policy: GlobalPolicy | None = field(default=None, repr=False, compare=False)
     env_directions: Mapping[str, Direction] = field(default_factory=lambda: MappingProxyType({}))
     bundle: Statement | None = field(default=None, compare=False)
+
+    @property
+    def adjustments(self) -> tuple[BrakeFile, ...]:
+        """The temporary adjustments in force (they may loosen), of `brakes`."""
+        return tuple(b for b in self.brakes if b.kind == "adjustment")
 
     @property
     def overrides(self) -> Mapping[str, str]:

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import PolicyError
-from ..model import ADJUSTABLE_FIELDS, GlobalPolicy
+from ..model import ADJUSTABLE_FIELDS, MAX_ADJUSTMENT, GlobalPolicy
 from ..pipeline import BrakeFile
 from ._brake_diff import brake_changes, widenings
-from ._diff import Change, plain_value
+from ._diff import Change, diff_policies, plain_value
 from ._git import Commit, GitRepo
 from ._history import BrakeLogEntry, LogEntry, audit_log, brake_log
 from ._lane import lane_of
@@ -151,6 +151,7 @@ class Audit:
     refused: tuple[str, ...]
     risk_desk: tuple[str, ...]
     totals: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what the history holds that no store applied, and how read
 
 
 def read_statements(
@@ -247,17 +248,16 @@ class _Walk:
         self.open: dict[str, OverrideRecord] = {}
         self.changes: list[LimitChange] = []
         self.overrides: list[OverrideRecord] = []
+        self.notes: list[str] = []
 
     def commit(
         self, commit: Commit, policy: LogEntry | None, events: Sequence[BrakeLogEntry]
     ) -> None:
         before_files = list(self.files.values())
-        if policy is not None and policy.after is not None:
-            self.policy = policy.after.policy
+        changes = self._policy_changes(commit, policy)
         for event in events:
             self._override(commit, event)
         review = _review(self.statements.get(commit.sha))
-        changes = policy.changes if policy is not None else []
         lane, lane_from = self._lane(commit, changes, before_files, review)
         message = self.messages.get(commit.sha, commit.subject).strip()
         justified_by: Literal["pull request", "commit message"] = "commit message"
@@ -289,6 +289,28 @@ class _Walk:
                 )
             )
 
+    def _policy_changes(self, commit: Commit, entry: LogEntry | None) -> list[Change]:
+        """What ``commit`` changed of the policy in force: against the last valid policy when
+        the one before it was not valid (no store applied that one); nothing when its own is
+        not valid (no store applies it), said in the notes."""
+        if entry is None:
+            return []
+        if entry.after is None:
+            if entry.after_error is not None:
+                self.notes.append(
+                    f"{commit.short}: the policy file is not valid, so no store applied it"
+                    f" ({entry.after_error.issues[0].message})"
+                )
+            return []
+        last, self.policy = self.policy, entry.after.policy
+        if entry.before is not None or last is None:
+            return list(entry.changes)
+        self.notes.append(
+            f"{commit.short}: measured against the last valid policy (the one before it was"
+            " not valid)"
+        )
+        return diff_policies(last, entry.after.policy)
+
     def _lane(
         self,
         commit: Commit,
@@ -312,52 +334,31 @@ class _Walk:
             self.files.pop(name, None)
             record = self.open.pop(name, None)
             if record is not None:
-                early = at < record.until
-                self._close(
-                    record,
-                    "lifted early" if early else "reverted at until",
-                    at if early else record.until,
-                    commit.author if early else None,
-                )
+                self._end(record, at, commit.author)
             return
-        if event.brake is None:  # a file no store applies: nothing was in force
+        if event.brake is None:  # refused by every store: what was in force stays in force
+            why = event.error.issues[0].message if event.error is not None else "unreadable"
+            self.notes.append(
+                f"{commit.short}: {name} is not a valid override file, so no store applied it"
+                f" ({why})"
+            )
             return
         brake = event.brake
         previous = self.files.get(name)
         self.files[name] = brake
         record = self.open.get(name)
-        if record is None or event.action == "added":
-            if record is not None:
-                self._close(record, "lifted early", at, commit.author)
-            review = _review(self.statements.get(commit.sha))
-            loosens = brake.kind == "adjustment"
-            self.open[name] = OverrideRecord(
-                brake.kind,
-                name,
-                brake.reason,
-                brake.ticket,
-                {k: plain_value(v) for k, v in brake.content.settings.given().items()},
-                brake.starts or at,
-                brake.ends,
-                brake.ends,
-                review.author if review.known and review.author else commit.author,
-                commit.sha,
-                at,
-                "in force",
-                None,
-                None,
-                0,
-                None,
-                review,
-                tuple(_flags(review, loosens, self.bot, self.desk)),
-            )
+        if record is not None and (record.kind != brake.kind or at >= record.until):
+            # Another kind under the same name, or one that had ended written again: the old
+            # one ends here, and what the file now says is a new one.
+            self.open.pop(name)
+            self._end(record, at, commit.author)
+            record = previous = None
+        if record is None:
+            self.open[name] = self._opened(commit, brake)
             return
-        extended = record.extended + (brake.ends > record.until)
         if brake.ends < record.until and brake.ends <= at + _LIFT:
             self.open.pop(name)
-            self._close(
-                replace(record, until=brake.ends), "lifted early", brake.ends, commit.author
-            )
+            self._end(replace(record, until=brake.ends), max(at, brake.ends), commit.author)
             return
         flags = record.flags
         if widenings(previous, brake):  # extended or loosened: reviewed like its addition
@@ -366,28 +367,74 @@ class _Walk:
                 f"{commit.sha[:12]} extends it: {flag}"
                 for flag in _flags(review, True, self.bot, self.desk)
             )
+        started = record.starts <= at
         self.open[name] = replace(
             record,
             flags=flags,
+            starts=record.starts if started else (brake.starts or at),
             until=brake.ends,
-            extended=extended,
+            extended=record.extended + (brake.ends > record.until),
             reason=brake.reason,
             sets={k: plain_value(v) for k, v in brake.content.settings.given().items()},
         )
 
-    def _close(self, record: OverrideRecord, how: str, when: datetime, by: str | None) -> None:
-        self.overrides.append(
-            replace(record, ended=how, ended_at=when, lifted_by=by, on_time=when <= record.until)
+    def _opened(self, commit: Commit, brake: BrakeFile) -> OverrideRecord:
+        at = _moment(commit)
+        review = _review(self.statements.get(commit.sha))
+        loosens = brake.kind == "adjustment"
+        return OverrideRecord(
+            brake.kind,
+            brake.name,
+            brake.reason,
+            brake.ticket,
+            {k: plain_value(v) for k, v in brake.content.settings.given().items()},
+            max(brake.starts or at, at),
+            brake.ends,
+            brake.ends,
+            review.author if review.known and review.author else commit.author,
+            commit.sha,
+            at,
+            "in force",
+            None,
+            None,
+            0,
+            None,
+            review,
+            tuple(_flags(review, loosens, self.bot, self.desk)),
         )
+
+    def _end(self, record: OverrideRecord, at: datetime, by: str | None) -> None:
+        """It ends at ``at`` (a commit removed it, changed its kind, or ended it by its until):
+        before it started (withdrawn), before its until (lifted early by ``by``), or after
+        (it had reverted at its until by then)."""
+        if at < record.starts:
+            ended = replace(record, ended="withdrawn before it started", ended_at=at, lifted_by=by)
+        elif at < record.until:
+            ended = replace(record, ended="lifted early", ended_at=at, lifted_by=by, on_time=True)
+        else:
+            ended = replace(record, ended="reverted at until", ended_at=record.until, on_time=True)
+        self.overrides.append(_over_a_day(ended))
 
     def finish(self, now: datetime) -> None:
         for record in self.open.values():
             if now >= record.until:
-                self._close(record, "reverted at until", record.until, None)
+                self._end(record, record.until, None)
             else:
                 state = "scheduled" if now < record.starts else "in force"
-                self.overrides.append(replace(record, ended=state))
+                self.overrides.append(_over_a_day(replace(record, ended=state)))
         self.open = {}
+
+
+def _over_a_day(record: OverrideRecord) -> OverrideRecord:
+    """An adjustment in force for over 24 hours in all (extended, commit after commit) is
+    flagged: each extension was reviewed, but a longer change is a policy change."""
+    if record.kind != "adjustment":
+        return record
+    span = (record.ended_at or record.until) - record.starts
+    if span <= MAX_ADJUSTMENT:
+        return record
+    hours = span.total_seconds() / 3600
+    return replace(record, flags=(*record.flags, f"in force {hours:.0f} hours in all, over 24"))
 
 
 def _in_period(moment: datetime, since: datetime | None, until: datetime | None) -> bool:
@@ -409,7 +456,7 @@ def _totals(changes: Sequence[LimitChange], overrides: Sequence[OverrideRecord])
         "brakes": sum(o.kind == "brake" for o in overrides),
         "adjustments": len(adjustments),
         "adjustments_reverted_on_time": sum(o.on_time is True for o in adjustments),
-        "adjustments_in_force": sum(o.on_time is None for o in adjustments),
+        "adjustments_in_force": sum(o.ended == "in force" for o in adjustments),
         "adjustments_extended": sum(o.extended > 0 for o in adjustments),
         "flagged": sum(bool(c.flags) for c in changes) + sum(bool(o.flags) for o in overrides),
     }
@@ -431,8 +478,10 @@ def audit(
     """The audit of ``path`` (the policy file's repository path; its override files beside)
     over the history of ``revisions`` (default HEAD), limited to ``since``..``until``."""
     moment = now or datetime.now(UTC)
-    policy_log = audit_log(repo, path, revisions=revisions)
-    override_log = brake_log(repo, path, revisions=revisions)
+    # The main line: what landed, when it landed (a merge against its first parent), never a
+    # branch's commits on their own.
+    policy_log = audit_log(repo, path, revisions=revisions, first_parent=True)
+    override_log = brake_log(repo, path, revisions=revisions, first_parent=True)
     commits: dict[str, Commit] = {e.commit.sha: e.commit for e in policy_log}
     for event in override_log:
         commits.setdefault(event.commit.sha, event.commit)
@@ -464,4 +513,5 @@ def audit(
         tuple(refused),
         tuple(risk_desk),
         _totals(changes, overrides),
+        tuple(walk.notes),
     )

@@ -255,11 +255,17 @@ class GitRepo:
         return True
 
     def directory_history(
-        self, directory: str, limit: int | None = None, revisions: str | None = None
+        self,
+        directory: str,
+        limit: int | None = None,
+        revisions: str | None = None,
+        *,
+        first_parent: bool = False,
     ) -> list[tuple[Commit, list[tuple[str, str]]]]:
         """Commits that touched files in ``directory``, newest first, each with the (status
         letter A/M/D, path) of those files; of ``revisions`` (a revision or a range, as git
-        log takes it; default HEAD)."""
+        log takes it; default HEAD). ``first_parent``: the main line only, a merge showing
+        what it changed against its first parent (what landed, when it landed)."""
         if not self.has_commits():
             return []
         fmt = _RECORD_SEP + _FIELD_SEP.join(["%H", "%h", "%an", "%aI", "%s", "%P", "%ct"])
@@ -269,6 +275,7 @@ class GitRepo:
             "--name-status",
             "-M",
             f"--format={fmt}",
+            *(["--first-parent"] if first_parent else []),
             *limited,
             "--end-of-options",
             revisions or "HEAD",
@@ -279,23 +286,35 @@ class GitRepo:
         return [(_commit(r, ""), _files(r)) for r in records]
 
     def history(
-        self, path: str, limit: int | None = None, revisions: str | None = None
+        self,
+        path: str,
+        limit: int | None = None,
+        revisions: str | None = None,
+        *,
+        first_parent: bool = False,
     ) -> list[Commit]:
         """Commits that touched ``path``, newest first, following the file across renames;
         and the merge commits whose ``path`` differs from every parent's (two changes combined
         into a state neither pull request showed), which ``--follow`` leaves out. Of
-        ``revisions`` (a revision or a range, as git log takes it; default HEAD)."""
+        ``revisions`` (a revision or a range, as git log takes it; default HEAD).
+        ``first_parent``: the main line only, each merge against its first parent."""
         if not self.has_commits():
             return []  # a new repository: no history yet, not git's error
         fmt = _RECORD_SEP + _FIELD_SEP.join(["%H", "%h", "%an", "%aI", "%s", "%P", "%ct"])
         limited = [f"-n{limit}"] if limit is not None else []
+        line = ["--first-parent"] if first_parent else []
         which = ["--end-of-options", revisions or "HEAD"]
         follow = self._git(
-            "log", "--follow", "--name-status", f"--format={fmt}", *limited, *which, "--", path
-        )
+            "log", "--follow", "--name-status", f"--format={fmt}", *line, *limited, *which,
+            "--", path,
+        )  # fmt: skip
         # Without --follow, git's default history simplification keeps exactly the merges that
-        # are not TREESAME to any parent.
-        merges = self._git("log", "--merges", f"--format={fmt}", *limited, *which, "--", path)
+        # are not TREESAME to any parent (on the main line, --follow lists them already).
+        merges = (
+            ""
+            if first_parent
+            else self._git("log", "--merges", f"--format={fmt}", *limited, *which, "--", path)
+        )
         commits = {
             c.sha: c for c in (_commit(r, path) for r in follow.split(_RECORD_SEP) if r.strip())
         }

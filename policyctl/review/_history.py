@@ -62,11 +62,17 @@ def _snapshot(
 
 
 def audit_log(
-    repo: GitRepo, path: str, limit: int | None = None, revisions: str | None = None
+    repo: GitRepo,
+    path: str,
+    limit: int | None = None,
+    revisions: str | None = None,
+    *,
+    first_parent: bool = False,
 ) -> list[LogEntry]:
     """The policy's audit trail, newest first: every commit that touched ``path`` (of
-    ``revisions``, a revision or a range such as ``main..topic``; default HEAD)."""
-    commits = repo.history(path, limit, revisions)
+    ``revisions``, a revision or a range such as ``main..topic``; default HEAD; with
+    ``first_parent``, the main line only)."""
+    commits = repo.history(path, limit, revisions, first_parent=first_parent)
     wanted = sorted(
         {f"{c.sha}:{c.path}" for c in commits}
         | {f"{c.parent}:{c.parent_path}" for c in commits if c.parent}
@@ -109,15 +115,22 @@ _ACTIONS = {"A": "added", "M": "changed", "D": "removed"}
 
 
 def brake_log(
-    repo: GitRepo, policy: str, limit: int | None = None, revisions: str | None = None
+    repo: GitRepo,
+    policy: str,
+    limit: int | None = None,
+    revisions: str | None = None,
+    *,
+    first_parent: bool = False,
 ) -> list[BrakeLogEntry]:
     """The brakes' history, newest first: each override file each commit touched, with the
     reason it gave. ``policy`` is the policy file's repository path (the brake files sit
-    beside); ``revisions`` as for `audit_log`."""
+    beside); ``revisions`` and ``first_parent`` as for `audit_log`."""
     directory = posixpath.join(posixpath.dirname(policy), BRAKES_DIR_NAME)
     history = [
         (commit, [(s, p) for s, p in files if posixpath.dirname(p) == directory])
-        for commit, files in repo.directory_history(directory, limit, revisions)
+        for commit, files in repo.directory_history(
+            directory, limit, revisions, first_parent=first_parent
+        )
     ]
     wanted = sorted(
         {f"{c.sha}:{p}" for c, files in history for s, p in files if s != "D"}
@@ -135,8 +148,9 @@ def brake_log(
             brake, error = None, None
             if data is not None:
                 try:
-                    # Judged at the commit's moment: "7 days from now" means from then.
-                    when = datetime.fromisoformat(commit.date).astimezone(UTC)
+                    # Judged at the moment it landed (the committer's time: an author's date
+                    # is older on a rebase, and anyone's to set): "7 days from now" is then.
+                    when = datetime.fromtimestamp(commit.timestamp, UTC)
                     brake = parse_brake(data, Path(f"{commit.short}:{path}"), when)
                 except PolicyError as e:
                     error = e

@@ -444,9 +444,13 @@ def test_brakes_show_in_the_policy_status_and_metrics(tmp_path: Path) -> None:
             async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
                 served = await client.get("/api/policy")
                 status = await client.get("/api/policy/status")
+                sent = await client.post("/api/policy/brakes", content=b"{}")
+                assert sent.json()["brakes"] == ["calm"]  # what is in force: brakes alone
                 return served, status, (await client.get("/metrics")).text
 
         served, status, metrics = asyncio.run(fetch())
+        assert [a.name for a in store.status().adjustments] == ["rebalance"]
+        assert [a.name for a in store.current().adjustments] == ["rebalance"]
     brake = {"name": "calm", "reason": "CPI print", "until": until}
     assert served.json()["risk_mode"] == "DEFENSIVE"
     assert served.json()["brakes"] == [brake] == served.json()["active_overrides"]

@@ -301,3 +301,165 @@ def test_statements_that_do_not_verify_are_refused_and_said(
     assert all(c["flags"] == ["loosened with no review record"] for c in flagged)
     assert main(["audit", "--statements", str(forged)]) == 2  # no keys: refused, not skipped
     assert "--trust" in capsys.readouterr().err
+
+
+# --- odd histories (an outsider's findings): each row still what happened -----------------
+
+
+class _Repo:
+    """A repository whose commits carry given author and committer moments."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "policy" / "overrides").mkdir(parents=True)
+        git(root, "init", "-q", "-b", "main")
+        (root / "policy" / "policy.yaml").write_text(VALID)
+        self.commit("2026-06-01T10:00:00Z", "init")
+
+    def write(self, name: str, text: str | None) -> None:
+        path = self.root / "policy" / name
+        if text is None:
+            path.unlink()
+        else:
+            path.write_text(text)
+
+    def commit(
+        self, when: str, message: str, author: str = "Alice", authored: str | None = None
+    ) -> str:
+        env = {"GIT_AUTHOR_NAME": author, "GIT_AUTHOR_DATE": authored or when}
+        env["GIT_COMMITTER_DATE"] = when
+        git(self.root, "add", "-A")
+        git(self.root, "commit", "-qm", message, "--allow-empty", env=env)
+        return git(self.root, "rev-parse", "HEAD")
+
+
+def _audit_json(repo: Path, capsys: Capture, *extra: str) -> dict[str, object]:
+    capsys.readouterr()
+    assert main(["audit", str(repo / "policy" / "policy.yaml"), "--format", "json", *extra]) == 0
+    return dict(json.loads(capsys.readouterr().out))
+
+
+def _adjusted(until: str, settings: str = "{max_positions: 8}", start: str | None = None) -> str:
+    begins = f'from: "{start}"\n' if start else ""
+    return (
+        f'kind: adjustment\nreason: "r"\nticket: "T-1"\n{begins}until: "{until}"\nset: {settings}\n'
+    )
+
+
+def test_a_change_after_an_invalid_commit_is_measured_against_the_last_valid_policy(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    r = _Repo(tmp_path)
+    r.write("policy.yaml", VALID.replace("max_positions: 5", "max_positions: five"))
+    broken = r.commit("2026-06-02T10:00:00Z", "broken")
+    r.write("policy.yaml", VALID.replace("max_positions: 5", "max_positions: 9"))
+    r.commit("2026-06-03T10:00:00Z", "fixed and loosened")
+    doc = _audit_json(tmp_path, capsys)
+    changes = doc["changes"]
+    assert isinstance(changes, list)
+    assert [(c["path"], c["before"], c["after"]) for c in changes] == [("max_positions", 5, 9)]
+    notes = doc["notes"]
+    assert isinstance(notes, list) and len(notes) == 2
+    assert notes[0].startswith(f"{broken[:7]}: the policy file is not valid, so no store")
+    assert "measured against the last valid policy" in notes[1]
+
+
+def test_overrides_are_judged_when_they_landed_and_kinds_and_windows_followed(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    r = _Repo(tmp_path)
+    # Authored 25 hours before its until, merged 23 hours before: valid when it landed.
+    r.write("overrides/late.yaml", _adjusted("2026-06-03T09:00:00Z"))
+    r.commit("2026-06-02T10:00:00Z", "late", "Bob", authored="2026-06-02T08:00:00Z")
+    # An adjustment that becomes a brake: the adjustment ends there, a brake begins.
+    r.write("overrides/swap.yaml", _adjusted("2026-06-10T13:00:00Z"))
+    r.commit("2026-06-10T10:00:00Z", "swap", "Bob")
+    r.write(
+        "overrides/swap.yaml",
+        'reason: "b"\nuntil: "2026-06-11T11:00:00Z"\nset: {max_positions: 3}\n',
+    )
+    r.commit("2026-06-10T11:00:00Z", "swap is a brake now", "Dave")
+    # Moved later before it started, then withdrawn before it started.
+    r.write("overrides/moved.yaml", _adjusted("2026-06-20T20:00:00Z", start="2026-06-20T10:00:00Z"))
+    r.commit("2026-06-15T10:00:00Z", "moved", "Bob")
+    r.write("overrides/moved.yaml", _adjusted("2026-06-21T20:00:00Z", start="2026-06-21T10:00:00Z"))
+    r.commit("2026-06-16T10:00:00Z", "moved later", "Bob")
+    r.write("overrides/moved.yaml", None)
+    r.commit("2026-06-17T10:00:00Z", "withdrawn", "Carol")
+    # Extended commit after commit: in force for over a day in all.
+    r.write("overrides/long.yaml", _adjusted("2026-07-01T20:00:00Z"))
+    r.commit("2026-07-01T00:00:00Z", "long", "Bob")
+    r.write("overrides/long.yaml", _adjusted("2026-07-02T18:00:00Z"))
+    r.commit("2026-07-01T19:00:00Z", "longer", "Bob")
+    # Ended, then written again a day later: a second window, not one long one.
+    r.write("overrides/again.yaml", _adjusted("2026-08-01T12:00:00Z"))
+    r.commit("2026-08-01T10:00:00Z", "again", "Bob")
+    r.write("overrides/again.yaml", _adjusted("2026-08-02T12:00:00Z"))
+    r.commit("2026-08-02T10:00:00Z", "again, a day later", "Bob")
+    doc = _audit_json(tmp_path, capsys)
+    overrides = doc["overrides"]
+    assert isinstance(overrides, list)
+    rows = [  # the dates as MM-DDTHH:MM
+        (o["name"], o["kind"], o["from"][5:16], o["until"][5:16], o["ended"], o["lifted_by"])
+        for o in overrides
+    ]
+    assert rows == [
+        ("late", "adjustment", "06-02T10:00", "06-03T09:00", "reverted at until", None),
+        ("swap", "adjustment", "06-10T10:00", "06-10T13:00", "lifted early", "Dave"),
+        ("swap", "brake", "06-10T11:00", "06-11T11:00", "reverted at until", None),
+        ("moved", "adjustment", "06-21T10:00", "06-21T20:00", "withdrawn before it started",
+         "Carol"),
+        ("long", "adjustment", "07-01T00:00", "07-02T18:00", "reverted at until", None),
+        ("again", "adjustment", "08-01T10:00", "08-01T12:00", "reverted at until", None),
+        ("again", "adjustment", "08-02T10:00", "08-02T12:00", "reverted at until", None),
+    ]  # fmt: skip
+    flags = {o["name"]: o["flags"] for o in overrides if o["flags"]}
+    assert any(f == "in force 42 hours in all, over 24" for f in flags["long"])
+    totals = doc["totals"]
+    assert isinstance(totals, dict)
+    assert (totals["adjustments"], totals["adjustments_reverted_on_time"]) == (6, 5)
+
+
+def test_a_merge_is_one_change_at_its_merge(tmp_path: Path, capsys: Capture) -> None:
+    r = _Repo(tmp_path)
+    git(tmp_path, "checkout", "-q", "-b", "feat")
+    r.write("policy.yaml", VALID.replace("max_positions: 5", "max_positions: 10"))
+    r.commit("2026-06-07T10:00:00Z", "feat loosens", "Bob")
+    git(tmp_path, "checkout", "-q", "main")
+    r.write("policy.yaml", VALID.replace("[trend_follow, mean_reversion]", "[trend_follow]"))
+    r.commit("2026-06-08T10:00:00Z", "main tightens", "Carol")
+    env = {"GIT_AUTHOR_NAME": "Merger", "GIT_AUTHOR_DATE": "2026-06-09T10:00:00Z"}
+    env["GIT_COMMITTER_DATE"] = "2026-06-09T10:00:00Z"
+    git(tmp_path, "merge", "-q", "--no-edit", "feat", env=env)
+    changes = _audit_json(tmp_path, capsys)["changes"]
+    assert isinstance(changes, list)
+    assert [(c["path"], c["merged_at"], c["author"]) for c in changes] == [
+        ("allowed_strategies.mean_reversion", "2026-06-08T10:00:00Z", "Carol"),
+        ("max_positions", "2026-06-09T10:00:00Z", "Merger"),
+    ]
+
+
+def test_an_audit_that_would_look_complete_but_is_not_is_refused(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    r = _Repo(tmp_path / "full")
+    r.write("policy.yaml", VALID.replace("max_positions: 5", "max_positions: 9"))
+    r.commit("2026-06-03T10:00:00Z", "looser")
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{tmp_path / 'full'}", "shallow")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git(empty, "init", "-q")
+    cases = [
+        (tmp_path / "shallow", [], "shallow clone"),
+        (tmp_path / "full", ["nothere.yaml"], "is in no commit of HEAD"),
+        (tmp_path / "full", ["--rev", "^HEAD"], "--rev is one revision"),
+        (tmp_path / "full", ["--rev", "main..HEAD"], "--rev is one revision"),
+        (tmp_path / "full", ["--since", "0001"], "no history before 1970"),
+        (empty, [], "no commits yet"),
+    ]
+    for where, extra, said in cases:
+        monkeypatch.chdir(where)
+        capsys.readouterr()
+        assert main(["audit", *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err, err
