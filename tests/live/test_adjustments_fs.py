@@ -10,9 +10,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from policyctl import PolicySnapshot, PolicyStore
 
 from ..support.live import DEADLINE, Watching, write_atomically
+
+# Real clocks: a test waits for a window to open and close (a second or two each).
+pytestmark = pytest.mark.slow
 
 
 def _at(moment: datetime) -> str:
