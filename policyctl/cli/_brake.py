@@ -269,7 +269,13 @@ def _adopt(args: argparse.Namespace) -> int:
     where = Path(args.from_signed)
     keys = {**load_trust(Path(trust)), **load_brake_keys(Path(trust))}
     name, data = verify_brake(read_source(where), keys, where)
-    brake = parse_brake(data, Path(f"{name}.yaml"), datetime.now(UTC)).content
+    parsed = parse_brake(data, Path(f"{name}.yaml"), datetime.now(UTC))
+    if parsed.kind != "brake":
+        raise UsageError(
+            f"{printable(str(where))} holds a temporary adjustment, not a brake: an adjustment"
+            " is never sent, it is proposed with policyctl adjust ... --propose"
+        )
+    brake = parsed.content
     settings = {k: plain_value(v) for k, v in brake.settings.given().items()}
     start = parse_time(brake.start) if brake.start else None
     request = BrakeRequest(settings, brake.reason, parse_time(brake.until), start, name)

@@ -11,14 +11,16 @@ computed from the change (the gate's own rule) and its justification is the comm
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import PolicyError
-from ..model import ADJUSTABLE_FIELDS, MAX_ADJUSTMENT, GlobalPolicy
+from ..model import ADJUSTABLE_FIELDS, BRAKES_DIR_NAME, MAX_ADJUSTMENT, GlobalPolicy
 from ..pipeline import BrakeFile
 from ._brake_diff import brake_changes, widenings
 from ._diff import Change, diff_policies, plain_value
@@ -480,18 +482,29 @@ def audit(
     moment = now or datetime.now(UTC)
     # The main line: what landed, when it landed (a merge against its first parent), never a
     # branch's commits on their own.
-    policy_log = audit_log(repo, path, revisions=revisions, first_parent=True)
-    override_log = brake_log(repo, path, revisions=revisions, first_parent=True)
+    # git's work overlaps the reading of the policy's versions (threads: each waits on git).
+    revision = revisions or "HEAD"
+    directory = posixpath.join(posixpath.dirname(path), BRAKES_DIR_NAME)
+    with ThreadPoolExecutor(3) as pool:
+        overrides_read = pool.submit(brake_log, repo, path, None, revision, first_parent=True)
+        order_read = pool.submit(repo.topo_order, revision)
+        messages_read = pool.submit(repo.messages, revision, [path, f"{directory}/"])
+        policy_log = audit_log(repo, path, revisions=revision, first_parent=True)
+        override_log, order, messages = (
+            overrides_read.result(),
+            order_read.result(),
+            messages_read.result(),
+        )
     commits: dict[str, Commit] = {e.commit.sha: e.commit for e in policy_log}
     for event in override_log:
         commits.setdefault(event.commit.sha, event.commit)
-    rank = {sha: i for i, sha in enumerate(repo.topo_order(revisions or "HEAD"))}
+    rank = {sha: i for i, sha in enumerate(order)}
     ordered = sorted(commits.values(), key=lambda c: -rank.get(c.sha, -1))
     by_commit = {e.commit.sha: e for e in policy_log}
     events: dict[str, list[BrakeLogEntry]] = {}
     for event in reversed(override_log):
         events.setdefault(event.commit.sha, []).append(event)
-    walk = _Walk(statements or {}, repo.messages([c.sha for c in ordered]), bot, risk_desk)
+    walk = _Walk(statements or {}, messages, bot, risk_desk)
     for commit in ordered:
         walk.commit(commit, by_commit.get(commit.sha), events.get(commit.sha, []))
     walk.finish(moment)

@@ -232,13 +232,12 @@ class GitRepo:
         of its children (a merge and its parents often share one second of committer time)."""
         return self._git("rev-list", "--topo-order", "--end-of-options", revisions).split()
 
-    def messages(self, shas: Sequence[str]) -> dict[str, str]:
-        """Each commit's whole message (subject and body), read by one git process."""
-        if not shas:
-            return {}
+    def messages(self, revisions: str, paths: Sequence[str]) -> dict[str, str]:
+        """The whole message (subject and body) of each main-line commit of ``revisions``
+        that touched ``paths``, by its SHA, read by one git process."""
         out = self._git(
-            "log", "--no-walk=unsorted", "--stdin", f"--format={_RECORD_SEP}%H{_FIELD_SEP}%B",
-            stdin=("\n".join(shas) + "\n").encode(),
+            "log", "--first-parent", f"--format={_RECORD_SEP}%H{_FIELD_SEP}%B",
+            "--end-of-options", revisions, "--", *paths,
         )  # fmt: skip
         found = {}
         for record in out.split(_RECORD_SEP):

@@ -365,6 +365,16 @@ def test_a_sent_brake_is_put_in_git_as_the_same_file(
     proposed = git(_origin(clone), "show", f"{branch}:policy/overrides/crash.yaml")
     payload = json.loads(base64.b64decode(json.loads(sent.read_text())["payload"]))
     assert proposed + "\n" == payload["brake"] or proposed == payload["brake"]
+    # A signed file that holds an adjustment is never proposed as a brake.
+    from policyctl.pipeline import sign_brake  # noqa: PLC0415
+
+    until = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    adjusted = (
+        f'kind: adjustment\nreason: "r"\nticket: "T"\nuntil: "{until}"\nset: {{max_positions: 9}}\n'
+    )
+    (tmp_path / "adj.dsse.json").write_bytes(sign_brake("adj", adjusted.encode(), officer))
+    assert main(["brake", "--propose", "--from-signed", str(tmp_path / "adj.dsse.json")]) == 2
+    assert "holds a temporary adjustment, not a brake" in capsys.readouterr().err
     (trust / "brakes" / "officer.pem").unlink()  # a brake no trusted key signed: refused
     assert main(adopt) == 1
     assert "not in the trust directory" in capsys.readouterr().err
