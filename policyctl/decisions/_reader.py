@@ -29,9 +29,11 @@ KEPT_PROBLEMS = 50  # shown with line numbers; the rest are counted
 _GZIP_MAGIC = b"\x1f\x8b"
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 _SYMBOL, _STRATEGY, _CONFIDENCE = INPUTS
-_LARGEST = 2**53  # an integer confidence beyond it is no measurement (and overflows a float)
 
-Record = tuple[int, dict[str, Any], str, str, float]
+Record = tuple[int, dict[str, Any], str, str, Any]
+"""(line, record, symbol, strategy, confidence): the confidence a float, or as logged when it
+was not a number (an input the decision refused, replayed as what it was: refused on both
+sides)."""
 """(line number, the record, symbol, strategy, confidence): a line fit to replay."""
 
 
@@ -151,10 +153,9 @@ class LogFiles:
                 self.records += 1
                 yield number, record, symbol, strategy, confidence
                 continue
-            reason = _invalid(symbol, strategy, confidence)
-            if reason is None:  # an integer or a written non-finite confidence: fine
+            reason = _invalid(symbol, strategy, _CONFIDENCE in record)
+            if reason is None:
                 assert isinstance(symbol, str) and isinstance(strategy, str)
-                assert isinstance(confidence, int | str)  # as _invalid checked
                 self.records += 1
                 yield number, record, symbol, strategy, _number(confidence)
             else:
@@ -176,23 +177,23 @@ def _parse(scan: Any, line: bytes) -> object:
     return value
 
 
-def _invalid(symbol: object, strategy: object, confidence: object) -> str | None:
+def _invalid(symbol: object, strategy: object, has_confidence: bool) -> str | None:
+    """Why a record is no decision: no symbol or strategy as text, or no confidence at all. A
+    confidence that is not a number is still a decision: one refused for it, replayed so."""
     for key, value in ((_SYMBOL, symbol), (_STRATEGY, strategy)):
         if value is None:
             return f"no {key!r}"
         if type(value) is not str:
             return f"{key!r} is {_json_type(value)}, not text"
-    if confidence is None:
-        return f"no {_CONFIDENCE!r}"
-    if type(confidence) is int:
-        return None if abs(confidence) <= _LARGEST else f"{_CONFIDENCE!r} is too large a number"
+    return None if has_confidence else f"no {_CONFIDENCE!r}"
+
+
+def _number(confidence: object) -> object:
+    """A logged confidence as the decision saw it: a written non-finite number ("nan", "inf")
+    as that float; anything else (an int, text, a boolean, null, a list) as it is."""
     if type(confidence) is str and confidence in _NON_FINITE:
-        return None
-    return f"'confidence' is {_json_type(confidence)}, not a number"
-
-
-def _number(confidence: int | str) -> float:
-    return _NON_FINITE[confidence] if isinstance(confidence, str) else confidence
+        return _NON_FINITE[confidence]
+    return confidence
 
 
 def _json_type(value: object) -> str:

@@ -18,6 +18,7 @@ found there is replayed under ``--base`` (default ``HEAD``), and counted as such
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import posixpath
 from collections.abc import Callable, Sequence
@@ -223,14 +224,18 @@ def _with_brakes(
     return compose(policy, braked).policy
 
 
-def _sample(name: str, line: int, record: dict[str, Any], confidence: float) -> dict[str, Any]:
+def _sample(name: str, line: int, record: dict[str, Any], confidence: Any) -> dict[str, Any]:
     """Where a flipped decision is, for a reader to look up (logged text kept short)."""
     time = record.get("time")
+    if type(confidence) is float:
+        shown: Any = confidence if math.isfinite(confidence) else str(confidence)
+    else:  # as logged: an int, or what was refused for not being a number (kept short)
+        shown = confidence if type(confidence) is int else json.dumps(confidence)[:40]
     return {
         "file": name,
         "line": line,
         "time": time[:40] if type(time) is str else None,
-        "confidence": confidence if math.isfinite(confidence) else str(confidence),
+        "confidence": shown,
     }
 
 

@@ -81,7 +81,7 @@ def test_an_older_record_reads_as_format_1_with_its_brakes(tmp_path: Path) -> No
     assert [record for _, (_, record, *_) in files] == [old] and files.records == 1
 
 
-def test_a_hostile_line_is_skipped_with_its_reason(tmp_path: Path) -> None:
+def test_a_hostile_line_is_skipped_with_its_reason_a_hostile_value_is_kept(tmp_path: Path) -> None:
     good = {"symbol": "BTCUSDT", "strategy": "x", "confidence": 0.5}
     log = tmp_path / "log.jsonl"
     log.write_text(
@@ -96,9 +96,11 @@ def test_a_hostile_line_is_skipped_with_its_reason(tmp_path: Path) -> None:
         + "\n"
     )
     files = LogFiles([log])
-    assert len(list(files)) == 2 and files.skipped == 2
+    read = list(files)
+    assert len(read) == 3 and files.skipped == 1
+    assert read[1][1][4] == 10**400  # a decision refused for it: replayed as what was logged
     reasons = [p.reason for p in files.problems]
-    assert reasons == ["'confidence' is too large a number", "nested too deep: not a decision"]
+    assert reasons == ["nested too deep: not a decision"]
 
 
 def test_replay_takes_only_regular_files_and_directories(

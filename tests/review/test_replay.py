@@ -62,13 +62,13 @@ def test_bad_lines_are_counted_with_their_line_numbers(tmp_path: Path) -> None:
     )
     logs = LogFiles([log])
     report = replay(logs, base=str(log.parent / "p.yaml"), head=str(log.parent / "p.yaml"))
-    assert (report.records, report.skipped, report.torn) == (4, 8, 1)
+    # "high" and true are decisions refused for their confidence: replayed, not skipped.
+    assert (report.records, report.skipped, report.torn) == (6, 6, 1)
     where = {(p.line, p.reason.split(":")[0].split(" ")[0]) for p in report.problems}
-    assert {line for line, _ in where} == {2, 3, 4, 5, 6, 7, 10, 11, 13}
+    assert {line for line, _ in where} == {2, 3, 4, 5, 10, 11, 13}
     reasons = {p.line: p.reason for p in report.problems}
     assert reasons[2].startswith("not JSON") and "a list" in reasons[3]
     assert reasons[4] == "no 'confidence'" and reasons[5] == "'symbol' is a number, not text"
-    assert reasons[6] == "'confidence' is text, not a number" and "boolean" in reasons[7]
     assert "not JSON" in reasons[10] and "longer than" in reasons[11]
     assert "torn last line" in reasons[13]
 
@@ -224,3 +224,21 @@ def test_kill_9_while_logging_never_corrupts_a_written_line(tmp_path: Path) -> N
     # A torn line can only be a last line: mid-file it shows as one skipped line per kill.
     assert report.skipped + report.torn <= 3
     assert all("not JSON" in p.reason or "torn" in p.reason for p in report.problems)
+
+
+def test_decisions_refused_for_their_confidence_are_replayed_as_refused(tmp_path: Path) -> None:
+    """A decision refused because its confidence was no number (text, a boolean, null, a list,
+    an integer too large) is logged, and replays as what it was: refused under any policy,
+    counted, never skipped as "not a decision"."""
+    log = tmp_path / "decisions.jsonl"
+    with PolicyStore(tmp_path / "p.yaml", env={}, watch=False, decision_log=log) as store:
+        for confidence in ("0.8", None, True, [0.8], 10**400, 2**60, "nan"):
+            verdict = store.decide(symbol="BTCUSDT", strategy="trend_follow", confidence=confidence)  # type: ignore[arg-type]
+            assert not verdict.allowed
+    (tmp_path / "head.yaml").write_text(VALID.replace("0.70", "0.10"))  # looser: no flip here
+    report = replay(
+        LogFiles([log]), base=str(tmp_path / "p.yaml"), head=str(tmp_path / "head.yaml")
+    )
+    assert (report.records, report.skipped) == (7, 0), report.problems
+    assert report.newly_allowed.count == 0 and report.newly_refused.count == 0
+    assert report.unchanged + report.reasons_changed == 7
