@@ -364,4 +364,4 @@ def test_odd_inputs_replay_to_the_verdict_given_live(tmp_path: Path) -> None:
         )
         assert again == live[line - 1], record
         replayed += 1
-    assert replayed == 4  # a list as confidence is no decision to replay
+    assert replayed == 5  # a list as confidence too: a decision refused for it, replayed so
