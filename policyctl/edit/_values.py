@@ -8,8 +8,9 @@ rendered: ``3.10`` for a model version is the number 3.1 in YAML, and writing it
 would silently drop a digit. The message shows the text as typed and how to quote it for both
 YAML and the shell, for the command in use (``set``, ``propose``, ``brake``).
 
-A value a Python caller gives (`Given`, from ``propose``) is not text: it is checked as the
-value it is, with hints in Python's words (a float cannot hold ``3.10`` as written).
+A value a Python caller or a JSON file gives (`Given`, from ``propose`` and ``--from-json``) is
+not text: it is checked as the value it is, with hints that read the same in Python and JSON
+(``{"model_versions.lstm": "3.10"}``: a float cannot hold ``3.10`` as written).
 """
 
 from __future__ import annotations
@@ -68,28 +69,65 @@ def _given(source: str, path: tuple[PathPart, ...], value: Any) -> Any:
             source=source,
             path=path,
         ) from None
+    # The hints below are in the words of both a Python caller and a JSON file (--from-json):
+    # {"PATH": VALUE} is written alike in both.
     inner = _first_non_finite(value)
     if inner is not None:
         raise PolicyValidationError.single(
-            f"float({str(_at(value, inner))!r}) is not a finite number",
+            f"{_at(value, inner)!r} (NaN or an infinity) is not a finite number: a policy holds"
+            " finite numbers only",
             source=source,
             path=path + inner,
+        )
+    for inner in _leaves(value):
+        if _at(value, inner) is None:
+            raise PolicyValidationError.single(
+                "None (JSON null) is no value: give one, or leave the field out",
+                source=source,
+                path=path + inner,
+            )
+    where = json.dumps(format_path(path))
+    if path[0] in _NUMBERS and len(path) == 1 and isinstance(value, str):
+        raise PolicyValidationError.single(
+            f"{value!r} is text, but {path[0]} is a number: pass it without quotes, e.g."
+            f" {{{where}: {_NUMBERS[path[0]]}}}",
+            source=source,
+            path=path,
+        )
+    if path[0] == "opp_rankings" and len(path) == 2 and isinstance(value, str):
+        raise PolicyValidationError.single(
+            f"{value!r} is text, but a ranking is a number: pass it without quotes, e.g."
+            f" {{{where}: 0.5}}",
+            source=source,
+            path=path,
         )
     for inner in _text_slots(path, value):
         item = _at(value, inner)
         if isinstance(item, int | float) and not isinstance(item, bool):
+            if path[0] == "risk_mode":
+                raise PolicyValidationError.single(
+                    f"{item!r} is a number, but risk_mode is text: one of AGGRESSIVE, NORMAL,"
+                    " DEFENSIVE",
+                    source=source,
+                    path=path,
+                )
             lost = (
                 " (a float cannot hold 3.10 as written: it is 3.1)"
-                if isinstance(item, float)
+                if isinstance(item, float) and "model_versions" in (path[0], *inner)
                 else ""
             )
+            at = json.dumps(format_path(path + inner))
             raise PolicyValidationError.single(
-                f"{item!r} is a Python {type(item).__name__}, but this is text{lost};"
-                f' pass it as a str: {{{json.dumps(format_path(path + inner))}: "{item}"}}',
+                f"{item!r} is a number, but this is text{lost}; pass it as a string:"
+                f' {{{at}: "{item}"}}',
                 source=source,
                 path=path + inner,
             )
     return value
+
+
+_NUMBERS = {"max_positions": 3, "max_risk_per_trade": 0.01, "global_min_confidence": 0.7}
+"""The numeric fields, each with an example value for a hint."""
 
 
 def _text_slots(path: tuple[PathPart, ...], value: Any) -> Iterator[tuple[PathPart, ...]]:

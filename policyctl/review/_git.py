@@ -82,7 +82,10 @@ class GitRepo:
             ) from None
         if result.returncode != 0:
             lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = lines[-1] if lines else f"exit status {result.returncode}"
+            # git says what failed on its first "fatal:" or "error:" line; the last line is
+            # often advice ("and the repository exists.").
+            said = [x for x in lines if x.startswith(("fatal:", "error:"))]
+            reason = (said or lines or [f"exit status {result.returncode}"])[0 if said else -1]
             raise PolicySourceError.single(f"git {args[0]} failed: {reason}", source=str(self._cwd))
         return result.stdout
 

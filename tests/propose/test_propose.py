@@ -266,10 +266,16 @@ def test_python_values_are_checked_as_python_values(clone: Path, capsys: Capture
     cases = {
         "model_versions.lstm": (
             3.10,
-            r'a Python float, .*it is 3\.1\).*"model_versions\.lstm": "3\.1"',
+            r'is a number, but this is text .*it is 3\.1\).*"model_versions\.lstm": "3\.1"',
         ),
-        "max_risk_per_trade": (float("nan"), r"float\('nan'\) is not a finite number"),
+        "max_risk_per_trade": (float("nan"), r"nan \(NaN or an infinity\) is not a finite"),
         "global_min_confidence": ({0.5}, r"set is not a value the policy can hold"),
+        # Hints a Python caller (or a JSON file) can follow, in the words of both:
+        "max_positions": ("4", r"\'4\' is text, but max_positions is a number: pass it without"),
+        "opp_rankings.BTCUSDT": ("0.5", r"a ranking is a number: pass it without quotes"),
+        "model_versions.xgboost": (None, r"None \(JSON null\) is no value"),
+        "risk_mode": (1.0, r"1\.0 is a number, but risk_mode is text: one of AGGRESSIVE"),
+        "allowed_strategies": ([1.5], r"1\.5 is a number, but this is text; pass it as a string"),
     }
     for path, (value, said) in cases.items():
         with pytest.raises(PolicyError, match=said):
