@@ -59,7 +59,8 @@ def make_history(repo: Path, commits: int = COMMITS) -> None:
             until = (when + timedelta(hours=3)).strftime(STAMP)
             body = (
                 f'kind: adjustment\nreason: "rebalance {n}"\nticket: "RISK-{n}"\n'
-                f'until: "{until}"\nset: {{max_risk_per_trade: 0.02}}\n'
+                f'from: "{when.strftime(STAMP)}"\nuntil: "{until}"\n'
+                "set: {max_risk_per_trade: 0.02}\n"
             )
             stream += f"M 100644 inline policy/overrides/a{n}.yaml\n".encode() + _blob(body)
         if n % 25 == 6:

@@ -305,12 +305,12 @@ def _kill_switch(box: Sandbox, block: Block) -> None:
 
 
 def _adjustments(box: Sandbox, block: Block) -> None:
-    for command in block.commands:
-        box.run(command)
+    said = [box.run(command) for command in block.commands]
     branches = git(box.origin, "for-each-ref", "--format=%(refname:short)", "refs/heads")
     assert any(b.startswith("policy/adjustment-") for b in branches.split())
-    text = (box.work / "policy" / "overrides" / "rebalance.yaml").read_text()
-    assert "kind: adjustment" in text and "ticket: RISK-1234" in text  # lifted: until is now
+    listed = said[2]  # brake list
+    assert "rebalance" in listed and "adjustment" in listed and "(RISK-1234)" in listed
+    assert "adjustment rebalance lifted" in said[3]
 
 
 def _audit(box: Sandbox, block: Block) -> None:

@@ -176,6 +176,8 @@ def write_brake(
     moment = now or datetime.now(UTC)
     directory = default_brakes_dir(policy, brakes_dir, environ)
     kind: OverrideKind = "brake" if ticket is None else "adjustment"
+    if kind == "adjustment" and start is None:  # its window is in the file: from now
+        start = moment.replace(microsecond=0)
     settings = _settings(str(directory), assignments, kind)
     name = name or f"{(start or moment):%Y%m%d-%H%M}-{next(iter(settings))}".lower()
     if not BRAKE_NAME.fullmatch(name):
@@ -288,7 +290,12 @@ def lift_brake(
             source=str(path),
         )
     others = [(p, d) for p, d in existing if p != path]
-    if state == "scheduled":
+    # One that has not started, or started this very second (an until of now would not be after
+    # its from), is removed rather than given an until.
+    if state == "scheduled" or (
+        brake.starts is not None and brake.starts >= now.replace(microsecond=0)
+    ):
+        state = "scheduled"
         after_inputs = others
     else:
         text = read_source(path).decode()

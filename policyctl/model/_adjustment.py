@@ -6,14 +6,13 @@ It sits beside the brakes and says what it is in its first key::
     kind: adjustment
     reason: "Index rebalance: more positions for the afternoon"
     ticket: "RISK-1234"
-    from: "2026-12-04T13:00:00Z"        # optional: active as soon as it is merged
+    from: "2026-12-04T13:00:00Z"        # required: the whole window is in the file
     until: "2026-12-04T16:00:00Z"
     set: {max_positions: 8}
 
 Unlike a brake it replaces the policy's values (in either direction), and brakes still apply
-after it (a brake always wins). It lasts at most `MAX_ADJUSTMENT`: a longer change is a policy
-change. The model checks the file alone; the clock's rule (no ``from``: at most
-`MAX_ADJUSTMENT` from now) lives in the pipeline, as for brakes.
+after it (a brake always wins). It lasts at most `MAX_ADJUSTMENT` from its ``from``, which it
+must say: a longer change is a policy change. The model checks the file alone.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from pydantic import (
 )
 
 from ._brake import BrakeSettings, Reason, TimeBoxed, _say, window_errors
-from ._policy import PRINTABLE_PATTERN, check_printable
+from ._policy import PRINTABLE_PATTERN, Timestamp, check_printable
 
 __all__ = ["ADJUSTABLE_FIELDS", "ADJUSTMENT_KIND", "MAX_ADJUSTMENT", "Adjustment"]
 
@@ -85,6 +84,9 @@ class Adjustment(TimeBoxed):
         json_schema_extra=_schema_extra,
     )
 
+    # Required, unlike a brake's: the whole window is in the file, so "at most 24 hours" holds
+    # whatever edits follow (an until moved on, commit after commit, is still from + 24 h).
+    start: Annotated[Timestamp, Field(alias="from")]
     kind: Literal["adjustment"]
     reason: Reason
     ticket: Ticket

@@ -342,6 +342,8 @@ def _message(detail: ErrorDetails, raw: str | None, of: OverrideKind) -> str:
         return detail["msg"]
     if kind == "missing" and not inside:
         what = {
+            "from": 'when it starts, e.g. "2026-12-04T13:00:00Z": an adjustment states its whole'
+            " window, at most 24 hours",
             "reason": f"say why the {of} is needed",
             "ticket": "the ticket or reference that approves it, e.g. RISK-1234",
             "until": f"when it {'reverts' if of == 'adjustment' else 'lifts'},"

@@ -359,8 +359,10 @@ class _Walk:
             self.open[name] = self._opened(commit, brake)
             return
         if brake.ends < record.until and brake.ends <= at + _LIFT:
+            # `brake lift`: until moved to about now. It ends when main stops carrying it (the
+            # commit), early against the until it had; the row keeps that until.
             self.open.pop(name)
-            self._end(replace(record, until=brake.ends), max(at, brake.ends), commit.author)
+            self._end(record, max(at, brake.ends), commit.author)
             return
         flags = record.flags
         if widenings(previous, brake):  # extended or loosened: reviewed like its addition

@@ -67,7 +67,7 @@ def test_an_adjustment_is_written_applied_and_told_apart(policy: Path, capsys: C
         (["--for", "3h", "--reason", "r"], "an adjustment needs --ticket"),
         (["--for", "3h", "--reason", "r", "--ticket", "  "], "an adjustment needs --ticket"),
         (["--for", "25h", "--reason", "r", "--ticket", "T"], "at most 24h"),
-        (["--until", "2030-01-01T00:00:00Z", "--reason", "r", "--ticket", "T"], "24 hours"),
+        (["--until", "2030-01-01T00:00:00Z", "--reason", "r", "--ticket", "T"], "24-hour limit"),
         (["--for", "3h", "--reason", "r", "--ticket", "T\x1b[31m"], "ticket"),
         (["--for", "3h", "--reason", "r", "--ticket", "T", "version=9"], "cannot set 'version'"),
         (["--for", "3h", "--reason", "r", "--ticket", "T", "last_updated=x"], "last_updated"),
@@ -95,21 +95,41 @@ def test_a_second_adjustment_of_one_field_at_once_is_refused(policy: Path, capsy
     assert _files(policy) == ["one.yaml"]
 
 
-def test_an_adjustment_with_no_from_lasts_at_most_a_day_from_now(policy: Path) -> None:
-    until = (datetime.now(UTC) + timedelta(hours=25)).strftime("%Y-%m-%dT%H:%M:%SZ")
+def test_an_adjustment_states_its_whole_window(policy: Path, capsys: Capture) -> None:
+    """Its from is required, so "at most 24 hours" holds whatever edits follow: an until moved
+    on, edit after edit, is refused past from + 24 h (a brake's "24 h from now" would not be)."""
+    start = datetime.now(UTC)
     (policy.parent / "overrides").mkdir()
-    (policy.parent / "overrides" / "long.yaml").write_text(
+    path = policy.parent / "overrides" / "long.yaml"
+    for hours, valid in ((20, True), (25, False)):
+        until = (start + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        path.write_text(
+            f'kind: adjustment\nreason: "r"\nticket: "T"\nfrom: "{start:%Y-%m-%dT%H:%M:%SZ}"\n'
+            f'until: "{until}"\nset: {{max_positions: 8}}\n'
+        )
+        if valid:
+            assert policyctl.load_policy(policy, env={}).policy.max_positions == 8
+        else:
+            with pytest.raises(policyctl.PolicyError, match="over the 24-hour limit"):
+                policyctl.load_policy(policy, env={})
+    path.write_text(
         f'kind: adjustment\nreason: "r"\nticket: "T"\nuntil: "{until}"\nset: {{max_positions: 8}}\n'
     )
-    with pytest.raises(policyctl.PolicyError, match="more than 24 hours from now"):
+    with pytest.raises(policyctl.PolicyError, match="required field 'from' is missing"):
         policyctl.load_policy(policy, env={})
+    # policyctl adjust writes it: from now, unless --from says later.
+    path.unlink()
+    argv = ["adjust", "max_positions=8", "--for", "3h", "--reason", "r", "--ticket", "T"]
+    assert main([*argv, "--name", "x", str(policy)]) == 0
+    assert "from: " in (policy.parent / "overrides" / "x.yaml").read_text()
 
 
 def test_an_adjustment_that_narrows_symbols_takes_their_rankings_with_them(policy: Path) -> None:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     until = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     (policy.parent / "overrides").mkdir()
     (policy.parent / "overrides" / "btc.yaml").write_text(
-        f'kind: adjustment\nreason: "r"\nticket: "T"\nuntil: "{until}"\n'
+        f'kind: adjustment\nreason: "r"\nticket: "T"\nfrom: "{now}"\nuntil: "{until}"\n'
         "set: {allowed_symbols: [BTCUSDT, SOLUSDT]}\n"
     )
     snap = policyctl.load_policy(policy, env={})

@@ -261,9 +261,10 @@ def test_rollout_proves_an_adjustment_reverted_everywhere(
     from ..support.git import committed_repo  # noqa: PLC0415
 
     until = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    start = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     adjustment = (
-        f'kind: adjustment\nreason: "rebalance"\nticket: "RISK-1"\nuntil: "{until}"\n'
-        "set: {max_positions: 8}\n"
+        f'kind: adjustment\nreason: "rebalance"\nticket: "RISK-1"\nfrom: "{start}"\n'
+        f'until: "{until}"\nset: {{max_positions: 8}}\n'
     )
     repo = committed_repo(tmp_path / "repo", VALID)  # main: the adjustment ended (removed)
     with _replicas(tmp_path, [{"rebalance.yaml": adjustment}, {}]) as urls:

@@ -431,9 +431,10 @@ def test_brakes_show_in_the_policy_status_and_metrics(tmp_path: Path) -> None:
     (tmp_path / "overrides" / "calm.yaml").write_text(
         f'reason: "CPI print"\nuntil: "{until}"\nset: {{risk_mode: DEFENSIVE}}\n'
     )
+    start = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     (tmp_path / "overrides" / "rebalance.yaml").write_text(
         'kind: adjustment\nreason: "index rebalance"\nticket: "RISK-1"\n'
-        f'until: "{until}"\nset: {{max_positions: 8}}\n'
+        f'from: "{start}"\nuntil: "{until}"\nset: {{max_positions: 8}}\n'
     )
     app = FastAPI()
     with PolicyStore(policy, env={}, watch=False) as store:

@@ -161,8 +161,9 @@ def test_every_refusal(fleet: Fleet, capsys: Capture) -> None:
     policy = httpx.get(f"{url}/api/policy").json()
     assert policy["max_positions"] == 4 and policy["risk_mode"] == "NORMAL"
     # A temporary adjustment (which may loosen) is never accepted this way, even well signed.
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     adjustment = _brake_text("{max_positions: 9}").replace(
-        b"reason", b"kind: adjustment\nticket: RISK-1\nreason"
+        b"reason", b'kind: adjustment\nticket: RISK-1\nfrom: "' + now + b'"\nreason'
     )
     answer = post(sign_brake("adjusted", adjustment, fleet.officer))
     assert answer.status_code == 422, answer.text

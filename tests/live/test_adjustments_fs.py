@@ -25,7 +25,7 @@ def _at(moment: datetime) -> str:
 
 
 def _adjustment(settings: str, start: datetime | None, until: datetime) -> str:
-    start_line = f'from: "{_at(start)}"\n' if start else ""
+    start_line = f'from: "{_at(start or datetime.now(UTC))}"\n'  # its whole window, always
     return (
         'kind: adjustment\nreason: "index rebalance"\nticket: "RISK-1"\n'
         f'{start_line}until: "{_at(until)}"\nset: {settings}\n'
@@ -123,13 +123,14 @@ def test_a_refused_change_brings_no_adjustment_in_through_the_salvage(
     write_atomically(overrides / "short.yaml", _adjustment("{max_positions: 11}", None, until))
     w = open_store(policy)
     assert w.store.current().policy.max_positions == 11
+    # The broken file first: every state the store may see from here on is refused whole.
+    write_atomically(overrides / "broken.yaml", "reason: [\n")
     write_atomically(overrides / "new.yaml", _adjustment("{risk_mode: AGGRESSIVE}", None, until))
     write_atomically(
         overrides / "longer.yaml", _adjustment("{max_risk_per_trade: 0.02}", None, until)
     )
     write_atomically(overrides / "short.yaml", _adjustment("{max_positions: 13}", None, until))
     write_atomically(overrides / "cpi.yaml", _brake("{global_min_confidence: 0.9}", until))
-    write_atomically(overrides / "broken.yaml", "reason: [\n")
     w.wait_for(lambda: w.store.current().policy.global_min_confidence == 0.9)
     snap = w.store.current()
     assert w.store.status().last_error is not None

@@ -375,8 +375,10 @@ def test_a_sent_brake_is_put_in_git_as_the_same_file(
     from policyctl.pipeline import sign_brake  # noqa: PLC0415
 
     until = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    start = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     adjusted = (
-        f'kind: adjustment\nreason: "r"\nticket: "T"\nuntil: "{until}"\nset: {{max_positions: 9}}\n'
+        f'kind: adjustment\nreason: "r"\nticket: "T"\nfrom: "{start}"\nuntil: "{until}"\n'
+        "set: {max_positions: 9}\n"
     )
     (tmp_path / "adj.dsse.json").write_bytes(sign_brake("adj", adjusted.encode(), officer))
     assert main(["brake", "--propose", "--from-signed", str(tmp_path / "adj.dsse.json")]) == 2

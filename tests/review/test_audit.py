@@ -368,11 +368,15 @@ def test_overrides_are_judged_when_they_landed_and_kinds_and_windows_followed(
     tmp_path: Path, capsys: Capture
 ) -> None:
     r = _Repo(tmp_path)
-    # Authored 25 hours before its until, merged 23 hours before: valid when it landed.
-    r.write("overrides/late.yaml", _adjusted("2026-06-03T09:00:00Z"))
+    # A brake with no from, authored over 7 days before its until, merged under 7 days
+    # before: valid when it landed (the committer's time, not the author's date).
+    r.write(
+        "overrides/late.yaml",
+        'reason: "b"\nuntil: "2026-06-09T09:00:00Z"\nset: {max_positions: 2}\n',
+    )
     r.commit("2026-06-02T10:00:00Z", "late", "Bob", authored="2026-06-02T08:00:00Z")
     # An adjustment that becomes a brake: the adjustment ends there, a brake begins.
-    r.write("overrides/swap.yaml", _adjusted("2026-06-10T13:00:00Z"))
+    r.write("overrides/swap.yaml", _adjusted("2026-06-10T13:00:00Z", start="2026-06-10T10:00:00Z"))
     r.commit("2026-06-10T10:00:00Z", "swap", "Bob")
     r.write(
         "overrides/swap.yaml",
@@ -386,15 +390,20 @@ def test_overrides_are_judged_when_they_landed_and_kinds_and_windows_followed(
     r.commit("2026-06-16T10:00:00Z", "moved later", "Bob")
     r.write("overrides/moved.yaml", None)
     r.commit("2026-06-17T10:00:00Z", "withdrawn", "Carol")
-    # Extended commit after commit: in force for over a day in all.
-    r.write("overrides/long.yaml", _adjusted("2026-07-01T20:00:00Z"))
+    # Extended past a day from its from: no store applies it (the file says 42 hours), noted.
+    r.write("overrides/long.yaml", _adjusted("2026-07-01T20:00:00Z", start="2026-07-01T00:00:00Z"))
     r.commit("2026-07-01T00:00:00Z", "long", "Bob")
-    r.write("overrides/long.yaml", _adjusted("2026-07-02T18:00:00Z"))
+    r.write("overrides/long.yaml", _adjusted("2026-07-02T18:00:00Z", start="2026-07-01T00:00:00Z"))
     r.commit("2026-07-01T19:00:00Z", "longer", "Bob")
+    # Its from moved on while in force: valid file by file, over a day in all, flagged.
+    r.write("overrides/slid.yaml", _adjusted("2026-07-10T20:00:00Z", start="2026-07-10T00:00:00Z"))
+    r.commit("2026-07-10T00:00:00Z", "slid", "Bob")
+    r.write("overrides/slid.yaml", _adjusted("2026-07-11T18:00:00Z", start="2026-07-10T19:00:00Z"))
+    r.commit("2026-07-10T19:00:00Z", "slid on", "Bob")
     # Ended, then written again a day later: a second window, not one long one.
-    r.write("overrides/again.yaml", _adjusted("2026-08-01T12:00:00Z"))
+    r.write("overrides/again.yaml", _adjusted("2026-08-01T12:00:00Z", start="2026-08-01T10:00:00Z"))
     r.commit("2026-08-01T10:00:00Z", "again", "Bob")
-    r.write("overrides/again.yaml", _adjusted("2026-08-02T12:00:00Z"))
+    r.write("overrides/again.yaml", _adjusted("2026-08-02T12:00:00Z", start="2026-08-02T10:00:00Z"))
     r.commit("2026-08-02T10:00:00Z", "again, a day later", "Bob")
     doc = _audit_json(tmp_path, capsys)
     overrides = doc["overrides"]
@@ -404,20 +413,26 @@ def test_overrides_are_judged_when_they_landed_and_kinds_and_windows_followed(
         for o in overrides
     ]
     assert rows == [
-        ("late", "adjustment", "06-02T10:00", "06-03T09:00", "reverted at until", None),
+        ("late", "brake", "06-02T10:00", "06-09T09:00", "reverted at until", None),
         ("swap", "adjustment", "06-10T10:00", "06-10T13:00", "lifted early", "Dave"),
         ("swap", "brake", "06-10T11:00", "06-11T11:00", "reverted at until", None),
         ("moved", "adjustment", "06-21T10:00", "06-21T20:00", "withdrawn before it started",
          "Carol"),
-        ("long", "adjustment", "07-01T00:00", "07-02T18:00", "reverted at until", None),
+        ("long", "adjustment", "07-01T00:00", "07-01T20:00", "reverted at until", None),
+        ("slid", "adjustment", "07-10T00:00", "07-11T18:00", "reverted at until", None),
         ("again", "adjustment", "08-01T10:00", "08-01T12:00", "reverted at until", None),
         ("again", "adjustment", "08-02T10:00", "08-02T12:00", "reverted at until", None),
     ]  # fmt: skip
     flags = {o["name"]: o["flags"] for o in overrides if o["flags"]}
-    assert any(f == "in force 42 hours in all, over 24" for f in flags["long"])
+    assert flags["slid"][-1] == "in force 42 hours in all, over 24"
+    assert not any("in all" in flag for flag in flags["long"])  # it never applied past 20:00
+    notes = doc["notes"]
+    assert isinstance(notes, list)
+    assert any("long is not a valid override file" in n and "24-hour" in n for n in notes)
     totals = doc["totals"]
     assert isinstance(totals, dict)
     assert (totals["adjustments"], totals["adjustments_reverted_on_time"]) == (6, 5)
+    assert totals["brakes"] == 2
 
 
 def test_a_merge_is_one_change_at_its_merge(tmp_path: Path, capsys: Capture) -> None:

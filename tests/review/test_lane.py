@@ -274,7 +274,8 @@ def test_a_brake_that_pins_a_model_is_reviewed(tmp_path: Path, pin: str) -> None
 
 
 def _adjustment_file(until: datetime, settings_text: str, start: datetime | None = None) -> str:
-    return "kind: adjustment\nticket: RISK-1\n" + _brake_file(until, settings_text, start)
+    # An adjustment states its whole window: from now, unless it says later.
+    return "kind: adjustment\nticket: RISK-1\n" + _brake_file(until, settings_text, start or NOW)
 
 
 HOUR = timedelta(hours=1)
