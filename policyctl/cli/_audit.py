@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..pipeline import TRUST_VARIABLE, default_policy_path
-from ..review import Audit, GitRepo, LimitChange, OverrideRecord, ReviewRecord, audit
+from ..review import (
+    Audit,
+    GitRepo,
+    LimitChange,
+    OverrideRecord,
+    ReviewRecord,
+    audit,
+    audit_totals,
+)
 from ._arguments import FILE_HELP
 from ._escape import code, csv_cell, md, out, printable
 from ._exit import EXIT_OK, UsageError
@@ -114,7 +122,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.only:
         changes = tuple(c for c in report.changes if c.direction == args.only)
-        report = dataclasses.replace(report, changes=changes)
+        report = dataclasses.replace(
+            report, changes=changes, totals=audit_totals(changes, report.overrides)
+        )
     render = {"json": _json, "csv": _csv, "markdown": _markdown}[args.format]
     out(render(report, path))
     return EXIT_OK

@@ -884,13 +884,15 @@ class PolicyStore:
         """A brake starts or lifts: the same files, composed again at the new moment. A
         refusal of what is on disk stays reported: the kept inputs are not the disk's."""
         refusal = (self._refused_digest, self._refused_since, self._last_error)
+        last_good = self._serving_last_good  # the same inputs: still the kept ones, if they were
         outcome = self._apply(self._inputs)
         if isinstance(outcome, Refusing):  # the environment changed meanwhile: keep serving
             self._refuse(outcome.error, outcome.key)
             self._arm()
             return None
-        if refusal[2] is not None:
+        if refusal[2] is not None or last_good:
             self._refused_digest, self._refused_since, self._last_error = refusal
+            self._serving_last_good = last_good
             self._publish_status()
         return outcome
 

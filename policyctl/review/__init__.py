@@ -27,6 +27,7 @@ from ._audit import (
     audit,
     read_statements,
 )
+from ._audit import totals as audit_totals
 from ._brake_diff import BrakeChange, brake_changes, weakenings
 from ._compare import Comparison, Side, SideKind, compare, policy_at, tree_problems
 from ._diff import Change, apply_changes, created_changes, diff_policies, plain_value
@@ -58,6 +59,7 @@ __all__ = [
     "apply_changes",
     "audit",
     "audit_log",
+    "audit_totals",
     "brake_changes",
     "brake_log",
     "compare",

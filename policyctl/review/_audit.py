@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import PolicyError
 from ..model import ADJUSTABLE_FIELDS, BRAKES_DIR_NAME, MAX_ADJUSTMENT, GlobalPolicy
-from ..pipeline import BrakeFile
+from ..pipeline import MAX_BRAKES, BrakeFile
 from ._brake_diff import brake_changes, widenings
 from ._diff import Change, diff_policies, plain_value
 from ._git import Commit, GitRepo
@@ -39,6 +39,7 @@ __all__ = [
     "ReviewRecord",
     "audit",
     "read_statements",
+    "totals",
 ]
 
 LIMITS = ADJUSTABLE_FIELDS
@@ -251,14 +252,25 @@ class _Walk:
         self.changes: list[LimitChange] = []
         self.overrides: list[OverrideRecord] = []
         self.notes: list[str] = []
+        self.chains: dict[str, tuple[datetime, datetime]] = {}  # field -> (began, ended)
 
     def commit(
         self, commit: Commit, policy: LogEntry | None, events: Sequence[BrakeLogEntry]
     ) -> None:
         before_files = list(self.files.values())
+        moment = _moment(commit)
+        for name, record in sorted(self.open.items(), key=lambda item: item[1].until):
+            if record.until <= moment:  # reverted by every store before this commit landed
+                del self.open[name]
+                self._end(record, record.until, None)
         changes = self._policy_changes(commit, policy)
         for event in events:
             self._override(commit, event)
+        if events and len(self.files) > MAX_BRAKES:
+            self.notes.append(
+                f"{commit.short}: {len(self.files)} override files, over the limit of"
+                f" {MAX_BRAKES}: every store refuses this state whole"
+            )
         review = _review(self.statements.get(commit.sha))
         lane, lane_from = self._lane(commit, changes, before_files, review)
         message = self.messages.get(commit.sha, commit.subject).strip()
@@ -417,35 +429,81 @@ class _Walk:
             ended = replace(record, ended="lifted early", ended_at=at, lifted_by=by, on_time=True)
         else:
             ended = replace(record, ended="reverted at until", ended_at=record.until, on_time=True)
-        self.overrides.append(_over_a_day(ended))
+        self._close(ended)
+
+    def _close(self, record: OverrideRecord) -> None:
+        """Keep a record. An adjustment is judged with those of its fields that ended within
+        `_BACK_TO_BACK` before it began (another file, a rename, the same file written again):
+        over 24 hours in a row is flagged, however many files it took."""
+        if record.kind != "adjustment" or record.ended == "withdrawn before it started":
+            self.overrides.append(record)
+            return
+        began = record.starts
+        for name in record.sets:
+            chain = self.chains.get(name)
+            if chain is not None and chain[1] >= record.starts - _BACK_TO_BACK:
+                began = min(began, chain[0])
+        end = record.ended_at or record.until
+        for name in record.sets:
+            self.chains[name] = (began, end)
+        span = end - began
+        if span > MAX_ADJUSTMENT:
+            hours = span.total_seconds() / 3600
+            with_others = "" if began == record.starts else " with the adjustments just before it"
+            text = f"in force {hours:.0f} hours in all{with_others}, over 24"
+            record = replace(record, flags=(*record.flags, text))
+        self.overrides.append(record)
 
     def finish(self, now: datetime) -> None:
-        for record in self.open.values():
+        for record in sorted(self.open.values(), key=lambda r: r.starts):
             if now >= record.until:
                 self._end(record, record.until, None)
             else:
                 state = "scheduled" if now < record.starts else "in force"
-                self.overrides.append(_over_a_day(replace(record, ended=state)))
+                self._close(replace(record, ended=state))
         self.open = {}
 
 
-def _over_a_day(record: OverrideRecord) -> OverrideRecord:
-    """An adjustment in force for over 24 hours in all (extended, commit after commit) is
-    flagged: each extension was reviewed, but a longer change is a policy change."""
-    if record.kind != "adjustment":
-        return record
-    span = (record.ended_at or record.until) - record.starts
-    if span <= MAX_ADJUSTMENT:
-        return record
-    hours = span.total_seconds() / 3600
-    return replace(record, flags=(*record.flags, f"in force {hours:.0f} hours in all, over 24"))
+_BACK_TO_BACK = timedelta(hours=1)
+"""Adjustments of one field this close are one loosening in a row, for the 24-hour flag."""
+
+
+def _moves(events: list[BrakeLogEntry]) -> list[BrakeLogEntry]:
+    """A commit's override events with a file moved (removed from one directory, added to
+    another, under one name) as one change of that file, not an end and a new start."""
+    added = {e.name for e in events if e.action == "added"}
+    moved = {e.name for e in events if e.action == "removed"} & added
+    return [
+        replace(e, action="changed") if e.name in moved else e
+        for e in events
+        if not (e.name in moved and e.action == "removed")
+    ]
+
+
+def _check_time(commit: Commit, previous: Commit | None, now: datetime, notes: list[str]) -> None:
+    """A commit's time is what its committer's clock said, and anyone can set it: one before
+    the commit before it on the main line, or in the future, is said (rows keep it as it is)."""
+    at = _moment(commit)
+    if at > now:
+        notes.append(
+            f"{commit.short}: committed at {at:%Y-%m-%dT%H:%M:%SZ}, in the future: its time was"
+            " set by hand, and its rows are dated with it"
+        )
+    elif previous is not None and commit.timestamp < previous.timestamp:
+        notes.append(
+            f"{commit.short}: committed at {at:%Y-%m-%dT%H:%M:%SZ}, before {previous.short}"
+            " which comes before it on the main line: its time was set by hand, and its rows"
+            " are dated with it"
+        )
 
 
 def _in_period(moment: datetime, since: datetime | None, until: datetime | None) -> bool:
     return (since is None or moment >= since) and (until is None or moment < until)
 
 
-def _totals(changes: Sequence[LimitChange], overrides: Sequence[OverrideRecord]) -> dict[str, Any]:
+def totals(changes: Sequence[LimitChange], overrides: Sequence[OverrideRecord]) -> dict[str, Any]:
+    """The totals of an audit's rows (of all of them, or of those a reader kept)."""
+
     def count(values: Sequence[str]) -> dict[str, int]:
         out: dict[str, int] = {}
         for value in values:
@@ -497,6 +555,11 @@ def audit(
             order_read.result(),
             messages_read.result(),
         )
+        # The overrides' directory sits beside the policy file wherever it was: where the file
+        # was moved, the directory's earlier history is read where it was then.
+        earlier = {e.commit.parent_path for e in policy_log} - {path, ""}
+        for old in sorted(earlier):
+            override_log += brake_log(repo, old, None, revision, first_parent=True)
     commits: dict[str, Commit] = {e.commit.sha: e.commit for e in policy_log}
     for event in override_log:
         commits.setdefault(event.commit.sha, event.commit)
@@ -506,16 +569,20 @@ def audit(
     events: dict[str, list[BrakeLogEntry]] = {}
     for event in reversed(override_log):
         events.setdefault(event.commit.sha, []).append(event)
+    for sha, found in events.items():
+        events[sha] = _moves(found)
     walk = _Walk(statements or {}, messages, bot, risk_desk)
+    previous: Commit | None = None
     for commit in ordered:
+        _check_time(commit, previous, moment, walk.notes)
         walk.commit(commit, by_commit.get(commit.sha), events.get(commit.sha, []))
+        previous = commit
     walk.finish(moment)
     changes = [c for c in walk.changes if _in_period(c.merged_at, since, until)]
     overrides = [
         o
         for o in walk.overrides
-        if (until is None or o.starts < until)
-        and (since is None or (o.ended_at or moment) >= since)
+        if (until is None or o.starts < until) and (since is None or (o.ended_at or moment) > since)
     ]
     overrides.sort(key=lambda o: (o.starts, o.name))
     return Audit(
@@ -527,6 +594,6 @@ def audit(
         len(statements or {}),
         tuple(refused),
         tuple(risk_desk),
-        _totals(changes, overrides),
+        totals(changes, overrides),
         tuple(walk.notes),
     )

@@ -190,3 +190,31 @@ def test_a_forged_deep_document_is_not_used(tmp_path: Path) -> None:
     kept.write_bytes(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
     with pytest.raises(policyctl.PolicyValidationError):  # the file's own error, not a crash
         PolicyStore(policy, env={}, watch=False, last_good=kept)
+
+
+@pytest.mark.slow  # a real clock: the adjustment's two seconds
+def test_a_kept_adjustment_reverts_and_the_store_still_says_it_serves_the_kept_state(
+    tmp_path: Path,
+) -> None:
+    """Started from last_good (the file refused), with a kept adjustment: it reverts at its
+    until, and the status still says the kept state is served and why the file is refused."""
+    policy, kept = tmp_path / "policy.yaml", tmp_path / "last-good"
+    (tmp_path / "overrides").mkdir()
+    now = datetime.now(UTC)
+    (tmp_path / "overrides" / "reb.yaml").write_text(
+        'kind: adjustment\nreason: "r"\nticket: "T"\n'
+        f'from: "{now:%Y-%m-%dT%H:%M:%SZ}"\n'
+        f'until: "{(now + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}"\n'
+        "set: {max_positions: 8}\n"
+    )
+    _file(policy, "valid")
+    PolicyStore(policy, env={}, watch=False, last_good=kept).close()
+    _file(policy, "invalid")
+    with PolicyStore(policy, env={}, watch=False, last_good=kept) as store:
+        assert store.current().policy.max_positions == 8 and store.status().serving_last_good
+        deadline = time.monotonic() + 10
+        while store.current().policy.max_positions != 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.current().policy.max_positions == 5  # reverted by its own timer
+        status = store.status()
+        assert status.serving_last_good and status.last_error is not None

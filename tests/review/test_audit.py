@@ -478,3 +478,62 @@ def test_an_audit_that_would_look_complete_but_is_not_is_refused(
         assert main(["audit", *extra]) == 2, extra
         err = capsys.readouterr().err
         assert said in err and "Traceback" not in err, err
+
+
+def test_a_second_outsider_s_histories(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Back-to-back adjustments of one field are one loosening for the 24-hour flag; the
+    overrides' directory is followed where the policy was moved; hand-set commit times and a
+    state over the file limit are said; --only recounts; --since excludes what ended at it."""
+    r = _Repo(tmp_path / "a")
+    for day, until in (("01", "06-02T09:00"), ("02", "06-03T09:01"), ("03", "06-04T09:01")):
+        r.write(
+            "overrides/gap.yaml", _adjusted(f"2026-{until}:00Z", start=f"2026-06-{day}T09:01:00Z")
+        )
+        r.commit(f"2026-06-{day}T09:01:00Z", f"again {day}")
+    doc = _audit_json(tmp_path / "a", capsys)
+    rows = doc["overrides"]
+    assert isinstance(rows, list) and len(rows) == 3
+    assert rows[0]["flags"][-1] != rows[2]["flags"][-1]
+    assert (
+        rows[2]["flags"][-1]
+        == "in force 72 hours in all with the adjustments just before it, over 24"
+    )
+    # Moved with its policy: the earlier override is still there, put on by who put it on.
+    m = _Repo(tmp_path / "m")
+    m.write("overrides/early.yaml", _adjusted("2026-06-02T20:00:00Z", start="2026-06-02T10:00:00Z"))
+    m.commit("2026-06-02T10:00:00Z", "early", "Alice")
+    (tmp_path / "m" / "conf").mkdir()
+    git(tmp_path / "m", "mv", "policy", "conf/policy")
+    m.commit("2026-06-02T12:00:00Z", "move", "Mover")
+    capsys.readouterr()
+    assert (
+        main(["audit", str(tmp_path / "m" / "conf" / "policy" / "policy.yaml"), "--format", "json"])
+        == 0
+    )
+    moved = json.loads(capsys.readouterr().out)["overrides"]
+    assert [(o["name"], o["put_on_by"], o["ended"]) for o in moved] == [
+        ("early", "Alice", "reverted at until")
+    ]
+    # Hand-set times, and a state no store applies (65 files).
+    t = _Repo(tmp_path / "t")
+    t.write("policy.yaml", VALID.replace("max_positions: 5", "max_positions: 6"))
+    t.commit("2099-01-01T00:00:00Z", "future")
+    t.write("policy.yaml", VALID.replace("max_positions: 5", "max_positions: 7"))
+    t.commit("2026-06-03T00:00:00Z", "back in time")
+    for n in range(65):
+        t.write(
+            f"overrides/b{n}.yaml",
+            'reason: "b"\nuntil: "2026-06-03T09:00:00Z"\nset: {max_positions: 2}\n',
+        )
+    t.commit("2026-06-03T01:00:00Z", "too many")
+    notes = _audit_json(tmp_path / "t", capsys)["notes"]
+    assert isinstance(notes, list)
+    assert any("in the future" in n for n in notes) and any("before " in n for n in notes)
+    assert any("65 override files, over the limit of 64" in n for n in notes)
+    # --only recounts the totals; --since leaves out what ended exactly then.
+    only = _audit_json(tmp_path / "t", capsys, "--only", "tightens")
+    assert only["changes"] == [] and only["totals"]["changes"] == 0  # type: ignore[index]
+    since = _audit_json(tmp_path / "a", capsys, "--since", "2026-06-04T09:01:00Z")
+    assert since["overrides"] == []
