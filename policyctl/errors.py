@@ -34,12 +34,15 @@ __all__ = [
 PathPart = str | int
 
 UNSAFE_CHARACTERS: Final = (
-    r"\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff"
+    r"\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e"
+    r"\u2060-\u2064\u2066-\u2069\ufeff"
 )
 """Characters that would let text steer the terminal, the CI log or a reader's eye, as the
 inside of a regular-expression class: C0 and C1 controls and DEL (ESC sequences, CR, NUL), the
 line and paragraph separators, the bidirectional marks and overrides ("Trojan Source"; U+061C,
-the Arabic letter mark, among them), and U+FEFF (an invisible zero-width no-break space). The model
+the Arabic letter mark, among them), and the invisible ones that hide text inside text: U+200B
+(zero-width space), U+2060-U+2064 (word joiner, invisible operators) and U+FEFF (zero-width
+no-break space). The joiners U+200C/U+200D stay: scripts and emoji need them. The model
 refuses them in free text; `printable` escapes them wherever text is shown."""
 
 _UNSAFE = re.compile(f"[{UNSAFE_CHARACTERS}]")

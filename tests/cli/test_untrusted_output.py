@@ -27,8 +27,10 @@ from ..support.git import committed_repo, git
 from ..support.policy import VALID, policy_data
 
 Capture = pytest.CaptureFixture[str]
-UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
-CONTROLS = "\x1b\r\n\x00\x85\u2028\u202e"
+UNSAFE = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069]"
+)
+CONTROLS = "\x1b\r\n\x00\x85\u2028\u202e\u200b\u2060"
 MARKUP = "`|*_<>%:,\\[]#&"  # printable, so valid in a brake's reason, but markup somewhere
 VERSION_MARKUP = "_+.-"  # a model version's own characters that are markup somewhere
 ORDINARY = "Ab1.- é"

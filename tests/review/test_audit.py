@@ -119,7 +119,7 @@ def _brake(until: datetime, settings: str) -> str:
     return f'reason: "CPI"\nuntil: "{until.strftime(STAMP)}"\nset: {settings}\n'
 
 
-HOSTILE = '=HYPERLINK("http://x")|`a`\x1b[2K\n| injected |'
+HOSTILE = '=HYPERLINK("http://x")|`a`\x1b[2K\n| injected |\u200b\u2060'
 HOSTILE_REASON = "@SUM(1+1)*cmd|' /C calc'!A0 | <b>injected</b> |"  # printable: a file allows it
 
 
@@ -269,13 +269,14 @@ def test_hostile_text_is_escaped_in_every_format(
     monkeypatch.chdir(history.repo)
     markdown = _run(history, capsys)
     assert "\x1b" not in markdown and "| injected |" not in markdown and "<b>" not in markdown
+    assert "\u200b" not in markdown and "\u2060" not in markdown  # invisible, so escaped
     assert "\\=HYPERLINK\\(" in markdown  # every markdown mark escaped, one line per row
     table = [line for line in markdown.splitlines() if line.startswith("| 2026-03-03")]
     assert len(table) == 1 and table[0].count(" | ") == 9  # ten cells, none injected
     rows = list(csv.DictReader(io.StringIO(_run(history, capsys, "--format", "csv"))))
     cells = [v for row in rows for v in row.values()]
     assert not any(v.startswith(("=", "+", "-", "@")) for v in cells)
-    assert '\'=HYPERLINK("http://x")|`a`\\x1b[2K\\n| injected |' in cells
+    assert '\'=HYPERLINK("http://x")|`a`\\x1b[2K\\n| injected |\\u200b\\u2060' in cells
     assert "'" + HOSTILE_REASON in cells
     assert {r["record"] for r in rows} == {"change", "brake", "adjustment"}
     assert "\x1b" not in _run(history, capsys, "--format", "json")
