@@ -134,6 +134,8 @@ def report_proposal(result: Proposal, fmt: str) -> None:
                     "changes": [c.to_json() for c in result.changes],
                     "lane": result.lane,
                     "reasons": list(result.reasons),
+                    "brakes": list(result.brakes),
+                    "adjustments": list(result.adjustments),
                     "pushed": result.pushed,
                     "remote": result.remote,
                 },
@@ -147,8 +149,9 @@ def report_proposal(result: Proposal, fmt: str) -> None:
         f"proposed on branch {printable(result.branch)} (commit {result.commit[:12]}, on"
         f" {printable(result.base)} at {result.base_commit[:12]}), {where}"
     )
-    for name in result.brakes:
-        out(f"  brake {printable(name)} added")
+    for kind, names in (("brake", result.brakes), ("adjustment", result.adjustments)):
+        for name in names:
+            out(f"  {kind} {printable(name)} added")
     for change in result.changes:
         out(f"  {change.direction:<9} {describe_change(change)}")
     meaning = {

@@ -9,14 +9,14 @@ file again on the new tip; a brake of the same name there already is a `Proposal
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..edit import Given, write_brake
 from ..errors import ProposalConflict
-from ..pipeline import DEFAULT_POLICY_FILE, default_brakes_dir
+from ..pipeline import DEFAULT_POLICY_FILE, BrakeFile, default_brakes_dir
 from ..review import brake_changes, lane_of
 from ._worktree import (
     Proposal,
@@ -27,7 +27,7 @@ from ._worktree import (
     snapshot_at,
 )
 
-__all__ = ["BrakeRequest", "propose_brake"]
+__all__ = ["BrakeRequest", "named_override", "propose_brake"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ def propose_brake(
         taken = request.name is not None and (directory / f"{request.name}.yaml").exists()
         if taken:
             raise ProposalConflict.single(
-                f"{'a brake' if request.ticket is None else 'an override'} named"
+                f"{'a brake' if kind == 'brake' else 'an override'} named"
                 f" {request.name!r} exists on {base} (commit {tip[:12]}); choose another name",
                 source=str(snap.source),
             )
@@ -83,8 +83,13 @@ def propose_brake(
     assert snap.file_policy is not None
     added = brake_changes(snap.file_policy, [], [result.brake], now)
     lane = lane_of([], added)
-    made = Proposal(
-        name, commit, base, tip, result.changes, lane.lane, push, remote, (result.brake.name,),
-        lane.reasons,
-    )  # fmt: skip
-    return publish(git, made, None)
+    made = Proposal(name, commit, base, tip, result.changes, lane.lane, push, remote)
+    return publish(git, named_override(made, result.brake, lane.reasons), None)
+
+
+def named_override(proposal: Proposal, override: BrakeFile, reasons: tuple[str, ...]) -> Proposal:
+    """``proposal`` naming the override file it adds under its kind, with the lane's reasons."""
+    names = (override.name,)
+    if override.kind == "adjustment":
+        return replace(proposal, adjustments=names, reasons=reasons)
+    return replace(proposal, brakes=names, reasons=reasons)

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EditRefused, ProposalConflict
-from ..pipeline import DEFAULT_POLICY_FILE, default_brakes_dir
-from ..review import GitRepo, diff_policies, lane_of
+from ..pipeline import DEFAULT_POLICY_FILE, default_brakes_dir, parse_brake
+from ..review import GitRepo, brake_changes, diff_policies, lane_of
+from ._brake import named_override
 from ._change import apply_plan, plan_changes
 from ._worktree import (
     TRAILER,
@@ -66,6 +67,8 @@ def refresh_proposal(
     recorded = _recorded(git, old)
     base = str(recorded.get("base", "main"))
     tip = base_tip(git, base, remote, fetch=push)
+    if isinstance(recorded.get("brake"), str):
+        return _refresh_brake(git, recorded, old, (branch, base, tip, remote), push, file)
     if _parent(git, old) == tip:  # made on the base's tip: nothing moved
         return _unchanged(git, branch, old, base, tip, remote, push, file)
     author = git.run("log", "-1", "--format=%an <%ae>", old).strip()
@@ -73,8 +76,6 @@ def refresh_proposal(
     changes = {c["path"]: c["value"] for c in recorded["changes"]}
     based_on = {c["path"]: c["based_on"] for c in recorded["changes"]}
     now = datetime.now(UTC)
-    if isinstance(recorded.get("brake"), str):
-        return _refresh_brake(git, recorded, old, (branch, base, tip, remote), push, file)
     with open_worktree(git, tip) as tree:
         snap = snapshot_at(tree, tip, file)
         plan = plan_changes(changes, snap, based_on, tip)
@@ -97,30 +98,37 @@ def _refresh_brake(
     push: bool,
     file: str,
 ) -> Proposal:
-    """A brake proposal on a moved base: the same override file, written on the new tip."""
+    """An override's proposal (a brake or an adjustment) on a moved base: the same file, written
+    on the new tip; judged as the file it adds, whether it is in force yet or not."""
     branch, base, tip, remote = where
     name = str(recorded["brake"])
     relative = (default_brakes_dir(Path(file)) / f"{name}.yaml").as_posix()
-    author = git.run("log", "-1", "--format=%an <%ae>", old).strip()
-    message = git.run("log", "-1", "--format=%B", old).split(TRAILER)[0]
-    with open_worktree(git, tip) as tree:
-        target = tree.root / relative
-        if target.exists():
-            raise ProposalConflict.single(
-                f"a brake named {name!r} exists on {base} (commit {tip[:12]}) already",
-                source=f"{tip[:12]}:{relative}",
-            )
-        target.parent.mkdir(exist_ok=True)
-        target.write_bytes(git.read(old, relative))
-        before = snapshot_at(tree, tip, file)
-        commit = commit_tree(tree, file, message, recorded, identity_env(author))
-        after = snapshot_at(tree, commit, file)
+    data = git.read(old, relative)
+    now = datetime.now(UTC)
+    override = parse_brake(data, Path(relative), now)
+    moved = _parent(git, old) != tip
+    commit = old
+    if moved:
+        author = git.run("log", "-1", "--format=%an <%ae>", old).strip()
+        message = git.run("log", "-1", "--format=%B", old).split(TRAILER)[0]
+        with open_worktree(git, tip) as tree:
+            target = tree.root / relative
+            if target.exists():
+                noun = "a brake" if override.kind == "brake" else "an override"
+                raise ProposalConflict.single(
+                    f"{noun} named {name!r} exists on {base} (commit {tip[:12]}) already",
+                    source=f"{tip[:12]}:{relative}",
+                )
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(data)
+            commit = commit_tree(tree, file, message, recorded, identity_env(author))
+    before, after = snapshot_at(git, tip, file), snapshot_at(git, commit, file)
+    assert before.file_policy is not None
     changes = diff_policies(before.policy, after.policy)
-    lane = lane_of(changes, [])
-    made = Proposal(
-        branch, commit, base, tip, changes, lane.lane, push, remote, (name,), lane.reasons
-    )
-    return publish(git, made, old)
+    lane = lane_of([], brake_changes(before.file_policy, [], [override], now))
+    made = Proposal(branch, commit, base, tip, changes, lane.lane, push, remote)
+    made = named_override(made, override, lane.reasons)
+    return publish(git, made, old) if moved else made
 
 
 def _parent(git: GitRepo, commit: str) -> str:

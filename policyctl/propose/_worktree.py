@@ -60,7 +60,8 @@ class Proposal:
         commit: The proposal's commit.
         base: The base branch's name; ``base_commit`` the tip it was made on.
         changes: The semantic changes to the policy, each with its direction.
-        brakes: Brake files the proposal adds (their names).
+        brakes: Brake files the proposal adds (their names); ``adjustments`` the temporary
+            adjustments it adds (never among ``brakes``).
         lane: ``auto`` when nothing loosens, ``review`` otherwise (see `lane_of`); ``reasons``
             why it is ``review``, one sentence each.
         pushed: Whether the branch was pushed.
@@ -77,6 +78,7 @@ class Proposal:
     remote: str
     brakes: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
+    adjustments: tuple[str, ...] = ()
 
 
 def identity_env(author: str | None) -> dict[str, str]:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -188,6 +189,39 @@ def test_a_brake_is_proposed_and_refreshed_as_its_own_file(clone: Path, capsys: 
     git(clone, "push", "-q", "origin", f"{refreshed.commit}:refs/heads/main")
     with pytest.raises(ProposalConflict, match="a brake named 'cpi' exists"):
         propose(request, message="again", branch="brake/cpi-again")
+
+
+def test_an_adjustment_is_proposed_and_refreshed_as_an_adjustment(
+    clone: Path, capsys: Capture
+) -> None:
+    start = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    argv = ["adjust", "max_positions=8", "--from", start, "--for", "3h", "--reason", "rebalance"]
+    assert main([*argv, "--ticket", "RISK-1", "--name", "reb", "--propose"]) == 0
+    out = capsys.readouterr().out
+    assert "  adjustment reb added" in out and "brake" not in out and "lane: review" in out
+    branch = out.split("proposed on branch ")[1].split()[0]
+    assert (
+        main([*argv, "--ticket", "RISK-2", "--name", "two", "--propose", "--format", "json"]) == 0
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["adjustments"], doc["brakes"], doc["lane"]) == (["two"], [], "review")
+    same = refresh_proposal(branch)  # nothing moved: the same commit, judged the same way
+    assert (same.adjustments, same.lane, same.commit) == (
+        ("reb",),
+        "review",
+        git(_origin(clone), "rev-parse", branch).strip(),
+    )
+    other = propose({"model_versions.lstm": "3.11"}, message="model", branch="model")
+    git(clone, "push", "-q", "origin", f"{other.commit}:refs/heads/main")
+    # Refreshed on the moved base, it still starts later, and still waits for the risk desk.
+    refreshed = refresh_proposal(branch)
+    assert refreshed.base_commit == other.commit
+    assert (refreshed.adjustments, refreshed.brakes, refreshed.lane) == (("reb",), (), "review")
+    assert refreshed.reasons and "adjustment reb added" in refreshed.reasons[0]
+    git(clone, "push", "-q", "origin", f"{refreshed.commit}:refs/heads/main")
+    request = BrakeRequest({"max_positions": 8}, "again", datetime.now(UTC) + timedelta(hours=1))
+    with pytest.raises(ProposalConflict, match="an override named 'reb' exists"):
+        propose(replace(request, name="reb", ticket="RISK-3"), message="again", branch="again")
 
 
 def test_a_missing_repository_is_said_plainly(tmp_path: Path, capsys: Capture) -> None:
