@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..edit import Given, lift_brake, prune_brakes, read_set_value, write_brake, write_new
-from ..errors import EditRefused, printable
+from ..errors import EditRefused, PolicySourceError, printable
 from ..model import parse_path
 from ..pipeline import (
     SIGNED_BRAKES_VARIABLE,
@@ -29,7 +29,7 @@ from ..pipeline import (
     read_source,
 )
 from ..propose import BrakeRequest, propose
-from ..review import plain_value
+from ..review import GitRepo, plain_value
 from ._changes import describe_change
 from ._escape import out
 from ._exit import EXIT_INVALID, EXIT_OK, UsageError
@@ -373,12 +373,36 @@ def _signed(policy: Path, args: argparse.Namespace, now: datetime) -> list[Brake
     return found
 
 
+def _as_committed(files: list[BrakeFile]) -> list[bool | None]:
+    """Whether each file's bytes are HEAD's at its path, compared as `bundle build` compares
+    them (a new, edited or ignored file is not in git); None outside git or before a commit."""
+    try:
+        repo = GitRepo(files[0].path.parent) if files else None
+        if repo is None or not repo.has_commits():
+            return [None] * len(files)
+        head = repo.resolve("HEAD")
+        committed = repo.read_many([f"{head}:{repo.relative(f.path)}" for f in files])
+    except PolicySourceError:
+        return [None] * len(files)
+    found: list[bool | None] = []
+    for brake, content in zip(files, committed, strict=True):
+        try:
+            found.append(content is not None and read_source(brake.path) == content)
+        except PolicySourceError:
+            found.append(False)
+    return found
+
+
 def _list(policy: Path, args: argparse.Namespace) -> int:
     snap = load_policy(policy, env={}, brakes_dir=args.brakes_dir)
     now = snap.loaded_at
-    in_git = {b.name for b in snap.brake_files}
+    committed = _as_committed(list(snap.brake_files))
+    in_git = {b.name for b, held in zip(snap.brake_files, committed, strict=True) if held}
     signed = _signed(policy, args, now)
-    rows = [{**_row(b, now), "signed": False, "in_git": True} for b in snap.brake_files]
+    rows = [
+        {**_row(b, now), "signed": False, "in_git": held}
+        for b, held in zip(snap.brake_files, committed, strict=True)
+    ]
     rows += [{**_row(b, now), "signed": True, "in_git": b.name in in_git} for b in signed]
     if args.format == "json":
         out(json.dumps({"now": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "brakes": rows}, indent=2))
@@ -396,7 +420,7 @@ def _list(policy: Path, args: argparse.Namespace) -> int:
         sets = ", ".join(
             f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in row["set"].items()
         )
-        where = ""
+        where = " (not in git)" if row["in_git"] is False else ""
         if row["signed"]:
             where = " (signed" + ("" if row["in_git"] else ", not in git: propose it") + ")"
         ticket = f" ({printable(row['ticket'])})" if row["ticket"] else ""

@@ -12,6 +12,7 @@ import pytest
 import policyctl
 from policyctl.cli import main
 
+from ..support.git import committed_repo, git
 from ..support.policy import VALID
 
 Capture = pytest.CaptureFixture[str]
@@ -148,6 +149,34 @@ def test_list_lift_and_prune(policy: Path, capsys: Capture) -> None:
     assert _overrides(policy) == ["active.yaml", "old.yaml"]
     assert main(["brake", "prune", str(policy)]) == 0
     assert _overrides(policy) == []
+
+
+def test_list_says_which_files_are_as_committed(tmp_path: Path, capsys: Capture) -> None:
+    policy = committed_repo(tmp_path / "repo", VALID) / "policy" / "policy.yaml"
+    until = datetime.now(UTC) + timedelta(hours=2)
+    _put(policy, "outside", None, until)  # not a repository yet: unknown, never guessed
+    (tmp_path / "repo" / ".git").rename(tmp_path / "git")
+    assert main(["brake", "list", "--format", "json", str(policy)]) == 0
+    assert [r["in_git"] for r in json.loads(capsys.readouterr().out)["brakes"]] == [None]
+    (tmp_path / "git").rename(tmp_path / "repo" / ".git")
+    git(tmp_path / "repo", "add", "-A")
+    git(tmp_path / "repo", "commit", "-qm", "outside")
+    _put(policy, "edited", None, until)
+    git(tmp_path / "repo", "add", "-A")
+    git(tmp_path / "repo", "commit", "-qm", "edited")
+    _put(policy, "new", None, until)  # written, not committed
+    edited = policy.parent / "overrides" / "edited.yaml"
+    edited.write_text(edited.read_text().replace("edited reason", "other reason"))
+    _put(policy, "ignored", None, until)
+    (tmp_path / "repo" / ".gitignore").write_text("policy/overrides/ignored.yaml\n")
+    assert main(["brake", "list", "--format", "json", str(policy)]) == 0
+    rows = json.loads(capsys.readouterr().out)["brakes"]
+    assert {r["name"]: r["in_git"] for r in rows} == {
+        "edited": False, "ignored": False, "new": False, "outside": True,
+    }  # fmt: skip
+    assert main(["brake", "list", str(policy)]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert [line.endswith("(not in git)") for line in text[1:]] == [True, True, True, False]
 
 
 def test_validate_warns_about_brakes_that_do_nothing(policy: Path, capsys: Capture) -> None:
