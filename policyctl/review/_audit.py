@@ -24,7 +24,7 @@ from ..model import ADJUSTABLE_FIELDS, BRAKES_DIR_NAME, MAX_ADJUSTMENT, GlobalPo
 from ..pipeline import MAX_BRAKES, BrakeFile
 from ._brake_diff import brake_changes, widenings
 from ._diff import Change, diff_policies, plain_value
-from ._git import Commit, GitRepo
+from ._git import FILE_MODES, Commit, GitRepo, mode_kind
 from ._history import BrakeLogEntry, LogEntry, audit_log, brake_log
 from ._lane import lane_of
 
@@ -349,6 +349,13 @@ class _Walk:
             record = self.open.pop(name, None)
             if record is not None:
                 self._end(record, at, commit.author)
+            return
+        if event.mode not in FILE_MODES:  # review refuses it; a store reads through it
+            self.notes.append(
+                f"{commit.short}: {name} is {mode_kind(event.mode)} (review refuses one): a store"
+                " reads what it points to, which the history does not hold, so what was in force"
+                " from it is not known"
+            )
             return
         if event.brake is None:  # refused by every store: what was in force stays in force
             why = event.error.issues[0].message if event.error is not None else "unreadable"

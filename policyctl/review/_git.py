@@ -263,18 +263,20 @@ class GitRepo:
         revisions: str | None = None,
         *,
         first_parent: bool = False,
-    ) -> list[tuple[Commit, list[tuple[str, str]]]]:
+    ) -> list[tuple[Commit, list[tuple[str, str, str]]]]:
         """Commits that touched files in ``directory``, newest first, each with the (status
-        letter A/M/D, path) of those files; of ``revisions`` (a revision or a range, as git
-        log takes it; default HEAD). ``first_parent``: the main line only, a merge showing
-        what it changed against its first parent (what landed, when it landed)."""
+        letter A/M/D/T, path, git mode) of those files (the mode it had, for D); of
+        ``revisions`` (a revision or a range, as git log takes it; default HEAD).
+        ``first_parent``: the main line only, a merge showing what it changed against its
+        first parent (what landed, when it landed)."""
         if not self.has_commits():
             return []
         fmt = _RECORD_SEP + _FIELD_SEP.join(["%H", "%h", "%an", "%aI", "%s", "%P", "%ct"])
         limited = [f"-n{limit}"] if limit is not None else []
         out = self._git(
             "log",
-            "--name-status",
+            "--raw",
+            "--no-abbrev",
             "-M",
             f"--format={fmt}",
             *(["--first-parent"] if first_parent else []),
@@ -341,16 +343,19 @@ def mode_kind(mode: str) -> str:
     return _KINDS.get(mode, f"not a regular file (git mode {mode})")
 
 
-def _files(record: str) -> list[tuple[str, str]]:
-    """(status letter, path) of each file a ``--name-status`` record lists."""
+def _files(record: str) -> list[tuple[str, str, str]]:
+    """(status letter, path, mode) of each file a ``--raw`` record lists (``:old-mode new-mode
+    old-id new-id STATUS``, then the path or two); the mode is the new one, the old for D."""
     out = []
     for line in record.strip("\n").split("\n")[1:]:
         fields = line.split("\t")
-        if len(fields) >= 2 and fields[0]:
-            out.append((fields[0][:1], fields[-1]))
-            if fields[0][:1] == "R":  # a rename is the old name gone and the new one added
-                out[-1] = ("A", fields[2])
-                out.append(("D", fields[1]))
+        meta = fields[0].split(" ")
+        if len(fields) >= 2 and fields[0].startswith(":") and len(meta) == 5:
+            old_mode, new_mode, status = meta[0][1:], meta[1], meta[4][:1]
+            if status == "R":  # a rename is the old name gone and the new one added
+                out += [("A", fields[2], new_mode), ("D", fields[1], old_mode)]
+            else:
+                out.append((status, fields[-1], old_mode if status == "D" else new_mode))
     return out
 
 
@@ -359,9 +364,9 @@ def _commit(record: str, path: str) -> Commit:
     sha, short, author, date, subject, parents, timestamp = header.split(_FIELD_SEP)
     first_parent = parents.split()[0] if parents.split() else None
     now = before = path
-    for line in changes:  # name-status: "M\tpath", or "R100\told\tnew" for a rename
+    for line in changes:  # "M\tpath", or "R100\told\tnew" for a rename (--raw: after the modes)
         fields = line.split("\t")
-        if len(fields) == 3 and fields[0][:1] in ("R", "C"):
+        if len(fields) == 3 and fields[0].rpartition(" ")[2][:1] in ("R", "C"):
             before, now = fields[1], fields[2]
         elif len(fields) == 2:
             before = now = fields[1]

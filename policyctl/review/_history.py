@@ -101,7 +101,8 @@ class BrakeLogEntry:
     """One override file added, changed or removed by a commit.
 
     ``brake`` is the file as the commit left it (as it was before, when removed); None with
-    ``error`` when it could not be read as an override.
+    ``error`` when it could not be read as an override. ``mode``: its git mode (a symbolic
+    link's blob is the link's text, not what a store reads through it).
     """
 
     commit: Commit
@@ -109,9 +110,10 @@ class BrakeLogEntry:
     name: str
     brake: BrakeFile | None
     error: PolicyError | None
+    mode: str = FILE_MODES[0]
 
 
-_ACTIONS = {"A": "added", "M": "changed", "D": "removed"}
+_ACTIONS = {"A": "added", "M": "changed", "T": "changed", "D": "removed"}
 
 
 def brake_log(
@@ -127,26 +129,30 @@ def brake_log(
     beside); ``revisions`` and ``first_parent`` as for `audit_log`."""
     directory = posixpath.join(posixpath.dirname(policy), BRAKES_DIR_NAME)
     history = [
-        (commit, [(s, p) for s, p in files if posixpath.dirname(p) == directory])
+        (commit, [(s, p, m) for s, p, m in files if posixpath.dirname(p) == directory])
         for commit, files in repo.directory_history(
             directory, limit, revisions, first_parent=first_parent
         )
     ]
     wanted = sorted(
-        {f"{c.sha}:{p}" for c, files in history for s, p in files if s != "D"}
-        | {f"{c.parent}:{p}" for c, files in history for s, p in files if s == "D" and c.parent}
+        {f"{c.sha}:{p}" for c, files in history for s, p, _ in files if s != "D"}
+        | {f"{c.parent}:{p}" for c, files in history for s, p, _ in files if s == "D" and c.parent}
     )
     blobs = dict(zip(wanted, repo.read_many(wanted), strict=True))
     entries = []
     for commit, files in history:
-        for status, path in files:
+        for status, path, mode in files:
             name = brake_name(posixpath.basename(path))
             if name is None or status not in _ACTIONS:
                 continue
             key = f"{commit.parent}:{path}" if status == "D" else f"{commit.sha}:{path}"
             data = blobs.get(key)
-            brake, error = None, None
-            if data is not None:
+            brake: BrakeFile | None = None
+            error: PolicyError | None = None
+            if mode not in FILE_MODES:
+                what = f"{path} is {mode_kind(mode)}; an override must be a regular file"
+                error = PolicySourceError.single(what, source=f"{commit.short}:{path}")
+            elif data is not None:
                 try:
                     # Judged at the moment it landed (the committer's time: an author's date
                     # is older on a rebase, and anyone's to set): "7 days from now" is then.
@@ -154,5 +160,5 @@ def brake_log(
                     brake = parse_brake(data, Path(f"{commit.short}:{path}"), when)
                 except PolicyError as e:
                     error = e
-            entries.append(BrakeLogEntry(commit, _ACTIONS[status], name, brake, error))
+            entries.append(BrakeLogEntry(commit, _ACTIONS[status], name, brake, error, mode))
     return entries

@@ -538,3 +538,32 @@ def test_a_second_outsider_s_histories(
     assert only["changes"] == [] and only["totals"]["changes"] == 0  # type: ignore[index]
     since = _audit_json(tmp_path / "a", capsys, "--since", "2026-06-04T09:01:00Z")
     assert since["overrides"] == []
+
+
+def test_an_override_that_is_not_a_regular_file_is_said(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file turned into a symbolic link (git's T), or added as one: review refuses it, a
+    store reads what it points to; the audit cannot know what that was, and says so."""
+    r = _Repo(tmp_path)
+    r.write("overrides/s.yaml", _adjusted("2026-06-02T20:00:00Z", start="2026-06-02T10:00:00Z"))
+    r.commit("2026-06-02T10:00:00Z", "adjust")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "s.yaml").write_text(
+        _adjusted("2026-06-03T09:00:00Z", start="2026-06-02T10:00:00Z")
+    )
+    r.write("overrides/s.yaml", None)
+    (tmp_path / "policy" / "overrides" / "s.yaml").symlink_to("../../other/s.yaml")
+    (tmp_path / "policy" / "overrides" / "t.yaml").symlink_to("../../other/s.yaml")
+    r.commit("2026-06-02T11:00:00Z", "link")
+    doc = _audit_json(tmp_path, capsys)
+    notes = doc["notes"]
+    assert isinstance(notes, list)
+    for name in ("s", "t"):
+        said = [n for n in notes if f" {name} is a symbolic link" in n]
+        assert len(said) == 1 and "what it points to" in said[0], notes
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path)
+    assert main(["log", "--brakes"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("a symbolic link; an override must be a regular file") == 2, out
