@@ -696,7 +696,7 @@ class PolicyStore:
         self._watcher = _DirectoryWatcher(
             self._schedule.notify, self._target.classify, self._poll_interval
         )
-        self._watcher.watch(self._target.directories())
+        self._watcher.watch(self._target.directories(), self._target.read_directories())
         self._publish_status()  # the watcher's mode
         self._start_worker()
         # A write between the first load and the watch being in place would otherwise wait
@@ -720,7 +720,7 @@ class PolicyStore:
                 with self._check_lock:
                     outcome = self._check(trigger)
                 if self._watcher is not None:  # before announcing: subscribers may act on it
-                    self._watcher.watch(self._target.directories())
+                    self._watcher.watch(self._target.directories(), self._target.read_directories())
                 self._announce(outcome)
             except Exception as e:  # the watcher thread must survive anything, and say so
                 log.exception("policy store check failed unexpectedly; will retry")

@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -64,21 +64,23 @@ log = logging.getLogger(__name__)
 DEFAULT_POLL_INTERVAL = 1.0
 
 # The events asked of the kernel. Not "opened": every read causes one, for nothing. A close
-# without writing is asked for: the close of the store's own read, arriving in order behind
-# every event before it, tells it that a writer's truncate made before that read has been
-# reported (see Schedule.reported_through); it never triggers a check, so reads cannot loop.
-_EVENT_FILTER: list[type[FileSystemEvent]] = [
+# without writing is asked for only where the policy file is: the close of the store's own
+# read, arriving in order behind every event before it, tells it that a writer's truncate made
+# before that read has been reported (see Schedule.reported_through); it never triggers a
+# check, so reads cannot loop. Elsewhere it would report every read and every listing of
+# everything there (in a pod's /etc/policyctl: the trust directory, listed at each check).
+_CHANGES: list[type[FileSystemEvent]] = [
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
     FileMovedEvent,
     FileClosedEvent,
-    FileClosedNoWriteEvent,
     DirCreatedEvent,
     DirDeletedEvent,
     DirModifiedEvent,
     DirMovedEvent,
 ]
+_CHANGES_AND_READS: list[type[FileSystemEvent]] = [*_CHANGES, FileClosedNoWriteEvent]
 _IGNORED_EVENTS = frozenset({"opened"})
 
 
@@ -114,7 +116,7 @@ class DirectoryWatcher:
 
         self._handler = _Handler()
         self._poll_interval = poll_interval
-        self._watches: dict[tuple[str, int], Any] = {}
+        self._watches: dict[tuple[str, int, bool], Any] = {}
         self._dead: set[str] = set()  # watched directories seen deleted, guarded by _lock
         self._lock = threading.Lock()
         self._observer = self._new_observer(polling=poll_interval is not None)
@@ -155,23 +157,24 @@ class DirectoryWatcher:
         with self._lock:
             self._dead.add(directory)
 
-    def watch(self, directories: list[Path]) -> None:
-        """Watch exactly ``directories`` (those that exist), re-adding any that were replaced."""
+    def watch(self, directories: list[Path], readers: Collection[Path] = ()) -> None:
+        """Watch exactly ``directories`` (those that exist), re-adding any that were replaced;
+        in ``readers`` (the policy file's), reads are reported too (see `_CHANGES_AND_READS`)."""
         with self._lock:
             dead, self._dead = self._dead, set()
         for key in [k for k in self._watches if k[0] in dead]:
             with contextlib.suppress(KeyError, OSError):
                 self._observer.unschedule(self._watches.pop(key))
-        wanted: dict[tuple[str, int], Path] = {}
+        wanted: dict[tuple[str, int, bool], Path] = {}
         inodes: set[int] = set()
-        for directory in directories:
+        for directory in sorted(directories, key=lambda d: d not in readers):
             try:
                 inode = directory.stat().st_ino
             except OSError:
                 continue  # deleted for now: the watch on its parent sees it come back
             if inode not in inodes:  # one directory reached by two paths: one watch, not two
                 inodes.add(inode)
-                wanted[(str(directory), inode)] = directory
+                wanted[(str(directory), inode, directory in readers)] = directory
         for key in [k for k in self._watches if k not in wanted]:
             with contextlib.suppress(KeyError, OSError):  # its watch may have ended with it
                 self._observer.unschedule(self._watches.pop(key))
@@ -179,13 +182,14 @@ class DirectoryWatcher:
             if key in self._watches:
                 continue
             try:
+                reads = _CHANGES_AND_READS if key[2] else _CHANGES
                 self._watches[key] = self._observer.schedule(
-                    self._handler, str(directory), event_filter=_EVENT_FILTER
+                    self._handler, str(directory), event_filter=reads
                 )
             except OSError as e:
                 if e.errno in (errno.ENOSPC, errno.EMFILE) and self.mode == "inotify":
                     self._fall_back_to_polling(e)
-                    self.watch(directories)
+                    self.watch(directories, readers)
                     return
                 log.debug("cannot watch %s: %s", directory, e)
 
@@ -268,6 +272,12 @@ class WatchTarget:
         self._brakes_resolved: str | None = None  # where a symlinked brakes' directory points
         self._links: set[str] = set()  # symlinked directories on the path (git-sync's link)
         self._link_parents: set[str] = set()
+
+    def read_directories(self) -> set[Path]:
+        """Where the file's own reads are reported (its directory, and its target's): the
+        barrier of `stays_put`. Call after `directories`, which finds the target."""
+        path = self._path.absolute()
+        return {path.parent, *([Path(self._resolved).parent] if self._resolved else [])}
 
     def directories(self) -> list[Path]:
         """The file's directory, its parent (to see the directory itself come back), the

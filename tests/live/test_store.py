@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import ClassVar
 
@@ -175,7 +175,7 @@ class _ScriptedWatcher(DirectoryWatcher):
     def mode(self) -> str:
         return "scripted"
 
-    def watch(self, directories: list[Path]) -> None:
+    def watch(self, directories: list[Path], readers: Collection[Path] = ()) -> None:
         self.directories.append(directories)
 
     def stop(self) -> None:

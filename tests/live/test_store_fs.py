@@ -273,3 +273,40 @@ def test_a_decision_log_beside_the_policy_costs_no_reads(
             time.sleep(0.001)
         time.sleep(0.3)
         assert len(reads) - before <= 1, len(reads) - before
+
+
+def test_reads_are_reported_only_where_the_policy_file_is(tmp_path: Path) -> None:
+    """The close of a read is the store's barrier in the policy's own directory; in the other
+    watched directories (its parent: in a pod, /etc/policyctl beside the trust directory) a
+    read or a listing is nothing, and is not even asked of the kernel (a check lists the trust
+    directory: reported, every replica sharing that parent was woken by every other's check)."""
+    from policyctl.live._watch import DirectoryWatcher  # noqa: PLC0415
+
+    policy_dir, trust = tmp_path / "policy", tmp_path / "trust"
+    policy_dir.mkdir()
+    trust.mkdir()
+    (policy_dir / "policy.yaml").write_text(VALID)
+    (trust / "ci.pem").write_text("key")
+    (tmp_path / "README").write_text("beside the policy's directory")
+    seen: list[tuple[str, str]] = []
+    done = threading.Event()
+
+    def classify(event_type: str, src: str, dest: str, **_: bool) -> None:
+        seen.append((event_type, src))
+        if src.endswith("marker"):
+            done.set()
+
+    watcher = DirectoryWatcher(lambda kind: None, classify, None)
+    try:
+        watcher.watch([policy_dir, tmp_path], readers={policy_dir})
+        for _ in range(20):
+            (trust / "ci.pem").read_bytes()
+            list(trust.iterdir())  # opens and closes the directory, an entry of tmp_path
+            (tmp_path / "README").read_bytes()
+            (policy_dir / "policy.yaml").read_bytes()
+        (tmp_path / "marker").write_text("")  # behind every event before it
+        assert done.wait(DEADLINE)
+    finally:
+        watcher.stop()
+    reads = [src for kind, src in seen if kind == "closed_no_write"]
+    assert reads and set(reads) == {str(policy_dir / "policy.yaml")}, seen
