@@ -194,13 +194,14 @@ class DirectoryWatcher:
                 log.debug("cannot watch %s: %s", directory, e)
 
     def covers(self, path: Path) -> bool:
-        """Whether the directory ``path`` resolves into is watched now (a directory just
-        swapped in is not, until the next `watch`): only then can its events act as a barrier."""
+        """Whether the directory ``path`` resolves into is watched now, reads and all (a
+        directory just swapped in is not, until the next `watch`): only then can its events act
+        as a barrier."""
         try:
             inode = path.resolve().parent.stat().st_ino
         except (OSError, RuntimeError):
             return False
-        return any(key[1] == inode for key in list(self._watches))
+        return any(key[1] == inode and key[2] for key in list(self._watches))
 
     def stop(self) -> None:
         self._watches.clear()
