@@ -175,9 +175,9 @@ class DirectoryWatcher:
             if inode not in inodes:  # one directory reached by two paths: one watch, not two
                 inodes.add(inode)
                 wanted[(str(directory), inode, directory in readers)] = directory
-        for key in [k for k in self._watches if k not in wanted]:
-            with contextlib.suppress(KeyError, OSError):  # its watch may have ended with it
-                self._observer.unschedule(self._watches.pop(key))
+        # The new watches first, then the old ones go: a directory that only starts or stops
+        # reporting reads (the policy's link re-targeted there) is never unwatched in between,
+        # when a write there would be missed until the reconciler.
         for key, directory in wanted.items():
             if key in self._watches:
                 continue
@@ -192,6 +192,9 @@ class DirectoryWatcher:
                     self.watch(directories, readers)
                     return
                 log.debug("cannot watch %s: %s", directory, e)
+        for key in [k for k in self._watches if k not in wanted]:
+            with contextlib.suppress(KeyError, OSError):  # its watch may have ended with it
+                self._observer.unschedule(self._watches.pop(key))
 
     def covers(self, path: Path) -> bool:
         """Whether the directory ``path`` resolves into is watched now, reads and all (a

@@ -310,3 +310,28 @@ def test_reads_are_reported_only_where_the_policy_file_is(tmp_path: Path) -> Non
         watcher.stop()
     reads = [src for kind, src in seen if kind == "closed_no_write"]
     assert reads and set(reads) == {str(policy_dir / "policy.yaml")}, seen
+
+
+@pytest.mark.slow  # ten stores, each until it converges
+def test_a_link_re_targeted_into_a_watched_directory_misses_no_write(tmp_path: Path) -> None:
+    """The policy's link re-targeted to a file in its directory's parent (watched already, now
+    where its reads are reported): the watch there is replaced with one that reports reads,
+    the new one first, so a write landing at once is never missed (an outsider's finding: 5 in
+    30 stayed on the old version until the reconciler)."""
+    for attempt, pause in enumerate([0, 0.001, 0.003, 0.01] * 3):
+        root = tmp_path / str(attempt)
+        (root / "policy").mkdir(parents=True)
+        (root / "elsewhere").mkdir()
+        (root / "elsewhere" / "real.yaml").write_text(versioned(1))
+        link = root / "policy" / "policy.yaml"
+        link.symlink_to(root / "elsewhere" / "real.yaml")
+        with PolicyStore(link, env={}, reconcile_interval=3600) as store:
+            w = Watching(store)
+            time.sleep(0.2)  # the store's first look done: the re-target is the next event
+            (root / "p2.yaml").write_text(versioned(2))
+            (root / "policy" / ".new").symlink_to(root / "p2.yaml")
+            (root / "policy" / ".new").replace(link)
+            time.sleep(pause)
+            with (root / "p2.yaml").open("w") as f:
+                f.write(versioned(7))
+            w.wait_version(7)
