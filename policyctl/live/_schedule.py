@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Literal
 
-__all__ = ["MAX_SLEEP", "EventKind", "Schedule", "Trigger", "check_timings"]
+__all__ = ["MAX_SLEEP", "WRITE_TIMEOUT", "EventKind", "Schedule", "Trigger", "check_timings"]
 
 MAX_SLEEP = 3600.0
 """Longest one wait of the worker: it looks again after it, whatever it waits for."""

@@ -53,7 +53,7 @@ from ..pipeline import (
 from ._identity import source_commit
 from ._inputs import Inputs, inputs_of, read_inputs
 from ._last_good import Start, check_place, load, save, start
-from ._schedule import Schedule, Trigger, check_timings
+from ._schedule import WRITE_TIMEOUT, Schedule, Trigger, check_timings
 from ._trust import Received, Trust, default_signed_brakes, default_trust
 from ._watch import DirectoryWatcher as _DirectoryWatcher  # replaced by tests' scripted watcher
 from ._watch import WatchTarget, note_if_linked, warn_if_mount_point
@@ -901,8 +901,16 @@ class PolicyStore:
 
     def _stays_put(self, key: str) -> bool:
         w = self._watcher
+        grace = self._grace()
         barrier = w is not None and w.mode == "inotify" and w.covers(self._path)
-        return stays_put(self._schedule, self._read_key, key, self._grace(), barrier=barrier)
+        if w is not None and w.mode == "inotify" and not barrier:
+            # The file's directory was swapped in or made again since the last look: a writer
+            # there may have begun unseen. Watched from now on, what was read must then stay
+            # put as long as a silent writer is given before it counts as done.
+            w.watch(self._target.directories(), self._target.read_directories())
+            barrier = w.covers(self._path)
+            grace = max(grace, WRITE_TIMEOUT)
+        return stays_put(self._schedule, self._read_key, key, grace, barrier=barrier)
 
     def _refuse(self, error: PolicyError, key: str) -> Refused | None:
         if key == self._refused_digest:

@@ -335,3 +335,33 @@ def test_a_link_re_targeted_into_a_watched_directory_misses_no_write(tmp_path: P
             with (root / "p2.yaml").open("w") as f:
                 f.write(versioned(7))
             w.wait_version(7)
+
+
+def test_a_write_in_a_re_created_directory_is_not_applied_half_done(tmp_path: Path) -> None:
+    """The policy's directory deleted and made again, the file written in place in two parts
+    with a pause between (the first part alone a valid policy): the store saw the directory
+    come back before it watched it, so it cannot know a writer is at work; it waits as long as
+    a silent writer is given (WRITE_TIMEOUT) before it trusts what it read (an outsider's
+    finding: the first part was served for 50 ms, 8 times in 8)."""
+    directory = tmp_path / "config"
+    directory.mkdir()
+    path = directory / "policy.yaml"
+    path.write_text(versioned(7))
+    lines = VALID.replace("version: 7", "version: 8").splitlines(keepends=True)
+    whole = "".join(x for x in lines if not x.startswith("max_positions:")) + "max_positions: 10\n"
+    cut = len(whole) - len("0\n")  # ends "max_positions: 1": valid alone
+    (tmp_path / "half.yaml").write_text(whole[:cut])
+    assert policyctl.load_policy(tmp_path / "half.yaml", env={}).policy.max_positions == 1
+    with PolicyStore(path, env={}, reconcile_interval=3600) as store:
+        w = Watching(store)
+        shutil.rmtree(directory)
+        w.wait_for(lambda: bool(w.refused))  # the file gone: said, the last good kept
+        directory.mkdir()
+        with path.open("w") as f:
+            f.write(whole[:cut])  # valid alone: max_positions 1
+            f.flush()
+            time.sleep(0.05)
+            f.write(whole[cut:])
+        w.wait_version(8)
+        assert store.current().policy.max_positions == 10
+        assert [new for _, new in w.applied] == [8], w.applied
