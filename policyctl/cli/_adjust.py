@@ -11,12 +11,13 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..edit import Given, read_set_value, write_brake
+from ..edit import Given, write_brake
 from ..errors import printable
-from ..model import ADJUSTABLE_FIELDS, MAX_ADJUSTMENT, parse_path
+from ..model import ADJUSTABLE_FIELDS, MAX_ADJUSTMENT
 from ..propose import BrakeRequest, propose
 from ._arguments import brakes_option
 from ._changes import describe_change
+from ._editing import read_override_values
 from ._escape import out
 from ._exit import EXIT_OK, UsageError
 from ._help import duration, moment
@@ -81,10 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if bad:
         raise UsageError(f"{printable(bad[0])!r}: an adjustment is FIELD=VALUE (max_positions=8)")
     start, until = _window(args)
-    read = [
-        (path, read_set_value("<command line>", parse_path(path).parts, text, "brake"))
-        for path, text in (w.partition("=")[::2] for w in words)
-    ]
+    read = read_override_values(w.partition("=")[::2] for w in words)
     if args.propose:
         request = BrakeRequest(dict(read), args.reason, until, start, args.name, args.ticket)
         message = f"adjustment: {args.reason} ({args.ticket})"

@@ -16,9 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..edit import Given, lift_brake, prune_brakes, read_set_value, write_brake, write_new
+from ..edit import Given, lift_brake, prune_brakes, write_brake, write_new
 from ..errors import EditRefused, PolicySourceError, printable
-from ..model import parse_path
 from ..pipeline import (
     SIGNED_BRAKES_VARIABLE,
     TRUST_VARIABLE,
@@ -31,6 +30,7 @@ from ..pipeline import (
 from ..propose import BrakeRequest, propose
 from ..review import GitRepo, plain_value
 from ._changes import describe_change
+from ._editing import read_override_values
 from ._escape import out
 from ._exit import EXIT_INVALID, EXIT_OK, UsageError
 from ._help import duration, moment, positive, seconds
@@ -170,11 +170,7 @@ def _window(args: argparse.Namespace) -> tuple[datetime | None, datetime]:
 
 def _write(policy: Path, words: list[tuple[str, str]], args: argparse.Namespace) -> int:
     start, until = _window(args)
-    # Read here, as `brake` reads a VALUE (its hints say how to type it for `brake`).
-    read = [
-        (path, read_set_value("<command line>", parse_path(path).parts, text, "brake"))
-        for path, text in words
-    ]
+    read = read_override_values(words)
     if args.propose:
         return _propose(dict(read), start, until, args)
     brake = functools.partial(

@@ -696,7 +696,7 @@ class PolicyStore:
         self._watcher = _DirectoryWatcher(
             self._schedule.notify, self._target.classify, self._poll_interval
         )
-        self._watcher.watch(self._target.directories(), self._target.read_directories())
+        self._watcher.watch(*self._target.watched())
         self._publish_status()  # the watcher's mode
         self._start_worker()
         # A write between the first load and the watch being in place would otherwise wait
@@ -720,7 +720,7 @@ class PolicyStore:
                 with self._check_lock:
                     outcome = self._check(trigger)
                 if self._watcher is not None:  # before announcing: subscribers may act on it
-                    self._watcher.watch(self._target.directories(), self._target.read_directories())
+                    self._watcher.watch(*self._target.watched())
                 self._announce(outcome)
             except Exception as e:  # the watcher thread must survive anything, and say so
                 log.exception("policy store check failed unexpectedly; will retry")
@@ -907,7 +907,7 @@ class PolicyStore:
             # The file's directory was swapped in or made again since the last look: a writer
             # there may have begun unseen. Watched from now on, what was read must then stay
             # put as long as a silent writer is given before it counts as done.
-            w.watch(self._target.directories(), self._target.read_directories())
+            w.watch(*self._target.watched())
             barrier = w.covers(self._path)
             grace = max(grace, WRITE_TIMEOUT)
         return stays_put(self._schedule, self._read_key, key, grace, barrier=barrier)

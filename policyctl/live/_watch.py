@@ -277,11 +277,16 @@ class WatchTarget:
         self._links: set[str] = set()  # symlinked directories on the path (git-sync's link)
         self._link_parents: set[str] = set()
 
-    def read_directories(self) -> set[Path]:
-        """Where the file's own reads are reported (its directory, and its target's): the
-        barrier of `stays_put`. Call after `directories`, which finds the target."""
+    def watched(self) -> tuple[list[Path], set[Path]]:
+        """What `DirectoryWatcher.watch` takes: the `directories`, and among them those where
+        the file's own reads are reported (its directory, and its target's: the barrier of
+        `stays_put`), found in the same look."""
+        directories = self.directories()
         path = self._path.absolute()
-        return {path.parent, *([Path(self._resolved).parent] if self._resolved else [])}
+        return directories, {
+            path.parent,
+            *([Path(self._resolved).parent] if self._resolved else []),
+        }
 
     def directories(self) -> list[Path]:
         """The file's directory, its parent (to see the directory itself come back), the
